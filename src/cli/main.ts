@@ -1,0 +1,112 @@
+/** The cifar-mlp command line. */
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { UsageError } from '../config/errors.js';
+import { gradcheckCommand } from './commands/gradcheck.js';
+import { registerModelCommands } from './commands/model.js';
+import { searchCommand } from './commands/search.js';
+import { trainCommand } from './commands/train.js';
+import { renderRunArtifacts } from './artifacts.js';
+import { existsSync } from 'node:fs';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function interruptSignal(): AbortSignal {
+  const controller = new AbortController();
+  let count = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    count++;
+    if (count === 1) {
+      process.stderr.write(`\ncifar-mlp: ${sig} received: stopping after the current step and saving results (again to quit at once)\n`);
+      controller.abort();
+    } else process.exit(130);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = new Command('cifar-mlp')
+    .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, lambda search, final training.')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command('run')
+    .description('Run the experiment a config file describes (kind: train, gradcheck or search).')
+    .argument('<config>', 'YAML config file, e.g. config/cycle1.yaml')
+    .option('--data <dir>', 'CIFAR-10 folder (else config data.dir, $CIFAR10_DIR, ./data/cifar-10-batches-bin, else download)')
+    .option('--out <dir>', 'output folder (default runs/<name>, or runs/<name>-<time> when taken)')
+    .option('--set <key=value>', 'override a config field, e.g. --set train.lambda=0.001 (repeatable)', collect, [])
+    .option('--force', 'overwrite a non-empty --out folder')
+    .option('--resume', 'continue an interrupted run or search in --out')
+    .addOption(new Option('--backend <name>', 'kernel backend (same as --set kernels.backend=…)').choices(['auto', 'wasm-simd', 'webasm', 'cpu', 'headlessgl', 'webgpu', 'reference']))
+    .action(async (configPath: string, o) => {
+      const sets: string[] = [...o.set, ...(o.backend ? [`kernels.backend=${o.backend}`] : [])];
+      const config = loadConfig(configPath, sets);
+      const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() };
+      switch (config.kind) {
+        case 'train':
+          exitCode = await trainCommand(config, opts);
+          break;
+        case 'gradcheck':
+          exitCode = await gradcheckCommand(config, opts);
+          break;
+        case 'search':
+          exitCode = await searchCommand(config, opts);
+          break;
+      }
+    });
+
+  program
+    .command('search')
+    .description('Run a lambda search config (same as run; with --resume, continue an interrupted search in --out).')
+    .argument('<config>', 'YAML search config, e.g. config/search-coarse.yaml')
+    .option('--data <dir>', 'CIFAR-10 folder')
+    .option('--out <dir>', 'output folder')
+    .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
+    .option('--force', 'overwrite a non-empty --out folder')
+    .option('--resume', 'continue an interrupted search in --out')
+    .action(async (configPath: string, o) => {
+      const config = loadConfig(configPath, o.set);
+      if (config.kind !== 'search') throw new UsageError(`${configPath}: kind: search expects a search config (got ${JSON.stringify(config.kind)})`);
+      exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() });
+    });
+
+  registerModelCommands(program, (code) => { exitCode = code; });
+
+  program
+    .command('plot')
+    .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted run).')
+    .argument('<out-dir>', 'a run folder holding metrics.csv')
+    .action(async (dir: string) => {
+      if (!existsSync(`${dir}/metrics.csv`)) throw new UsageError(`${dir}: no metrics.csv in this folder`);
+      let failed = false;
+      await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
+      if (failed) exitCode = 1;
+      else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof UsageError) {
+      process.stderr.write(`${e.message.split('\n').map((l) => `cifar-mlp: ${l}`).join('\n')}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`cifar-mlp: error: ${(e as Error).message}\n`);
+    if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+  return exitCode;
+}
+
+main(process.argv).then((code) => {
+  process.exitCode = code;
+  // Worker threads of a kernel backend must not keep a finished command alive.
+  setTimeout(() => process.exit(code), 200).unref();
+});

@@ -1,0 +1,36 @@
+/** The train / validation / test splits a config asks for, read once into shared memory. */
+import { UsageError } from '../config/errors.js';
+import type { TrainConfig } from '../config/schema.js';
+import { batchPath, readBatches, slice, type Dataset } from './cifar.js';
+
+export interface Splits {
+  train: Dataset;
+  val: Dataset;
+  test: Dataset;
+}
+
+export function validationFiles(data: TrainConfig['data']): string[] {
+  return data.validation ?? (data.holdout > 0 ? [] : ['data_batch_2']);
+}
+
+export function loadSplits(data: TrainConfig['data'], dir: string): Splits {
+  const pool = readBatches(data.train.map((n) => batchPath(dir, n)));
+  let train = pool, val: Dataset;
+  if (data.holdout > 0) {
+    if (data.holdout >= pool.count) {
+      throw new UsageError(`config: data.holdout: ${data.holdout} held-out records leave no training data (the training files hold ${pool.count})`);
+    }
+    train = slice(pool, 0, pool.count - data.holdout);
+    val = slice(pool, pool.count - data.holdout, pool.count);
+  } else {
+    val = readBatches(validationFiles(data).map((n) => batchPath(dir, n)));
+  }
+  if (data.trainLimit !== undefined) {
+    if (data.trainLimit > train.count) {
+      throw new UsageError(`config: data.trainLimit: ${data.trainLimit} is more than the ${train.count} training records`);
+    }
+    train = slice(train, 0, data.trainLimit);
+  }
+  const test = data.test.length ? readBatches(data.test.map((n) => batchPath(dir, n))) : slice(val, 0, 0);
+  return { train, val, test };
+}

@@ -1,0 +1,126 @@
+/**
+ * gpu.js backend: the products run as gpu.js kernels (one per layout and shape, built on first use);
+ * the element-wise ops are js-ops on the returned float32 arrays. Runs on every gpu.js mode:
+ * headlessgl / webgpu where a GPU is present, webasm (WebAssembly SIMD) or cpu elsewhere.
+ */
+import { GPU, type IKernelRunShortcut } from 'gpu.js';
+import type { KernelBackend, Labels, Matrix } from './backend.js';
+import * as ops from './js-ops.js';
+
+export type GpuJsMode = 'headlessgl' | 'webgpu' | 'webasm' | 'cpu';
+
+type GemmKernel = IKernelRunShortcut;
+
+// out[i][j] = Σ_p A(i,p) B(p,j) over flat row-major inputs; the four layouts differ only in indexing.
+function nn(this: any, a: number[], b: number[]) {
+  const i = Math.floor(this.thread.x / this.constants.m), j = this.thread.x % this.constants.m;
+  let s = 0;
+  for (let p = 0; p < this.constants.k; p++) s += a[i * this.constants.k + p] * b[p * this.constants.m + j];
+  return s;
+}
+function nt(this: any, a: number[], b: number[]) {
+  const i = Math.floor(this.thread.x / this.constants.m), j = this.thread.x % this.constants.m;
+  let s = 0;
+  for (let p = 0; p < this.constants.k; p++) s += a[i * this.constants.k + p] * b[j * this.constants.k + p];
+  return s;
+}
+function tn(this: any, a: number[], b: number[]) {
+  const i = Math.floor(this.thread.x / this.constants.m), j = this.thread.x % this.constants.m;
+  let s = 0;
+  for (let p = 0; p < this.constants.k; p++) s += a[p * this.constants.n + i] * b[p * this.constants.m + j];
+  return s;
+}
+function tt(this: any, a: number[], b: number[]) {
+  const i = Math.floor(this.thread.x / this.constants.m), j = this.thread.x % this.constants.m;
+  let s = 0;
+  for (let p = 0; p < this.constants.k; p++) s += a[p * this.constants.n + i] * b[j * this.constants.k + p];
+  return s;
+}
+const layouts = { nn, nt, tn, tt };
+
+export class GpuJsBackend implements KernelBackend {
+  readonly dtype = 'float32' as const;
+  readonly name: string;
+  private readonly kernels = new Map<string, GemmKernel>();
+
+  private constructor(private readonly gpu: GPU, readonly mode: GpuJsMode, readonly threads: number, private readonly asyncMode: boolean) {
+    this.name = `gpujs-${mode}`;
+  }
+
+  /** Throws when the mode does not load on this machine. */
+  static async create(mode: GpuJsMode, opts: { threads?: number } = {}): Promise<GpuJsBackend> {
+    const supported = {
+      headlessgl: async () => GPU.isHeadlessGLSupported,
+      webgpu: async () => Boolean(await (GPU as any).isWebGPUAvailable?.()),
+      webasm: async () => (GPU as any).isWebAssemblySupported,
+      cpu: async () => true,
+    }[mode];
+    if (!(await supported().catch(() => false))) throw new Error(`gpu.js ${mode} is not supported on this machine`);
+    const threaded = mode === 'webasm' && (opts.threads ?? 1) > 1;
+    const gpu = new GPU({ mode: mode as any, ...(threaded ? { poolSize: opts.threads } : {}) } as any);
+    const backend = new GpuJsBackend(gpu, mode, threaded ? opts.threads! : 0, threaded || mode === 'webgpu');
+    // Prove the mode really runs (gpu.js may silently degrade to cpu).
+    const probe = backend.matrix(2, 2);
+    backend.write(probe, [1, 2, 3, 4]);
+    const out = backend.matrix(2, 2);
+    await backend.gemm(probe, false, probe, false, out);
+    const ran = backend.kernels.values().next().value as any;
+    const ranMode = ran?.kernel?.constructor?.mode;
+    if (out.data[0] !== 7 || (ranMode && ranMode !== mode)) {
+      backend.dispose();
+      throw new Error(`gpu.js ${mode} did not run (ran ${ranMode ?? 'unknown'})`);
+    }
+    return backend;
+  }
+
+  matrix(rows: number, cols: number): Matrix {
+    return { rows, cols, data: new Float32Array(rows * cols) };
+  }
+
+  private kernel(layout: keyof typeof layouts, n: number, m: number, k: number): GemmKernel {
+    const key = `${layout}:${n}:${m}:${k}`;
+    let kernel = this.kernels.get(key);
+    if (!kernel) {
+      kernel = this.gpu.createKernel(layouts[layout] as any, {
+        output: [n * m],
+        constants: { n, m, k },
+        precision: 'single',
+        tactic: 'precision',
+        ...(this.asyncMode ? { asyncMode: true } : {}),
+      } as any) as GemmKernel;
+      this.kernels.set(key, kernel);
+    }
+    return kernel;
+  }
+
+  async gemm(a: Matrix, ta: boolean, b: Matrix, tb: boolean, c: Matrix, alpha = 1, beta = 0): Promise<void> {
+    const n = ta ? a.cols : a.rows, k = ta ? a.rows : a.cols;
+    const m = tb ? b.rows : b.cols;
+    if ((tb ? b.cols : b.rows) !== k || c.rows !== n || c.cols !== m) throw new Error('gemm: shapes do not fit');
+    const layout = `${ta ? 't' : 'n'}${tb ? 't' : 'n'}` as keyof typeof layouts;
+    const result = (await (this.kernel(layout, n, m, k) as any)(a.data, b.data)) as Float32Array;
+    const out = c.data;
+    for (let i = 0; i < n * m; i++) out[i] = alpha * result[i] + (beta === 0 ? 0 : beta * out[i]);
+  }
+
+  addRowVector(a: Matrix, bias: Matrix) { ops.addRowVector(a, bias); }
+  relu(s: Matrix, h: Matrix) { ops.relu(s, h); }
+  reluBackward(g: Matrix, h: Matrix) { ops.reluBackward(g, h); }
+  softmaxRows(s: Matrix, p: Matrix) { ops.softmaxRows(s, p); }
+  crossEntropy(p: Matrix, labels: Labels, rows?: number) { return ops.crossEntropy(p, labels, rows); }
+  subtractOneHot(p: Matrix, labels: Labels) { ops.subtractOneHot(p, labels); }
+  columnSums(a: Matrix, out: Matrix, scale: number) { ops.columnSums(a, out, scale); }
+  sumSquares(a: Matrix) { return ops.sumSquares(a); }
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number) { ops.sgdUpdate(w, g, eta, lambda); }
+  gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix) {
+    ops.gatherNormalized(records, rows, count, mean, invStd, out);
+  }
+  read(a: Matrix) { return ops.read(a); }
+  write(a: Matrix, values: ArrayLike<number>) { ops.write(a, values); }
+
+  dispose(): void {
+    for (const k of this.kernels.values()) (k as any).destroy?.();
+    this.kernels.clear();
+    this.gpu.destroy();
+  }
+}

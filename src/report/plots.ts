@@ -1,0 +1,384 @@
+/**
+ * The figures of a training run (learning rate, loss/cost, accuracy vs update step) and a generic
+ * scatter/line plot, as Vega-Lite specs compiled with vega-lite, rendered headlessly to SVG by a vega
+ * View and rasterised to PNG by resvg.
+ */
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { writeFileAtomic } from '../util/atomic.js';
+import { readRunArtifacts, type MetricsRow, type RunArtifacts } from './metrics-csv.js';
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+const FONT_CANDIDATES: Array<[family: string, files: string[]]> = [
+  ['DejaVu Sans', ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/TTF/DejaVuSans.ttf', '/usr/share/fonts/dejavu/DejaVuSans.ttf']],
+  ['Liberation Sans', ['/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf', '/usr/share/fonts/liberation-sans/LiberationSans-Regular.ttf']],
+  ['Noto Sans', ['/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf', '/usr/share/fonts/noto/NotoSans-Regular.ttf']],
+  ['Arial', ['/Library/Fonts/Arial.ttf', '/System/Library/Fonts/Supplemental/Arial.ttf', 'C:\\Windows\\Fonts\\arial.ttf']],
+];
+
+let sansFamily: string | null | undefined;
+/** A sans-serif family known to be installed, so resvg does not silently drop text; null when none is found. */
+function installedSansFamily(): string | null {
+  if (sansFamily === undefined) {
+    sansFamily = FONT_CANDIDATES.find(([, files]) => files.some((f) => existsSync(f)))?.[0] ?? null;
+  }
+  return sansFamily;
+}
+
+/** Font stack used in the specs: the browser picks the first it has, resvg is told which one exists. */
+const FONT = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
+
+const BASE_CONFIG = {
+  font: FONT,
+  background: 'white',
+  padding: 8,
+  title: { fontSize: 15, subtitleFontSize: 13, subtitleColor: '#333', subtitlePadding: 4, anchor: 'middle' as const, offset: 10 },
+  axis: { labelFontSize: 12, titleFontSize: 13, titlePadding: 8, gridColor: '#e5e5e5' },
+  legend: { labelFontSize: 12, titleFontSize: 12, symbolStrokeWidth: 2.5, symbolSize: 220, labelLimit: 260 },
+  view: { stroke: '#cccccc' },
+};
+
+/** Compiles a Vega-Lite spec and renders it to an SVG string with a headless vega View. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const { spec: vgSpec } = compile(spec);
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', logLevel: vega.Warn });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Rasterises an SVG string to PNG bytes (`scale` × its size), with system fonts loaded. */
+export function svgToPng(svg: string, scale = 2): Buffer {
+  const family = installedSansFamily();
+  const resvg = new Resvg(svg, {
+    background: 'white',
+    fitTo: { mode: 'zoom', value: scale },
+    font: {
+      loadSystemFonts: true,
+      ...(family ? { defaultFontFamily: family, sansSerifFamily: family } : {}),
+    },
+    logLevel: 'off',
+  });
+  return resvg.render().asPng();
+}
+
+/** A rendered figure: the SVG text and the PNG bytes, and where they were written. */
+export interface Figure {
+  name: string;
+  svg: string;
+  png: Buffer;
+  svgPath: string;
+  pngPath: string;
+}
+
+/** Renders `spec` and writes `<basePath>.svg` and `<basePath>.png` (atomically). */
+export async function writeFigure(spec: TopLevelSpec, basePath: string): Promise<Figure> {
+  const svg = await renderSvg(spec);
+  const png = svgToPng(svg);
+  const svgPath = `${basePath}.svg`;
+  const pngPath = `${basePath}.png`;
+  writeFileAtomic(svgPath, svg);
+  writeFileAtomic(pngPath, png);
+  return { name: basename(basePath), svg, png, svgPath, pngPath };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Titles
+
+/** The key settings of a run, for plot titles. All optional. */
+export interface RunInfo {
+  name?: string;
+  lambda?: number;
+  ns?: number;
+  batchSize?: number;
+  hidden?: number;
+  cycles?: number;
+  epochs?: number;
+  etaMin?: number;
+  etaMax?: number;
+  /** Run status ("completed", "interrupted", "diverged", ...); null/undefined when no summary exists. */
+  status?: string | null;
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+function obj(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/** Extracts the title settings from a resolved config object (as in summary.config or config.yaml). */
+export function runInfoFromConfig(config: Record<string, unknown> | null | undefined): RunInfo {
+  const c = obj(config);
+  const train = obj(c.train);
+  const schedule = obj(c.schedule ?? train.schedule);
+  const model = obj(c.model);
+  return {
+    name: typeof c.name === 'string' ? c.name : undefined,
+    lambda: num(train.lambda) ?? num(c.lambda),
+    ns: num(schedule.ns),
+    batchSize: num(train.batchSize) ?? num(train.nBatch) ?? num(c.batchSize),
+    hidden: num(model.hidden) ?? num(model.m),
+    cycles: num(schedule.cycles),
+    epochs: num(schedule.epochs) ?? num(train.epochs),
+    etaMin: num(schedule.etaMin),
+    etaMax: num(schedule.etaMax),
+  };
+}
+
+/** Formats a number compactly for titles: 0.01, 0.00149, 1e-7, 500. */
+export function formatNumber(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  return String(Number(v.toPrecision(3)));
+}
+
+/** "cycle1 · λ=0.01 · ns=500 · n_batch=100 · m=50 · 1 cycle" from whatever is known. */
+export function runTitle(info: RunInfo): string {
+  const parts: string[] = [];
+  if (info.name) parts.push(info.name);
+  if (info.lambda !== undefined) parts.push(`λ=${formatNumber(info.lambda)}`);
+  if (info.ns !== undefined) parts.push(`ns=${formatNumber(info.ns)}`);
+  if (info.batchSize !== undefined) parts.push(`n_batch=${formatNumber(info.batchSize)}`);
+  if (info.hidden !== undefined) parts.push(`m=${formatNumber(info.hidden)}`);
+  if (info.cycles !== undefined) parts.push(`${formatNumber(info.cycles)} cycle${info.cycles === 1 ? '' : 's'}`);
+  else if (info.epochs !== undefined) parts.push(`${formatNumber(info.epochs)} epoch${info.epochs === 1 ? '' : 's'}`);
+  return parts.length > 0 ? parts.join(' · ') : 'training run';
+}
+
+/** A subtitle flagging runs that did not finish normally; undefined for a completed run. */
+export function statusNote(status: string | null | undefined): string | undefined {
+  if (status === null || status === undefined) return 'incomplete run: no summary.json';
+  if (['completed', 'complete', 'done', 'ok', 'finished', 'success'].includes(status.toLowerCase())) return undefined;
+  return `run ${status}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run's three figures
+
+export interface PlotTitle {
+  title: string;
+  subtitle?: string;
+}
+
+/** Shows markers on lines only while they stay readable. */
+const MAX_POINTS_WITH_MARKERS = 60;
+
+function titleSpec(heading: string, t: PlotTitle): TopLevelSpec['title'] {
+  // The settings go into the subtitle: vega estimates text widths without a canvas (generously), so one
+  // long bold line would widen the figure with empty space.
+  return { text: heading, subtitle: t.subtitle ? [t.title, t.subtitle] : t.title };
+}
+
+const STEP_AXIS = { field: 'step', type: 'quantitative' as const, title: 'update step', axis: { format: ',~r', tickCount: 8 } };
+
+/** Learning rate vs update step. */
+export function lrSpec(rows: MetricsRow[], t: PlotTitle): TopLevelSpec {
+  const values = rows.filter((r) => r.eta !== null && Number.isFinite(r.eta)).map((r) => ({ step: r.step, eta: r.eta }));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: titleSpec('Learning rate', t),
+    width: 560,
+    height: 300,
+    config: BASE_CONFIG,
+    data: { values },
+    mark: { type: 'line', strokeWidth: 2, color: '#4c78a8', point: values.length <= MAX_POINTS_WITH_MARKERS },
+    encoding: {
+      x: STEP_AXIS,
+      y: { field: 'eta', type: 'quantitative', title: 'learning rate η', axis: { format: '~g' } },
+    },
+  };
+}
+
+interface SeriesDef {
+  field: keyof MetricsRow;
+  label: string;
+  color: string;
+  dash: number[];
+}
+
+function longFormat(rows: MetricsRow[], series: SeriesDef[]): Array<{ step: number; value: number; series: string }> {
+  const out: Array<{ step: number; value: number; series: string }> = [];
+  for (const s of series) {
+    for (const r of rows) {
+      const v = r[s.field];
+      if (v !== null && Number.isFinite(v)) out.push({ step: r.step, value: v, series: s.label });
+    }
+  }
+  return out;
+}
+
+function seriesSpec(rows: MetricsRow[], series: SeriesDef[], heading: string, yTitle: string, yFormat: string, t: PlotTitle): TopLevelSpec {
+  const values = longFormat(rows, series);
+  const perSeries = Math.max(0, ...series.map((s) => values.filter((v) => v.series === s.label).length));
+  // Below the plot, so it never hides a curve whatever their shape.
+  const legend = { title: null, orient: 'bottom' as const, direction: 'horizontal' as const, columns: 2, symbolType: 'stroke', columnPadding: 24 };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: titleSpec(heading, t),
+    width: 560,
+    height: 300,
+    config: BASE_CONFIG,
+    data: { values },
+    mark: { type: 'line', strokeWidth: 2, point: perSeries <= MAX_POINTS_WITH_MARKERS ? { size: 25 } : false },
+    encoding: {
+      x: STEP_AXIS,
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false }, axis: { format: yFormat } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        scale: { domain: series.map((s) => s.label), range: series.map((s) => s.color) },
+        legend,
+      },
+      strokeDash: {
+        field: 'series',
+        type: 'nominal',
+        scale: { domain: series.map((s) => s.label), range: series.map((s) => s.dash) },
+        legend,
+      },
+    },
+  };
+}
+
+const BLUE = '#1f77b4';
+const ORANGE = '#ff7f0e';
+
+/** Training and validation loss and cost vs update step (4 series). */
+export function lossSpec(rows: MetricsRow[], t: PlotTitle): TopLevelSpec {
+  return seriesSpec(
+    rows,
+    [
+      { field: 'train_loss', label: 'training loss', color: BLUE, dash: [1, 0] },
+      { field: 'val_loss', label: 'validation loss', color: ORANGE, dash: [1, 0] },
+      { field: 'train_cost', label: 'training cost', color: '#6baed6', dash: [6, 3] },
+      { field: 'val_cost', label: 'validation cost', color: '#fdae6b', dash: [6, 3] },
+    ],
+    'Loss and cost',
+    'loss / cost',
+    '~g',
+    t,
+  );
+}
+
+/** Training and validation accuracy vs update step. */
+export function accuracySpec(rows: MetricsRow[], t: PlotTitle): TopLevelSpec {
+  return seriesSpec(
+    rows,
+    [
+      { field: 'train_acc', label: 'training accuracy', color: BLUE, dash: [1, 0] },
+      { field: 'val_acc', label: 'validation accuracy', color: ORANGE, dash: [1, 0] },
+    ],
+    'Accuracy',
+    'accuracy',
+    '.1~%',
+    t,
+  );
+}
+
+/** The file base names of the run figures, in report order. */
+export const RUN_FIGURES = ['lr', 'loss', 'accuracy'] as const;
+export type RunFigureName = (typeof RUN_FIGURES)[number];
+
+/** Renders the three run figures from rows and writes `lr`, `loss`, `accuracy` `.svg/.png` into `outDir`. */
+export async function renderMetricsPlots(rows: MetricsRow[], title: PlotTitle | string, outDir: string): Promise<Figure[]> {
+  const t = typeof title === 'string' ? { title } : title;
+  const sorted = [...rows].sort((a, b) => a.step - b.step);
+  const specs: Record<RunFigureName, TopLevelSpec> = {
+    lr: lrSpec(sorted, t),
+    loss: lossSpec(sorted, t),
+    accuracy: accuracySpec(sorted, t),
+  };
+  const figures: Figure[] = [];
+  for (const name of RUN_FIGURES) figures.push(await writeFigure(specs[name], join(outDir, name)));
+  return figures;
+}
+
+/** Title and subtitle of a run's figures from what its directory holds. */
+export function runPlotTitle(run: RunArtifacts): PlotTitle {
+  const info = runInfoFromConfig(run.config);
+  const notes: string[] = [];
+  const status = statusNote(run.summary ? (typeof run.summary.status === 'string' ? run.summary.status : 'unknown') : null);
+  if (status) notes.push(status);
+  if (run.metrics && run.metrics.rows.length === 0) notes.push('no evaluation points recorded yet');
+  return { title: runTitle(info), subtitle: notes.length > 0 ? notes.join(' · ') : undefined };
+}
+
+/** Like renderRunPlots, but also returns the rendered figures and what was read. */
+export async function renderRunFigures(outDir: string): Promise<{ run: RunArtifacts; figures: Figure[] }> {
+  const run = await readRunArtifacts(outDir);
+  if (run.metrics === null) throw new Error(`cannot plot ${outDir}: no metrics.csv there`);
+  const figures = await renderMetricsPlots(run.metrics.rows, runPlotTitle(run), outDir);
+  return { run, figures };
+}
+
+/**
+ * Reads `<outDir>/metrics.csv` (and summary.json / config.yaml when present) and writes
+ * lr/loss/accuracy `.svg` and `.png` beside it. Returns the written paths. Throws if metrics.csv is missing.
+ */
+export async function renderRunPlots(outDir: string): Promise<string[]> {
+  const { figures } = await renderRunFigures(outDir);
+  return figures.flatMap((f) => [f.svgPath, f.pngPath]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generic scatter / line plot (e.g. validation accuracy vs log10(lambda))
+
+export interface ScatterOptions<P extends Record<string, unknown> = Record<string, unknown>> {
+  /** Field of each point for the x axis. */
+  x: string;
+  /** Field of each point for the y axis. */
+  y: string;
+  points: P[];
+  title: string;
+  subtitle?: string;
+  xLabel: string;
+  yLabel: string;
+  /** Optional field whose values colour the points (with a legend), e.g. "search" = coarse | fine. */
+  color?: string;
+  colorLabel?: string;
+  /** Connect the points (sorted by x) with a line. Default false. */
+  line?: boolean;
+  /** d3 format strings for the axis labels, e.g. ".0%" for fractions. */
+  xFormat?: string;
+  yFormat?: string;
+  /** Include zero in the y scale. Default false. */
+  yZero?: boolean;
+  width?: number;
+  height?: number;
+}
+
+/** The Vega-Lite spec of a scatter (or line) plot. */
+export function scatterSpec(o: ScatterOptions): TopLevelSpec {
+  const values = o.points.filter((p) => Number.isFinite(p[o.x] as number) && Number.isFinite(p[o.y] as number));
+  const encoding: Record<string, unknown> = {
+    x: { field: o.x, type: 'quantitative', title: o.xLabel, scale: { zero: false, nice: true, padding: 10 }, axis: { tickCount: 8, ...(o.xFormat ? { format: o.xFormat } : {}) } },
+    y: { field: o.y, type: 'quantitative', title: o.yLabel, scale: { zero: o.yZero ?? false, padding: 10 }, ...(o.yFormat ? { axis: { format: o.yFormat } } : {}) },
+  };
+  if (o.color) encoding.color = { field: o.color, type: 'nominal', title: o.colorLabel ?? o.color };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: o.subtitle ? { text: o.title, subtitle: o.subtitle } : o.title,
+    width: o.width ?? 560,
+    height: o.height ?? 320,
+    config: BASE_CONFIG,
+    data: { values },
+    mark: o.line
+      ? { type: 'line', strokeWidth: 2, point: { size: 50, filled: true } }
+      : { type: 'point', filled: true, size: 70, opacity: 0.85 },
+    encoding: o.line ? { ...encoding, order: { field: o.x, type: 'quantitative' } } : encoding,
+  } as TopLevelSpec;
+}
+
+/** Renders a scatter/line plot and writes `<basePath>.svg` and `<basePath>.png`. */
+export async function renderScatter(o: ScatterOptions, basePath: string): Promise<Figure> {
+  return writeFigure(scatterSpec(o), basePath);
+}

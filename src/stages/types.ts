@@ -1,0 +1,40 @@
+/** What flows between the training stages, one value per update step. */
+import type { Matrix } from '../kernels/backend.js';
+
+/** Which training records make up the mini-batch of one update step. */
+export interface BatchPlan {
+  step: number; // 0-based index of this update
+  epoch: number; // 0-based
+  rows: Int32Array; // record indices into the training split
+}
+
+export interface Batch extends BatchPlan {
+  X: Matrix; // n × d, normalised
+  labels: Uint8Array; // n
+}
+
+export interface StepResult {
+  step: number; // updates done after this one (1-based)
+  epoch: number; // fractional epochs done
+  eta: number;
+  batchLoss: number; // mean cross-entropy of the batch before the update
+}
+
+export interface SplitMetrics {
+  loss: number;
+  cost: number;
+  accuracy: number;
+}
+
+export interface MetricsRow {
+  step: number;
+  epoch: number;
+  eta: number;
+  train: SplitMetrics;
+  val: SplitMetrics;
+  elapsed_s: number;
+}
+
+export interface EvaluatedStep extends StepResult {
+  metrics?: MetricsRow;
+}
