@@ -79,6 +79,14 @@ async function main(argv: string[]): Promise<number> {
   registerModelCommands(program, (code) => { exitCode = code; });
 
   program
+    .command('config-doc')
+    .description('Print the config reference (every field, its type, default and meaning), generated from the schema.')
+    .action(async () => {
+      const { configReference } = await import('../config/doc.js');
+      process.stdout.write(`${configReference()}\n`);
+    });
+
+  program
     .command('plot')
     .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted run).')
     .argument('<out-dir>', 'a run folder holding metrics.csv')
