@@ -43,7 +43,7 @@ describe('training pipeline', () => {
     expect(s.final!.val.accuracy).toBeGreaterThan(0.6);
     const rows = metricsWithoutTime(out);
     expect(rows[0]).toBe('step,epoch,eta,train_loss,train_cost,train_acc,val_loss,val_cost,val_acc');
-    expect(rows.slice(1).map((r) => Number(r.split(',')[0]))).toEqual([10, 20, 30, 40, 50, 60]);
+    expect(rows.slice(1).map((r) => Number(r.split(",")[0]))).toEqual([0, 10, 20, 30, 40, 50, 60]);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.backend).toBe('wasm-simd');
     expect(summary.config.train.lambda).toBe(0.001);

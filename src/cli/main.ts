@@ -81,9 +81,12 @@ async function main(argv: string[]): Promise<number> {
   program
     .command('config-doc')
     .description('Print the config reference (every field, its type, default and meaning), generated from the schema.')
-    .action(async () => {
-      const { configReference } = await import('../config/doc.js');
-      process.stdout.write(`${configReference()}\n`);
+    .option('--write <markdown>', 'replace the reference between the config-reference markers of this file instead')
+    .action(async (o) => {
+      const { configReference, replaceReferenceSection } = await import('../config/doc.js');
+      if (!o.write) return void process.stdout.write(`${configReference()}\n`);
+      replaceReferenceSection(o.write);
+      process.stderr.write(`cifar-mlp: config reference written into ${o.write}\n`);
     });
 
   program

@@ -1,5 +1,8 @@
 /** The config reference, rendered from the schemas (their descriptions, types, bounds and defaults). */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { writeFileAtomic } from '../util/atomic.js';
+import { UsageError } from './errors.js';
 import { configSchemas, type ConfigKind } from './schema.js';
 
 interface JsonSchema {
@@ -50,4 +53,15 @@ export function configReference(kinds: ConfigKind[] = Object.keys(configSchemas)
       return out.join('\n');
     })
     .join('\n\n');
+}
+
+export const REFERENCE_START = '<!-- config-reference:start -->';
+export const REFERENCE_END = '<!-- config-reference:end -->';
+
+/** Rewrites the part of a markdown file between the reference markers. */
+export function replaceReferenceSection(path: string): void {
+  const text = readFileSync(path, 'utf8');
+  const a = text.indexOf(REFERENCE_START), b = text.indexOf(REFERENCE_END);
+  if (a < 0 || b < a) throw new UsageError(`${path}: no ${REFERENCE_START} … ${REFERENCE_END} markers`);
+  writeFileAtomic(path, `${text.slice(0, a + REFERENCE_START.length)}\n\n${configReference()}\n\n${text.slice(b)}`);
 }

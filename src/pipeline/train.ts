@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { concatMap, defaultIfEmpty, EMPTY, fromEvent, lastValueFrom, of, pipe, range, takeUntil, tap } from 'rxjs';
+import { concat, concatMap, defaultIfEmpty, EMPTY, fromEvent, lastValueFrom, of, pipe, range, takeUntil, tap } from 'rxjs';
 import type { TrainConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
 import { PIXELS, CLASSES } from '../data/cifar.js';
@@ -15,6 +15,7 @@ import type { Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { Evaluator } from '../model/evaluator.js';
 import { Network } from '../model/network.js';
+import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { evaluate } from '../stages/evaluate.js';
@@ -101,12 +102,10 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   let divergedAtStep: number | undefined;
   let error: string | undefined;
 
-  const stop$ = signal ? fromEvent(signal, 'abort') : EMPTY;
+  // An already-aborted signal never fires 'abort' again: stop at once then.
+  const stop$ = signal ? (signal.aborted ? of(true) : fromEvent(signal, 'abort')) : EMPTY;
   // The stage operators are built once: they keep state across steps (the epoch's permutation, buffers).
-  const oneStep = pipe(
-    shuffle(config.seed, splits.train.count, config.train.batchSize),
-    normalize(backend, splits.train, norm, X),
-    trainStep(net, config.schedule, lambda, plan.stepsPerEpoch),
+  const record = pipe(
     evaluate({
       evaluator, train: splits.train, val: splits.val, lambda, trainLimit: config.eval.trainSubset,
       isEvaluationPoint: (s) => s % plan.evalEvery === 0 || s === plan.totalSteps,
@@ -114,16 +113,26 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     }),
     metricsSink(log),
   );
-  const steps$ = range(firstStep, plan.totalSteps - firstStep).pipe(
+  const oneStep = pipe(
+    shuffle(config.seed, splits.train.count, config.train.batchSize),
+    normalize(backend, splits.train, norm, X),
+    trainStep(net, config.schedule, lambda, plan.stepsPerEpoch),
+    record,
+  );
+  // A fresh run also records the untrained network at step 0, where the schedule starts.
+  const start$ = firstStep === 0 ? of({ step: 0, epoch: 0, eta: cyclicalEta(config.schedule, 0), batchLoss: NaN }).pipe(record) : EMPTY;
+  const steps$ = concat(
+    start$,
+    range(firstStep, plan.totalSteps - firstStep).pipe(concatMap((step) => of(step).pipe(oneStep))),
+  ).pipe(
     takeUntil(stop$),
-    concatMap((step) => of(step).pipe(oneStep)),
     tap((s) => {
       stepsDone = s.step;
       if (s.metrics) lastMetrics = s.metrics;
       opts.onStep?.(s, plan);
     }),
     concatMap(async (s) => {
-      if (opts.onCheckpoint && checkpointEvery > 0 && s.step % checkpointEvery === 0 && s.step < plan.totalSteps) {
+      if (opts.onCheckpoint && checkpointEvery > 0 && s.step > firstStep && s.step % checkpointEvery === 0 && s.step < plan.totalSteps) {
         await opts.onCheckpoint(net, s.step, norm);
       }
       return s;
@@ -133,7 +142,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
 
   try {
     await lastValueFrom(steps$);
-    if (signal?.aborted) status = 'interrupted';
+    if (signal?.aborted && stepsDone < plan.totalSteps) status = 'interrupted';
   } catch (e) {
     if (e instanceof DivergedError) {
       status = 'diverged';
