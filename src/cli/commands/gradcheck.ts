@@ -1,8 +1,42 @@
-/** `cifar-mlp run <gradcheck config>`. PLACEHOLDER: being written (issue 3). */
+/**
+ * `cifar-mlp run <gradcheck config>` (SPEC.md experiment 1): analytic against numerical gradients in
+ * float64, and the training backend's float32 gradients against the float64 reference. Prints a table
+ * on stdout, writes gradcheck.csv and summary.json, and exits 1 when an error exceeds its threshold.
+ */
 import { UsageError } from '../../config/errors.js';
-import type { GradcheckConfig } from '../../config/schema.js';
-import type { RunOptions } from './train.js';
+import type { GradcheckConfig, TrainConfig } from '../../config/schema.js';
+import { acquireDataDir } from '../../data/acquire.js';
+import { formatTable, runGradcheck } from '../../gradcheck/run.js';
+import type { KernelBackend } from '../../kernels/backend.js';
+import { selectBackend } from '../../kernels/select.js';
+import { prepareOutDir } from '../out-dir.js';
+import { loadSplitsOrExplain, log, type RunOptions } from './train.js';
 
-export async function gradcheckCommand(_config: GradcheckConfig, _opts: RunOptions): Promise<number> {
-  throw new UsageError('gradcheck: not implemented yet');
+export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions): Promise<number> {
+  const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });
+  // loadSplitsOrExplain reads only the data section of a train config.
+  const splits = loadSplitsOrExplain({ data: config.data } as Pick<TrainConfig, 'data'> as TrainConfig, dataDir);
+  if (config.check.samples > splits.train.count) {
+    throw new UsageError(`config: check.samples: ${config.check.samples} samples asked, the training split holds ${splits.train.count}`);
+  }
+  const outDir = prepareOutDir(config.name, opts.out, opts);
+  let backend: KernelBackend | null = null;
+  let skipped: { name: string }[] = [];
+  if (config.float32.enabled) ({ backend, skipped } = await selectBackend(config.kernels.backend, config.kernels.threads));
+  const { samples: n, entries, lambdas, h } = config.check;
+  const { inputDims: d, hidden: m } = config.model;
+  log(`cifar-mlp: ${config.name}: data ${dataDir}; ${n} samples × ${d} dims, m = ${m}, lambda ${lambdas.join(', ')}, h = ${h}` +
+    `, ${entries ? `${entries} random entries per parameter` : 'every entry'}` +
+    (backend ? `; float32 backend ${backend.name}` : '') +
+    (skipped.length ? ` (not loaded: ${skipped.map((s) => s.name).join(', ')})` : '') + `; out ${outDir}`);
+  let summary;
+  try {
+    summary = await runGradcheck({ config, train: splits.train, backend, outDir, signal: opts.signal, log });
+  } finally {
+    await backend?.dispose();
+  }
+  process.stdout.write(`${formatTable(summary.results)}\n`);
+  const worst = Object.entries(summary.worst).map(([check, w]) => `${check} worst ${w.value.toExponential(2)} (threshold ${w.threshold}) ${w.passed ? 'ok' : 'FAILED'}`);
+  log(`cifar-mlp: gradient check ${summary.status} in ${summary.seconds.toFixed(1)}s: ${worst.join('; ')}; results in ${outDir}`);
+  return { passed: 0, failed: 1, interrupted: 130 }[summary.status];
 }

@@ -1,0 +1,180 @@
+/**
+ * The gradient-check experiment of a gradcheck config: builds the checked batch and network, runs the
+ * float64 numerical check for every lambda and (optionally) the float32-vs-float64 comparison, and writes
+ * gradcheck.csv (fast-csv), summary.json and config.yaml to the output folder.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GradcheckConfig } from '../config/schema.js';
+import { toYaml } from '../config/load.js';
+import { CLASSES, PIXELS, type Dataset } from '../data/cifar.js';
+import { computeNormalization } from '../data/normalization.js';
+import type { KernelBackend, Matrix } from '../kernels/backend.js';
+import { ReferenceBackend } from '../kernels/reference.js';
+import { Network, PARAM_NAMES, type ParamName } from '../model/network.js';
+import { CsvLog } from '../stages/metrics-sink.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { deriveSeed, Rng } from '../util/rng.js';
+import { compareBackends, gradientCheck, sampleEntries, toFloat32Values, type ParamError } from './check.js';
+
+export const GRADCHECK_COLUMNS = [
+  'check', 'backend', 'lambda', 'param', 'size', 'checked',
+  'max_abs_diff', 'max_rel_error', 'inf_rel_error', 'norm_rel_error', 'max_abs_grad',
+  'criterion', 'threshold', 'passed',
+] as const;
+
+export type CheckKind = 'numerical-f64' | 'float32-vs-f64';
+
+export interface GradcheckRow extends ParamError {
+  check: CheckKind;
+  backend: string;
+  lambda: number;
+  /** The error judged against the threshold: max_rel_error (numerical) or inf_rel_error (float32). */
+  criterion: 'max_rel_error' | 'inf_rel_error';
+  threshold: number;
+  passed: boolean;
+}
+
+export interface GradcheckSummary {
+  status: 'passed' | 'failed' | 'interrupted';
+  name: string;
+  seed: number;
+  shape: { n: number; d: number; m: number; k: number };
+  /** Largest error per check, lambda and parameter; the rows of gradcheck.csv. */
+  results: GradcheckRow[];
+  /** Per check: the largest criterion value over lambdas and parameters, and its threshold. */
+  worst: Partial<Record<CheckKind, { value: number; threshold: number; passed: boolean }>>;
+  float32Backend: string | null;
+  seconds: number;
+  startedAt: string;
+  finishedAt: string;
+  config: GradcheckConfig;
+}
+
+/** The first n records, standardised with `train`'s statistics, keeping the first d dimensions: n × d row-major float64. */
+export function checkBatch(train: Dataset, n: number, d: number): { X: Float64Array; labels: Uint8Array } {
+  if (n > train.count) throw new Error(`check.samples: ${n} samples asked, the training split holds ${train.count}`);
+  if (d > PIXELS) throw new Error(`model.inputDims: at most ${PIXELS}`);
+  const { mean, invStd } = computeNormalization(train);
+  const X = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) X[i * d + j] = (train.pixels[i * PIXELS + j] / 255 - mean[j]) * invStd[j];
+  }
+  return { X, labels: Uint8Array.from(train.labels.subarray(0, n)) };
+}
+
+export interface GradcheckOptions {
+  config: GradcheckConfig;
+  /** The training split (the checked samples are its first records; normalisation uses all of it). */
+  train: Dataset;
+  /** The training backend for the float32 comparison (null: skip it even when config.float32.enabled). */
+  backend: KernelBackend | null;
+  outDir: string;
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+}
+
+function matrixOf(backend: KernelBackend, rows: number, cols: number, values: ArrayLike<number>): Matrix {
+  const m = backend.matrix(rows, cols);
+  backend.write(m, values);
+  return m;
+}
+
+export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSummary> {
+  const { config, train, outDir } = opts;
+  const log = opts.log ?? (() => {});
+  const started = Date.now();
+  mkdirSync(outDir, { recursive: true });
+  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
+
+  const n = config.check.samples, d = config.model.inputDims, m = config.model.hidden, k = CLASSES;
+  const { X, labels } = checkBatch(train, n, d);
+  const ref = new ReferenceBackend();
+  const net = new Network(ref, { d, m, k });
+  net.initialise(new Rng(deriveSeed(config.seed, 'gradcheck-init')));
+  const Xref = matrixOf(ref, n, d, X);
+  const entries = sampleEntries(net, config.check.entries, new Rng(deriveSeed(config.seed, 'gradcheck-entries')));
+
+  const results: GradcheckRow[] = [];
+  const csv = new CsvLog(join(outDir, 'gradcheck.csv'), GRADCHECK_COLUMNS);
+  const record = async (row: GradcheckRow) => {
+    results.push(row);
+    await csv.write(csvRecord(row));
+  };
+  let status: GradcheckSummary['status'] = 'passed';
+  try {
+    for (const lambda of config.check.lambdas) {
+      const t0 = Date.now();
+      const errors = await gradientCheck(net, Xref, labels, lambda, { h: config.check.h, eps: config.check.eps, entries, signal: opts.signal });
+      for (const e of errors) {
+        await record({ ...e, check: 'numerical-f64', backend: ref.name, lambda, criterion: 'max_rel_error', threshold: config.check.threshold, passed: e.maxRelError <= config.check.threshold });
+      }
+      log(`gradcheck: float64 numerical check, lambda ${lambda}: ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    }
+
+    if (opts.backend && config.float32.enabled) {
+      // Both networks start from the same float32-representable weights and inputs, so the comparison
+      // measures the backend's arithmetic, not the rounding of its inputs.
+      const fast = new Network(opts.backend, { d, m, k });
+      const reference = new Network(ref, { d, m, k });
+      const weights = Object.fromEntries(PARAM_NAMES.map((p) => [p, toFloat32Values(ref.read(net.params[p]))])) as Record<ParamName, Float64Array>;
+      fast.restore(weights);
+      reference.restore(weights);
+      const X32 = toFloat32Values(X);
+      const Xfast = matrixOf(opts.backend, n, d, X32), Xref32 = matrixOf(ref, n, d, X32);
+      for (const lambda of config.check.lambdas) {
+        if (opts.signal?.aborted) throw new Error('gradient check interrupted');
+        const errors = await compareBackends(fast, Xfast, reference, Xref32, labels, lambda, config.check.eps);
+        for (const e of errors) {
+          await record({ ...e, check: 'float32-vs-f64', backend: opts.backend.name, lambda, criterion: 'inf_rel_error', threshold: config.float32.threshold, passed: e.infRelError <= config.float32.threshold });
+        }
+      }
+    }
+  } catch (e) {
+    if (!opts.signal?.aborted) throw e;
+    status = 'interrupted';
+  } finally {
+    await csv.close();
+  }
+  if (status !== 'interrupted' && results.some((r) => !r.passed)) status = 'failed';
+
+  const worst: GradcheckSummary['worst'] = {};
+  for (const r of results) {
+    const value = r.criterion === 'max_rel_error' ? r.maxRelError : r.infRelError;
+    const w = (worst[r.check] ??= { value: 0, threshold: r.threshold, passed: true });
+    if (!(value <= w.value)) w.value = value; // NaN sticks
+    w.passed &&= r.passed;
+  }
+  const summary: GradcheckSummary = {
+    status, name: config.name, seed: config.seed, shape: { n, d, m, k }, results, worst,
+    float32Backend: opts.backend && config.float32.enabled ? opts.backend.name : null,
+    seconds: (Date.now() - started) / 1000,
+    startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), config,
+  };
+  writeJsonAtomic(join(outDir, 'summary.json'), summary);
+  return summary;
+}
+
+const sci = (v: number) => (Number.isFinite(v) ? v.toExponential(3) : String(v));
+
+export function csvRecord(r: GradcheckRow): Record<(typeof GRADCHECK_COLUMNS)[number], string | number> {
+  return {
+    check: r.check, backend: r.backend, lambda: r.lambda, param: r.param, size: r.size, checked: r.checked,
+    max_abs_diff: sci(r.maxAbsDiff), max_rel_error: sci(r.maxRelError), inf_rel_error: sci(r.infRelError),
+    norm_rel_error: sci(r.normRelError), max_abs_grad: sci(r.maxAbsGrad),
+    criterion: r.criterion, threshold: r.threshold, passed: r.passed ? 'yes' : 'NO',
+  };
+}
+
+/** A plain-text table of the results, one line per check, lambda and parameter. */
+export function formatTable(rows: GradcheckRow[]): string {
+  const head = ['check', 'backend', 'lambda', 'param', 'checked', 'max abs diff', 'max rel err', 'inf-rel err', 'norm-rel err', 'threshold', 'pass'];
+  const body = rows.map((r) => [
+    r.check, r.backend, String(r.lambda), r.param, `${r.checked}/${r.size}`,
+    sci(r.maxAbsDiff), sci(r.maxRelError), sci(r.infRelError), sci(r.normRelError),
+    `${r.criterion === 'max_rel_error' ? 'rel' : 'inf-rel'} ≤ ${r.threshold}`, r.passed ? 'yes' : 'NO',
+  ]);
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c].length)));
+  const line = (cells: string[]) => cells.map((s, c) => s.padEnd(widths[c])).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
