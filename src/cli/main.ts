@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, lambda search, final training.')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `cifar-mlp: ${s}` : s) });
 
   program
     .command('run')
@@ -115,6 +115,18 @@ async function main(argv: string[]): Promise<number> {
   }
   return exitCode;
 }
+
+// Last line of defence: an error that escapes every handler (a stream or worker event…) still ends the command
+// with one line and exit code 1, never a stack trace (set CIFAR_MLP_DEBUG=1 to see it).
+const fatal = (e: unknown) => {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const code = err instanceof UsageError ? err.exitCode : 1;
+  process.stderr.write(`cifar-mlp: ${code === 1 ? 'error: ' : ''}${err.message.split('\n')[0]}\n`);
+  if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${err.stack}\n`);
+  process.exit(code);
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
 
 main(process.argv).then((code) => {
   process.exitCode = code;

@@ -10,18 +10,59 @@ import { configSchemas, type AnyConfig, type ConfigKind } from './schema.js';
 
 const MAX_CONFIG_BYTES = 1 << 20;
 
-function show(value: unknown): string {
+/** A short, one-line rendering of a bad value (never throws: circular YAML, BigInt, Map… included). */
+export function show(value: unknown): string {
   if (value === undefined) return 'missing';
-  const s = JSON.stringify(value);
-  return s === undefined ? String(value) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint') return `${value}`;
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}` : typeof v === 'number' && !Number.isFinite(v) ? String(v) : v));
+  } catch {
+    s = undefined;
+  }
+  if (s === undefined) {
+    if (value instanceof Map) s = 'a map';
+    else if (value instanceof Set) s = 'a set';
+    else if (ArrayBuffer.isView(value)) s = 'binary data';
+    else if (Array.isArray(value)) s = `a list of ${value.length}`;
+    else if (typeof value === 'object' && value !== null) s = 'an object';
+    else s = String(value);
+  }
+  s = s.replace(/[\r\n]+/g, ' ');
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-export function formatIssues(source: string, issues: z.core.$ZodIssue[]): string[] {
-  return issues.map((i) => {
-    const path = i.path.length ? i.path.join('.') : '(top level)';
-    const keys = i.code === 'unrecognized_keys' ? ` ${i.keys.map((k) => JSON.stringify(k)).join(', ')}` : '';
-    const got = i.code === 'unrecognized_keys' ? '' : ` (got ${show(i.input)})`;
-    return `${source}: ${path}: ${i.message}${keys}${got}`;
+/** The value at the last key of an issue's path, when its input is the enclosing object (refinements). */
+function offendingValue(i: z.core.$ZodIssue): unknown {
+  const last = i.path[i.path.length - 1];
+  const input = (i as { input?: unknown }).input;
+  if (i.code === 'custom' && input !== null && typeof input === 'object' && !Array.isArray(input) && typeof last === 'string' && Object.hasOwn(input, last)) {
+    return (input as Record<string, unknown>)[last];
+  }
+  return input;
+}
+
+const pathText = (path: PropertyKey[]) => (path.length ? path.map((p) => String(p)).join('.') : '(top level)');
+
+/**
+ * One line per problem: `<source>: <field path>: <message> (got <value>)`. An unknown key gets a line of its
+ * own naming its full path. `setPaths`: field paths given with --set, marked as such.
+ */
+export function formatIssues(source: string, issues: z.core.$ZodIssue[], setPaths: string[] = []): string[] {
+  const fromSet = (path: string) => (setPaths.some((p) => path === p || path.startsWith(`${p}.`) || p.startsWith(`${path}.`)) ? ' [from --set]' : '');
+  return issues.flatMap((i) => {
+    if (i.code === 'unrecognized_keys') {
+      const input = (i as { input?: unknown }).input;
+      return i.keys.map((k) => {
+        const path = pathText([...i.path, k]);
+        const value = input !== null && typeof input === 'object' && Object.hasOwn(input, k) ? ` (got ${show((input as Record<string, unknown>)[k])})` : '';
+        return `${source}: ${path}: unknown field${value}${fromSet(path)}`;
+      });
+    }
+    const path = pathText(i.path);
+    const message = i.message.replace(/[\r\n]+/g, ' ');
+    return [`${source}: ${path}: ${message} (got ${show(offendingValue(i))})${fromSet(path)}`];
   });
 }
 
@@ -35,7 +76,7 @@ export function applySet(raw: Record<string, unknown>, assignment: string, sourc
   }
   let value: unknown;
   try {
-    value = parseYaml(assignment.slice(eq + 1), { maxAliasCount: 0 });
+    value = parseYaml(assignment.slice(eq + 1), { maxAliasCount: 0, logLevel: 'error' });
   } catch (e) {
     throw new ConfigError([`${source} ${JSON.stringify(assignment)}: value is not valid YAML (${(e as Error).message.split('\n')[0]})`]);
   }
@@ -64,7 +105,7 @@ export function readYamlFile(path: string): Record<string, unknown> {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text, { maxAliasCount: 50, prettyErrors: true });
+    raw = parseYaml(text, { maxAliasCount: 50, prettyErrors: true, logLevel: 'error' });
   } catch (e) {
     throw new ConfigError([`${path}: invalid YAML: ${(e as Error).message.split('\n')[0]}`]);
   }
@@ -74,21 +115,22 @@ export function readYamlFile(path: string): Record<string, unknown> {
 }
 
 /** Validates a raw object against the schema of its kind. */
-export function validateConfig(raw: Record<string, unknown>, source: string): AnyConfig {
+export function validateConfig(raw: Record<string, unknown>, source: string, setPaths: string[] = []): AnyConfig {
   const kind = (raw.kind ?? 'train') as ConfigKind;
-  const schema = configSchemas[kind];
+  const schema = typeof kind === 'string' && Object.hasOwn(configSchemas, kind) ? configSchemas[kind] : undefined;
   if (!schema) {
     throw new ConfigError([`${source}: kind: must be one of ${Object.keys(configSchemas).join(', ')} (got ${show(raw.kind)})`]);
   }
   const result = schema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(formatIssues(source, result.error.issues));
+  if (!result.success) throw new ConfigError(formatIssues(source, result.error.issues, setPaths));
   return result.data as AnyConfig;
 }
 
 export function loadConfig(path: string, sets: string[] = []): AnyConfig {
   const raw = readYamlFile(path);
   for (const s of sets) applySet(raw, s);
-  return validateConfig(raw, path);
+  const setPaths = sets.map((s) => s.slice(0, Math.max(0, s.indexOf('='))).trim());
+  return validateConfig(raw, path, setPaths);
 }
 
 export function toYaml(config: unknown): string {

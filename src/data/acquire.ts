@@ -1,4 +1,7 @@
-/** Finds the CIFAR-10 folder (--data, config, $CIFAR10_DIR, ./data/…), downloading it when none exists. */
+/**
+ * Finds the CIFAR-10 folder (--data, config, $CIFAR10_DIR, ./data/…), downloading it when none exists.
+ * `signal` (the CLI's SIGINT/SIGTERM signal) cancels the download; its temporary files are removed.
+ */
 import { dirname } from 'node:path';
 import { UsageError } from '../config/errors.js';
 import type { TrainConfig } from '../config/schema.js';
@@ -27,7 +30,9 @@ export async function acquireDataDir(opts: AcquireOptions): Promise<string> {
       progress.stop();
     }
   } catch (e) {
-    if (e instanceof DataDirError || e instanceof DownloadError) throw new UsageError(e.message);
+    // A download cancelled by SIGINT/SIGTERM (opts.signal) exits like an interrupted run: 130.
+    if (e instanceof DownloadError && e.code === 'aborted') throw new UsageError(e.message, 130);
+    if (e instanceof DataDirError || e instanceof DownloadError) throw new UsageError(e.message.replace(/[\r\n]+/g, ' '));
     throw e;
   }
 }

@@ -5,6 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { UsageError } from '../config/errors.js';
 
 export const RECORD_BYTES = 3073;
 export const PIXELS = 3072;
@@ -17,8 +18,25 @@ export interface Dataset {
   count: number;
 }
 
-export class DataError extends Error {
+/** A data file that cannot be used: one line naming the file and the problem; exit code 2. */
+export class DataError extends UsageError {
   override name = 'DataError';
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+function fsProblem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT': return 'file not found';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'EISDIR': return 'is a directory, expected a CIFAR-10 batch file';
+    case 'ENOTDIR': return 'a part of the path is not a directory';
+    case 'ELOOP': return 'too many symbolic links';
+    case 'ENAMETOOLONG': return 'path too long';
+    default: return `cannot read it (${code ?? (e as Error).message})`;
+  }
 }
 
 /** Bytes of a CIFAR batch file after validating that it is a regular, non-empty file of whole records. */
@@ -26,8 +44,8 @@ function recordCount(path: string): number {
   let st;
   try {
     st = statSync(path);
-  } catch {
-    throw new DataError(`${path}: file not found`);
+  } catch (e) {
+    throw new DataError(`${path}: ${fsProblem(e)}`);
   }
   if (st.isDirectory()) throw new DataError(`${path}: is a directory, expected a CIFAR-10 batch file`);
   if (!st.isFile()) throw new DataError(`${path}: not a regular file`);
@@ -42,13 +60,23 @@ function recordCount(path: string): number {
 export function readBatches(paths: string[]): Dataset {
   const counts = paths.map(recordCount);
   const count = counts.reduce((a, b) => a + b, 0);
-  const pixels = new Uint8Array(new SharedArrayBuffer(count * PIXELS));
-  const labels = new Uint8Array(new SharedArrayBuffer(count));
+  let pixels: Uint8Array, labels: Uint8Array;
+  try {
+    pixels = new Uint8Array(new SharedArrayBuffer(count * PIXELS));
+    labels = new Uint8Array(new SharedArrayBuffer(count));
+  } catch {
+    throw new DataError(`${paths.join(', ')}: ${count} records (${(count * PIXELS / 2 ** 30).toFixed(1)} GiB) do not fit in memory`);
+  }
   const chunkRecords = 1000;
   const buf = Buffer.allocUnsafe(chunkRecords * RECORD_BYTES);
   let at = 0;
   paths.forEach((path, f) => {
-    const fd = openSync(path, 'r');
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      throw new DataError(`${path}: ${fsProblem(e)}`);
+    }
     try {
       if (fstatSync(fd).size !== counts[f] * RECORD_BYTES) throw new DataError(`${path}: file changed while reading`);
       for (let done = 0; done < counts[f]; ) {
@@ -56,7 +84,12 @@ export function readBatches(paths: string[]): Dataset {
         const bytes = n * RECORD_BYTES;
         let got = 0;
         while (got < bytes) {
-          const r = readSync(fd, buf, got, bytes - got, null);
+          let r: number;
+          try {
+            r = readSync(fd, buf, got, bytes - got, null);
+          } catch (e) {
+            throw new DataError(`${path}: ${fsProblem(e)}`);
+          }
           if (r === 0) throw new DataError(`${path}: unexpected end of file`);
           got += r;
         }

@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { concat, concatMap, defaultIfEmpty, EMPTY, fromEvent, lastValueFrom, of, pipe, range, takeUntil, tap } from 'rxjs';
+import { concat, concatMap, defaultIfEmpty, EMPTY, lastValueFrom, of, pipe, range } from 'rxjs';
 import type { TrainConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
 import { PIXELS, CLASSES } from '../data/cifar.js';
@@ -101,9 +101,8 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   let lastMetrics: Summary['lastMetrics'] = null;
   let divergedAtStep: number | undefined;
   let error: string | undefined;
+  let lastYield = Date.now();
 
-  // An already-aborted signal never fires 'abort' again: stop at once then.
-  const stop$ = signal ? (signal.aborted ? of(true) : fromEvent(signal, 'abort')) : EMPTY;
   // The stage operators are built once: they keep state across steps (the epoch's permutation, buffers).
   const record = pipe(
     evaluate({
@@ -113,32 +112,38 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     }),
     metricsSink(log),
   );
+  // After each step, still inside it (the next step starts only once this is done): progress, the periodic
+  // checkpoint (so it holds exactly the network of its step), and now and then a turn of the event loop:
+  // synchronous backends run a whole run in microtasks, which would keep a SIGINT/SIGTERM handler (the abort
+  // signal) from running until the run is over.
+  const afterStep = concatMap(async (s: EvaluatedStep) => {
+    stepsDone = s.step;
+    if (s.metrics) lastMetrics = s.metrics;
+    opts.onStep?.(s, plan);
+    if (opts.onCheckpoint && checkpointEvery > 0 && s.step > firstStep && s.step % checkpointEvery === 0 && s.step < plan.totalSteps) {
+      await opts.onCheckpoint(net, s.step, norm);
+    }
+    if (Date.now() - lastYield >= 25) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastYield = Date.now();
+    }
+    return s;
+  });
   const oneStep = pipe(
     shuffle(config.seed, splits.train.count, config.train.batchSize),
     normalize(backend, splits.train, norm, X),
     trainStep(net, config.schedule, lambda, plan.stepsPerEpoch),
     record,
+    afterStep,
   );
   // A fresh run also records the untrained network at step 0, where the schedule starts.
-  const start$ = firstStep === 0 ? of({ step: 0, epoch: 0, eta: cyclicalEta(config.schedule, 0), batchLoss: NaN }).pipe(record) : EMPTY;
+  const start$ = firstStep === 0 ? of({ step: 0, epoch: 0, eta: cyclicalEta(config.schedule, 0), batchLoss: NaN }).pipe(record, afterStep) : EMPTY;
+  // SIGINT/SIGTERM (the signal) end the run between two steps, never in the middle of one: a step that has
+  // begun finishes (and a pending step sees the signal and does nothing).
   const steps$ = concat(
     start$,
-    range(firstStep, plan.totalSteps - firstStep).pipe(concatMap((step) => of(step).pipe(oneStep))),
-  ).pipe(
-    takeUntil(stop$),
-    tap((s) => {
-      stepsDone = s.step;
-      if (s.metrics) lastMetrics = s.metrics;
-      opts.onStep?.(s, plan);
-    }),
-    concatMap(async (s) => {
-      if (opts.onCheckpoint && checkpointEvery > 0 && s.step > firstStep && s.step % checkpointEvery === 0 && s.step < plan.totalSteps) {
-        await opts.onCheckpoint(net, s.step, norm);
-      }
-      return s;
-    }),
-    defaultIfEmpty(null),
-  );
+    range(firstStep, plan.totalSteps - firstStep).pipe(concatMap((step) => (signal?.aborted ? EMPTY : of(step).pipe(oneStep)))),
+  ).pipe(defaultIfEmpty(null));
 
   try {
     await lastValueFrom(steps$);

@@ -1,0 +1,361 @@
+/**
+ * The trained model on disk: `<out>/model.json`, one line of JSON written atomically (temporary file, then
+ * rename), holding everything needed to evaluate, predict and resume:
+ *
+ *   { format: "cifar-mlp-model", version: 1, createdAt, step, totalSteps, shape: {d, m, k},
+ *     classes: [10 names], data: { dir, train, val, test } (record counts, for resume checks),
+ *     config: <the resolved training config>,
+ *     normalization: { mean: <f32le base64>, invStd: <f32le base64> },
+ *     params: { W1: {rows, cols, dtype: "f64le", data: <base64>}, b1, W2, b2 },
+ *     sha256: <hex sha256 of the compact JSON of every other field, in this order> }
+ *
+ * Weights are stored as little-endian float64 whatever the backend, so that a resumed run continues from
+ * exactly the same numbers. Loading checks everything (JSON, format, version, checksum, config, shapes, sizes,
+ * finite values) and turns every problem into a one-line CheckpointError (exit code 2).
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError, ConfigError } from '../config/errors.js';
+import { trainSchema, type TrainConfig } from '../config/train-schema.js';
+import { formatIssues } from '../config/load.js';
+import { CLASSES, PIXELS, type Dataset } from '../data/cifar.js';
+import type { Normalization } from '../data/normalization.js';
+import type { KernelBackend, Matrix } from '../kernels/backend.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { Network, PARAM_NAMES, type NetworkShape, type ParamName } from './network.js';
+
+export const MODEL_FORMAT = 'cifar-mlp-model';
+export const MODEL_VERSION = 1;
+export const MODEL_FILE = 'model.json';
+export const DEFAULT_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+/** Largest model file we agree to read (hidden ≤ 4096 gives ~135 MB). */
+const MAX_MODEL_BYTES = 512 * 2 ** 20;
+
+/** A model file that cannot be used: one line naming the file and the problem; exit code 2. */
+export class CheckpointError extends UsageError {
+  override name = 'CheckpointError';
+  constructor(message: string) {
+    super(message.replace(/[\r\n]+/g, ' '));
+  }
+}
+
+export interface DataCounts {
+  train: number;
+  val: number;
+  test: number;
+}
+
+/** A loaded, verified model file. */
+export interface Checkpoint {
+  path: string;
+  step: number;
+  totalSteps: number;
+  createdAt: string;
+  shape: NetworkShape;
+  classes: string[];
+  data: DataCounts & { dir?: string };
+  config: TrainConfig;
+  normalization: Normalization;
+  params: Record<ParamName, Float64Array>;
+}
+
+export interface SaveOptions {
+  config: TrainConfig;
+  step: number;
+  totalSteps: number;
+  normalization: Normalization;
+  data: DataCounts & { dir?: string };
+  classes?: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Encoding
+
+function encodeF64(values: ArrayLike<number>): string {
+  const buf = Buffer.allocUnsafe(values.length * 8);
+  for (let i = 0; i < values.length; i++) buf.writeDoubleLE(values[i], i * 8);
+  return buf.toString('base64');
+}
+
+function encodeF32(values: Float32Array): string {
+  const buf = Buffer.allocUnsafe(values.length * 4);
+  for (let i = 0; i < values.length; i++) buf.writeFloatLE(values[i], i * 4);
+  return buf.toString('base64');
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function decodeBase64(s: unknown, bytes: number, what: string, file: string): Buffer {
+  if (typeof s !== 'string' || !BASE64.test(s)) throw new CheckpointError(`${file}: ${what} is not base64 data`);
+  const buf = Buffer.from(s, 'base64');
+  if (buf.length !== bytes) throw new CheckpointError(`${file}: ${what} holds ${buf.length} bytes, expected ${bytes} (truncated or wrong shape)`);
+  return buf;
+}
+
+/** sha256 (hex) of the compact JSON of a model body (everything but `sha256`). */
+export function checksumOf(body: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
+}
+
+/** The model file's JSON text for a network's current parameters (the snapshot is taken now, synchronously). */
+export function serializeModel(net: Network, opts: SaveOptions): string {
+  const values = net.snapshot();
+  const params = Object.fromEntries(
+    PARAM_NAMES.map((p) => [p, { rows: net.params[p].rows, cols: net.params[p].cols, dtype: 'f64le', data: encodeF64(values[p]) }]),
+  );
+  const body: Record<string, unknown> = {
+    format: MODEL_FORMAT,
+    version: MODEL_VERSION,
+    createdAt: new Date().toISOString(),
+    step: opts.step,
+    totalSteps: opts.totalSteps,
+    shape: { ...net.shape },
+    classes: opts.classes ?? DEFAULT_CLASS_NAMES,
+    data: opts.data,
+    config: opts.config,
+    normalization: { mean: encodeF32(opts.normalization.mean), invStd: encodeF32(opts.normalization.invStd) },
+    params,
+  };
+  return `${JSON.stringify({ ...body, sha256: checksumOf(body) })}\n`;
+}
+
+/** Writes the model file atomically: a reader never sees half a model, a crash keeps the previous one. */
+export function saveCheckpoint(path: string, net: Network, opts: SaveOptions): void {
+  writeFileAtomic(path, serializeModel(net, opts));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Loading
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** A model path may name the file or a run folder holding model.json. */
+export function resolveModelPath(path: string): string {
+  try {
+    if (statSync(path).isDirectory()) return join(path, MODEL_FILE);
+  } catch {
+    /* reported by loadCheckpoint */
+  }
+  return path;
+}
+
+export function readCheckpointText(path: string): string {
+  let size: number;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) throw new CheckpointError(`${path}: is a directory without ${MODEL_FILE}, expected a model file`);
+    if (!st.isFile()) throw new CheckpointError(`${path}: not a regular file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(`${path}: ${code === 'ENOENT' ? 'model file not found' : `cannot read the model file (${code ?? (e as Error).message})`}`);
+  }
+  if (size === 0) throw new CheckpointError(`${path}: the model file is empty`);
+  if (size > MAX_MODEL_BYTES) throw new CheckpointError(`${path}: ${size} bytes is too large for a model file`);
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CheckpointError(`${path}: cannot read the model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Parses and verifies a model file's text; `path` names it in messages. */
+export function parseCheckpoint(text: string, path: string): Checkpoint {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(`${path}: not valid JSON, the model file is truncated or corrupt (${(e as Error).message})`);
+  }
+  if (!isObject(doc) || doc.format !== MODEL_FORMAT) throw new CheckpointError(`${path}: not a cifar-mlp model file (no "format": "${MODEL_FORMAT}")`);
+  if (doc.version !== MODEL_VERSION) {
+    throw new CheckpointError(`${path}: model file version ${JSON.stringify(doc.version)} is not supported (expected ${MODEL_VERSION})`);
+  }
+  const { sha256, ...body } = doc;
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new CheckpointError(`${path}: the model file has no sha256 checksum`);
+  if (checksumOf(body) !== sha256) throw new CheckpointError(`${path}: checksum mismatch: the model file is corrupt or was modified`);
+
+  // The checksum only proves the file is what some writer wrote: check the structure too.
+  const parsed = trainSchema.safeParse(body.config, { reportInput: true });
+  if (!parsed.success) {
+    const first = formatIssues(`${path}: config`, parsed.error.issues);
+    throw new CheckpointError(`${first[0]}${first.length > 1 ? ` (and ${first.length - 1} more problems)` : ''}`);
+  }
+  const config = parsed.data;
+  const shape = body.shape;
+  if (!isObject(shape) || shape.d !== PIXELS || shape.k !== CLASSES || shape.m !== config.model.hidden) {
+    throw new CheckpointError(`${path}: shape ${showShape(shape)} does not fit this network (expected {d: ${PIXELS}, m: ${config.model.hidden}, k: ${CLASSES}})`);
+  }
+  const m = config.model.hidden;
+  const expected: Record<ParamName, [number, number]> = { W1: [m, PIXELS], b1: [1, m], W2: [CLASSES, m], b2: [1, CLASSES] };
+  const rawParams = body.params;
+  if (!isObject(rawParams)) throw new CheckpointError(`${path}: no weights ("params") in the model file`);
+  const params = {} as Record<ParamName, Float64Array>;
+  for (const p of PARAM_NAMES) {
+    const e = rawParams[p];
+    const [rows, cols] = expected[p];
+    if (!isObject(e)) throw new CheckpointError(`${path}: weights ${p} are missing`);
+    if (e.rows !== rows || e.cols !== cols) {
+      throw new CheckpointError(`${path}: weights ${p} are ${String(e.rows)}×${String(e.cols)}, expected ${rows}×${cols}`);
+    }
+    if (e.dtype !== 'f64le') throw new CheckpointError(`${path}: weights ${p} have dtype ${JSON.stringify(e.dtype)}, expected "f64le"`);
+    const buf = decodeBase64(e.data, rows * cols * 8, `weights ${p}`, path);
+    const values = new Float64Array(rows * cols);
+    for (let i = 0; i < values.length; i++) {
+      const v = buf.readDoubleLE(i * 8);
+      if (!Number.isFinite(v)) throw new CheckpointError(`${path}: weights ${p} hold a non-finite value (${v}) at index ${i}`);
+      values[i] = v;
+    }
+    params[p] = values;
+  }
+  const n = body.normalization;
+  if (!isObject(n)) throw new CheckpointError(`${path}: no normalisation statistics in the model file`);
+  const stats = (key: 'mean' | 'invStd') => {
+    const buf = decodeBase64(n[key], PIXELS * 4, `normalization.${key}`, path);
+    const out = new Float32Array(PIXELS);
+    for (let i = 0; i < PIXELS; i++) {
+      out[i] = buf.readFloatLE(i * 4);
+      if (!Number.isFinite(out[i])) throw new CheckpointError(`${path}: normalization.${key} holds a non-finite value at index ${i}`);
+    }
+    return out;
+  };
+  const normalization = { mean: stats('mean'), invStd: stats('invStd') };
+  if (!isCount(body.step) || !isCount(body.totalSteps) || body.step > body.totalSteps) {
+    throw new CheckpointError(`${path}: bad step ${JSON.stringify(body.step)} of ${JSON.stringify(body.totalSteps)}`);
+  }
+  const data = body.data;
+  if (!isObject(data) || !isCount(data.train) || !isCount(data.val) || !isCount(data.test) || (data.dir !== undefined && typeof data.dir !== 'string')) {
+    throw new CheckpointError(`${path}: bad data record counts in the model file`);
+  }
+  const classes = Array.isArray(body.classes) && body.classes.length === CLASSES && body.classes.every((c) => typeof c === 'string' && c.length > 0)
+    ? (body.classes as string[])
+    : DEFAULT_CLASS_NAMES;
+  return {
+    path,
+    step: body.step,
+    totalSteps: body.totalSteps,
+    createdAt: typeof body.createdAt === 'string' ? body.createdAt : '',
+    shape: { d: PIXELS, m, k: CLASSES },
+    classes,
+    data: { train: data.train, val: data.val, test: data.test, ...(typeof data.dir === 'string' ? { dir: data.dir } : {}) },
+    config,
+    normalization,
+    params,
+  };
+}
+
+function showShape(s: unknown): string {
+  if (!isObject(s)) return JSON.stringify(s) ?? String(s);
+  return `{d: ${String(s.d)}, m: ${String(s.m)}, k: ${String(s.k)}}`;
+}
+
+/** Reads and verifies a model file (or a run folder's model.json). */
+export function loadCheckpoint(path: string): Checkpoint {
+  const file = resolveModelPath(path);
+  return parseCheckpoint(readCheckpointText(file), file);
+}
+
+/** A network on `backend` holding a checkpoint's weights. */
+export function networkFromCheckpoint(cp: Checkpoint, backend: KernelBackend): Network {
+  const net = new Network(backend, cp.shape);
+  net.restore(cp.params);
+  return net;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Resume checks
+
+/** Fields that may differ between a checkpoint's config and a resumed run's (they do not change the result). */
+const RESUME_FREE = new Set(['kernels', 'checkpoint', 'data.dir', 'data.url', 'data.md5']);
+
+function differences(a: unknown, b: unknown, path: string, out: string[]): void {
+  if (RESUME_FREE.has(path)) return;
+  if (isObject(a) && isObject(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) differences(a[k], b[k], path ? `${path}.${k}` : k, out);
+  } else if (JSON.stringify(a) !== JSON.stringify(b)) {
+    out.push(`${path} (checkpoint ${JSON.stringify(a) ?? 'missing'}, now ${JSON.stringify(b) ?? 'missing'})`);
+  }
+}
+
+/** Throws when a run's config or data differ from the checkpoint's (the resumed run would not continue it). */
+export function checkResumable(cp: Checkpoint, config: TrainConfig, counts: DataCounts, norm?: Normalization): void {
+  const diff: string[] = [];
+  differences(cp.config, config, '', diff);
+  if (diff.length) {
+    throw new ConfigError([`${cp.path}: cannot resume: the config differs from the checkpoint's at ${diff.slice(0, 4).join('; ')}${diff.length > 4 ? `; and ${diff.length - 4} more` : ''}`]);
+  }
+  if (cp.data.train !== counts.train || cp.data.val !== counts.val || cp.data.test !== counts.test) {
+    throw new CheckpointError(`${cp.path}: cannot resume: the data differ from the checkpoint's (train/val/test records ${cp.data.train}/${cp.data.val}/${cp.data.test}, now ${counts.train}/${counts.val}/${counts.test})`);
+  }
+  if (norm) {
+    for (let i = 0; i < PIXELS; i++) {
+      if (norm.mean[i] !== cp.normalization.mean[i] || norm.invStd[i] !== cp.normalization.invStd[i]) {
+        throw new CheckpointError(`${cp.path}: cannot resume: the training images differ from the checkpoint's (normalisation statistics differ at input ${i})`);
+      }
+    }
+  }
+  if (cp.step >= cp.totalSteps) throw new CheckpointError(`${cp.path}: nothing to resume: the run already did all ${cp.totalSteps} steps`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Predictions
+
+/** Class probabilities of records, computed in chunks with the backend's ops (forward pass only). */
+export class Predictor {
+  private readonly X: Matrix;
+  private readonly H: Matrix;
+  private readonly P: Matrix;
+  private readonly rows: Int32Array;
+
+  constructor(private readonly net: Network, private readonly norm: Normalization, readonly chunk = 500) {
+    const b = net.backend, { d, m, k } = net.shape;
+    this.X = b.matrix(chunk, d);
+    this.H = b.matrix(chunk, m);
+    this.P = b.matrix(chunk, k);
+    this.rows = new Int32Array(chunk);
+  }
+
+  /** Probabilities (count × k, row-major) of records [start, start + count) of `data`, count ≤ chunk. */
+  async probabilities(data: Pick<Dataset, 'pixels'>, start: number, count: number): Promise<Float64Array> {
+    const b = this.net.backend, { W1, b1, W2, b2 } = this.net.params, k = this.net.shape.k;
+    for (let i = 0; i < count; i++) this.rows[i] = start + i;
+    await b.gatherNormalized(data.pixels, this.rows, count, this.norm.mean, this.norm.invStd, this.X);
+    await b.gemm(this.X, false, W1, true, this.H);
+    await b.addRowVector(this.H, b1);
+    await b.relu(this.H, this.H);
+    await b.gemm(this.H, false, W2, true, this.P);
+    await b.addRowVector(this.P, b2);
+    await b.softmaxRows(this.P, this.P);
+    return b.read(this.P).subarray(0, count * k);
+  }
+
+  /** Calls `each(record, probabilities)` for every record of `data`. */
+  async forEach(data: Dataset, each: (record: number, p: Float64Array) => void): Promise<void> {
+    const k = this.net.shape.k;
+    for (let start = 0; start < data.count; start += this.chunk) {
+      const n = Math.min(this.chunk, data.count - start);
+      const p = await this.probabilities(data, start, n);
+      for (let i = 0; i < n; i++) each(start + i, p.subarray(i * k, (i + 1) * k));
+    }
+  }
+}
+
+export function argmax(p: ArrayLike<number>): number {
+  let best = 0;
+  for (let j = 1; j < p.length; j++) if (p[j] > p[best]) best = j;
+  return best;
+}
+
+/** Class names from a batches.meta.txt (10 non-empty lines), else null. */
+export function readClassNames(dataDir: string): string[] | null {
+  try {
+    const names = readFileSync(join(dataDir, 'batches.meta.txt'), 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    return names.length === CLASSES ? names : null;
+  } catch {
+    return null;
+  }
+}
