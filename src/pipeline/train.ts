@@ -89,7 +89,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   if (opts.resume) net.restore(opts.resume.params);
 
   const lambda = config.train.lambda;
-  const evaluator = new Evaluator(net, norm);
+  const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
   const log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
   const stepClock = Date.now();
