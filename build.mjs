@@ -24,3 +24,29 @@ await build({
   logLevel: 'warning',
 });
 if (existsSync('dist/cli.js')) await chmod('dist/cli.js', 0o755);
+
+// WebAssembly SIMD kernels of the wasm-simd backend: assembly/*.ts → dist/wasm/kernels.wasm (loaded at run time
+// by src/kernels/wasm-simd.ts, from src/ and from the bundles alike). Skipped when the output is newer than its sources.
+{
+  const { readdirSync, statSync, mkdirSync, renameSync, rmSync } = await import('node:fs');
+  const out = 'dist/wasm/kernels.wasm';
+  const sources = ['build.mjs', ...readdirSync('assembly').filter((f) => f.endsWith('.ts')).map((f) => `assembly/${f}`)];
+  const fresh = existsSync(out) && sources.every((f) => statSync(f).mtimeMs <= statSync(out).mtimeMs);
+  if (!fresh) {
+    const { default: asc } = await import('assemblyscript/asc');
+    mkdirSync('dist/wasm', { recursive: true });
+    const tmp = `${out}.${process.pid}.tmp`;
+    const { error, stderr } = await asc.main([
+      'assembly/index.ts', '--outFile', tmp,
+      '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=',
+      '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536',
+      '--enable', 'simd,threads,bulk-memory',
+    ]);
+    if (error) {
+      rmSync(tmp, { force: true });
+      console.error(stderr.toString());
+      throw error;
+    }
+    renameSync(tmp, out); // atomic: concurrent builds and readers never see half a file
+  }
+}

@@ -1,0 +1,352 @@
+// The wasm-simd backend against the float64 reference: every op, odd shapes, all gemm layouts,
+// threaded = single-threaded, a full training step, memory growth, and clean process exit.
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KernelBackend, Matrix } from '../src/kernels/backend.js';
+import { ReferenceBackend } from '../src/kernels/reference.js';
+import { WasmSimdBackend } from '../src/kernels/wasm-simd.js';
+import { Network } from '../src/model/network.js';
+import { Rng } from '../src/util/rng.js';
+
+const U = 2 ** -24; // float32 unit roundoff
+
+const ref = new ReferenceBackend();
+let single: WasmSimdBackend;
+let threaded: WasmSimdBackend; // 3 threads, split even the smallest products
+let threadedCols: WasmSimdBackend; // NT split by columns, finer chunks
+
+beforeAll(async () => {
+  single = await WasmSimdBackend.create({ threads: 1 });
+  threaded = await WasmSimdBackend.create({ threads: 3, parallelFlops: 0, spinMicros: 0 });
+  threadedCols = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0, ntSplit: 'cols', chunksPerThread: 8 });
+});
+afterAll(async () => {
+  await Promise.all([single?.dispose(), threaded?.dispose(), threadedCols?.dispose()]);
+});
+
+function random(rng: Rng, n: number, scale = 1): Float64Array {
+  return Float64Array.from({ length: n }, () => (rng.uniform() * 2 - 1) * scale);
+}
+
+function make(b: KernelBackend, rows: number, cols: number, values: ArrayLike<number>): Matrix {
+  const m = b.matrix(rows, cols);
+  b.write(m, values);
+  return m;
+}
+
+/** Reference product of op(a)·op(b) in float64, and of |op(a)|·|op(b)| for the error bound. */
+function refGemm(av: Float64Array, ar: number, ac: number, ta: boolean, bv: Float64Array, br: number, bc: number, tb: boolean, cv: Float64Array, alpha: number, beta: number) {
+  const n = ta ? ac : ar, m = tb ? br : bc;
+  const A = make(ref, ar, ac, av), B = make(ref, br, bc, bv), C = make(ref, n, m, cv);
+  ref.gemm(A, ta, B, tb, C, alpha, beta);
+  const absA = make(ref, ar, ac, av.map(Math.abs)), absB = make(ref, br, bc, bv.map(Math.abs)), bound = make(ref, n, m, cv.map(Math.abs));
+  ref.gemm(absA, ta, absB, tb, bound, Math.abs(alpha), Math.abs(beta));
+  return { c: C.data as Float64Array, bound: bound.data as Float64Array };
+}
+
+function runGemm(b: WasmSimdBackend, av: Float64Array, ar: number, ac: number, ta: boolean, bv: Float64Array, br: number, bc: number, tb: boolean, cv: Float64Array, alpha: number, beta: number) {
+  const n = ta ? ac : ar, m = tb ? br : bc;
+  const C = make(b, n, m, cv);
+  b.gemm(make(b, ar, ac, av), ta, make(b, br, bc, bv), tb, C, alpha, beta);
+  return b.read(C);
+}
+
+describe('wasm-simd gemm', () => {
+  // n × k times k × m, including sizes below and between the micro-kernel blocks (4×2 NT, 2×16 broadcast)
+  const shapes: [number, number, number][] = [
+    [1, 1, 1], [1, 7, 1], [3, 5, 2], [5, 3, 7], [4, 8, 16], [7, 13, 33], [9, 1, 17], [17, 31, 5], [2, 100, 3],
+    [13, 6, 50], [6, 37, 129], [33, 19, 4], [100, 3, 10],
+  ];
+  const layouts: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+  const scalars: [number, number][] = [[1, 0], [0.01, 0], [-1.5, 0.5], [2, 1]];
+
+  for (const [ta, tb] of layouts) {
+    it(`matches the float64 reference: ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}, odd shapes, alpha/beta`, () => {
+      const rng = new Rng(11 + Number(ta) * 2 + Number(tb));
+      let checked = 0;
+      for (const [n, k, m] of shapes) {
+        for (const [alpha, beta] of scalars) {
+          const [ar, ac] = ta ? [k, n] : [n, k];
+          const [br, bc] = tb ? [m, k] : [k, m];
+          const av = random(rng, ar * ac), bv = random(rng, br * bc, 3), cv = random(rng, n * m);
+          const want = refGemm(av, ar, ac, ta, bv, br, bc, tb, cv, alpha, beta);
+          for (const b of [single, threaded, threadedCols]) {
+            const got = runGemm(b, av, ar, ac, ta, bv, br, bc, tb, cv, alpha, beta);
+            for (let i = 0; i < n * m; i++) {
+              const tol = (k + 4) * U * want.bound[i] * 1.01 + 1e-30;
+              if (!(Math.abs(got[i] - want.c[i]) <= tol)) {
+                throw new Error(`${b.name}/${b.threads}: ${n}×${k}×${m} α=${alpha} β=${beta} [${i}]: ${got[i]} vs ${want.c[i]} (tol ${tol})`);
+              }
+              checked++;
+            }
+          }
+        }
+      }
+      expect(checked).toBeGreaterThan(1000);
+    });
+  }
+
+  it('beta = 0 ignores NaN in the output (it is overwritten, not scaled)', () => {
+    for (const [ta, tb] of layouts) {
+      const a = single.matrix(6, 6), b = single.matrix(6, 6), c = single.matrix(6, 6);
+      single.write(a, random(new Rng(1), 36)); single.write(b, random(new Rng(2), 36));
+      c.data.fill(NaN);
+      single.gemm(a, ta, b, tb, c);
+      expect(Array.from(c.data).every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  it('the training shapes (100×3072 · 50×3072ᵀ and 100×50ᵀ · 100×3072) match the reference', () => {
+    const rng = new Rng(5);
+    const n = 100, d = 3072, m = 50;
+    const xv = random(rng, n * d), wv = random(rng, m * d, 0.02), gv = random(rng, n * m);
+    for (const b of [single, threaded]) {
+      const X = make(b, n, d, xv), W = make(b, m, d, wv), G = make(b, n, m, gv);
+      const S = b.matrix(n, m), dW = b.matrix(m, d);
+      b.gemm(X, false, W, true, S);
+      b.gemm(G, true, X, false, dW, 1 / n);
+      const s = refGemm(xv, n, d, false, wv, m, d, true, new Float64Array(n * m), 1, 0);
+      const g = refGemm(gv, n, m, true, xv, n, d, false, new Float64Array(m * d), 1 / n, 0);
+      const sGot = b.read(S), gGot = b.read(dW);
+      let worst = 0;
+      for (let i = 0; i < n * m; i++) worst = Math.max(worst, Math.abs(sGot[i] - s.c[i]) / ((d + 4) * U * s.bound[i]));
+      for (let i = 0; i < m * d; i++) worst = Math.max(worst, Math.abs(gGot[i] - g.c[i]) / ((n + 4) * U * g.bound[i]));
+      expect(worst).toBeLessThan(1);
+      expect(worst).toBeGreaterThan(0); // it really is float32
+    }
+  });
+
+  it('threaded results are bit-identical to single-threaded ones', () => {
+    const rng = new Rng(9);
+    for (const [n, k, m] of [[100, 3072, 50], [37, 211, 29], [50, 100, 3072], [10, 100, 50]] as const) {
+      for (const [ta, tb] of layouts) {
+        const [ar, ac] = ta ? [k, n] : [n, k];
+        const [br, bc] = tb ? [m, k] : [k, m];
+        const av = random(rng, ar * ac), bv = random(rng, br * bc), cv = random(rng, n * m);
+        const one = runGemm(single, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
+        const three = runGemm(threaded, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
+        const cols = runGemm(threadedCols, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
+        expect(three).toEqual(one);
+        expect(cols).toEqual(one);
+      }
+    }
+    // the workers really took part
+    expect(threaded.stats.jobs).toBeGreaterThan(10);
+    expect(threaded.stats.callerChunks).toBeLessThan(threaded.stats.chunks);
+    expect(single.stats.jobs).toBe(0);
+  });
+
+  it('rejects mismatched shapes and matrices it did not allocate', () => {
+    const a = single.matrix(3, 4), b = single.matrix(5, 4), c = single.matrix(3, 5);
+    expect(() => single.gemm(a, false, b, false, c)).toThrow(/do not fit/);
+    expect(() => single.gemm(a, false, b, true, threaded.matrix(3, 5))).toThrow(/not allocated by this backend/);
+    expect(() => single.gemm(a, false, { rows: 5, cols: 4, data: new Float32Array(20) }, true, c)).toThrow(/not allocated/);
+  });
+});
+
+describe('wasm-simd element-wise ops', () => {
+  const shapes: [number, number][] = [[1, 1], [3, 7], [10, 10], [17, 50], [100, 10]];
+
+  function both(rows: number, cols: number, values: Float64Array) {
+    return { r: make(ref, rows, cols, values), w: make(threaded, rows, cols, values) };
+  }
+  function close(got: Float64Array, want: Float64Array, rtol: number, atol = 0) {
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < got.length; i++) {
+      if (!(Math.abs(got[i] - want[i]) <= rtol * Math.abs(want[i]) + atol)) throw new Error(`[${i}]: ${got[i]} vs ${want[i]}`);
+    }
+  }
+
+  it('addRowVector, relu, reluBackward, softmaxRows, subtractOneHot, columnSums', () => {
+    const rng = new Rng(3);
+    for (const [rows, cols] of shapes) {
+      const v = random(rng, rows * cols, 4), bias = random(rng, cols);
+      const labels = Uint8Array.from({ length: rows }, () => rng.int(0, cols - 1));
+      const a = both(rows, cols, v), bb = both(1, cols, bias);
+      ref.addRowVector(a.r, bb.r); threaded.addRowVector(a.w, bb.w);
+      close(threaded.read(a.w), ref.read(a.r), 2 * U, 4 * U);
+
+      const h = both(rows, cols, new Float64Array(rows * cols));
+      ref.relu(a.r, h.r); threaded.relu(a.w, h.w);
+      close(threaded.read(h.w), ref.read(h.r), 2 * U, 4 * U);
+      expect(threaded.read(h.w).some((x) => x === 0)).toBe(rows * cols > 1);
+
+      const g = both(rows, cols, random(rng, rows * cols));
+      ref.reluBackward(g.r, h.r); threaded.reluBackward(g.w, h.w);
+      close(threaded.read(g.w), ref.read(g.r), U, 0);
+
+      const p = both(rows, cols, new Float64Array(rows * cols));
+      ref.softmaxRows(a.r, p.r); threaded.softmaxRows(a.w, p.w);
+      close(threaded.read(p.w), ref.read(p.r), 1e-5, 1e-7);
+
+      const ceR = ref.crossEntropy(p.r, labels), ceW = threaded.crossEntropy(p.w, labels);
+      expect(ceW.correct).toBe(ceR.correct);
+      expect(Math.abs(ceW.lossSum - ceR.lossSum)).toBeLessThan(1e-5 * rows);
+      const ceHalf = threaded.crossEntropy(p.w, labels, Math.ceil(rows / 2));
+      expect(ceHalf.lossSum).toBeCloseTo(ref.crossEntropy(p.r, labels, Math.ceil(rows / 2)).lossSum, 4);
+
+      ref.subtractOneHot(p.r, labels); threaded.subtractOneHot(p.w, labels);
+      close(threaded.read(p.w), ref.read(p.r), 1e-5, 1e-7);
+
+      const s = both(1, cols, new Float64Array(cols));
+      ref.columnSums(p.r, s.r, 1 / rows); threaded.columnSums(p.w, s.w, 1 / rows);
+      close(threaded.read(s.w), ref.read(s.r), 1e-5, 1e-6);
+    }
+  });
+
+  it('sumSquares and sgdUpdate, small and W1-sized', () => {
+    const rng = new Rng(4);
+    for (const [rows, cols] of [...shapes, [50, 3072], [3, 1001]] as [number, number][]) {
+      const wv = random(rng, rows * cols), gv = random(rng, rows * cols);
+      const w = both(rows, cols, wv), g = both(rows, cols, gv);
+      const want = ref.sumSquares(w.r);
+      expect(Math.abs(threaded.sumSquares(w.w) - want)).toBeLessThan(1e-6 * want);
+      ref.sgdUpdate(w.r, g.r, 0.05, 0.01); threaded.sgdUpdate(w.w, g.w, 0.05, 0.01);
+      close(threaded.read(w.w), ref.read(w.r), 4 * U, 4 * U);
+      expect(threaded.read(w.w)[0]).not.toBe(Math.fround(wv[0]));
+    }
+  });
+
+  it('gatherNormalized matches the reference for every row count, leaves rows beyond count alone', () => {
+    const rng = new Rng(6);
+    for (const d of [5, 16, 33, 3072]) {
+      const records = Uint8Array.from({ length: 257 * d }, () => rng.int(0, 255));
+      const mean = Float32Array.from({ length: d }, () => rng.uniform());
+      const invStd = Float32Array.from({ length: d }, () => 1 / (0.1 + rng.uniform()));
+      for (const count of [1, 7, 100]) {
+        const rows = Int32Array.from({ length: count }, () => rng.int(0, 256));
+        for (const b of [single, threaded]) {
+          const out = b.matrix(count + 2, d);
+          out.data.fill(42);
+          const want = ref.matrix(count + 2, d);
+          (want.data as Float64Array).fill(42);
+          b.gatherNormalized(records, rows, count, mean, invStd, out);
+          ref.gatherNormalized(records, rows, count, mean, invStd, want);
+          close(b.read(out), ref.read(want), 1e-5, 1e-5);
+        }
+      }
+    }
+    const out = single.matrix(2, 4);
+    expect(() => single.gatherNormalized(new Uint8Array(8), [0, 2], 2, new Float32Array(4), new Float32Array(4), out)).toThrow(/out of range/);
+  });
+
+  it('read/write round-trip through float32', () => {
+    const m = single.matrix(3, 3);
+    single.write(m, [1, 2, 3, 4, 5, 6, 7, 8, 0.1]);
+    expect(Array.from(single.read(m))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, Math.fround(0.1)]);
+    expect(() => single.write(m, [1, 2])).toThrow();
+  });
+});
+
+describe('wasm-simd memory', () => {
+  it('earlier matrices keep their values and views while the memory grows', async () => {
+    const b = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0 });
+    try {
+      const first = b.matrix(4, 4);
+      b.write(first, Array.from({ length: 16 }, (_, i) => i));
+      const big: Matrix[] = [];
+      for (let i = 0; i < 8; i++) big.push(b.matrix(1000, 1000)); // 32 MB: several grows
+      big[7].data.fill(1);
+      expect(Array.from(b.read(first))).toEqual(Array.from({ length: 16 }, (_, i) => i));
+      first.data[3] = -1;
+      expect(b.read(first)[3]).toBe(-1);
+      // a product between the first and the last matrix, split across threads
+      const a = b.matrix(4, 1000), c = b.matrix(4, 1000);
+      a.data.fill(2);
+      b.gemm(first, false, a, false, c);
+      expect(c.data[0]).toBe(4); // row 0 of first is 0, 1, 2, −1; a is all 2
+      expect(c.data[999]).toBe(4);
+    } finally {
+      await b.dispose();
+    }
+  });
+
+  it('reports running out of its memory limit', async () => {
+    const b = await WasmSimdBackend.create({ threads: 1, maxMemoryMiB: 8 });
+    expect(() => b.matrix(1024, 4096)).toThrow(/out of memory/);
+    await b.dispose();
+  });
+});
+
+describe('wasm-simd in a network', () => {
+  it('a training step matches the float64 reference', async () => {
+    const shape = { d: 3072, m: 50, k: 10 }, n = 100;
+    const rng = new Rng(7);
+    const xv = random(rng, n * shape.d, 2);
+    const labels = Uint8Array.from({ length: n }, () => rng.int(0, 9));
+    const results: Record<string, { loss: number; params: Record<string, Float64Array> }> = {};
+    for (const b of [ref, single, threaded] as KernelBackend[]) {
+      const net = new Network(b, shape);
+      net.initialise(new Rng(1));
+      const X = make(b, n, shape.d, xv);
+      let loss = 0;
+      for (let s = 0; s < 3; s++) loss = (await net.trainStep(X, labels, 0.05, 0.01)).lossSum;
+      results[`${b.name}/${b.threads}`] = { loss, params: net.snapshot() };
+    }
+    const want = results['reference-f64/0'];
+    for (const key of ['wasm-simd/0', 'wasm-simd/2']) {
+      const got = results[key];
+      expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-4 * want.loss);
+      for (const p of ['W1', 'b1', 'W2', 'b2']) {
+        const g = got.params[p], w = want.params[p];
+        let scale = 0, err = 0;
+        for (let i = 0; i < w.length; i++) { scale = Math.max(scale, Math.abs(w[i])); err = Math.max(err, Math.abs(g[i] - w[i])); }
+        expect(err, `${key} ${p}`).toBeLessThan(1e-5 * scale + 1e-7);
+      }
+    }
+    // the step changed the parameters (the comparison is not vacuous)
+    expect(Math.abs(results['wasm-simd/2'].params.W2[0] - new Network(ref, shape).snapshot().W2[0])).toBeGreaterThan(0);
+  });
+});
+
+describe('wasm-simd lifecycle', () => {
+  it('from an esbuild bundle in dist/: loads dist/wasm/kernels.wasm, and the process exits without dispose()', async () => {
+    const file = `dist/.wasm-simd-exit-${process.pid}.mjs`;
+    try {
+      await build({
+        stdin: {
+          contents: `import { WasmSimdBackend } from '../src/kernels/wasm-simd.ts';
+            const b = await WasmSimdBackend.create({ threads: 3, parallelFlops: 0 });
+            const x = b.matrix(8, 8); x.data.fill(1); const y = b.matrix(8, 8);
+            b.gemm(x, false, x, true, y);
+            console.log(JSON.stringify({ threads: b.threads, y: y.data[63] }));`,
+          resolveDir: 'dist', sourcefile: 'exit.ts', loader: 'ts',
+        },
+        outfile: file, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'error',
+      });
+      const started = Date.now();
+      const out = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, CIFAR_MLP_WASM: '' } });
+      expect(JSON.parse(out)).toEqual({ threads: 2, y: 8 });
+      expect(Date.now() - started).toBeLessThan(15_000);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  it('a split op still completes when a worker is gone (the caller claims its chunks)', async () => {
+    const b = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0 });
+    try {
+      const rng = new Rng(12);
+      const av = random(rng, 40 * 300), bv = random(rng, 30 * 300);
+      const want = runGemm(single, av, 40, 300, false, bv, 30, 300, true, new Float64Array(40 * 30), 1, 0);
+      await (b as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0].terminate();
+      const before = { ...b.stats };
+      expect(runGemm(b, av, 40, 300, false, bv, 30, 300, true, new Float64Array(40 * 30), 1, 0)).toEqual(want);
+      expect(b.stats.chunks - before.chunks).toBeGreaterThan(1);
+      expect(b.stats.callerChunks - before.callerChunks).toBe(b.stats.chunks - before.chunks); // all on the caller
+    } finally {
+      await b.dispose();
+    }
+  });
+
+  it('dispose() stops the workers; a disposed backend refuses split work', async () => {
+    const b = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0 });
+    expect(b.threads).toBe(1);
+    const x = b.matrix(8, 8), y = b.matrix(8, 8);
+    await b.dispose();
+    expect(() => b.gemm(x, false, x, true, y)).toThrow(/disposed/);
+    await b.dispose(); // idempotent
+  });
+});
