@@ -20,6 +20,8 @@ await build({
   target: 'node20',
   packages: 'external',
   sourcemap: true,
+  splitting: true, // heavy modules (vega, resvg) load only when a command needs them
+  chunkNames: 'chunks/[name]-[hash]',
   banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
 });
