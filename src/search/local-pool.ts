@@ -1,0 +1,103 @@
+/**
+ * Trials on a Piscina pool of worker threads in this process. The splits (SharedArrayBuffer-backed)
+ * and the normalisation (copied once into shared memory here) go with every task and are shared, not
+ * copied: the dataset exists once however many workers run.
+ *
+ * Stopping: the search's signal sets the task's shared stop flag, so the trial stops after its current
+ * step and returns 'interrupted'; should it not return within `graceMs`, the Piscina abort signal
+ * terminates its worker.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Normalization } from '../data/normalization.js';
+import type { Splits } from '../data/splits.js';
+import type { TrialExecutor } from './executor.js';
+import type { TrialData } from './run-trial.js';
+import type { WorkerTask } from './trial-worker.js';
+import type { TrialResult, TrialTask } from './types.js';
+
+/**
+ * The worker file: dist/trial-worker.js beside the running bundle (dist/cli.js; one level up should this
+ * module land in a shared chunk under dist/chunks/), or, when it runs from src/search/ (tests), the built one.
+ */
+export function defaultWorkerFile(): string {
+  const candidates = ['./trial-worker.js', '../trial-worker.js', '../../dist/trial-worker.js'].map((c) => new URL(c, import.meta.url));
+  for (const url of candidates) {
+    const path = fileURLToPath(url);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`search: trial worker not found (run \`node build.mjs\`); looked at ${candidates.map((u) => fileURLToPath(u)).join(', ')}`);
+}
+
+/** The normalisation in shared memory, so every task shares one copy. */
+export function shareNormalization(n: Normalization): Normalization {
+  const share = (a: Float32Array) => {
+    if (a.buffer instanceof SharedArrayBuffer) return a;
+    const s = new Float32Array(new SharedArrayBuffer(a.byteLength));
+    s.set(a);
+    return s;
+  };
+  return { mean: share(n.mean), invStd: share(n.invStd) };
+}
+
+export interface LocalPoolOptions {
+  splits: Splits;
+  normalization: Normalization;
+  /** Trials at once (threads of the pool). */
+  workers: number;
+  /** Kernel threads per trial. */
+  threadsPerTrial: number;
+  /** The worker module (default: defaultWorkerFile()). */
+  filename?: string;
+  /** How long a stopped trial may take to return before its worker is terminated (default 15 s). */
+  graceMs?: number;
+}
+
+export class LocalPoolExecutor implements TrialExecutor {
+  readonly slots: number;
+  readonly threadsPerTrial: number;
+  private readonly pool: Piscina<WorkerTask, TrialResult>;
+  private readonly data: TrialData;
+  private readonly graceMs: number;
+
+  constructor(opts: LocalPoolOptions) {
+    this.slots = Math.max(1, opts.workers);
+    this.threadsPerTrial = Math.max(1, opts.threadsPerTrial);
+    this.graceMs = opts.graceMs ?? 15_000;
+    this.data = { splits: opts.splits, normalization: shareNormalization(opts.normalization) };
+    for (const [name, ds] of Object.entries(opts.splits)) {
+      if (!(ds.pixels.buffer instanceof SharedArrayBuffer)) throw new Error(`search: the ${name} split is not in shared memory`);
+    }
+    this.pool = new Piscina<WorkerTask, TrialResult>({
+      filename: opts.filename ?? defaultWorkerFile(),
+      minThreads: this.slots,
+      maxThreads: this.slots,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+      atomics: 'disabled',
+    });
+  }
+
+  async run(task: TrialTask, signal: AbortSignal): Promise<TrialResult> {
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const kill = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const onStop = () => {
+      Atomics.store(stop, 0, 1);
+      timer = setTimeout(() => kill.abort(new Error(`trial ${task.trial} did not stop within ${this.graceMs / 1000}s: worker terminated`)), this.graceMs);
+    };
+    if (signal.aborted) onStop();
+    else signal.addEventListener('abort', onStop, { once: true });
+    try {
+      return await this.pool.run({ task, data: this.data, threads: this.threadsPerTrial, stop }, { signal: kill.signal });
+    } finally {
+      signal.removeEventListener('abort', onStop);
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,150 @@
+// The lambda search on its Piscina pool (dist/trial-worker.js, built by the global setup) and through the
+// built CLI: shared data, faults in workers (a throw, a dying worker, a diverging trial), SIGINT and --resume.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { searchSchema } from '../src/config/search-schema.js';
+import { computeNormalization } from '../src/data/normalization.js';
+import { loadSplits } from '../src/data/splits.js';
+import { defaultWorkerFile, LocalPoolExecutor } from '../src/search/local-pool.js';
+import { readTrialsCsv, TRIAL_COLUMNS } from '../src/search/results.js';
+import { runSearch, type SearchSummary } from '../src/search/search.js';
+import { writeSyntheticCifar } from './helpers/synthetic.js';
+
+const CLI = resolve('dist/cli.js');
+let root: string;
+let dataDir: string;
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'search-pool-test-'));
+  dataDir = writeSyntheticCifar(join(root, 'data'), 200, 60);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const BASE = {
+  seed: 1,
+  data: { train: ['data_batch_1', 'data_batch_2'], holdout: 100, test: ['test_batch'] },
+  model: { hidden: 16 },
+  train: { batchSize: 50 },
+  schedule: { etaMin: 0.1, etaMax: 0.1, ns: 12, cycles: 1 },
+  eval: { pointsPerCycle: 2 },
+};
+
+describe('LocalPoolExecutor', () => {
+  it('finds the built worker', () => {
+    expect(defaultWorkerFile()).toBe(resolve('dist/trial-worker.js'));
+  });
+
+  it('runs trials in parallel on shared data and records a throwing trial, a dying worker and a diverging trial', async () => {
+    // A worker module around the real one: trial 2 throws, trial 3 kills its worker thread, and every task
+    // checks that the splits and normalisation arrived in shared memory (not copied).
+    const wrapper = join(root, 'faulty-worker.mjs');
+    writeFileSync(wrapper, `import run from ${JSON.stringify(pathToFileURL(resolve('dist/trial-worker.js')).href)};
+export default async function (w) {
+  for (const a of [w.data.splits.train.pixels, w.data.splits.val.labels, w.data.splits.test.pixels, w.data.normalization.mean]) {
+    if (!(a.buffer instanceof SharedArrayBuffer)) throw new Error('data was copied, not shared');
+  }
+  if (w.threads !== 1) throw new Error('expected 1 kernel thread per trial, got ' + w.threads);
+  if (w.task.trial === 2) throw new Error('trial 2 blew up');
+  if (w.task.trial === 3) process.exit(3);
+  return run(w);
+}
+`);
+    // Grid l = -4, -1.67, 0.67, 3: lambda = 1000 with eta 0.1 diverges.
+    const config = searchSchema.parse({ kind: 'search', name: 'pool', trials: 4, workers: 2, space: { sampling: 'grid', lMin: -4, lMax: 3 }, base: BASE });
+    const splits = loadSplits(config.base.data, dataDir);
+    const out = join(root, 'pool');
+    mkdirSync(out);
+    let executor: LocalPoolExecutor | undefined;
+    const summary = await runSearch({
+      config, outDir: out, dataDir, render: false,
+      executor: () => (executor = new LocalPoolExecutor({ splits, normalization: computeNormalization(splits.train), workers: 2, threadsPerTrial: 1, filename: wrapper })),
+    });
+    expect(executor!.slots).toBe(2);
+    expect(summary.status).toBe('completed');
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), false);
+    const by = new Map(rows.map((r) => [r.trial, r]));
+    expect(rows).toHaveLength(4);
+    expect(by.get(1)).toMatchObject({ status: 'completed', steps: 24, threads: 1 });
+    expect(by.get(1)!.val_acc).toBeGreaterThan(0.3);
+    expect(by.get(2)!.status).toBe('failed');
+    expect(by.get(2)!.reason).toMatch(/trial 2 blew up/);
+    expect(by.get(3)!.status).toBe('failed');
+    expect(by.get(3)!.reason).toMatch(/worker/i);
+    expect(by.get(4)!.status).toBe('diverged');
+    expect(by.get(4)!.reason).toMatch(/diverged/);
+    expect(summary.ranking.map((r) => r.trial)).toEqual([1]);
+  });
+});
+
+function cli(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      onStderr?.(stderr, child);
+    });
+    child.stdout!.resume();
+    child.on('error', reject);
+    child.on('close', (code) => resolveRun({ code, stderr }));
+  });
+}
+
+describe('cifar-mlp search (built CLI)', () => {
+  it('stops cleanly on SIGINT (exit 130) and --resume runs only the unfinished trials', async () => {
+    const cfg = join(root, 'search.yaml');
+    writeFileSync(cfg, JSON.stringify({
+      kind: 'search', name: 'cli-search', seed: 5, trials: 3, workers: 1,
+      space: { lMin: -5, lMax: -2 },
+      base: { ...BASE, schedule: { etaMin: 1e-5, etaMax: 0.1, ns: 150, cycles: 1 } },
+    }));
+    const out = join(root, 'cli-out');
+    // SIGINT once trial 2 is training (its metrics.csv has the step-0 row).
+    let sent = false;
+    const first = await cli(['search', cfg, '--data', dataDir, '--out', out], (text, child) => {
+      if (sent || !/trial 2 started/.test(text)) return;
+      sent = true;
+      const metrics = join(out, 'trials', '02', 'metrics.csv');
+      const poll = setInterval(() => {
+        if (existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > 2) {
+          clearInterval(poll);
+          child.kill('SIGINT');
+        }
+      }, 5);
+      child.on('exit', () => clearInterval(poll));
+    });
+    expect(first.stderr).toMatch(/trial 1 \(l=.*\) completed/);
+    expect(first.code).toBe(130);
+    const s1 = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as SearchSummary;
+    expect(s1.status).toBe('interrupted');
+    expect(s1.counts).toMatchObject({ completed: 1, pending: 2 });
+    // The running trial stopped through its AbortSignal: its own summary says so.
+    expect(JSON.parse(readFileSync(join(out, 'trials', '02', 'summary.json'), 'utf8')).status).toBe('interrupted');
+    expect(existsSync(join(out, 'trials', '03'))).toBe(false);
+    expect(readFileSync(join(out, 'trials.csv'), 'utf8').trimEnd().split('\n')).toHaveLength(2);
+
+    // Without --resume a non-empty --out is refused.
+    const refused = await cli(['search', cfg, '--data', dataDir, '--out', out]);
+    expect(refused.code).toBe(2);
+
+    const second = await cli(['search', cfg, '--data', dataDir, '--out', out, '--resume']);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/resuming .*: 1 of 3 trials done, 2 to run/);
+    expect(second.stderr).not.toMatch(/trial 1 started/);
+    const lines = readFileSync(join(out, 'trials.csv'), 'utf8').trimEnd().split('\n');
+    expect(lines[0]).toBe(TRIAL_COLUMNS.join(','));
+    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['1', '2', '3']);
+    const s2 = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as SearchSummary;
+    expect(s2.status).toBe('completed');
+    expect(s2.results.map((r) => r.l)).toEqual(s1.results.map((r) => r.l));
+    expect(s2.best).toHaveLength(3);
+    for (const f of ['lambda.svg', 'lambda.png', 'report.html', 'plan.json', 'config.yaml']) expect(existsSync(join(out, f))).toBe(true);
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('Lambda search: cli-search');
+    expect(html).not.toMatch(/<script|(src|href)="https?:/);
+  });
+});
