@@ -1,6 +1,7 @@
 /** The cifar-mlp command line. */
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, readYamlFile } from '../config/load.js';
+import { BACKEND_NAMES } from '../kernels/names.js';
 import { UsageError } from '../config/errors.js';
 import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
@@ -10,6 +11,15 @@ import { renderRunArtifacts } from './artifacts.js';
 import { existsSync } from 'node:fs';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+const backendOption = () =>
+  new Option('--backend <name>', 'kernel backend (same as --set kernels.backend=…, base.kernels.backend for a search)').choices([...BACKEND_NAMES]);
+
+/** --backend as a --set: a search config keeps its training settings, kernels included, under `base`. */
+function backendSet(configPath: string, backend: string | undefined): string[] {
+  if (!backend) return [];
+  return [`${readYamlFile(configPath).kind === 'search' ? 'base.' : ''}kernels.backend=${backend}`];
+}
 
 function interruptSignal(): AbortSignal {
   const controller = new AbortController();
@@ -43,9 +53,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--set <key=value>', 'override a config field, e.g. --set train.lambda=0.001 (repeatable)', collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
     .option('--resume', 'continue an interrupted run or search in --out')
-    .addOption(new Option('--backend <name>', 'kernel backend (same as --set kernels.backend=…)').choices(['auto', 'wasm-simd', 'webasm', 'cpu', 'headlessgl', 'webgpu', 'reference']))
+    .addOption(backendOption())
     .action(async (configPath: string, o) => {
-      const sets: string[] = [...o.set, ...(o.backend ? [`kernels.backend=${o.backend}`] : [])];
+      const sets: string[] = [...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
       const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() };
       switch (config.kind) {
@@ -70,8 +80,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
     .option('--resume', 'continue an interrupted search in --out')
+    .addOption(backendOption())
     .action(async (configPath: string, o) => {
-      const config = loadConfig(configPath, o.set);
+      const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'search') throw new UsageError(`${configPath}: kind: search expects a search config (got ${JSON.stringify(config.kind)})`);
       exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() });
     });

@@ -3,6 +3,7 @@
  * (`cifar-mlp config-doc` renders the reference from these descriptions).
  */
 import { z } from 'zod';
+import { BACKEND_NAMES } from '../kernels/names.js';
 
 export const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const OFFICIAL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -62,7 +63,7 @@ export const trainSchema = z.strictObject({
     .prefault({}),
   kernels: z
     .strictObject({
-      backend: z.enum(['auto', 'wasm-simd', 'webasm', 'cpu', 'headlessgl', 'webgpu', 'reference']).default('auto').describe('Kernel backend; auto picks the fastest that loads (GPU via gpu.js, else wasm-simd).'),
+      backend: z.enum(BACKEND_NAMES).default('auto').describe('Kernel backend; auto picks the fastest that loads (GPU via gpu.js, else wasm-simd).'),
       threads: z.int().min(0).default(0).describe('Threads for the kernels; 0 = all available cores (divided among search workers).'),
     })
     .prefault({}),

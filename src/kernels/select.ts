@@ -7,7 +7,9 @@ import type { KernelBackend } from './backend.js';
 import { GpuJsBackend } from './gpujs.js';
 import { ReferenceBackend } from './reference.js';
 
-export type BackendName = 'auto' | 'wasm-simd' | 'webasm' | 'cpu' | 'headlessgl' | 'webgpu' | 'reference';
+import type { BackendName } from './names.js';
+
+export { BACKEND_NAMES, type BackendName } from './names.js';
 
 export const AUTO_ORDER: Exclude<BackendName, 'auto' | 'reference'>[] = ['headlessgl', 'webgpu', 'wasm-simd', 'webasm', 'cpu'];
 
