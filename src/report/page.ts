@@ -172,30 +172,39 @@ pre { background: #f6f6f6; padding: .8rem; overflow-x: auto; font-size: .85rem; 
 footer { margin-top: 2rem; color: #888; font-size: .8rem; }
 `;
 
-/** Builds the HTML of the report page from what was read of a run and its figures. Pure. */
-export function renderReportHtml(run: RunArtifacts, figures: PageFigure[], generatedAt = new Date()): string {
-  const info = runInfoFromConfig(run.config);
-  const title = runTitle(info);
-  const plotTitle = runPlotTitle(run);
-  const noteForPlots = run.metrics === null ? 'No metrics.csv in this run directory: nothing to plot.' : plotTitle.subtitle;
+/** A self-contained page: no script, nothing loaded from elsewhere (images come as data URIs). */
+export function htmlDocument(title: string, css: string, body: string): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(`Training report — ${title}`)}</title>
-<style>${CSS}</style>
+<title>${escapeHtml(title)}</title>
+<style>${css}</style>
 </head>
 <body>
-<header><h1>Training report: ${escapeHtml(info.name ?? 'run')}</h1><p class="sub">${escapeHtml(title)}</p></header>
+${body}</body>
+</html>
+`;
+}
+
+/** Builds the HTML of the report page from what was read of a run and its figures. Pure. */
+export function renderReportHtml(run: RunArtifacts, figures: PageFigure[], generatedAt = new Date()): string {
+  const info = runInfoFromConfig(run.config);
+  const title = runTitle(info);
+  const plotTitle = runPlotTitle(run);
+  const noteForPlots = run.metrics === null ? 'No metrics.csv in this run directory: nothing to plot.' : plotTitle.subtitle;
+  return htmlDocument(
+    `Training report — ${title}`,
+    CSS,
+    `<header><h1>Training report: ${escapeHtml(info.name ?? 'run')}</h1><p class="sub">${escapeHtml(title)}</p></header>
 ${summarySection(run)}
 ${figuresSection(figures, noteForPlots)}
 ${configSection(run)}
 <footer>Generated ${escapeHtml(generatedAt.toISOString())} from ${escapeHtml(run.outDir)}</footer>
-</body>
-</html>
-`;
+`,
+  );
 }
 
 export interface WriteReportOptions {

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { escapeHtml, formatDuration, writeReportPage } from '../report/page.js';
+import { escapeHtml, formatDuration, htmlDocument, writeReportPage } from '../report/page.js';
 import { renderScatter } from '../report/plots.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { SearchSummary, TrialEntry } from './search.js';
@@ -99,17 +99,10 @@ export function renderSearchHtml(s: SearchSummary, figures: SearchFigure[], outD
     ? `<p class="best">Best λ = ${sci(best.lambda)} = 10^${best.l.toFixed(4)}: validation ${pct(best.val_acc)}, test ${pct(best.test_acc)}</p>`
     : '<p class="note">No best lambda: no trial completed.</p>';
   const figs = figures.map((f) => `<figure><img class="plot" src="${dataUri(f.svg)}" alt="${escapeHtml(f.caption)}"><figcaption>${escapeHtml(f.caption)}${f.href ? ` (<a href="${escapeHtml(f.href)}">${escapeHtml(f.href)}</a>)` : ''}</figcaption></figure>`).join('\n');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(`Lambda search — ${s.name}`)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<header><h1>Lambda search: ${escapeHtml(s.name)}</h1><p class="sub">${s.trials} trials of l = log10(λ) in [${s.range.lMin}, ${s.range.lMax}], ranked by validation accuracy</p></header>
+  return htmlDocument(
+    `Lambda search — ${s.name}`,
+    CSS,
+    `<header><h1>Lambda search: ${escapeHtml(s.name)}</h1><p class="sub">${s.trials} trials of l = log10(λ) in [${s.range.lMin}, ${s.range.lMax}], ranked by validation accuracy</p></header>
 <section id="summary"><h2>Summary</h2>${bestHtml}<table class="kv"><tbody>
 ${kv.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${v}</td></tr>`).join('\n')}
 </tbody></table></section>
@@ -118,9 +111,8 @@ ${otherTrials(s)}
 <section id="plots"><h2>Plots</h2>${figs || '<p class="note">No plot.</p>'}</section>
 <section id="config"><h2>Resolved configuration</h2><pre>${escapeHtml(toYaml(s.config))}</pre></section>
 <footer>Generated ${escapeHtml(generatedAt.toISOString())} from ${escapeHtml(outDir)}</footer>
-</body>
-</html>
-`;
+`,
+  );
 }
 
 /** Writes lambda.svg/png, the best trial's plots and report page, and `<out>/report.html`. Returns the page's path. */
