@@ -4,25 +4,24 @@
  * on stdout, writes gradcheck.csv and summary.json, and exits 1 when an error exceeds its threshold.
  */
 import { UsageError } from '../../config/errors.js';
-import type { GradcheckConfig, TrainConfig } from '../../config/schema.js';
+import type { GradcheckConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { formatTable, runGradcheck } from '../../gradcheck/run.js';
 import type { KernelBackend } from '../../kernels/backend.js';
-import { selectBackend } from '../../kernels/select.js';
 import { prepareOutDir } from '../out-dir.js';
-import { loadSplitsOrExplain, log, type RunOptions } from './train.js';
+import { loadSplits } from '../../data/splits.js';
+import { log, selectBackendOrExplain, type RunOptions } from './train.js';
 
 export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions): Promise<number> {
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });
-  // loadSplitsOrExplain reads only the data section of a train config.
-  const splits = loadSplitsOrExplain({ data: config.data } as Pick<TrainConfig, 'data'> as TrainConfig, dataDir);
+  const splits = loadSplits(config.data, dataDir, opts.configPath);
   if (config.check.samples > splits.train.count) {
     throw new UsageError(`config: check.samples: ${config.check.samples} samples asked, the training split holds ${splits.train.count}`);
   }
   const outDir = prepareOutDir(config.name, opts.out, opts);
   let backend: KernelBackend | null = null;
   let skipped: { name: string }[] = [];
-  if (config.float32.enabled) ({ backend, skipped } = await selectBackend(config.kernels.backend, config.kernels.threads));
+  if (config.float32.enabled) ({ backend, skipped } = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads));
   const { samples: n, entries, lambdas, h } = config.check;
   const { inputDims: d, hidden: m } = config.model;
   log(`cifar-mlp: ${config.name}: data ${dataDir}; ${n} samples × ${d} dims, m = ${m}, lambda ${lambdas.join(', ')}, h = ${h}` +

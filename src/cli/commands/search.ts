@@ -16,7 +16,8 @@ import { poolSize, resolveRange } from '../../search/plan.js';
 import { SearchProgress } from '../../search/progress.js';
 import { PLAN_FILE, runSearch, SUMMARY_FILE, TRIALS_CSV } from '../../search/search.js';
 import { prepareOutDir } from '../out-dir.js';
-import { loadSplitsOrExplain, log, type RunOptions } from './train.js';
+import { loadSplits } from '../../data/splits.js';
+import { log, type RunOptions } from './train.js';
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'NA' : `${(100 * v).toFixed(2)}%`);
 
@@ -51,7 +52,7 @@ export async function searchCommand(config: SearchConfig, opts: RunOptions): Pro
   // Everything that can reject the input is checked before anything is written: data, sizes, the range source.
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.base.data, signal: opts.signal, log });
   const t0 = Date.now();
-  const splits = loadSplitsOrExplain(config.base, dataDir, source);
+  const splits = loadSplits(config.base.data, dataDir, source);
   checkSplitsFit(config.base, splits, source);
   const readSeconds = (Date.now() - t0) / 1000;
   if (config.space.from && !opts.resume) resolveRange(config);

@@ -36,11 +36,6 @@ export interface RunOptions {
 
 export const log = (line: string) => process.stderr.write(`${line}\n`);
 
-/** Reads the config's splits; data problems are DataErrors (UsageErrors), too-large sizes ConfigErrors. */
-export function loadSplitsOrExplain(config: TrainConfig, dir: string, source = 'config'): Splits {
-  return loadSplits(config.data, dir, source);
-}
-
 /** A kernel backend, or a one-line UsageError naming the backend when it does not load here. */
 export async function selectBackendOrExplain(name: BackendName, threads: number) {
   try {
@@ -89,7 +84,7 @@ export async function trainCommand(config: TrainConfig, opts: RunOptions): Promi
   // 1. Everything that can reject the input, before anything is written.
   const checkpoint = opts.resume ? resumeCheckpoint(opts) : null;
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });
-  const splits = loadSplitsOrExplain(config, dataDir, source);
+  const splits = loadSplits(config.data, dataDir, source);
   checkSplitsFit(config, splits, source);
   const plan = planRun(config, splits.train.count);
   const counts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
