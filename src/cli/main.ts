@@ -7,7 +7,7 @@ import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
-import { renderRunArtifacts } from './artifacts.js';
+import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { existsSync } from 'node:fs';
 
 const collect = (v: string, prev: string[]) => [...prev, v];

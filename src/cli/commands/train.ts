@@ -23,7 +23,7 @@ import { METRICS_COLUMNS } from '../../stages/metrics-sink.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { prepareOutDir } from '../out-dir.js';
 import { trainingProgress } from '../progress.js';
-import { renderRunArtifacts } from '../artifacts.js';
+import { renderRunArtifacts } from '../../report/run-artifacts.js';
 
 export interface RunOptions {
   data?: string;
