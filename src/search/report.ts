@@ -115,7 +115,7 @@ ${otherTrials(s)}
   );
 }
 
-/** Writes lambda.svg/png, the best trial's plots and report page when missing, and `<out>/report.html`. Returns the page's path. */
+/** Writes lambda.svg/png, the best trial's plots and report page, and `<out>/report.html`. Returns the page's path. */
 export async function writeSearchReport(outDir: string, s: SearchSummary): Promise<string> {
   const figures: SearchFigure[] = [];
   if (s.ranking.length > 0) figures.push({ name: 'lambda', caption: 'Validation accuracy of every completed trial against l = log10(λ)', svg: await renderLambdaPlot(outDir, s), href: 'lambda.png' });
@@ -124,7 +124,7 @@ export async function writeSearchReport(outDir: string, s: SearchSummary): Promi
     const id = s.results.find((e) => e.trial === best.trial)?.id;
     const dir = id ? join(outDir, 'trials', id) : null;
     if (dir && existsSync(join(dir, 'metrics.csv'))) {
-      if (!existsSync(join(dir, 'report.html'))) await writeReportPage(dir); // trials draw their own; older ones may not have
+      await writeReportPage(dir);
       for (const [name, caption] of [['accuracy', 'Best trial: training and validation accuracy vs update step'], ['loss', 'Best trial: loss and cost vs update step']] as const) {
         const file = join(dir, `${name}.svg`);
         if (existsSync(file)) figures.push({ name, caption, svg: readFileSync(file, 'utf8'), href: `trials/${id}/report.html` });

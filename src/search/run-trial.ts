@@ -4,7 +4,6 @@ import type { Splits } from '../data/splits.js';
 import { selectBackend } from '../kernels/select.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { runTraining } from '../pipeline/train.js';
-import { renderRunArtifacts } from '../report/run-artifacts.js';
 import type { TrialResult, TrialTask } from './types.js';
 
 export interface TrialData {
@@ -45,8 +44,6 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
       signal: opts.signal,
       onStep: opts.onStep,
     });
-    // Every trial is a run and leaves its pictures (a failure to draw them is not the trial's failure).
-    await renderRunArtifacts(task.outDir, () => {});
     return {
       trial: task.trial,
       status: summary.status,
