@@ -8,7 +8,7 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_COLUMNS } from '../src/report/metrics-csv.js';
 import { writeReportPage } from '../src/report/page.js';
-import { metricsLines } from './helpers/metrics.js';
+import { metricsLines, SUMMARY } from './helpers/metrics.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HEADER = METRICS_COLUMNS.join(',');
@@ -27,21 +27,6 @@ model:
   hidden: 50
 `;
 
-const SUMMARY = {
-  status: 'completed',
-  backend: 'js',
-  seed: 42,
-  steps: 1000,
-  epochs: 10,
-  seconds: 75.3,
-  samplesPerSecond: 1328,
-  config: { name: 'cycle1', train: { lambda: 0.01, batchSize: 100 }, schedule: { etaMin: 1e-5, etaMax: 0.1, ns: 500, cycles: 1 }, model: { hidden: 50 } },
-  final: {
-    train: { loss: 1.21, cost: 1.51, accuracy: 0.5512 },
-    val: { loss: 1.55, cost: 1.85, accuracy: 0.4512 },
-    test: { loss: 1.54, cost: 1.84, accuracy: 0.4497 },
-  },
-};
 
 const LAUNCH_ARGS = [
   '--headless',

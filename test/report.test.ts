@@ -15,33 +15,10 @@ import {
   runTitle,
   svgToPng,
 } from '../src/report/plots.js';
-import { metricsLines } from './helpers/metrics.js';
+import { CONFIG, metricsLines, SUMMARY } from './helpers/metrics.js';
 
 const HEADER = METRICS_COLUMNS.join(',');
 
-
-const CONFIG = {
-  name: 'cycle1',
-  train: { lambda: 0.01, batchSize: 100 },
-  schedule: { etaMin: 1e-5, etaMax: 0.1, ns: 500, cycles: 1 },
-  model: { hidden: 50 },
-};
-
-const SUMMARY = {
-  status: 'completed',
-  backend: 'js',
-  seed: 42,
-  steps: 1000,
-  epochs: 10,
-  seconds: 75.3,
-  samplesPerSecond: 1328,
-  config: CONFIG,
-  final: {
-    train: { loss: 1.21, cost: 1.51, accuracy: 0.5512 },
-    val: { loss: 1.55, cost: 1.85, accuracy: 0.4512 },
-    test: { loss: 1.54, cost: 1.84, accuracy: 0.4497 },
-  },
-};
 
 /** Text content of every <text> element (or each of its <tspan> lines) in an SVG. */
 function svgTexts(svg: string): string[] {

@@ -15,6 +15,17 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 const backendOption = () =>
   new Option('--backend <name>', 'kernel backend (same as --set kernels.backend=…, base.kernels.backend for a search)').choices([...BACKEND_NAMES]);
 
+/** The options of the commands that run a config (run, search). */
+function runOptions(command: Command): Command {
+  return command
+    .option('--data <dir>', 'CIFAR-10 folder (else config data.dir, $CIFAR10_DIR, ./data/cifar-10-batches-bin, else download)')
+    .option('--out <dir>', 'output folder (default runs/<name>, or runs/<name>-<time> when taken)')
+    .option('--set <key=value>', 'override a config field, e.g. --set train.lambda=0.001 (repeatable)', collect, [])
+    .option('--force', 'overwrite a non-empty --out folder')
+    .option('--resume', 'continue an interrupted run or search in --out')
+    .addOption(backendOption());
+}
+
 /** --backend as a --set: a search config keeps its training settings, kernels included, under `base`. */
 function backendSet(configPath: string, backend: string | undefined): string[] {
   if (!backend) return [];
@@ -44,16 +55,10 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `cifar-mlp: ${s}` : s) });
 
-  program
+  runOptions(program
     .command('run')
     .description('Run the experiment a config file describes (kind: train, gradcheck or search).')
-    .argument('<config>', 'YAML config file, e.g. config/cycle1.yaml')
-    .option('--data <dir>', 'CIFAR-10 folder (else config data.dir, $CIFAR10_DIR, ./data/cifar-10-batches-bin, else download)')
-    .option('--out <dir>', 'output folder (default runs/<name>, or runs/<name>-<time> when taken)')
-    .option('--set <key=value>', 'override a config field, e.g. --set train.lambda=0.001 (repeatable)', collect, [])
-    .option('--force', 'overwrite a non-empty --out folder')
-    .option('--resume', 'continue an interrupted run or search in --out')
-    .addOption(backendOption())
+    .argument('<config>', 'YAML config file, e.g. config/cycle1.yaml'))
     .action(async (configPath: string, o) => {
       const sets: string[] = [...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
@@ -71,16 +76,10 @@ async function main(argv: string[]): Promise<number> {
       }
     });
 
-  program
+  runOptions(program
     .command('search')
     .description('Run a lambda search config (same as run; with --resume, continue an interrupted search in --out).')
-    .argument('<config>', 'YAML search config, e.g. config/search-coarse.yaml')
-    .option('--data <dir>', 'CIFAR-10 folder')
-    .option('--out <dir>', 'output folder')
-    .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
-    .option('--force', 'overwrite a non-empty --out folder')
-    .option('--resume', 'continue an interrupted search in --out')
-    .addOption(backendOption())
+    .argument('<config>', 'YAML search config, e.g. config/search-coarse.yaml'))
     .action(async (configPath: string, o) => {
       const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'search') throw new UsageError(`${configPath}: kind: search expects a search config (got ${JSON.stringify(config.kind)})`);
