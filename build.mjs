@@ -7,6 +7,7 @@ const entries = {
   cli: 'src/cli/main.ts',
   'trial-worker': 'src/search/trial-worker.ts',
   bench: 'bench/bench.ts',
+  'search-bench': 'bench/search-bench.ts',
 };
 
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));

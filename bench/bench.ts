@@ -23,6 +23,7 @@ import { ReferenceBackend } from '../src/kernels/reference.js';
 import { WasmSimdBackend } from '../src/kernels/wasm-simd.js';
 import { Network } from '../src/model/network.js';
 import { Rng } from '../src/util/rng.js';
+import { median } from './stats.js';
 
 const N = 100, D = 3072, M = 50, K = 10, EPOCH_STEPS = 490, LAMBDA = 1.5e-3, ETA = 0.05;
 
@@ -67,7 +68,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((p, q) => p - q); const h = s.length >> 1; return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2; };
 
 /** Random batches (a pool cycled through, as the peers slice a random data set) and labels. */
 function syntheticBatches(b: KernelBackend, rng: Rng, count: number): { X: Matrix; labels: Uint8Array }[] {

@@ -2,7 +2,7 @@
 // built CLI: shared data, faults in workers (a throw, a dying worker, a diverging trial), SIGINT and --resume.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -149,4 +149,36 @@ describe('cifar-mlp search (built CLI)', () => {
     expect(html).toContain('Lambda search: cli-search');
     expect(html).not.toMatch(/<script|(src|href)="https?:/);
   });
+});
+
+describe('search benchmark (dist/search-bench.js)', () => {
+  it('runs a search in every pool setting and one training run, and reports wall times, memory and ratios', async () => {
+    const config = join(root, 'bench-search.yaml');
+    writeFileSync(config, JSON.stringify({ kind: 'search', name: 'bench', trials: 2, workers: 0, space: { lMin: -4, lMax: -2 }, base: BASE }));
+    const child = spawn(process.execPath, [resolve('dist/search-bench.js'), '--config', config, '--data', dataDir, '--runs', '1', '--workers', '2', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as {
+      rows: { setting: string; runs: number; workers: number; threadsPerTrial: number; wallMedianS: number; peakRssMedianMiB: number }[];
+      single: { wallS: number; peakRssMiB: number };
+      ratios: Record<string, number>;
+    };
+    expect(report.rows.map((r) => r.setting)).toEqual(['pool', 'one', 'seq-1t']);
+    const cores = availableParallelism();
+    expect(report.rows.map((r) => [r.workers, r.threadsPerTrial])).toEqual([[2, Math.max(1, Math.floor(cores / 2))], [1, cores], [1, 1]]);
+    for (const r of report.rows) {
+      expect(r.runs).toBe(1);
+      expect(r.wallMedianS).toBeGreaterThan(0);
+      expect(r.peakRssMedianMiB).toBeGreaterThan(20); // a Node process with its data: tens of MiB at least
+    }
+    expect(report.single.peakRssMiB).toBeGreaterThan(20);
+    const byName = Object.fromEntries(report.rows.map((r) => [r.setting, r]));
+    expect(report.ratios.poolVsOne).toBeCloseTo(byName.pool.wallMedianS / byName.one.wallMedianS, 10);
+    expect(report.ratios.poolVsSequentialOneThread).toBeCloseTo(byName.pool.wallMedianS / byName['seq-1t'].wallMedianS, 10);
+    expect(report.ratios.poolMemoryVsSingleRun).toBeCloseTo(byName.pool.peakRssMedianMiB / report.single.peakRssMiB, 10);
+  }, 120_000);
 });

@@ -178,6 +178,12 @@ describe('search (inline executor)', () => {
     expect(summary.bestLambda).toBe(summary.ranking[0].lambda);
     expect(summary.bestL).toBe(summary.ranking[0].l);
     expect(summary.counts).toEqual({ completed: 4, diverged: 0, failed: 0, pending: 0 });
+    // The trials' own times add up to trialSeconds; one at a time, they fit in the search's wall time.
+    expect(summary.trialSeconds).toBeCloseTo(rows.reduce((t, r) => t + r.seconds!, 0), 2);
+    expect(summary.trialSeconds).toBeGreaterThan(0);
+    expect(summary.trialSeconds).toBeLessThanOrEqual(summary.seconds);
+    expect(summary.peakRssMiB).toBeGreaterThan(10);
+    expect(summary.peakRssMiB).toBeLessThan(64 * 1024);
     // Each trial trained with its own lambda.
     const trialCfg = parseYaml(readFileSync(join(out, 'trials', '02', 'config.yaml'), 'utf8'));
     expect(trialCfg.train.lambda).toBeCloseTo(rows.find((r) => r.trial === 2)!.lambda, 12);

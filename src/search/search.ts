@@ -66,6 +66,10 @@ export interface SearchSummary {
   finishedAt: string;
   /** Wall time of this session (a resumed search counts from its resume). */
   seconds: number;
+  /** The trials' own times added up (this session's trials only): trialSeconds / seconds is how many ran at once on average. */
+  trialSeconds: number;
+  /** Peak resident memory of the search process so far, its worker threads included (getrusage maxRSS). */
+  peakRssMiB: number;
   /** The best three completed trials, by validation accuracy. */
   best: RankedTrial[];
   bestLambda: number | null;
@@ -171,7 +175,7 @@ export function trialConfig(config: SearchConfig, t: PlannedTrial, threads: numb
 
 export function buildSummary(o: {
   config: SearchConfig; plan: SearchPlan; rows: Map<number, TrialRow>; status: SearchStatus; note?: string;
-  workers: number; threadsPerTrial: number; startedAt: number;
+  workers: number; threadsPerTrial: number; startedAt: number; trialSeconds?: number;
 }): SearchSummary {
   const { plan, rows } = o;
   const total = plan.trials.length;
@@ -198,6 +202,8 @@ export function buildSummary(o: {
     startedAt: new Date(o.startedAt).toISOString(),
     finishedAt: new Date().toISOString(),
     seconds: (Date.now() - o.startedAt) / 1000,
+    trialSeconds: o.trialSeconds ?? 0,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
     best: ranking.slice(0, 3),
     bestLambda: ranking[0]?.lambda ?? null,
     bestL: ranking[0]?.l ?? null,
@@ -230,13 +236,13 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
 
   const total = plan.trials.length;
   let running = 0;
-  let workers = 0, threadsPerTrial = 0;
+  let workers = 0, threadsPerTrial = 0, trialSeconds = 0;
   const state = (): ProgressState => {
     const best = rankTrials(rows.values())[0];
     return { total, done: rows.size, running, best: best ? { valAcc: best.val_acc!, l: best.l } : null };
   };
   const summarise = (status: SearchStatus, note?: string) =>
-    buildSummary({ config, plan, rows, status, note, workers, threadsPerTrial, startedAt });
+    buildSummary({ config, plan, rows, status, note, workers, threadsPerTrial, startedAt, trialSeconds });
 
   if (resumed) log(`cifar-mlp: resuming ${outDir}: ${total - pending.length} of ${total} trials done, ${pending.length} to run`);
 
@@ -275,6 +281,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
       }
       if (result.status === 'interrupted' && !stopSignal.aborted) result = { ...result, status: 'failed', reason: result.reason ?? 'stopped unexpectedly' };
       running--;
+      if (Number.isFinite(result.seconds)) trialSeconds += result.seconds;
       if (result.status === 'interrupted') {
         interrupted = true;
         progress?.finished(t.trial, t.l, { status: 'interrupted', valAcc: null, testAcc: null, seconds: result.seconds }, state());

@@ -96,6 +96,10 @@ export async function searchCommand(config: SearchConfig, opts: RunOptions): Pro
   const best = summary.best[0];
   log(`cifar-mlp: search ${summary.status}: ${counts.completed} completed, ${counts.diverged} diverged, ${counts.failed} failed, ${counts.pending} not run, ` +
     `in ${summary.seconds.toFixed(1)}s` + (summary.note ? ` (${summary.note})` : ''));
+  if (summary.trialSeconds > 0) {
+    log(`cifar-mlp: ${summary.trialSeconds.toFixed(1)}s of trials in ${summary.seconds.toFixed(1)}s (${(summary.trialSeconds / summary.seconds).toFixed(2)} running on average, ` +
+      `${summary.workers} worker(s) × ${summary.threadsPerTrial} kernel thread(s)); peak memory ${summary.peakRssMiB.toFixed(0)} MiB`);
+  }
   for (const r of summary.best) {
     log(`cifar-mlp:   #${r.rank} trial ${r.trial}: l=${r.l.toFixed(4)} λ=${r.lambda.toExponential(3)} val ${pct(r.val_acc)} test ${pct(r.test_acc)}`);
   }
