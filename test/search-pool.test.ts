@@ -95,15 +95,15 @@ function cli(args: string[], onStderr?: (text: string, child: ReturnType<typeof 
 }
 
 describe('cifar-mlp search (built CLI)', () => {
-  it('stops cleanly on SIGINT (exit 130) and --resume runs only the unfinished trials', async () => {
-    const cfg = join(root, 'search.yaml');
+  it.each(['SIGINT', 'SIGTERM'] as const)('stops cleanly on %s (exit 130) and --resume runs only the unfinished trials', async (sig) => {
+    const cfg = join(root, `search-${sig}.yaml`);
     writeFileSync(cfg, JSON.stringify({
       kind: 'search', name: 'cli-search', seed: 5, trials: 3, workers: 1,
       space: { lMin: -5, lMax: -2 },
       base: { ...BASE, schedule: { etaMin: 1e-5, etaMax: 0.1, ns: 150, cycles: 1 } },
     }));
-    const out = join(root, 'cli-out');
-    // SIGINT once trial 2 is training (its metrics.csv has the step-0 row).
+    const out = join(root, `cli-out-${sig}`);
+    // The signal once trial 2 is training (its metrics.csv has the step-0 row).
     let sent = false;
     const first = await cli(['search', cfg, '--data', dataDir, '--out', out], (text, child) => {
       if (sent || !/trial 2 started/.test(text)) return;
@@ -112,7 +112,7 @@ describe('cifar-mlp search (built CLI)', () => {
       const poll = setInterval(() => {
         if (existsSync(metrics) && readFileSync(metrics, 'utf8').split('\n').length > 2) {
           clearInterval(poll);
-          child.kill('SIGINT');
+          child.kill(sig);
         }
       }, 5);
       child.on('exit', () => clearInterval(poll));
