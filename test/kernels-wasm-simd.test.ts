@@ -263,6 +263,36 @@ describe('wasm-simd memory', () => {
     }
   });
 
+  it('releaseAll: the storage is reused, new matrices start at zero, released ones are refused', async () => {
+    const b = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0 });
+    try {
+      const run = () => { // a gemm split across threads, a gather (staging) and a packed product (scratch)
+        const a = b.matrix(64, 300), w = b.matrix(40, 300), c = b.matrix(64, 40), g = b.matrix(40, 300);
+        b.write(a, Array.from({ length: a.data.length }, (_, i) => (i % 7) - 3));
+        b.write(w, Array.from({ length: w.data.length }, (_, i) => (i % 5) - 2));
+        b.gemm(a, false, w, true, c);
+        b.gemm(c, true, a, false, g);
+        const x = b.matrix(3, 300);
+        b.gatherNormalized(Uint8Array.from({ length: 3 * 300 }, (_, i) => i % 251), [2, 0, 1], 3, new Float32Array(300).fill(0.5), new Float32Array(300).fill(2), x);
+        return { a, addresses: [a, w, c, g, x].map((m) => m.data.byteOffset), values: [c, g, x].map((m) => Array.from(b.read(m))) };
+      };
+      const first = run();
+      const grown = b.stats.jobs;
+      b.releaseAll();
+      const fresh = b.matrix(64, 300);
+      expect(fresh.data.byteOffset).toBe(first.addresses[0]); // the same storage again
+      expect(fresh.data.every((v) => v === 0)).toBe(true); // zero-filled although it held first.a
+      expect(() => b.gemm(first.a, false, fresh, true, b.matrix(64, 64))).toThrow(/not allocated by this backend/);
+      b.releaseAll();
+      const second = run();
+      expect(second.addresses).toEqual(first.addresses);
+      expect(second.values).toEqual(first.values); // nothing carried over from the first run
+      expect(b.stats.jobs).toBeGreaterThan(grown); // the second run split its products again
+    } finally {
+      await b.dispose();
+    }
+  });
+
   it('reports running out of its memory limit', async () => {
     const b = await WasmSimdBackend.create({ threads: 1, maxMemoryMiB: 8 });
     expect(() => b.matrix(1024, 4096)).toThrow(/out of memory/);

@@ -16,7 +16,8 @@ import { planTrials, poolSize, resolveRange, sampleLs } from '../src/search/plan
 import { estimateSecondsLeft, formatEta } from '../src/search/progress.js';
 import { readTrialsCsv, TRIAL_COLUMNS } from '../src/search/results.js';
 import { runTrial, type TrialData } from '../src/search/run-trial.js';
-import { runSearch, type SearchSummary } from '../src/search/search.js';
+import { runSearch, trialConfig, type SearchSummary } from '../src/search/search.js';
+import { WasmSimdBackend } from '../src/kernels/wasm-simd.js';
 import type { TrialResult, TrialTask } from '../src/search/types.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
@@ -263,5 +264,31 @@ describe('search (inline executor)', () => {
     expect(third.ran).toEqual([]);
     expect(s3.status).toBe('completed');
     expect(csvLines(out)).toHaveLength(7);
+  });
+});
+
+describe('runTrial on a kept backend', () => {
+  it('a trial after others on the same backend gives exactly what it gives on a fresh one; the backend is kept', async () => {
+    const config = tinySearch({ space: { sampling: 'grid', lMin: -4, lMax: 2 }, trials: 3 });
+    const tasks = planTrials([-4, 2, -2]).map((t): TrialTask => ({
+      ...t, config: trialConfig(config, t, 2), outDir: join(root, 'kept', String(t.trial)), dataDir,
+    }));
+    const kept = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0 });
+    try {
+      const onKept: TrialResult[] = [];
+      for (const task of tasks) onKept.push(await runTrial(task, data, { threads: 2, backend: kept }));
+      expect(onKept.map((r) => r.status)).toEqual(['completed', 'diverged', 'completed']); // lambda = 100 diverges
+      const fresh = await runTrial({ ...tasks[2], outDir: join(root, 'kept', 'fresh') }, data, { threads: 2 });
+      expect(fresh.status).toBe('completed');
+      expect(onKept[2].final).toEqual(fresh.final); // nothing left over from the earlier trials (one diverged)
+      expect(onKept[2].steps).toBe(fresh.steps);
+      // not disposed: it still runs split products
+      const a = kept.matrix(64, 64), c = kept.matrix(64, 64);
+      a.data.fill(1);
+      kept.gemm(a, false, a, false, c);
+      expect(c.data[0]).toBe(64);
+    } finally {
+      await kept.dispose();
+    }
   });
 });

@@ -60,6 +60,11 @@ export interface KernelBackend {
   read(a: Matrix): Float64Array;
   /** Overwrites a matrix's values. */
   write(a: Matrix, values: ArrayLike<number>): void;
+  /**
+   * Frees every matrix handed out so far: later matrices may reuse their storage and the old ones must not be
+   * used again. One backend can so serve run after run (a search worker's trials) without growing.
+   */
+  releaseAll(): void;
   /** Releases workers and memory. */
   dispose(): MaybePromise<void>;
 }

@@ -118,6 +118,8 @@ export class GpuJsBackend implements KernelBackend {
   read(a: Matrix) { return ops.read(a); }
   write(a: Matrix, values: ArrayLike<number>) { ops.write(a, values); }
 
+  releaseAll(): void {} // matrices are garbage-collected arrays; the compiled kernels stay for the next run
+
   dispose(): void {
     for (const k of this.kernels.values()) (k as any).destroy?.();
     this.kernels.clear();

@@ -102,5 +102,6 @@ export class ReferenceBackend implements KernelBackend {
     a.data.set(Array.from(values));
   }
 
+  releaseAll(): void {} // matrices are garbage-collected arrays
   dispose(): void {}
 }

@@ -86,8 +86,9 @@ export class WasmSimdBackend implements KernelBackend {
   private readonly ctrl: Int32Array;
   private readonly ctrlF64: Float64Array;
   private readonly parts: number;
-  private readonly views = new WeakSet<object>(); // the Matrix.data arrays this backend handed out
+  private views = new WeakSet<object>(); // the Matrix.data arrays this backend handed out (since releaseAll)
   private top = PAGE; // bump pointer; the first page stays unused (address 0 is "no scratch")
+  private used = PAGE; // the highest the bump pointer has been: memory below it may hold old values
   private readonly maxBytes: number;
   private readonly spinMicros: number;
   private readonly chunksPerThread: number;
@@ -174,6 +175,15 @@ export class WasmSimdBackend implements KernelBackend {
     return ptr;
   }
 
+  releaseAll(): void {
+    this.used = Math.max(this.used, this.top);
+    this.top = PAGE;
+    this.views = new WeakSet(); // a released matrix passed to an op now fails the "allocated by this backend" check
+    this.scratch = [];
+    this.scratchBytes = 0;
+    this.staging = { ptr: 0, bytes: 0 };
+  }
+
   private f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, length);
   }
@@ -181,7 +191,9 @@ export class WasmSimdBackend implements KernelBackend {
   matrix(rows: number, cols: number): Matrix {
     if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0)) throw new RangeError(`matrix: bad shape ${rows}×${cols}`);
     const n = rows * cols;
-    const data = this.f32(this.alloc(n * 4), n);
+    const ptr = this.alloc(n * 4);
+    const data = this.f32(ptr, n);
+    if (ptr < this.used) data.fill(0); // reused after releaseAll (fresh memory is zero already)
     this.views.add(data);
     return { rows, cols, data };
   }

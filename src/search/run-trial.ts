@@ -1,4 +1,4 @@
-/** One trial, wherever it runs: a kernel backend with the given threads, runTraining into the trial's folder. */
+/** One trial, wherever it runs: runTraining on a kernel backend with the given threads, into the trial's folder. */
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
 import { selectBackend } from '../kernels/select.js';
@@ -14,6 +14,11 @@ export interface TrialData {
 export interface RunTrialOptions {
   /** Kernel threads (≥ 1). */
   threads: number;
+  /**
+   * The backend to run on, kept by the caller from trial to trial: the trial frees its matrices (releaseAll)
+   * instead of disposing it. Default: a new backend for this trial, disposed after it.
+   */
+  backend?: KernelBackend;
   /** Stops the training after the current step (the trial then reports 'interrupted'). */
   signal?: AbortSignal;
   /** Called after every update step (e.g. to poll a stop flag). */
@@ -29,7 +34,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
   });
   let backend: KernelBackend;
   try {
-    ({ backend } = await selectBackend(task.config.kernels.backend, opts.threads));
+    backend = opts.backend ?? (await selectBackend(task.config.kernels.backend, opts.threads)).backend;
   } catch (e) {
     return failed(message(e));
   }
@@ -57,6 +62,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
   } catch (e) {
     return failed(message(e), backend.name, backend.threads + 1);
   } finally {
-    await Promise.resolve(backend.dispose()).catch(() => {});
+    if (opts.backend) backend.releaseAll();
+    else await Promise.resolve(backend.dispose()).catch(() => {});
   }
 }

@@ -4,9 +4,12 @@
  * threads, not copied). The stop flag is a shared Int32Array that the main thread sets to 1 to stop
  * the trial: it is polled after every update step and turned into the AbortSignal runTraining takes,
  * so an interrupted trial ends cleanly with its summary.json saying so.
+ * A worker keeps one kernel backend from trial to trial (its memory and kernel threads are reused; each trial
+ * frees its matrices), and makes a new one after a failed trial, which may have left it broken.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import type { BackendName } from '../kernels/names.js';
+import type { KernelBackend } from '../kernels/backend.js';
+import { selectBackend } from '../kernels/select.js';
 import { runTrial, type TrialData } from './run-trial.js';
 import type { TrialResult, TrialTask } from './types.js';
 
@@ -18,21 +21,25 @@ export interface WorkerTask {
   stop: Int32Array;
 }
 
-let gc: (() => void) | null | undefined;
-/**
- * A full garbage collection. Each trial's kernel backend lives in its own WebAssembly memory, which V8 does
- * not count towards its heap: without this, the memories of finished trials pile up in a long-lived worker
- * until some unrelated collection happens (tens of MB per trial).
- */
-function collectGarbage(): void {
-  if (gc === undefined) {
-    try {
-      gc = (globalThis as { gc?: () => void }).gc ?? (setFlagsFromString('--expose-gc'), runInNewContext('gc') as () => void);
-    } catch {
-      gc = null;
-    }
+let held: { key: string; backend: KernelBackend } | undefined;
+
+async function dropBackend(): Promise<void> {
+  const old = held;
+  held = undefined;
+  await Promise.resolve(old?.backend.dispose()).catch(() => {});
+}
+
+/** This worker's backend for the choice and thread count (undefined when it does not load: runTrial then reports why). */
+async function heldBackend(choice: BackendName, threads: number): Promise<KernelBackend | undefined> {
+  const key = `${choice}/${threads}`;
+  if (held?.key === key) return held.backend;
+  await dropBackend();
+  try {
+    held = { key, backend: (await selectBackend(choice, threads)).backend };
+    return held.backend;
+  } catch {
+    return undefined;
   }
-  gc?.();
 }
 
 export default async function trialWorker({ task, data, threads, stop }: WorkerTask): Promise<TrialResult> {
@@ -41,7 +48,8 @@ export default async function trialWorker({ task, data, threads, stop }: WorkerT
     if (!controller.signal.aborted && Atomics.load(stop, 0) !== 0) controller.abort();
   };
   poll();
-  const result = await runTrial(task, data, { threads, signal: controller.signal, onStep: poll });
-  collectGarbage();
+  const backend = await heldBackend(task.config.kernels.backend, threads);
+  const result = await runTrial(task, data, { threads, backend, signal: controller.signal, onStep: poll });
+  if (result.status === 'failed') await dropBackend();
   return result;
 }
