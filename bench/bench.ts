@@ -68,7 +68,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-
 /** Random batches (a pool cycled through, as the peers slice a random data set) and labels. */
 function syntheticBatches(b: KernelBackend, rng: Rng, count: number): { X: Matrix; labels: Uint8Array }[] {
   return Array.from({ length: count }, () => {

@@ -46,7 +46,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-
 /** Written into every child: its peak RSS (KB) into $SEARCH_BENCH_RSS when it exits. */
 const RSS_PRELOAD = 'data:text/javascript,' + encodeURIComponent(
   "import { writeFileSync } from 'node:fs';" +

@@ -88,7 +88,6 @@ export class WasmSimdBackend implements KernelBackend {
   private readonly parts: number;
   private views = new WeakSet<object>(); // the Matrix.data arrays this backend handed out (since releaseAll)
   private top = PAGE; // bump pointer; the first page stays unused (address 0 is "no scratch")
-  private used = PAGE; // the highest the bump pointer has been: memory below it may hold old values
   private readonly maxBytes: number;
   private readonly spinMicros: number;
   private readonly chunksPerThread: number;
@@ -176,7 +175,7 @@ export class WasmSimdBackend implements KernelBackend {
   }
 
   releaseAll(): void {
-    this.used = Math.max(this.used, this.top);
+    new Uint8Array(this.memory.buffer, PAGE, this.top - PAGE).fill(0); // so that matrix() hands out zeros again
     this.top = PAGE;
     this.views = new WeakSet(); // a released matrix passed to an op now fails the "allocated by this backend" check
     this.scratch = [];
@@ -191,9 +190,7 @@ export class WasmSimdBackend implements KernelBackend {
   matrix(rows: number, cols: number): Matrix {
     if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0)) throw new RangeError(`matrix: bad shape ${rows}×${cols}`);
     const n = rows * cols;
-    const ptr = this.alloc(n * 4);
-    const data = this.f32(ptr, n);
-    if (ptr < this.used) data.fill(0); // reused after releaseAll (fresh memory is zero already)
+    const data = this.f32(this.alloc(n * 4), n);
     this.views.add(data);
     return { rows, cols, data };
   }

@@ -175,7 +175,7 @@ export function trialConfig(config: SearchConfig, t: PlannedTrial, threads: numb
 
 export function buildSummary(o: {
   config: SearchConfig; plan: SearchPlan; rows: Map<number, TrialRow>; status: SearchStatus; note?: string;
-  workers: number; threadsPerTrial: number; startedAt: number; trialSeconds?: number;
+  workers: number; threadsPerTrial: number; startedAt: number; trialSeconds: number;
 }): SearchSummary {
   const { plan, rows } = o;
   const total = plan.trials.length;
@@ -202,7 +202,7 @@ export function buildSummary(o: {
     startedAt: new Date(o.startedAt).toISOString(),
     finishedAt: new Date().toISOString(),
     seconds: (Date.now() - o.startedAt) / 1000,
-    trialSeconds: o.trialSeconds ?? 0,
+    trialSeconds: o.trialSeconds,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     best: ranking.slice(0, 3),
     bestLambda: ranking[0]?.lambda ?? null,
