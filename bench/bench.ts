@@ -83,13 +83,13 @@ function syntheticBatches(b: KernelBackend, rng: Rng, count: number): { X: Matri
 async function benchSteps(b: KernelBackend, steps: number, runs: number, log: (s: string) => void): Promise<Omit<Row, 'backend' | 'threads'>> {
   const rng = new Rng(1);
   const net = new Network(b, { d: D, m: M, k: K });
-  net.initialise(rng);
+  await net.initialise(rng);
   const batches = syntheticBatches(b, rng, Math.min(steps, 16));
   const epoch = async (count: number) => {
     const t = performance.now();
     for (let s = 0; s < count; s++) {
       const { X, labels } = batches[s % batches.length];
-      await net.trainStep(X, labels, ETA, LAMBDA);
+      await net.trainStep(X, labels, { eta: ETA, lambda: LAMBDA });
     }
     return (count * N) / ((performance.now() - t) / 1000);
   };

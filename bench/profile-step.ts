@@ -26,7 +26,7 @@ const wrapped = quiet ? b : new Proxy(b, {
 }) as KernelBackend;
 const net = new Network(wrapped, { d: 3072, m: 50, k: 10 });
 const rng = new Rng(1);
-net.initialise(rng);
+await net.initialise(rng);
 const X = b.matrix(100, 3072);
 b.write(X, Float64Array.from({ length: 100 * 3072 }, () => rng.normal()));
 const labels = Uint8Array.from({ length: 100 }, () => rng.int(0, 9));
@@ -39,7 +39,7 @@ for (let rep = 0; rep < (quiet ? 5 : 3); rep++) {
   const t = performance.now();
   for (let s = 0; s < steps; s++) {
     wrapped.gatherNormalized(records, rows, 100, mean, invStd, X);
-    await net.trainStep(X, labels, 0.01, 0.001);
+    await net.trainStep(X, labels, { eta: 0.01, lambda: 0.001 });
   }
   const wall = performance.now() - t;
   console.log(`threads ${threads} ${JSON.stringify(opts)}: ${(wall / steps).toFixed(3)} ms/step (${((steps * 100) / wall * 1000).toFixed(0)} samples/s incl. gather)`);

@@ -50,8 +50,8 @@ async function train(outDir: string, backendName: BackendName, opts: { stopAt?: 
     const { summary } = await runTraining({
       config: cfg, splits, backend, outDir, signal: controller.signal,
       onStep: (s) => { if (s.step === opts.stopAt) controller.abort(); },
-      onCheckpoint: (net, step, norm) => {
-        saveCheckpoint(modelPath, net, { config: cfg, step, totalSteps: 36, normalization: norm, data: counts });
+      onCheckpoint: async (net, step, norm) => {
+        await saveCheckpoint(modelPath, net, { config: cfg, step, totalSteps: 36, normalization: norm, data: counts });
         if (step === opts.keep) copyFileSync(modelPath, join(outDir, `model-${step}.json`));
       },
       ...(cp ? { resume: { step: cp.step, params: cp.params }, normalization: cp.normalization } : {}),
@@ -63,15 +63,15 @@ async function train(outDir: string, backendName: BackendName, opts: { stopAt?: 
 }
 
 describe('model.json', () => {
-  it('round-trips weights, normalisation, config and step exactly', () => {
+  it('round-trips weights, normalisation, config and step exactly', async () => {
     const backend = new ReferenceBackend();
     const net = new Network(backend, { d: 3072, m: 6, k: 10 });
-    net.initialise(new Rng(5));
+    await net.initialise(new Rng(5));
     const norm = computeNormalization(splits.train);
     const path = join(root, 'roundtrip.json');
-    saveCheckpoint(path, net, { config, step: 7, totalSteps: 36, normalization: norm, data: counts });
+    await saveCheckpoint(path, net, { config, step: 7, totalSteps: 36, normalization: norm, data: counts });
     const cp = loadCheckpoint(path);
-    const snap = net.snapshot();
+    const snap = await net.snapshot();
     for (const p of ['W1', 'b1', 'W2', 'b2'] as const) expect(Array.from(cp.params[p])).toEqual(Array.from(snap[p]));
     expect(Array.from(cp.normalization.mean)).toEqual(Array.from(norm.mean));
     expect(Array.from(cp.normalization.invStd)).toEqual(Array.from(norm.invStd));
@@ -86,20 +86,20 @@ describe('model.json', () => {
   it('predicts with the loaded weights exactly like the network it came from', async () => {
     const backend = new ReferenceBackend();
     const net = new Network(backend, { d: 3072, m: 6, k: 10 });
-    net.initialise(new Rng(9));
+    await net.initialise(new Rng(9));
     const norm = computeNormalization(splits.train);
-    const cp = parseCheckpoint(serializeModel(net, { config, step: 0, totalSteps: 36, normalization: norm, data: counts }), 'mem');
+    const cp = parseCheckpoint(await serializeModel(net, { config, step: 0, totalSteps: 36, normalization: norm, data: counts }), 'mem');
     const a = await new Predictor(net, norm, 7).probabilities(splits.val, 0, 7);
-    const b = await new Predictor(networkFromCheckpoint(cp, backend), cp.normalization, 7).probabilities(splits.val, 0, 7);
+    const b = await new Predictor(await networkFromCheckpoint(cp, backend), cp.normalization, 7).probabilities(splits.val, 0, 7);
     expect(Array.from(b)).toEqual(Array.from(a));
     for (let i = 0; i < 7; i++) expect(a.subarray(i * 10, i * 10 + 10).reduce((x, y) => x + y, 0)).toBeCloseTo(1, 12);
   });
 
-  it('refuses corrupt and mismatched files with one-line CheckpointErrors', () => {
+  it('refuses corrupt and mismatched files with one-line CheckpointErrors', async () => {
     const backend = new ReferenceBackend();
     const net = new Network(backend, { d: 3072, m: 6, k: 10 });
-    net.initialise(new Rng(5));
-    const text = serializeModel(net, { config, step: 3, totalSteps: 36, normalization: computeNormalization(splits.train), data: counts });
+    await net.initialise(new Rng(5));
+    const text = await serializeModel(net, { config, step: 3, totalSteps: 36, normalization: computeNormalization(splits.train), data: counts });
     const resign = (edit: (doc: Record<string, any>) => void) => {
       const { sha256: _old, ...doc } = JSON.parse(text);
       edit(doc);
@@ -135,11 +135,11 @@ describe('model.json', () => {
     expect(() => loadCheckpoint(join(root, 'nope.json'))).toThrow(/nope\.json: model file not found/);
   });
 
-  it('refuses to resume with another config, other data, or a finished run', () => {
+  it('refuses to resume with another config, other data, or a finished run', async () => {
     const backend = new ReferenceBackend();
     const net = new Network(backend, { d: 3072, m: 6, k: 10 });
     const norm = computeNormalization(splits.train);
-    const cp = parseCheckpoint(serializeModel(net, { config, step: 3, totalSteps: 36, normalization: norm, data: counts }), 'cp.json');
+    const cp = parseCheckpoint(await serializeModel(net, { config, step: 3, totalSteps: 36, normalization: norm, data: counts }), 'cp.json');
     expect(() => checkResumable(cp, config, counts, norm)).not.toThrow();
     // Backend and checkpoint interval may change.
     expect(() => checkResumable(cp, { ...config, kernels: { backend: 'cpu', threads: 2 }, checkpoint: { every: 5 } }, counts, norm)).not.toThrow();
@@ -149,7 +149,7 @@ describe('model.json', () => {
     expect(() => checkResumable(cp, config, { ...counts, val: 10 }, norm)).toThrow(/the data differ/);
     const other = { mean: norm.mean.map((v) => v + 1), invStd: norm.invStd };
     expect(() => checkResumable(cp, config, counts, other)).toThrow(/training images differ/);
-    const done = parseCheckpoint(serializeModel(net, { config, step: 36, totalSteps: 36, normalization: norm, data: counts }), 'done.json');
+    const done = parseCheckpoint(await serializeModel(net, { config, step: 36, totalSteps: 36, normalization: norm, data: counts }), 'done.json');
     expect(() => checkResumable(done, config, counts, norm)).toThrow(UsageError);
   });
 

@@ -264,7 +264,7 @@ describe('runs', () => {
     const s = summaryOf(out);
     expect(s.status).toBe('diverged');
     expect(s.divergedAtStep).toBeGreaterThan(0);
-    expect(existsSync(join(out, 'model.json'))).toBe(false); // no stale model beside the new run's files
+    expect(JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).step).toBe(0); // the new run's step-0 checkpoint, not the stale model
     expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('mine');
     expect(readFileSync(join(out, 'metrics.csv'), 'utf8').split('\n')[0]).toBe(METRICS_COLUMNS.join(','));
     expect(tempFiles(dir)).toEqual([]);

@@ -14,7 +14,8 @@ import { applySet, loadConfig, validateConfig } from '../src/config/load.js';
 import type { TrainConfig } from '../src/config/schema.js';
 import { DataError, PIXELS, readBatches, RECORD_BYTES } from '../src/data/cifar.js';
 import { computeNormalization } from '../src/data/normalization.js';
-import { checkSplitsFit, loadSplits } from '../src/data/splits.js';
+import { loadSplits } from '../src/data/splits.js';
+import { checkSplitsFit } from '../src/pipeline/plan.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
 import { checksumOf, CheckpointError, parseCheckpoint, serializeModel } from '../src/model/checkpoint.js';
 import { Network } from '../src/model/network.js';
@@ -213,13 +214,13 @@ describe('fuzz (seeded)', () => {
     expect(outcomes.get('ok') ?? 0).toBeGreaterThan(10);
   });
 
-  it('model files: 250 mutated checkpoints', () => {
+  it('model files: 250 mutated checkpoints', async () => {
     const rng = new Rng(4242);
     const config = validateConfig(structuredClone(BASE), 'base') as TrainConfig;
     const net = new Network(new ReferenceBackend(), { d: PIXELS, m: 4, k: 10 });
-    net.initialise(new Rng(1));
+    await net.initialise(new Rng(1));
     const ds = readBatches([join(dataDir, 'data_batch_1.bin')]);
-    const good = serializeModel(net, { config, step: 2, totalSteps: 6, normalization: computeNormalization(ds), data: { train: 12, val: 12, test: 12 } });
+    const good = await serializeModel(net, { config, step: 2, totalSteps: 6, normalization: computeNormalization(ds), data: { train: 12, val: 12, test: 12 } });
     const doc = JSON.parse(good);
     const FIELDS = ['format', 'version', 'createdAt', 'step', 'totalSteps', 'shape', 'shape.m', 'shape.d', 'classes', 'data', 'data.train', 'data.dir',
       'config', 'config.model.hidden', 'config.schedule', 'config.train.lambda', 'normalization', 'normalization.mean', 'params', 'params.W1',

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import { gradcheckSchema } from '../src/config/gradcheck-schema.js';
 import type { GradcheckConfig } from '../src/config/schema.js';
-import type { KernelBackend, Matrix } from '../src/kernels/backend.js';
+import { hostData, type KernelBackend, type Matrix } from '../src/kernels/backend.js';
 import { GpuJsBackend } from '../src/kernels/gpujs.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
 import { Network, PARAM_NAMES, type NetworkShape } from '../src/model/network.js';
@@ -30,15 +30,15 @@ const THRESHOLD = defaults.check.threshold; // 1e-6
 const F32_THRESHOLD = defaults.float32.threshold; // 1e-4
 
 /** A randomly initialised network on `backend` and a random batch of n rows (standard-normal inputs). */
-function setup(backend: KernelBackend, shape: NetworkShape, n: number, seed: number): { net: Network; X: Matrix; labels: Uint8Array } {
+async function setup(backend: KernelBackend, shape: NetworkShape, n: number, seed: number): Promise<{ net: Network; X: Matrix; labels: Uint8Array }> {
   const rng = new Rng(seed);
   const net = new Network(backend, shape);
-  net.initialise(rng);
+  await net.initialise(rng);
   // Non-zero biases, so their gradients and the ReLU pattern are not those of a fresh network only.
-  backend.write(net.params.b1, Float64Array.from({ length: shape.m }, () => 0.1 * rng.normal()));
-  backend.write(net.params.b2, Float64Array.from({ length: shape.k }, () => 0.1 * rng.normal()));
+  await backend.write(net.params.b1, Float64Array.from({ length: shape.m }, () => 0.1 * rng.normal()));
+  await backend.write(net.params.b2, Float64Array.from({ length: shape.k }, () => 0.1 * rng.normal()));
   const X = backend.matrix(n, shape.d);
-  backend.write(X, Float64Array.from({ length: n * shape.d }, () => rng.normal()));
+  await backend.write(X, Float64Array.from({ length: n * shape.d }, () => rng.normal()));
   const labels = Uint8Array.from({ length: n }, () => rng.int(0, shape.k - 1));
   return { net, X, labels };
 }
@@ -71,7 +71,7 @@ describe('float64 gradient check (analytic vs centered differences)', () => {
   for (const { shape, n } of SHAPES) {
     for (const lambda of [0, 0.1]) {
       it(`passes for d=${shape.d} m=${shape.m} k=${shape.k} n=${n}, lambda ${lambda}`, async () => {
-        const { net, X, labels } = setup(new ReferenceBackend(), shape, n, 7 + shape.d + n);
+        const { net, X, labels } = await setup(new ReferenceBackend(), shape, n, 7 + shape.d + n);
         const errors = await gradientCheck(net, X, labels, lambda, { h: 1e-5 });
         expect(errors.map((e) => e.param)).toEqual([...PARAM_NAMES]);
         for (const e of errors) {
@@ -85,14 +85,14 @@ describe('float64 gradient check (analytic vs centered differences)', () => {
   }
 
   it('leaves the parameters exactly as they were', async () => {
-    const { net, X, labels } = setup(new ReferenceBackend(), { d: 6, m: 5, k: 4 }, 3, 3);
-    const before = net.snapshot();
+    const { net, X, labels } = await setup(new ReferenceBackend(), { d: 6, m: 5, k: 4 }, 3, 3);
+    const before = await net.snapshot();
     await numericalGradients(net, X, labels, 0.1);
-    expect(net.snapshot()).toEqual(before);
+    expect(await net.snapshot()).toEqual(before);
   });
 
   it('checks only the sampled entries when asked', async () => {
-    const { net, X, labels } = setup(new ReferenceBackend(), { d: 30, m: 8, k: 10 }, 5, 11);
+    const { net, X, labels } = await setup(new ReferenceBackend(), { d: 30, m: 8, k: 10 }, 5, 11);
     const entries = sampleEntries(net, 25, new Rng(1));
     expect(entries.W1!.length).toBe(25);
     expect(new Set(entries.W1).size).toBe(25);
@@ -114,8 +114,8 @@ describe('the gradient check catches wrong gradients', () => {
 
   it('fails when one entry of the dW1 product is off by 0.1%', async () => {
     const ref = new ReferenceBackend();
-    const faulty = faultyBackend(ref, { gemm: (c, ta) => { if (ta && c.rows === shape.m && c.cols === shape.d) c.data[13] *= 1.001; } });
-    const { net, X, labels } = setup(faulty, shape, 20, 5);
+    const faulty = faultyBackend(ref, { gemm: (c, ta) => { if (ta && c.rows === shape.m && c.cols === shape.d) hostData(c)[13] *= 1.001; } });
+    const { net, X, labels } = await setup(faulty, shape, 20, 5);
     const errors = Object.fromEntries((await gradientCheck(net, X, labels, 0)).map((e) => [e.param, e]));
     expect(errors.W1.maxRelError).toBeGreaterThan(1e-4);
     expect(errors.W1.maxRelError).toBeGreaterThan(100 * THRESHOLD);
@@ -123,7 +123,7 @@ describe('the gradient check catches wrong gradients', () => {
   });
 
   it('fails when the ReLU mask is missing from the backward pass', async () => {
-    const { net, X, labels } = setup(faultyBackend(new ReferenceBackend(), { noReluMask: true }), shape, 20, 5);
+    const { net, X, labels } = await setup(faultyBackend(new ReferenceBackend(), { noReluMask: true }), shape, 20, 5);
     const errors = Object.fromEntries((await gradientCheck(net, X, labels, 0)).map((e) => [e.param, e]));
     expect(errors.W1.maxRelError).toBeGreaterThan(0.1);
     expect(errors.b1.maxRelError).toBeGreaterThan(0.1);
@@ -131,7 +131,7 @@ describe('the gradient check catches wrong gradients', () => {
   });
 
   it('fails when the analytic gradient uses another lambda than the cost', async () => {
-    const { net, X, labels } = setup(new ReferenceBackend(), shape, 20, 5);
+    const { net, X, labels } = await setup(new ReferenceBackend(), shape, 20, 5);
     const analytic = await analyticGradients(net, X, labels, 0.1);
     const numerical = await numericalGradients(net, X, labels, 0);
     const errors = Object.fromEntries(PARAM_NAMES.map((p) => [p, compareGradients(p, analytic[p], numerical[p])]));
@@ -154,23 +154,24 @@ describe('float32 backend against the float64 reference', () => {
   afterAll(() => cpu?.dispose());
 
   /** Two networks with identical float32-representable weights and input. */
-  function pair(backend: KernelBackend, shape: NetworkShape, n: number, seed: number) {
+  async function pair(backend: KernelBackend, shape: NetworkShape, n: number, seed: number) {
     const ref = new ReferenceBackend();
-    const { net: reference, X: Xref, labels } = setup(ref, shape, n, seed);
-    const weights = Object.fromEntries(PARAM_NAMES.map((p) => [p, toFloat32Values(ref.read(reference.params[p]))])) as ReturnType<Network['snapshot']>;
-    reference.restore(weights);
+    const { net: reference, X: Xref, labels } = await setup(ref, shape, n, seed);
+    const weights = await reference.snapshot();
+    for (const p of PARAM_NAMES) weights[p] = toFloat32Values(weights[p]);
+    await reference.restore(weights);
     const x32 = toFloat32Values(ref.read(Xref));
     ref.write(Xref, x32);
     const net = new Network(backend, shape);
-    net.restore(weights);
+    await net.restore(weights);
     const X = backend.matrix(n, shape.d);
-    backend.write(X, x32);
+    await backend.write(X, x32);
     return { net, X, reference, Xref, labels };
   }
 
   for (const { shape, n } of [{ shape: { d: 10, m: 50, k: 10 }, n: 20 }, { shape: { d: 3072, m: 50, k: 10 }, n: 20 }]) {
     it(`gpu.js cpu gradients are within ${F32_THRESHOLD} of the largest entry (d=${shape.d})`, async () => {
-      const { net, X, reference, Xref, labels } = pair(cpu, shape, n, 21);
+      const { net, X, reference, Xref, labels } = await pair(cpu, shape, n, 21);
       for (const lambda of [0, 0.1]) {
         const errors = await compareBackends(net, X, reference, Xref, labels, lambda);
         for (const e of errors) {
@@ -185,8 +186,8 @@ describe('float32 backend against the float64 reference', () => {
 
   it('catches a float32 backend with one wrong gemm output', async () => {
     const shape = { d: 10, m: 50, k: 10 };
-    const faulty = faultyBackend(cpu, { gemm: (c, ta) => { if (ta && c.rows === shape.k) c.data[7] += 0.01; } });
-    const { net, X, reference, Xref, labels } = pair(faulty, shape, 20, 21);
+    const faulty = faultyBackend(cpu, { gemm: (c, ta) => { if (ta && c.rows === shape.k) hostData(c)[7] += 0.01; } });
+    const { net, X, reference, Xref, labels } = await pair(faulty, shape, 20, 21);
     const errors = Object.fromEntries((await compareBackends(net, X, reference, Xref, labels, 0)).map((e) => [e.param, e]));
     expect(errors.W2.infRelError).toBeGreaterThan(F32_THRESHOLD);
     expect(errors.W1.infRelError).toBeLessThan(F32_THRESHOLD);

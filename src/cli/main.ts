@@ -9,6 +9,7 @@ import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { existsSync } from 'node:fs';
+import { runForcedExitHooks } from '../util/shutdown.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -40,7 +41,11 @@ function interruptSignal(): AbortSignal {
     if (count === 1) {
       process.stderr.write(`\ncifar-mlp: ${sig} received: stopping after the current step and saving results (again to quit at once)\n`);
       controller.abort();
-    } else process.exit(130);
+    } else {
+      process.stderr.write(`\ncifar-mlp: ${sig} received again: quitting now (the output folder stays resumable)\n`);
+      runForcedExitHooks();
+      process.exit(130);
+    }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

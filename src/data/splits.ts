@@ -38,26 +38,3 @@ export function loadSplits(data: TrainConfig['data'], dir: string, source = 'con
   const test = data.test.length ? readBatches(data.test.map((n) => batchPath(dir, n))) : slice(val, 0, 0);
   return { train, val, test };
 }
-
-/**
- * Checks what only the data's size can tell (call before anything is written): the mini-batch fits in the
- * training split, the validation split is not empty. One line per problem naming the field and value.
- */
-export function checkSplitsFit(config: TrainConfig, splits: Splits, source = 'config'): void {
-  const problems: string[] = [];
-  if (config.train.batchSize > splits.train.count) {
-    problems.push(`${source}: train.batchSize: ${config.train.batchSize} is larger than the training split (${splits.train.count} records)`);
-  }
-  const { epochs, cycles, ns } = config.schedule;
-  const stepsPerEpoch = Math.floor(splits.train.count / config.train.batchSize);
-  if (epochs !== undefined && stepsPerEpoch > 0 && Math.round(epochs * stepsPerEpoch) < 1) {
-    problems.push(`${source}: schedule.epochs: ${epochs} epochs of ${stepsPerEpoch} steps make no update step`);
-  }
-  if (cycles !== undefined && Math.round(cycles * 2 * ns) < 1) {
-    problems.push(`${source}: schedule.cycles: ${cycles} cycles of 2 × ${ns} steps make no update step`);
-  }
-  if (splits.val.count === 0) {
-    problems.push(`${source}: data.validation: ${JSON.stringify(config.data.validation ?? [])} gives an empty validation split`);
-  }
-  if (problems.length) throw new ConfigError(problems);
-}

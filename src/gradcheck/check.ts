@@ -11,7 +11,7 @@
  * Per parameter it reports the max absolute difference, the max relative error
  * |ga − gn| / max(eps, |ga| + |gn|) of the report, and two scale-free norm-wise errors.
  */
-import type { Labels, Matrix } from '../kernels/backend.js';
+import { hostData, type Labels, type Matrix } from '../kernels/backend.js';
 import { PARAM_NAMES, type Network, type ParamName } from '../model/network.js';
 import { Rng } from '../util/rng.js';
 
@@ -71,7 +71,9 @@ export async function cost(net: Network, X: Matrix, labels: Labels, lambda: numb
 /** ∂J/∂θ for every parameter: Network.backward, then regularisedGradient (adds 2 lambda W to the weights). */
 export async function analyticGradients(net: Network, X: Matrix, labels: Labels, lambda: number): Promise<Gradients> {
   await net.backward(X, labels);
-  return Object.fromEntries(PARAM_NAMES.map((p) => [p, net.regularisedGradient(p, lambda)])) as Gradients;
+  const out = {} as Gradients;
+  for (const p of PARAM_NAMES) out[p] = await net.regularisedGradient(p, lambda);
+  return out;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function numericalGradients(net: Network, X: Matrix, labels: Labels
   const h = opts.h ?? 1e-5;
   const out = {} as Gradients;
   for (const p of PARAM_NAMES) {
-    const data = net.params[p].data;
+    const data = hostData(net.params[p]);
     const g = new Float64Array(data.length).fill(NaN);
     const selected = opts.entries?.[p] ?? null;
     const total = selected ? selected.length : data.length;
@@ -137,7 +139,7 @@ export function compareGradients(param: ParamName, a: Float64Array, b: Float64Ar
 export function sampleEntries(net: Network, count: number, rng: Rng): EntrySelection {
   const out = {} as EntrySelection;
   for (const p of PARAM_NAMES) {
-    const size = net.params[p].data.length;
+    const size = net.params[p].rows * net.params[p].cols;
     if (count === 0 || count >= size) { out[p] = null; continue; }
     // Partial Fisher–Yates over the index range: the first `count` slots are a uniform sample.
     const idx = Int32Array.from({ length: size }, (_, i) => i);

@@ -74,9 +74,9 @@ export interface GradcheckOptions {
   log?: (line: string) => void;
 }
 
-function matrixOf(backend: KernelBackend, rows: number, cols: number, values: ArrayLike<number>): Matrix {
+async function matrixOf(backend: KernelBackend, rows: number, cols: number, values: ArrayLike<number>): Promise<Matrix> {
   const m = backend.matrix(rows, cols);
-  backend.write(m, values);
+  await backend.write(m, values);
   return m;
 }
 
@@ -91,8 +91,8 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
   const { X, labels } = checkBatch(train, n, d);
   const ref = new ReferenceBackend();
   const net = new Network(ref, { d, m, k });
-  net.initialise(new Rng(deriveSeed(config.seed, 'gradcheck-init')));
-  const Xref = matrixOf(ref, n, d, X);
+  await net.initialise(new Rng(deriveSeed(config.seed, 'gradcheck-init')));
+  const Xref = await matrixOf(ref, n, d, X);
   const entries = sampleEntries(net, config.check.entries, new Rng(deriveSeed(config.seed, 'gradcheck-entries')));
 
   const results: GradcheckRow[] = [];
@@ -117,11 +117,13 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
       // measures the backend's arithmetic, not the rounding of its inputs.
       const fast = new Network(opts.backend, { d, m, k });
       const reference = new Network(ref, { d, m, k });
-      const weights = Object.fromEntries(PARAM_NAMES.map((p) => [p, toFloat32Values(ref.read(net.params[p]))])) as Record<ParamName, Float64Array>;
-      fast.restore(weights);
-      reference.restore(weights);
+      const values = await net.snapshot();
+      const weights = {} as Record<ParamName, Float64Array>;
+      for (const p of PARAM_NAMES) weights[p] = toFloat32Values(values[p]);
+      await fast.restore(weights);
+      await reference.restore(weights);
       const X32 = toFloat32Values(X);
-      const Xfast = matrixOf(opts.backend, n, d, X32), Xref32 = matrixOf(ref, n, d, X32);
+      const Xfast = await matrixOf(opts.backend, n, d, X32), Xref32 = await matrixOf(ref, n, d, X32);
       for (const lambda of config.check.lambdas) {
         if (opts.signal?.aborted) throw new Error('gradient check interrupted');
         const errors = await compareBackends(fast, Xfast, reference, Xref32, labels, lambda, config.check.eps);

@@ -1,9 +1,11 @@
 /**
  * The kernel interface: every op the network needs, declared once.
- * Each backend (reference float64, gpu.js, wasm-simd, …) implements it; `select.ts` picks one at run time.
+ * Each backend (reference float64, wasm-simd, BLAS, gpu.js, …) implements it; `select.ts` picks one at run time.
  *
  * Layout: matrices are row-major and samples are ROWS (a batch X is n × d), so the spec's
  * column formulas appear transposed: S1 = X W1ᵀ + b1 (n × m), dW1 = Gᵀ X (m × d), …
+ * A matrix is a handle: its storage belongs to the backend (host memory, wasm memory, a GPU texture…) and is
+ * reached only through the ops, `read` and `write`, so a device backend can keep a whole step on the device.
  * Ops write into preallocated outputs and allocate nothing, so a training step allocates nothing.
  * Ops may return a Promise (asynchronous backends such as gpu.js webgpu); callers await every op in order.
  */
@@ -14,13 +16,32 @@ export type MaybePromise<T> = T | Promise<T>;
 export interface Matrix {
   readonly rows: number;
   readonly cols: number;
+}
+
+/** A matrix in host memory (the CPU backends'): its values are `data[0 .. rows·cols)`. */
+export interface HostMatrix extends Matrix {
   readonly data: Float;
 }
 
 export type Labels = Uint8Array | Int32Array;
 
+/** Σ −log p[i][y_i] over the rows considered, and how many of them have argmax p[i] = y_i. */
+export interface LossSums {
+  lossSum: number;
+  correct: number;
+}
+
+export interface MomentumState {
+  /** The velocity of this parameter (same shape), kept across steps. */
+  v: Matrix;
+  /** Momentum coefficient mu. */
+  mu: number;
+  /** Nesterov's variant. */
+  nesterov: boolean;
+}
+
 export interface KernelBackend {
-  /** What actually runs, e.g. "wasm-simd", "gpujs-webasm", "gpujs-cpu", "reference-f64". */
+  /** What actually runs, e.g. "wasm-simd", "blas-openblas", "gpujs-webasm", "reference-f64". */
   readonly name: string;
   readonly dtype: 'float32' | 'float64';
   /** Worker threads the backend uses besides the calling thread (0 = single-threaded). */
@@ -29,37 +50,57 @@ export interface KernelBackend {
   /** A zero-filled rows × cols matrix in this backend's storage. */
   matrix(rows: number, cols: number): Matrix;
 
-  /** c = alpha · op(a) · op(b) + beta · c, with op(x) = xᵀ when the flag is set. */
+  /** c = alpha · op(a) · op(b) + beta · c, with op(x) = xᵀ when the flag is set. c never aliases a or b. */
   gemm(a: Matrix, transA: boolean, b: Matrix, transB: boolean, c: Matrix, alpha?: number, beta?: number): MaybePromise<void>;
 
-  /** a[i][j] += bias[0][j] for every row i (bias is 1 × a.cols). */
-  addRowVector(a: Matrix, bias: Matrix): MaybePromise<void>;
-  /** h = max(0, s). */
-  relu(s: Matrix, h: Matrix): MaybePromise<void>;
-  /** g[i][j] = 0 where h[i][j] <= 0 (the ReLU mask 1[s1 > 0], read off h = relu(s1)). */
-  reluBackward(g: Matrix, h: Matrix): MaybePromise<void>;
-  /** p = row-wise softmax of s (numerically stable). */
-  softmaxRows(s: Matrix, p: Matrix): MaybePromise<void>;
-  /** Σ_i −log p[i][y_i] over the first `rows` rows (default all), and the count of rows whose argmax equals y_i. */
-  crossEntropy(p: Matrix, labels: Labels, rows?: number): MaybePromise<{ lossSum: number; correct: number }>;
-  /** p[i][y_i] −= 1: turns probabilities into the softmax-cross-entropy gradient P − Y. */
-  subtractOneHot(p: Matrix, labels: Labels): MaybePromise<void>;
-  /** out[0][j] = scale · Σ_i a[i][j] (out is 1 × a.cols). */
-  columnSums(a: Matrix, out: Matrix, scale: number): MaybePromise<void>;
+  /** s = max(0, s + bias) in place (bias is 1 × s.cols, added to every row): H = relu(S1 + b1). */
+  biasRelu(s: Matrix, bias: Matrix): MaybePromise<void>;
+
+  /**
+   * Inverted dropout in place: h[i][j] = h[i][j] / keep where keepUnit(seed, i · cols + j, keep) (dropout-mask.ts),
+   * else 0. Every backend draws the same mask for the same seed.
+   */
+  dropout(h: Matrix, keep: number, seed: number): MaybePromise<void>;
+
+  /**
+   * The output layer and its loss, in place on s: s = softmax(s + bias) row by row (numerically stable).
+   * With labels: returns the loss sums over the first `rows` rows (default all; rows beyond are padding) and,
+   * when `gradient`, then turns every row into P − Y (the gradient of the cross-entropy with respect to S).
+   * Without labels (prediction): only the probabilities; returns zero sums.
+   */
+  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows?: number, gradient?: boolean): MaybePromise<LossSums>;
+
+  /** Loss sums of probabilities p (e.g. an ensemble's average) over the first `rows` rows (default all). */
+  crossEntropy(p: Matrix, labels: Labels, rows?: number): MaybePromise<LossSums>;
+
+  /** g = g · scale where h > 0, else 0: the ReLU mask 1[S1 > 0] read off H (and dropout's 1/keep as scale). */
+  reluBackward(g: Matrix, h: Matrix, scale?: number): MaybePromise<void>;
+
+  /** out = alpha · Σ_i a[i][·] + beta · out (out is 1 × a.cols): bias gradients, and bias updates with beta = 1. */
+  columnSums(a: Matrix, out: Matrix, alpha: number, beta?: number): MaybePromise<void>;
+
+  /** y = alpha · x + beta · y (same shapes): ensembles average their probabilities with it. */
+  scaleAdd(y: Matrix, x: Matrix, alpha: number, beta: number): MaybePromise<void>;
+
   /** Σ a[i][j]². */
   sumSquares(a: Matrix): MaybePromise<number>;
-  /** w −= eta · (g + 2 · lambda · w): the L2-regularised gradient step (lambda 0 for biases). */
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number): MaybePromise<void>;
+
+  /**
+   * One gradient step on w with data gradient g and L2 strength lambda (0 for biases): g' = g + 2 lambda w;
+   * without momentum w −= eta g'; with momentum v = mu v + g', then w −= eta v (or eta (g' + mu v), Nesterov).
+   */
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): MaybePromise<void>;
+
   /**
    * Mini-batch assembly: out row r = (records[rows[r]] / 255 − mean) · invStd, for r < count.
    * `records` holds uint8 pixels, record i at offset i · cols (labels already stripped).
    */
   gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): MaybePromise<void>;
 
-  /** Copies a matrix's values into a fresh Float64Array (for tests, checkpoints and reporting). */
-  read(a: Matrix): Float64Array;
+  /** Copies a matrix's values into a fresh Float64Array (checkpoints, reporting, tests). */
+  read(a: Matrix): MaybePromise<Float64Array>;
   /** Overwrites a matrix's values. */
-  write(a: Matrix, values: ArrayLike<number>): void;
+  write(a: Matrix, values: ArrayLike<number>): MaybePromise<void>;
   /**
    * Frees every matrix handed out so far: later matrices may reuse their storage and the old ones must not be
    * used again. One backend can so serve run after run (a search worker's trials) without growing.
@@ -73,4 +114,21 @@ export function assertShape(m: Matrix, rows: number, cols: number, what: string)
   if (m.rows !== rows || m.cols !== cols) {
     throw new Error(`${what}: expected ${rows}×${cols}, got ${m.rows}×${m.cols}`);
   }
+}
+
+/** The shape of c = op(a) · op(b), checked: [n, m, k] (c is n × m, the inner dimension k). */
+export function gemmShape(a: Matrix, ta: boolean, b: Matrix, tb: boolean, c: Matrix): [n: number, m: number, k: number] {
+  const n = ta ? a.cols : a.rows, k = ta ? a.rows : a.cols;
+  const kb = tb ? b.cols : b.rows, m = tb ? b.rows : b.cols;
+  if (k !== kb || c.rows !== n || c.cols !== m) {
+    throw new Error(`gemm: shapes ${a.rows}×${a.cols}${ta ? 'ᵀ' : ''} · ${b.rows}×${b.cols}${tb ? 'ᵀ' : ''} → ${c.rows}×${c.cols} do not fit`);
+  }
+  return [n, m, k];
+}
+
+/** A host matrix's values, for code that needs direct access (the gradient check); throws for device matrices. */
+export function hostData(m: Matrix): Float {
+  const data = (m as Partial<HostMatrix>).data;
+  if (!data) throw new Error('this matrix lives on a device: read() it instead');
+  return data;
 }

@@ -1,11 +1,11 @@
 /**
  * gpu.js backend: the products run as gpu.js kernels (one per layout and shape, built on first use);
- * the element-wise ops are js-ops on the returned float32 arrays. Runs on every gpu.js mode:
+ * the element-wise ops are HostBackend's loops on the returned float32 arrays. Runs on every gpu.js mode:
  * headlessgl / webgpu where a GPU is present, webasm (WebAssembly SIMD) or cpu elsewhere.
  */
 import { GPU, type IKernelRunShortcut } from 'gpu.js';
-import type { KernelBackend, Labels, Matrix } from './backend.js';
-import * as ops from './js-ops.js';
+import type { HostMatrix, Matrix } from './backend.js';
+import { HostBackend } from './host-backend.js';
 
 export type GpuJsMode = 'headlessgl' | 'webgpu' | 'webasm' | 'cpu';
 
@@ -38,12 +38,13 @@ function tt(this: any, a: number[], b: number[]) {
 }
 const layouts = { nn, nt, tn, tt };
 
-export class GpuJsBackend implements KernelBackend {
+export class GpuJsBackend extends HostBackend {
   readonly dtype = 'float32' as const;
   readonly name: string;
   private readonly kernels = new Map<string, GemmKernel>();
 
   private constructor(private readonly gpu: GPU, readonly mode: GpuJsMode, readonly threads: number, private readonly asyncMode: boolean) {
+    super();
     this.name = `gpujs-${mode}`;
   }
 
@@ -73,7 +74,7 @@ export class GpuJsBackend implements KernelBackend {
     return backend;
   }
 
-  matrix(rows: number, cols: number): Matrix {
+  matrix(rows: number, cols: number): HostMatrix {
     return { rows, cols, data: new Float32Array(rows * cols) };
   }
 
@@ -94,29 +95,12 @@ export class GpuJsBackend implements KernelBackend {
   }
 
   async gemm(a: Matrix, ta: boolean, b: Matrix, tb: boolean, c: Matrix, alpha = 1, beta = 0): Promise<void> {
-    const n = ta ? a.cols : a.rows, k = ta ? a.rows : a.cols;
-    const m = tb ? b.rows : b.cols;
-    if ((tb ? b.cols : b.rows) !== k || c.rows !== n || c.cols !== m) throw new Error('gemm: shapes do not fit');
+    const [n, m, k] = this.gemmShape(a, ta, b, tb, c);
     const layout = `${ta ? 't' : 'n'}${tb ? 't' : 'n'}` as keyof typeof layouts;
-    const result = (await (this.kernel(layout, n, m, k) as any)(a.data, b.data)) as Float32Array;
-    const out = c.data;
+    const result = (await (this.kernel(layout, n, m, k) as any)(this.data(a, 'gemm a'), this.data(b, 'gemm b'))) as Float32Array;
+    const out = this.data(c, 'gemm c');
     for (let i = 0; i < n * m; i++) out[i] = alpha * result[i] + (beta === 0 ? 0 : beta * out[i]);
   }
-
-  addRowVector(a: Matrix, bias: Matrix) { ops.addRowVector(a, bias); }
-  relu(s: Matrix, h: Matrix) { ops.relu(s, h); }
-  reluBackward(g: Matrix, h: Matrix) { ops.reluBackward(g, h); }
-  softmaxRows(s: Matrix, p: Matrix) { ops.softmaxRows(s, p); }
-  crossEntropy(p: Matrix, labels: Labels, rows?: number) { return ops.crossEntropy(p, labels, rows); }
-  subtractOneHot(p: Matrix, labels: Labels) { ops.subtractOneHot(p, labels); }
-  columnSums(a: Matrix, out: Matrix, scale: number) { ops.columnSums(a, out, scale); }
-  sumSquares(a: Matrix) { return ops.sumSquares(a); }
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number) { ops.sgdUpdate(w, g, eta, lambda); }
-  gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix) {
-    ops.gatherNormalized(records, rows, count, mean, invStd, out);
-  }
-  read(a: Matrix) { return ops.read(a); }
-  write(a: Matrix, values: ArrayLike<number>) { ops.write(a, values); }
 
   releaseAll(): void {} // matrices are garbage-collected arrays; the compiled kernels stay for the next run
 

@@ -2,104 +2,117 @@
  * The float64 reference backend: direct loops, written for clarity and independence from the
  * fast backends. Tests compare every backend against it; the gradient check runs on it.
  */
-import type { KernelBackend, Labels, Matrix } from './backend.js';
+import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { keepUnit } from './dropout-mask.js';
 
-const at = (m: Matrix, i: number, j: number, t: boolean) => (t ? m.data[j * m.cols + i] : m.data[i * m.cols + j]);
+/** The values of a matrix: every matrix here is a host matrix allocated by matrix() below. */
+const vals = (m: Matrix) => (m as HostMatrix).data;
+const at = (m: Matrix, i: number, j: number, t: boolean) => (t ? vals(m)[j * m.cols + i] : vals(m)[i * m.cols + j]);
+const row = (m: Matrix, i: number) => Array.from(vals(m).subarray(i * m.cols, (i + 1) * m.cols));
 
 export class ReferenceBackend implements KernelBackend {
   readonly name = 'reference-f64';
   readonly dtype = 'float64' as const;
   readonly threads = 0;
 
-  matrix(rows: number, cols: number): Matrix {
+  matrix(rows: number, cols: number): HostMatrix {
     return { rows, cols, data: new Float64Array(rows * cols) };
   }
 
   gemm(a: Matrix, ta: boolean, b: Matrix, tb: boolean, c: Matrix, alpha = 1, beta = 0): void {
-    const n = ta ? a.cols : a.rows, k = ta ? a.rows : a.cols;
-    const kb = tb ? b.cols : b.rows, m = tb ? b.rows : b.cols;
-    if (k !== kb || c.rows !== n || c.cols !== m) {
-      throw new Error(`gemm: shapes ${a.rows}×${a.cols}${ta ? 'ᵀ' : ''} · ${b.rows}×${b.cols}${tb ? 'ᵀ' : ''} → ${c.rows}×${c.cols} do not fit`);
-    }
+    const [n, m, k] = gemmShape(a, ta, b, tb, c);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < m; j++) {
         let s = 0;
         for (let p = 0; p < k; p++) s += at(a, i, p, ta) * at(b, p, j, tb);
         const o = i * m + j;
-        c.data[o] = alpha * s + (beta === 0 ? 0 : beta * c.data[o]);
+        vals(c)[o] = alpha * s + (beta === 0 ? 0 : beta * vals(c)[o]);
       }
     }
   }
 
-  addRowVector(a: Matrix, bias: Matrix): void {
-    for (let i = 0; i < a.rows; i++) for (let j = 0; j < a.cols; j++) a.data[i * a.cols + j] += bias.data[j];
+  biasRelu(s: Matrix, bias: Matrix): void {
+    for (let i = 0; i < s.rows; i++) for (let j = 0; j < s.cols; j++) vals(s)[i * s.cols + j] = Math.max(0, vals(s)[i * s.cols + j] + vals(bias)[j]);
   }
 
-  relu(s: Matrix, h: Matrix): void {
-    s.data.forEach((v, i) => { h.data[i] = Math.max(0, v); });
+  dropout(h: Matrix, keep: number, seed: number): void {
+    vals(h).forEach((v, i) => { vals(h)[i] = keepUnit(seed, i, keep) ? v / keep : 0; });
   }
 
-  reluBackward(g: Matrix, h: Matrix): void {
-    h.data.forEach((v, i) => { if (v <= 0) g.data[i] = 0; });
-  }
-
-  softmaxRows(s: Matrix, p: Matrix): void {
+  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows = s.rows, gradient = false): LossSums {
     for (let i = 0; i < s.rows; i++) {
-      const row = Array.from(s.data.subarray(i * s.cols, (i + 1) * s.cols));
-      const max = Math.max(...row);
-      const e = row.map((v) => Math.exp(v - max));
-      const z = e.reduce((x, y) => x + y, 0);
-      e.forEach((v, j) => { p.data[i * p.cols + j] = v / z; });
+      const z = row(s, i).map((v, j) => v + vals(bias)[j]);
+      const max = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - max));
+      const total = e.reduce((x, y) => x + y, 0);
+      e.forEach((v, j) => { vals(s)[i * s.cols + j] = v / total; });
     }
+    if (!labels) return { lossSum: 0, correct: 0 };
+    const sums = this.crossEntropy(s, labels, rows);
+    if (gradient) for (let i = 0; i < s.rows; i++) vals(s)[i * s.cols + labels[i]] -= 1;
+    return sums;
   }
 
-  crossEntropy(p: Matrix, labels: Labels, rows = p.rows): { lossSum: number; correct: number } {
+  crossEntropy(p: Matrix, labels: Labels, rows = p.rows): LossSums {
     let lossSum = 0, correct = 0;
     for (let i = 0; i < rows; i++) {
-      const row = Array.from(p.data.subarray(i * p.cols, (i + 1) * p.cols));
-      lossSum += -Math.log(row[labels[i]]);
-      if (row.indexOf(Math.max(...row)) === labels[i]) correct++;
+      const r = row(p, i);
+      lossSum += -Math.log(r[labels[i]]);
+      if (r.indexOf(Math.max(...r)) === labels[i]) correct++;
     }
     return { lossSum, correct };
   }
 
-  subtractOneHot(p: Matrix, labels: Labels): void {
-    for (let i = 0; i < p.rows; i++) p.data[i * p.cols + labels[i]] -= 1;
+  reluBackward(g: Matrix, h: Matrix, scale = 1): void {
+    vals(h).forEach((v, i) => { vals(g)[i] = v > 0 ? vals(g)[i] * scale : 0; });
   }
 
-  columnSums(a: Matrix, out: Matrix, scale: number): void {
+  columnSums(a: Matrix, out: Matrix, alpha: number, beta = 0): void {
     for (let j = 0; j < a.cols; j++) {
       let s = 0;
-      for (let i = 0; i < a.rows; i++) s += a.data[i * a.cols + j];
-      out.data[j] = scale * s;
+      for (let i = 0; i < a.rows; i++) s += vals(a)[i * a.cols + j];
+      vals(out)[j] = alpha * s + (beta === 0 ? 0 : beta * vals(out)[j]);
     }
+  }
+
+  scaleAdd(y: Matrix, x: Matrix, alpha: number, beta: number): void {
+    vals(y).forEach((v, i) => { vals(y)[i] = alpha * vals(x)[i] + (beta === 0 ? 0 : beta * v); });
   }
 
   sumSquares(a: Matrix): number {
     let s = 0;
-    for (const v of a.data) s += v * v;
+    for (const v of vals(a)) s += v * v;
     return s;
   }
 
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number): void {
-    for (let i = 0; i < w.data.length; i++) w.data[i] -= eta * (g.data[i] + 2 * lambda * w.data[i]);
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
+    for (let i = 0; i < vals(w).length; i++) {
+      const grad = vals(g)[i] + 2 * lambda * vals(w)[i];
+      if (!momentum) {
+        vals(w)[i] -= eta * grad;
+        continue;
+      }
+      const v = vals(momentum.v);
+      v[i] = momentum.mu * v[i] + grad;
+      vals(w)[i] -= eta * (momentum.nesterov ? grad + momentum.mu * v[i] : v[i]);
+    }
   }
 
   gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
     for (let r = 0; r < count; r++) {
       for (let k = 0; k < out.cols; k++) {
-        out.data[r * out.cols + k] = (records[rows[r] * out.cols + k] / 255 - mean[k]) * invStd[k];
+        vals(out)[r * out.cols + k] = (records[rows[r] * out.cols + k] / 255 - mean[k]) * invStd[k];
       }
     }
   }
 
   read(a: Matrix): Float64Array {
-    return Float64Array.from(a.data);
+    return Float64Array.from(vals(a));
   }
 
   write(a: Matrix, values: ArrayLike<number>): void {
-    if (values.length !== a.data.length) throw new Error(`write: expected ${a.data.length} values, got ${values.length}`);
-    a.data.set(Array.from(values));
+    if (values.length !== vals(a).length) throw new Error(`write: expected ${vals(a).length} values, got ${values.length}`);
+    vals(a).set(Array.from(values));
   }
 
   releaseAll(): void {} // matrices are garbage-collected arrays

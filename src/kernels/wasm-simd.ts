@@ -12,14 +12,14 @@
  *   thread count); the caller posts the job in a control SharedArrayBuffer, claims chunks like the workers
  *   (dynamically: a descheduled worker just takes fewer) and joins with Atomics (a short spin, then
  *   Atomics.wait), so every op stays synchronous. See wasm-simd-worker.ts for the protocol.
- * - The small element-wise ops run js-ops on the views; sgdUpdate, sumSquares and gatherNormalized run in wasm.
+ * - The small element-wise ops are HostBackend's loops on the views; sgdUpdate, sumSquares and gatherNormalized run in wasm.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { KernelBackend, Labels, Matrix } from './backend.js';
-import * as ops from './js-ops.js';
+import type { HostMatrix, Matrix, MomentumState } from './backend.js';
+import { HostBackend } from './host-backend.js';
 import { ARGS_AT, CLOSED, CTRL, CTRL_BYTES, MAX_ARGS, MAX_THREADS, OPS, SCRATCH_AT, WORKER_SOURCE, runChunks } from './wasm-simd-worker.js';
 
 export interface WasmSimdOptions {
@@ -74,7 +74,7 @@ export function wasmModule(): Promise<WebAssembly.Module> {
   return compiled;
 }
 
-export class WasmSimdBackend implements KernelBackend {
+export class WasmSimdBackend extends HostBackend {
   readonly name = 'wasm-simd';
   readonly dtype = 'float32' as const;
   /** Worker threads besides the caller. */
@@ -109,6 +109,7 @@ export class WasmSimdBackend implements KernelBackend {
     opts: WasmSimdOptions,
     maxBytes: number,
   ) {
+    super();
     this.ex = instance.exports as unknown as Exports;
     this.fns = OPS.map((name) => (instance.exports as Record<string, (...a: number[]) => void>)[name]);
     this.ctrl = new Int32Array(ctrl);
@@ -187,7 +188,7 @@ export class WasmSimdBackend implements KernelBackend {
     return new Float32Array(this.memory.buffer, ptr, length);
   }
 
-  matrix(rows: number, cols: number): Matrix {
+  matrix(rows: number, cols: number): HostMatrix {
     if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0)) throw new RangeError(`matrix: bad shape ${rows}×${cols}`);
     const n = rows * cols;
     const data = this.f32(this.alloc(n * 4), n);
@@ -195,13 +196,18 @@ export class WasmSimdBackend implements KernelBackend {
     return { rows, cols, data };
   }
 
-  /** The address of a matrix allocated by this backend. */
-  private ptr(m: Matrix, what: string): number {
-    const d = m.data;
-    if (!this.views.has(d) || d.length < m.rows * m.cols) {
+  /** The values of a matrix allocated by this backend (since the last releaseAll). */
+  protected override data(m: Matrix, what: string): Float32Array {
+    const d = (m as HostMatrix).data as Float32Array;
+    if (!d || !this.views.has(d) || d.length < m.rows * m.cols) {
       throw new Error(`wasm-simd: ${what} was not allocated by this backend`);
     }
-    return d.byteOffset;
+    return d;
+  }
+
+  /** The address of a matrix allocated by this backend. */
+  private ptr(m: Matrix, what: string): number {
+    return this.data(m, what).byteOffset;
   }
 
   private ensureScratch(bytes: number): void {
@@ -265,11 +271,7 @@ export class WasmSimdBackend implements KernelBackend {
   // ---------------------------------------------------------------- ops
 
   gemm(a: Matrix, ta: boolean, b: Matrix, tb: boolean, c: Matrix, alpha = 1, beta = 0): void {
-    const n = ta ? a.cols : a.rows, k = ta ? a.rows : a.cols;
-    const kb = tb ? b.cols : b.rows, m = tb ? b.rows : b.cols;
-    if (k !== kb || c.rows !== n || c.cols !== m) {
-      throw new Error(`gemm: shapes ${a.rows}×${a.cols}${ta ? 'ᵀ' : ''} · ${b.rows}×${b.cols}${tb ? 'ᵀ' : ''} → ${c.rows}×${c.cols} do not fit`);
-    }
+    const [n, m, k] = this.gemmShape(a, ta, b, tb, c);
     const pa = this.ptr(a, 'gemm a'), pb = this.ptr(b, 'gemm b'), pc = this.ptr(c, 'gemm c');
     if (n === 0 || m === 0) return;
     const parallel = 2 * n * m * k >= this.parallelFlops;
@@ -289,45 +291,18 @@ export class WasmSimdBackend implements KernelBackend {
     }
   }
 
-  addRowVector(a: Matrix, bias: Matrix): void {
-    ops.addRowVector(a, bias);
-  }
-
-  relu(s: Matrix, h: Matrix): void {
-    ops.relu(s, h);
-  }
-
-  reluBackward(g: Matrix, h: Matrix): void {
-    ops.reluBackward(g, h);
-  }
-
-  softmaxRows(s: Matrix, p: Matrix): void {
-    ops.softmaxRows(s, p);
-  }
-
-  crossEntropy(p: Matrix, labels: Labels, rows?: number): { lossSum: number; correct: number } {
-    return ops.crossEntropy(p, labels, rows);
-  }
-
-  subtractOneHot(p: Matrix, labels: Labels): void {
-    ops.subtractOneHot(p, labels);
-  }
-
-  columnSums(a: Matrix, out: Matrix, scale: number): void {
-    ops.columnSums(a, out, scale);
-  }
-
-  sumSquares(a: Matrix): number {
+  override sumSquares(a: Matrix): number {
     return this.ex.sumSquares(this.ptr(a, 'sumSquares a'), a.rows * a.cols);
   }
 
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number): void {
+  override sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
+    if (momentum) return super.sgdUpdate(w, g, eta, lambda, momentum);
     const n = w.rows * w.cols;
     if (g.rows * g.cols !== n) throw new Error(`sgdUpdate: ${w.rows}×${w.cols} weights, ${g.rows}×${g.cols} gradient`);
     this.ex.sgdUpdate(this.ptr(w, 'sgdUpdate w'), this.ptr(g, 'sgdUpdate g'), 1 - 2 * eta * lambda, eta, 0, n);
   }
 
-  gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
+  override gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
     const d = out.cols;
     if (count > out.rows) throw new RangeError(`gatherNormalized: ${count} rows into a ${out.rows}-row matrix`);
     if (mean.length < d || invStd.length < d) throw new RangeError(`gatherNormalized: normalisers shorter than ${d}`);
@@ -353,14 +328,6 @@ export class WasmSimdBackend implements KernelBackend {
       pix.set(records.subarray(i * d, i * d + d), r * d);
     }
     this.run(OP.normaliseRows, [pPix, d, pScale, pShift, po, 0, count], 5, 1, -1, count * d >= 65536);
-  }
-
-  read(a: Matrix): Float64Array {
-    return ops.read(a);
-  }
-
-  write(a: Matrix, values: ArrayLike<number>): void {
-    ops.write(a, values);
   }
 
   dispose(): Promise<void> {

@@ -99,9 +99,9 @@ export function checksumOf(body: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
-/** The model file's JSON text for a network's current parameters (the snapshot is taken now, synchronously). */
-export function serializeModel(net: Network, opts: SaveOptions): string {
-  const values = net.snapshot();
+/** The model file's JSON text for a network's current parameters. */
+export async function serializeModel(net: Network, opts: SaveOptions): Promise<string> {
+  const values = await net.snapshot();
   const params = Object.fromEntries(
     PARAM_NAMES.map((p) => [p, { rows: net.params[p].rows, cols: net.params[p].cols, dtype: 'f64le', data: encodeF64(values[p]) }]),
   );
@@ -122,8 +122,8 @@ export function serializeModel(net: Network, opts: SaveOptions): string {
 }
 
 /** Writes the model file atomically: a reader never sees half a model, a crash keeps the previous one. */
-export function saveCheckpoint(path: string, net: Network, opts: SaveOptions): void {
-  writeFileAtomic(path, serializeModel(net, opts));
+export async function saveCheckpoint(path: string, net: Network, opts: SaveOptions): Promise<void> {
+  writeFileAtomic(path, await serializeModel(net, opts));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -260,9 +260,9 @@ export function loadCheckpoint(path: string): Checkpoint {
 }
 
 /** A network on `backend` holding a checkpoint's weights. */
-export function networkFromCheckpoint(cp: Checkpoint, backend: KernelBackend): Network {
+export async function networkFromCheckpoint(cp: Checkpoint, backend: KernelBackend): Promise<Network> {
   const net = new Network(backend, cp.shape);
-  net.restore(cp.params);
+  await net.restore(cp.params);
   return net;
 }
 
@@ -304,33 +304,23 @@ export function checkResumable(cp: Checkpoint, config: TrainConfig, counts: Data
 // ---------------------------------------------------------------------------------------------------------
 // Predictions
 
-/** Class probabilities of records, computed in chunks with the backend's ops (forward pass only). */
+/** Class probabilities of records, computed in chunks by the network's forward pass. */
 export class Predictor {
   private readonly X: Matrix;
-  private readonly H: Matrix;
-  private readonly P: Matrix;
   private readonly rows: Int32Array;
 
   constructor(private readonly net: Network, private readonly norm: Normalization, readonly chunk = 500) {
-    const b = net.backend, { d, m, k } = net.shape;
-    this.X = b.matrix(chunk, d);
-    this.H = b.matrix(chunk, m);
-    this.P = b.matrix(chunk, k);
+    this.X = net.backend.matrix(chunk, net.shape.d);
     this.rows = new Int32Array(chunk);
   }
 
   /** Probabilities (count × k, row-major) of records [start, start + count) of `data`, count ≤ chunk. */
   async probabilities(data: Pick<Dataset, 'pixels'>, start: number, count: number): Promise<Float64Array> {
-    const b = this.net.backend, { W1, b1, W2, b2 } = this.net.params, k = this.net.shape.k;
+    const b = this.net.backend, k = this.net.shape.k;
     for (let i = 0; i < count; i++) this.rows[i] = start + i;
     await b.gatherNormalized(data.pixels, this.rows, count, this.norm.mean, this.norm.invStd, this.X);
-    await b.gemm(this.X, false, W1, true, this.H);
-    await b.addRowVector(this.H, b1);
-    await b.relu(this.H, this.H);
-    await b.gemm(this.H, false, W2, true, this.P);
-    await b.addRowVector(this.P, b2);
-    await b.softmaxRows(this.P, this.P);
-    return b.read(this.P).subarray(0, count * k);
+    const P = await this.net.probabilities(this.X);
+    return (await b.read(P)).subarray(0, count * k);
   }
 
   /** Calls `each(record, probabilities)` for every record of `data`. */

@@ -2,12 +2,15 @@
  * The two-layer network of SPEC.md, written against the kernel interface.
  * Samples are rows: X is n × d, W1 m × d, W2 k × m, biases are row vectors.
  *
- *   forward:  S1 = X W1ᵀ + b1 (n×m)   H = max(0, S1)   S = H W2ᵀ + b2 (n×k)   P = softmax(S)
+ *   forward:  S1 = X W1ᵀ + b1 (n×m)   H = max(0, S1) [⊙ mask / keep]   S = H W2ᵀ + b2 (n×k)   P = softmax(S)
  *   backward: G2 = P − Y (n×k)        dW2 = G2ᵀ H / n   db2 = Σ_rows G2 / n
- *             G1 = (G2 W2) ⊙ 1[H > 0] (n×m)             dW1 = G1ᵀ X / n   db1 = Σ_rows G1 / n
- *   update:   W −= eta (dW + 2 lambda W);  b −= eta db
+ *             G1 = (G2 W2) ⊙ 1[H > 0] [/ keep] (n×m)    dW1 = G1ᵀ X / n   db1 = Σ_rows G1 / n
+ *   update:   W −= eta (dW + 2 lambda W);  b −= eta db           (or with momentum, see KernelBackend.sgdUpdate)
+ *
+ * One forward pass serves training, evaluation and prediction. Dropout's mask zeroes units of H, so the ReLU mask
+ * 1[H > 0] of the backward pass also drops them; the kept units carry the factor 1 / keep both ways.
  */
-import type { KernelBackend, Labels, Matrix } from '../kernels/backend.js';
+import type { KernelBackend, Labels, LossSums, Matrix, MomentumState } from '../kernels/backend.js';
 import { Rng } from '../util/rng.js';
 
 export interface NetworkShape {
@@ -19,40 +22,60 @@ export interface NetworkShape {
 export const PARAM_NAMES = ['W1', 'b1', 'W2', 'b2'] as const;
 export type ParamName = (typeof PARAM_NAMES)[number];
 export type Params = Record<ParamName, Matrix>;
+export type ParamValues = Record<ParamName, Float64Array>;
+
+/** Inverted dropout on the hidden layer for one step: keep probability and the step's mask seed. */
+export interface DropoutStep {
+  keep: number;
+  seed: number;
+}
+
+export interface Momentum {
+  mu: number;
+  nesterov: boolean;
+}
+
+export interface StepOptions {
+  eta: number;
+  lambda: number;
+  dropout?: DropoutStep;
+}
 
 /** Activations and gradients for a batch of n rows, allocated once per batch size. */
 interface Workspace {
   n: number;
-  S1H: Matrix; // n×m: S1, then H = relu(S1) in place
+  S1H: Matrix; // n×m: S1, then H = relu(S1 + b1) in place
   SP: Matrix; // n×k: S, then P, then G2 = P − Y in place
   G1: Matrix; // n×m
 }
 
-export interface BatchResult {
-  lossSum: number; // Σ −log p_y over the batch
-  correct: number;
-}
+export type BatchResult = LossSums;
 
 export class Network {
   readonly params: Params;
   readonly grads: Params;
+  /** Velocities of the parameters when training with momentum. */
+  readonly velocity: Params | null;
   private readonly workspaces = new Map<number, Workspace>();
 
-  constructor(readonly backend: KernelBackend, readonly shape: NetworkShape) {
-    const { d, m, k } = shape;
-    const b = backend;
-    this.params = { W1: b.matrix(m, d), b1: b.matrix(1, m), W2: b.matrix(k, m), b2: b.matrix(1, k) };
-    this.grads = { W1: b.matrix(m, d), b1: b.matrix(1, m), W2: b.matrix(k, m), b2: b.matrix(1, k) };
+  constructor(readonly backend: KernelBackend, readonly shape: NetworkShape, readonly momentum: Momentum | null = null) {
+    const alloc = () => {
+      const { d, m, k } = shape, b = backend;
+      return { W1: b.matrix(m, d), b1: b.matrix(1, m), W2: b.matrix(k, m), b2: b.matrix(1, k) };
+    };
+    this.params = alloc();
+    this.grads = alloc();
+    this.velocity = momentum ? alloc() : null;
   }
 
   /** W1 ~ N(0, 1/√d), W2 ~ N(0, 1/√m) (standard deviations), biases 0. */
-  initialise(rng: Rng): void {
+  async initialise(rng: Rng): Promise<void> {
     const { d, m, k } = this.shape;
     const gaussian = (count: number, std: number) => Float64Array.from({ length: count }, () => rng.normal() * std);
-    this.backend.write(this.params.W1, gaussian(m * d, 1 / Math.sqrt(d)));
-    this.backend.write(this.params.W2, gaussian(k * m, 1 / Math.sqrt(m)));
-    this.backend.write(this.params.b1, new Float64Array(m));
-    this.backend.write(this.params.b2, new Float64Array(k));
+    await this.backend.write(this.params.W1, gaussian(m * d, 1 / Math.sqrt(d)));
+    await this.backend.write(this.params.W2, gaussian(k * m, 1 / Math.sqrt(m)));
+    await this.backend.write(this.params.b1, new Float64Array(m));
+    await this.backend.write(this.params.b2, new Float64Array(k));
   }
 
   private workspace(n: number): Workspace {
@@ -65,50 +88,74 @@ export class Network {
     return ws;
   }
 
-  /** P = softmax(W2 relu(W1 x + b1) + b2) for the n rows of X; returns the workspace holding H and P. */
-  private async forward(X: Matrix): Promise<Workspace> {
-    const b = this.backend, { W1, b1, W2, b2 } = this.params;
+  /** H = relu(X W1ᵀ + b1) (dropped out when training) and S = H W2ᵀ, for the n rows of X; b2 and softmax follow in the loss op. */
+  private async forward(X: Matrix, dropout?: DropoutStep): Promise<Workspace> {
+    const b = this.backend, { W1, b1, W2 } = this.params;
     const ws = this.workspace(X.rows);
     await b.gemm(X, false, W1, true, ws.S1H); // S1 = X W1ᵀ
-    await b.addRowVector(ws.S1H, b1);
-    await b.relu(ws.S1H, ws.S1H); // H
+    await b.biasRelu(ws.S1H, b1); // H
+    if (dropout) await b.dropout(ws.S1H, dropout.keep, dropout.seed);
     await b.gemm(ws.S1H, false, W2, true, ws.SP); // S = H W2ᵀ
-    await b.addRowVector(ws.SP, b2);
-    await b.softmaxRows(ws.SP, ws.SP); // P
     return ws;
   }
 
   /** Loss sum and correct count of the first `count` rows of X (rows beyond are padding). */
   async evaluate(X: Matrix, labels: Labels, count = X.rows): Promise<BatchResult> {
     const ws = await this.forward(X);
-    return this.backend.crossEntropy(ws.SP, labels, count);
+    return this.backend.softmax(ws.SP, this.params.b2, labels, count);
+  }
+
+  /** P = softmax(S) for the rows of X: a matrix of this network's workspace, valid until its next pass. */
+  async probabilities(X: Matrix): Promise<Matrix> {
+    const ws = await this.forward(X);
+    await this.backend.softmax(ws.SP, this.params.b2, null);
+    return ws.SP;
+  }
+
+  /** Forward, loss, G2 = P − Y and G1 = (G2 W2) ⊙ 1[H > 0] / keep: what both backward() and trainStep() need. */
+  private async backpropagate(X: Matrix, labels: Labels, dropout?: DropoutStep): Promise<{ ws: Workspace; result: BatchResult }> {
+    const b = this.backend;
+    const ws = await this.forward(X, dropout);
+    const result = await b.softmax(ws.SP, this.params.b2, labels, X.rows, true); // SP = G2
+    await b.gemm(ws.SP, false, this.params.W2, false, ws.G1); // G1 = G2 W2
+    await b.reluBackward(ws.G1, ws.S1H, dropout ? 1 / dropout.keep : 1);
+    return { ws, result };
   }
 
   /** Fills this.grads with the gradient of the mean cross-entropy (without the L2 term) and returns the batch's loss. */
-  async backward(X: Matrix, labels: Labels): Promise<BatchResult> {
-    const b = this.backend, { W2 } = this.params, g = this.grads;
-    const ws = await this.forward(X);
-    const n = X.rows;
-    const result = await b.crossEntropy(ws.SP, labels);
-    await b.subtractOneHot(ws.SP, labels); // G2 = P − Y
+  async backward(X: Matrix, labels: Labels, dropout?: DropoutStep): Promise<BatchResult> {
+    const b = this.backend, g = this.grads, n = X.rows;
+    const { ws, result } = await this.backpropagate(X, labels, dropout);
     await b.gemm(ws.SP, true, ws.S1H, false, g.W2, 1 / n); // dW2 = G2ᵀ H / n
     await b.columnSums(ws.SP, g.b2, 1 / n);
-    await b.gemm(ws.SP, false, W2, false, ws.G1); // G1 = G2 W2
-    await b.reluBackward(ws.G1, ws.S1H); // ⊙ 1[H > 0]
     await b.gemm(ws.G1, true, X, false, g.W1, 1 / n); // dW1 = G1ᵀ X / n
     await b.columnSums(ws.G1, g.b1, 1 / n);
     return result;
   }
 
-  /** One step of mini-batch gradient descent with L2 strength lambda; returns the batch's loss before the step. */
-  async trainStep(X: Matrix, labels: Labels, eta: number, lambda: number): Promise<BatchResult> {
-    const result = await this.backward(X, labels);
-    const b = this.backend, p = this.params, g = this.grads;
-    await b.sgdUpdate(p.W1, g.W1, eta, lambda);
-    await b.sgdUpdate(p.b1, g.b1, eta, 0);
-    await b.sgdUpdate(p.W2, g.W2, eta, lambda);
-    await b.sgdUpdate(p.b2, g.b2, eta, 0);
+  /**
+   * One step of mini-batch gradient descent; returns the batch's loss before the step. Plain SGD folds the update
+   * into the products: W ← (1 − 2 eta lambda) W − (eta / n) Gᵀ A is one gemm with beta, so no gradient of W1 is
+   * ever stored (G1 is computed from W2 before W2 changes). Momentum keeps the gradients and the velocities.
+   */
+  async trainStep(X: Matrix, labels: Labels, step: StepOptions): Promise<BatchResult> {
+    const { eta, lambda, dropout } = step;
+    if (this.momentum) {
+      const result = await this.backward(X, labels, dropout);
+      for (const p of PARAM_NAMES) await this.backend.sgdUpdate(this.params[p], this.grads[p], eta, p[0] === 'W' ? lambda : 0, this.momentumOf(p));
+      return result;
+    }
+    const b = this.backend, p = this.params, n = X.rows, decay = 1 - 2 * eta * lambda;
+    const { ws, result } = await this.backpropagate(X, labels, dropout);
+    await b.gemm(ws.SP, true, ws.S1H, false, p.W2, -eta / n, decay); // W2 −= eta (G2ᵀ H / n + 2 lambda W2)
+    await b.columnSums(ws.SP, p.b2, -eta / n, 1);
+    await b.gemm(ws.G1, true, X, false, p.W1, -eta / n, decay); // W1 −= eta (G1ᵀ X / n + 2 lambda W1)
+    await b.columnSums(ws.G1, p.b1, -eta / n, 1);
     return result;
+  }
+
+  private momentumOf(p: ParamName): MomentumState {
+    return { v: this.velocity![p], mu: this.momentum!.mu, nesterov: this.momentum!.nesterov };
   }
 
   /** lambda (‖W1‖² + ‖W2‖²): add to the mean loss to get the cost J. */
@@ -119,21 +166,23 @@ export class Network {
   }
 
   /** ∂J/∂param after backward(): the data gradient plus 2 lambda W for the weights. */
-  regularisedGradient(name: ParamName, lambda: number): Float64Array {
-    const g = this.backend.read(this.grads[name]);
+  async regularisedGradient(name: ParamName, lambda: number): Promise<Float64Array> {
+    const g = await this.backend.read(this.grads[name]);
     if (name === 'W1' || name === 'W2') {
-      const w = this.backend.read(this.params[name]);
+      const w = await this.backend.read(this.params[name]);
       for (let i = 0; i < g.length; i++) g[i] += 2 * lambda * w[i];
     }
     return g;
   }
 
   /** Parameter values as float64 arrays, for checkpoints and tests. */
-  snapshot(): Record<ParamName, Float64Array> {
-    return Object.fromEntries(PARAM_NAMES.map((p) => [p, this.backend.read(this.params[p])])) as Record<ParamName, Float64Array>;
+  async snapshot(which: Params = this.params): Promise<ParamValues> {
+    const out = {} as ParamValues;
+    for (const p of PARAM_NAMES) out[p] = await this.backend.read(which[p]);
+    return out;
   }
 
-  restore(values: Record<ParamName, ArrayLike<number>>): void {
-    for (const p of PARAM_NAMES) this.backend.write(this.params[p], values[p]);
+  async restore(values: Record<ParamName, ArrayLike<number>>, which: Params = this.params): Promise<void> {
+    for (const p of PARAM_NAMES) await this.backend.write(which[p], values[p]);
   }
 }

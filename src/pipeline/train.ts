@@ -1,12 +1,15 @@
 /**
- * The training pipeline: step numbers flow through the stages
- *   shuffle → normalize → train step → evaluate → metrics sink
- * one step at a time (each step's stages finish before the next step starts: no buffering of batches),
- * and the run ends with final metrics and summary.json.
+ * The training pipeline: a stream of update steps through one operator per job,
+ *
+ *   step source → shuffle → normalize → train step → evaluate → metrics sink → checkpoint → ledger
+ *
+ * The source emits the next step only when the ledger has taken the last one (step-source.ts), so the stream holds
+ * one step at a time, whatever the run's length, and a stop (the abort signal: SIGINT/SIGTERM) ends it between two
+ * steps. Around the stream: a fresh run records the untrained network at step 0 and saves a step-0 checkpoint; the
+ * end of the run (completed, interrupted, diverged, failed) writes its final metrics, checkpoint and summary.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { concat, concatMap, defaultIfEmpty, EMPTY, lastValueFrom, of, pipe, range } from 'rxjs';
+import { concat, defer, EMPTY, lastValueFrom, pipe, tap } from 'rxjs';
 import type { TrainConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
 import { PIXELS, CLASSES } from '../data/cifar.js';
@@ -17,36 +20,20 @@ import { Evaluator } from '../model/evaluator.js';
 import { Network } from '../model/network.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic.js';
+import { checkpoint } from '../stages/checkpoint.js';
 import { evaluate } from '../stages/evaluate.js';
 import { CsvLog, METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
 import { normalize } from '../stages/normalize.js';
 import { shuffle } from '../stages/shuffle.js';
 import { DivergedError, trainStep } from '../stages/train-step.js';
-import type { EvaluatedStep, SplitMetrics } from '../stages/types.js';
+import type { EvaluatedStep } from '../stages/types.js';
+import { RunLedger, type RunStatus, type Summary } from './ledger.js';
 import { planRun, type RunPlan } from './plan.js';
+import { stepSource } from './step-source.js';
 
-export type RunStatus = 'completed' | 'diverged' | 'interrupted' | 'failed';
-
-export interface Summary {
-  status: RunStatus;
-  name: string;
-  backend: string;
-  threads: number;
-  seed: number;
-  steps: number;
-  totalSteps: number;
-  epochs: number;
-  seconds: number;
-  samplesPerSecond: number;
-  divergedAtStep?: number;
-  error?: string;
-  startedAt: string;
-  finishedAt: string;
-  config: TrainConfig;
-  final: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics } | null;
-  lastMetrics: EvaluatedStep['metrics'] | null;
-}
+export type { RunStatus, Summary };
 
 /** Where a resumed run starts: the network state and the number of updates already done. */
 export interface ResumeState {
@@ -62,7 +49,10 @@ export interface TrainingOptions {
   signal?: AbortSignal;
   /** Called after every update step (progress display). */
   onStep?: (s: EvaluatedStep, plan: RunPlan) => void;
-  /** Called every config.checkpoint.every steps and at the end, with the network (checkpoint writer). */
+  /**
+   * Saves the network (model.json): at step 0 of a fresh run, every config.checkpoint.every steps, and at the end
+   * of a completed or interrupted run. Without it the run keeps no checkpoint (search trials).
+   */
   onCheckpoint?: (net: Network, step: number, norm: Normalization) => void | Promise<void>;
   resume?: ResumeState;
   /** Normalisation statistics, when already computed (search trials share them). */
@@ -77,121 +67,89 @@ export interface TrainingResult {
 
 export async function runTraining(opts: TrainingOptions): Promise<TrainingResult> {
   const { config, splits, backend, outDir, signal } = opts;
-  const started = Date.now();
   const plan = planRun(config, splits.train.count);
   mkdirSync(outDir, { recursive: true });
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
   const net = new Network(backend, { d: PIXELS, m: config.model.hidden, k: CLASSES });
-  net.initialise(new Rng(deriveSeed(config.seed, 'init')));
+  await net.initialise(new Rng(deriveSeed(config.seed, 'init')));
   const firstStep = opts.resume?.step ?? 0;
-  if (opts.resume) net.restore(opts.resume.params);
+  if (opts.resume) await net.restore(opts.resume.params);
 
   const lambda = config.train.lambda;
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
+  const ledger = new RunLedger(outDir, config, plan, backend, firstStep);
   const log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
-  const stepClock = Date.now();
-  const elapsedSeconds = () => (Date.now() - started) / 1000;
-  const checkpointEvery = config.checkpoint.every;
+  const save = async (step: number) => {
+    if (!opts.onCheckpoint) return;
+    await opts.onCheckpoint(net, step, norm);
+    ledger.checkpointStep = step;
+  };
+  ledger.write();
+  const started = performance.now();
 
-  let status: RunStatus = 'completed';
-  let stepsDone = firstStep;
-  let lastMetrics: Summary['lastMetrics'] = null;
-  let divergedAtStep: number | undefined;
-  let error: string | undefined;
-  let lastYield = Date.now();
-
-  // The stage operators are built once: they keep state across steps (the epoch's permutation, buffers).
+  // The stages are built once: they keep state across steps (the epoch's permutation, buffers).
   const record = pipe(
     evaluate({
       evaluator, train: splits.train, val: splits.val, lambda, trainLimit: config.eval.trainSubset,
       isEvaluationPoint: (s) => s % plan.evalEvery === 0 || s === plan.totalSteps,
-      elapsedSeconds,
+      elapsedSeconds: () => (performance.now() - started) / 1000,
     }),
     metricsSink(log),
   );
-  // After each step, still inside it (the next step starts only once this is done): progress, the periodic
-  // checkpoint (so it holds exactly the network of its step), and now and then a turn of the event loop:
-  // synchronous backends run a whole run in microtasks, which would keep a SIGINT/SIGTERM handler (the abort
-  // signal) from running until the run is over.
-  const afterStep = concatMap(async (s: EvaluatedStep) => {
-    stepsDone = s.step;
-    if (s.metrics) lastMetrics = s.metrics;
-    opts.onStep?.(s, plan);
-    if (opts.onCheckpoint && checkpointEvery > 0 && s.step > firstStep && s.step % checkpointEvery === 0 && s.step < plan.totalSteps) {
-      await opts.onCheckpoint(net, s.step, norm);
-    }
-    if (Date.now() - lastYield >= 25) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      lastYield = Date.now();
-    }
-    return s;
-  });
-  const oneStep = pipe(
+  const source = stepSource(firstStep, plan.totalSteps, signal);
+  const steps$ = source.steps$.pipe(
     shuffle(config.seed, splits.train.count, config.train.batchSize),
     normalize(backend, splits.train, norm, X),
-    trainStep(net, config.schedule, lambda, plan.stepsPerEpoch),
+    trainStep(net, { etaAt: (step) => cyclicalEta(config.schedule, step), lambda, stepsPerEpoch: plan.stepsPerEpoch }),
     record,
-    afterStep,
+    checkpoint(config.checkpoint.every, firstStep, plan.totalSteps, save),
+    tap((s) => {
+      ledger.stepDone(s);
+      opts.onStep?.(s, plan);
+      source.next();
+    }),
   );
-  // A fresh run also records the untrained network at step 0, where the schedule starts.
-  const start$ = firstStep === 0 ? of({ step: 0, epoch: 0, eta: cyclicalEta(config.schedule, 0), batchLoss: NaN }).pipe(record, afterStep) : EMPTY;
-  // SIGINT/SIGTERM (the signal) end the run between two steps, never in the middle of one: a step that has
-  // begun finishes (and a pending step sees the signal and does nothing).
-  const steps$ = concat(
-    start$,
-    range(firstStep, plan.totalSteps - firstStep).pipe(concatMap((step) => (signal?.aborted ? EMPTY : of(step).pipe(oneStep)))),
-  ).pipe(defaultIfEmpty(null));
+  // A fresh run also records the untrained network at step 0, where the schedule starts, and saves it.
+  const start$ = firstStep > 0 ? EMPTY : defer(async () => {
+    await save(0);
+    return { step: 0, epoch: 0, eta: cyclicalEta(config.schedule, 0), batchLoss: NaN };
+  }).pipe(
+    record,
+    tap((s) => opts.onStep?.(s, plan)),
+  );
 
   try {
-    await lastValueFrom(steps$);
-    if (signal?.aborted && stepsDone < plan.totalSteps) status = 'interrupted';
+    await lastValueFrom(concat(start$, steps$), { defaultValue: null });
+    ledger.status = ledger.stepsDone < plan.totalSteps ? 'interrupted' : 'completed';
   } catch (e) {
     if (e instanceof DivergedError) {
-      status = 'diverged';
-      divergedAtStep = e.step;
-      error = e.message;
-    } else {
-      status = 'failed';
-      error = (e as Error).message;
-    }
+      ledger.status = 'diverged';
+      ledger.divergedAtStep = e.step;
+    } else ledger.status = 'failed';
+    ledger.error = (e as Error).message;
   } finally {
-    await log.close();
+    await log.close().catch((e) => {
+      if (ledger.status !== 'failed') ledger.error = (e as Error).message;
+      ledger.status = 'failed';
+    });
   }
-  const trainSeconds = (Date.now() - stepClock) / 1000 - evaluator.seconds;
+  ledger.trainSeconds = (performance.now() - started) / 1000 - evaluator.seconds;
 
-  let final: Summary['final'] = null;
-  if (status === 'completed') {
-    final = {
-      train: await evaluator.evaluate(splits.train, lambda),
-      val: await evaluator.evaluate(splits.val, lambda),
-      test: await evaluator.evaluate(splits.test, lambda),
-    };
+  try {
+    if (ledger.status === 'completed') {
+      ledger.final = {
+        train: await evaluator.evaluate(splits.train, lambda),
+        val: await evaluator.evaluate(splits.val, lambda),
+        test: await evaluator.evaluate(splits.test, lambda),
+      };
+    }
+    if (ledger.status === 'completed' || ledger.status === 'interrupted') await save(ledger.stepsDone);
+  } catch (e) {
+    ledger.status = 'failed';
+    ledger.error = (e as Error).message;
   }
-  if (opts.onCheckpoint && status !== 'failed' && status !== 'diverged') await opts.onCheckpoint(net, stepsDone, norm);
-
-  const trained = stepsDone - firstStep;
-  const summary: Summary = {
-    status,
-    name: config.name,
-    backend: backend.name,
-    threads: backend.threads + 1,
-    seed: config.seed,
-    steps: stepsDone,
-    totalSteps: plan.totalSteps,
-    epochs: stepsDone / plan.stepsPerEpoch,
-    seconds: (Date.now() - started) / 1000,
-    samplesPerSecond: trainSeconds > 0 ? (trained * config.train.batchSize) / trainSeconds : 0,
-    ...(divergedAtStep !== undefined ? { divergedAtStep } : {}),
-    ...(error !== undefined ? { error } : {}),
-    startedAt: new Date(started).toISOString(),
-    finishedAt: new Date().toISOString(),
-    config,
-    final,
-    lastMetrics,
-  };
-  writeJsonAtomic(join(outDir, 'summary.json'), summary);
-  return { summary, network: net, normalization: norm };
+  return { summary: ledger.close(), network: net, normalization: norm };
 }

@@ -51,7 +51,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
     });
     return {
       trial: task.trial,
-      status: summary.status,
+      status: summary.status === 'running' ? 'failed' : summary.status,
       final: summary.final,
       steps: summary.steps,
       seconds: summary.seconds,

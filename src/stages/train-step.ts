@@ -1,7 +1,6 @@
-/** Train-step stage: one mini-batch gradient-descent update with the cyclical learning rate. */
+/** Train-step stage: one mini-batch gradient-descent update at the step's learning rate. */
 import { concatMap, type OperatorFunction } from 'rxjs';
 import type { Network } from '../model/network.js';
-import { cyclicalEta, type CyclicalSchedule } from '../model/schedule.js';
 import type { Batch, StepResult } from './types.js';
 
 export class DivergedError extends Error {
@@ -11,12 +10,22 @@ export class DivergedError extends Error {
   }
 }
 
-export function trainStep(net: Network, schedule: CyclicalSchedule, lambda: number, stepsPerEpoch: number): OperatorFunction<Batch, StepResult> {
+export interface TrainStepPlan {
+  /** The learning rate of update step `step` (0-based). */
+  etaAt: (step: number) => number;
+  lambda: number;
+  stepsPerEpoch: number;
+  /** Dropout on the hidden layer: keep probability and the mask seed of each step. */
+  dropout?: { keep: number; seedAt: (step: number) => number };
+}
+
+export function trainStep(net: Network, plan: TrainStepPlan): OperatorFunction<Batch, StepResult> {
   return concatMap(async (batch) => {
-    const eta = cyclicalEta(schedule, batch.step);
-    const { lossSum } = await net.trainStep(batch.X, batch.labels, eta, lambda);
+    const eta = plan.etaAt(batch.step);
+    const dropout = plan.dropout ? { keep: plan.dropout.keep, seed: plan.dropout.seedAt(batch.step) } : undefined;
+    const { lossSum } = await net.trainStep(batch.X, batch.labels, { eta, lambda: plan.lambda, dropout });
     const batchLoss = lossSum / batch.X.rows;
     if (!Number.isFinite(batchLoss)) throw new DivergedError(batch.step + 1, batchLoss);
-    return { step: batch.step + 1, epoch: (batch.step + 1) / stepsPerEpoch, eta, batchLoss };
+    return { step: batch.step + 1, epoch: (batch.step + 1) / plan.stepsPerEpoch, eta, batchLoss };
   });
 }

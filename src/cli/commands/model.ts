@@ -93,7 +93,7 @@ async function evaluateCommand(modelPath: string, o: { data?: string; out?: stri
   const { backend } = await selectBackendOrExplain(backendOf(o, cp), cp.config.kernels.threads);
   const results: Record<string, SplitEvaluation> = {};
   try {
-    const predictor = new Predictor(networkFromCheckpoint(cp, backend), cp.normalization);
+    const predictor = new Predictor(await networkFromCheckpoint(cp, backend), cp.normalization);
     for (const [name, data] of Object.entries(splits)) {
       if (data.count > 0) results[name] = await evaluateSplit(predictor, data, classes);
     }
@@ -202,7 +202,7 @@ async function predictCommand(modelPath: string, inputs: string[], o: { backend?
   const classes = cp.classes;
   const { backend } = await selectBackendOrExplain(backendOf(o, cp), cp.config.kernels.threads);
   try {
-    const predictor = new Predictor(networkFromCheckpoint(cp, backend), cp.normalization);
+    const predictor = new Predictor(await networkFromCheckpoint(cp, backend), cp.normalization);
     for (const input of parsed) {
       const out: string[] = [];
       await predictor.forEach(input.data, (i, p) => {

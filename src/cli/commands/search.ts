@@ -10,7 +10,7 @@ import { UsageError } from '../../config/errors.js';
 import type { SearchConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { computeNormalization } from '../../data/normalization.js';
-import { checkSplitsFit } from '../../data/splits.js';
+import { checkSplitsFit } from '../../pipeline/plan.js';
 import { LocalPoolExecutor } from '../../search/local-pool.js';
 import { poolSize, resolveRange } from '../../search/plan.js';
 import { SearchProgress } from '../../search/progress.js';

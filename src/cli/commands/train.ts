@@ -13,11 +13,11 @@ import { UsageError } from '../../config/errors.js';
 import type { TrainConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { computeNormalization } from '../../data/normalization.js';
-import { checkSplitsFit, loadSplits, type Splits } from '../../data/splits.js';
+import { loadSplits, type Splits } from '../../data/splits.js';
 import { selectBackend, type BackendName } from '../../kernels/select.js';
 import type { KernelBackend } from '../../kernels/backend.js';
 import { checkResumable, loadCheckpoint, MODEL_FILE, readClassNames, saveCheckpoint, type Checkpoint } from '../../model/checkpoint.js';
-import { planRun } from '../../pipeline/plan.js';
+import { checkSplitsFit } from '../../pipeline/plan.js';
 import { runTraining, type Summary } from '../../pipeline/train.js';
 import { METRICS_COLUMNS } from '../../stages/metrics-sink.js';
 import { writeFileAtomic } from '../../util/atomic.js';
@@ -45,7 +45,7 @@ export async function selectBackendOrExplain(name: BackendName, threads: number)
   }
 }
 
-export const exitCodeOf = (s: Summary['status']) => ({ completed: 0, interrupted: 130, diverged: 3, failed: 1 })[s];
+export const exitCodeOf = (s: Summary['status']) => ({ completed: 0, interrupted: 130, diverged: 3, failed: 1, running: 1 })[s];
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
@@ -85,8 +85,7 @@ export async function trainCommand(config: TrainConfig, opts: RunOptions): Promi
   const checkpoint = opts.resume ? resumeCheckpoint(opts) : null;
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });
   const splits = loadSplits(config.data, dataDir, source);
-  checkSplitsFit(config, splits, source);
-  const plan = planRun(config, splits.train.count);
+  const plan = checkSplitsFit(config, splits, source);
   const counts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
   const normalization = computeNormalization(splits.train);
   if (checkpoint) checkResumable(checkpoint, config, counts, normalization);

@@ -1,0 +1,147 @@
+/**
+ * The element-wise ops of the kernel interface as plain loops over host memory, shared by the float32 backends
+ * whose speed lies in gemm (wasm-simd, BLAS, gpu.js's CPU modes): a backend extends HostBackend, implements
+ * `matrix` and `gemm`, and overrides whichever other op it does faster. At the step's shapes these loops touch
+ * n × m or n × k values: microseconds, against the milliseconds of the two products with W1.
+ */
+import { gemmShape, type Float, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { keepThreshold, maskHash } from './dropout-mask.js';
+
+export abstract class HostBackend implements KernelBackend {
+  abstract readonly name: string;
+  abstract readonly dtype: 'float32' | 'float64';
+  abstract readonly threads: number;
+
+  abstract matrix(rows: number, cols: number): HostMatrix;
+  abstract gemm(a: Matrix, transA: boolean, b: Matrix, transB: boolean, c: Matrix, alpha?: number, beta?: number): void | Promise<void>;
+
+  /** The values of a matrix of this backend (a subclass may check that it allocated it). */
+  protected data(m: Matrix, _what: string): Float {
+    return (m as HostMatrix).data;
+  }
+
+  /** Checks the shapes of a product: [n, m, k]. */
+  protected gemmShape(a: Matrix, ta: boolean, b: Matrix, tb: boolean, c: Matrix): [number, number, number] {
+    return gemmShape(a, ta, b, tb, c);
+  }
+
+  biasRelu(s: Matrix, bias: Matrix): void {
+    const { rows, cols } = s, x = this.data(s, 'biasRelu s'), b = this.data(bias, 'biasRelu bias');
+    for (let i = 0; i < rows; i++) {
+      const o = i * cols;
+      for (let j = 0; j < cols; j++) {
+        const v = x[o + j] + b[j];
+        x[o + j] = v > 0 ? v : 0;
+      }
+    }
+  }
+
+  dropout(h: Matrix, keep: number, seed: number): void {
+    const x = this.data(h, 'dropout h'), n = h.rows * h.cols, threshold = keepThreshold(keep), inv = 1 / keep;
+    for (let i = 0; i < n; i++) x[i] = maskHash(seed, i) < threshold ? x[i] * inv : 0;
+  }
+
+  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows = s.rows, gradient = false): LossSums {
+    const { cols } = s, x = this.data(s, 'softmax s'), b = this.data(bias, 'softmax bias');
+    let lossSum = 0, correct = 0;
+    for (let i = 0; i < s.rows; i++) {
+      const o = i * cols;
+      let max = -Infinity, arg = 0;
+      for (let j = 0; j < cols; j++) {
+        const v = x[o + j] + b[j];
+        x[o + j] = v;
+        if (v > max) { max = v; arg = j; }
+      }
+      let sum = 0;
+      for (let j = 0; j < cols; j++) { const e = Math.exp(x[o + j] - max); x[o + j] = e; sum += e; }
+      const inv = 1 / sum;
+      for (let j = 0; j < cols; j++) x[o + j] *= inv;
+      if (!labels) continue;
+      const y = labels[i];
+      if (i < rows) {
+        lossSum -= Math.log(Math.max(x[o + y], 1e-300));
+        if (arg === y) correct++;
+      }
+      if (gradient) x[o + y] -= 1;
+    }
+    return { lossSum, correct };
+  }
+
+  crossEntropy(p: Matrix, labels: Labels, rows = p.rows): LossSums {
+    const { cols } = p, x = this.data(p, 'crossEntropy p');
+    let lossSum = 0, correct = 0;
+    for (let i = 0; i < rows; i++) {
+      const o = i * cols, y = labels[i];
+      lossSum -= Math.log(Math.max(x[o + y], 1e-300));
+      let arg = 0;
+      for (let j = 1; j < cols; j++) if (x[o + j] > x[o + arg]) arg = j;
+      if (arg === y) correct++;
+    }
+    return { lossSum, correct };
+  }
+
+  reluBackward(g: Matrix, h: Matrix, scale = 1): void {
+    const x = this.data(g, 'reluBackward g'), y = this.data(h, 'reluBackward h'), n = g.rows * g.cols;
+    for (let i = 0; i < n; i++) x[i] = y[i] > 0 ? x[i] * scale : 0;
+  }
+
+  columnSums(a: Matrix, out: Matrix, alpha: number, beta = 0): void {
+    const { rows, cols } = a, x = this.data(a, 'columnSums a'), o = this.data(out, 'columnSums out');
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let i = 0; i < rows; i++) s += x[i * cols + j];
+      o[j] = alpha * s + (beta === 0 ? 0 : beta * o[j]);
+    }
+  }
+
+  scaleAdd(y: Matrix, x: Matrix, alpha: number, beta: number): void {
+    const a = this.data(y, 'scaleAdd y'), b = this.data(x, 'scaleAdd x'), n = y.rows * y.cols;
+    for (let i = 0; i < n; i++) a[i] = alpha * b[i] + (beta === 0 ? 0 : beta * a[i]);
+  }
+
+  sumSquares(a: Matrix): number {
+    const x = this.data(a, 'sumSquares a'), n = a.rows * a.cols;
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i] * x[i];
+    return s;
+  }
+
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
+    const x = this.data(w, 'sgdUpdate w'), d = this.data(g, 'sgdUpdate g'), n = w.rows * w.cols;
+    if (g.rows * g.cols !== n) throw new Error(`sgdUpdate: ${w.rows}×${w.cols} weights, ${g.rows}×${g.cols} gradient`);
+    if (!momentum) {
+      const decay = 1 - 2 * eta * lambda;
+      for (let i = 0; i < n; i++) x[i] = decay * x[i] - eta * d[i];
+      return;
+    }
+    const v = this.data(momentum.v, 'sgdUpdate v'), { mu, nesterov } = momentum;
+    for (let i = 0; i < n; i++) {
+      const gi = d[i] + 2 * lambda * x[i];
+      const vi = mu * v[i] + gi;
+      v[i] = vi;
+      x[i] -= eta * (nesterov ? gi + mu * vi : vi);
+    }
+  }
+
+  gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
+    const d = out.cols, y = this.data(out, 'gatherNormalized out');
+    if (count > out.rows) throw new RangeError(`gatherNormalized: ${count} rows into a ${out.rows}-row matrix`);
+    for (let r = 0; r < count; r++) {
+      const src = rows[r] * d, dst = r * d;
+      for (let k = 0; k < d; k++) y[dst + k] = (records[src + k] * (1 / 255) - mean[k]) * invStd[k];
+    }
+  }
+
+  read(a: Matrix): Float64Array {
+    return Float64Array.from(this.data(a, 'read').subarray(0, a.rows * a.cols));
+  }
+
+  write(a: Matrix, values: ArrayLike<number>): void {
+    const n = a.rows * a.cols, x = this.data(a, 'write');
+    if (values.length !== n) throw new Error(`write: expected ${n} values, got ${values.length}`);
+    for (let i = 0; i < n; i++) x[i] = values[i];
+  }
+
+  abstract releaseAll(): void;
+  abstract dispose(): void | Promise<void>;
+}

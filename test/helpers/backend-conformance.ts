@@ -1,0 +1,210 @@
+/**
+ * What every kernel backend must do, checked against the float64 reference backend: every op of the kernel interface
+ * on odd and real shapes, and whole training steps of the network (plain SGD, dropout, momentum, Nesterov).
+ * A backend's own test file calls `describeConformance(label, create)`; CPU, BLAS and GPU backends run the same cases.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostMatrix, KernelBackend, Matrix } from '../../src/kernels/backend.js';
+import { keepUnit } from '../../src/kernels/dropout-mask.js';
+import { ReferenceBackend } from '../../src/kernels/reference.js';
+import { Network, PARAM_NAMES, type StepOptions } from '../../src/model/network.js';
+import { Rng } from '../../src/util/rng.js';
+
+const ref = new ReferenceBackend();
+
+export function randomValues(rng: Rng, n: number, scale = 1): Float64Array {
+  return Float64Array.from({ length: n }, () => (rng.uniform() * 2 - 1) * scale);
+}
+
+/** The same values in the backend and in the reference (rounded to float32 first, so inputs are identical). */
+export async function pair(b: KernelBackend, rows: number, cols: number, values: Float64Array): Promise<[Matrix, HostMatrix]> {
+  const v = Float64Array.from(values, Math.fround);
+  const mb = b.matrix(rows, cols), mr = ref.matrix(rows, cols);
+  await b.write(mb, v);
+  ref.write(mr, v);
+  return [mb, mr];
+}
+
+/** max_i |got − want| / (1 + |want|) stays below tol. */
+export async function expectClose(b: KernelBackend, got: Matrix, want: HostMatrix, tol: number, what = ''): Promise<void> {
+  const g = await b.read(got), w = ref.read(want);
+  expect(g.length).toBe(w.length);
+  let worst = 0, at = -1;
+  for (let i = 0; i < g.length; i++) {
+    const e = Math.abs(g[i] - w[i]) / (1 + Math.abs(w[i]));
+    if (!(e <= worst)) { worst = e; at = i; }
+  }
+  expect(worst, `${what} worst at ${at}: ${g[at]} vs ${w[at]}`).toBeLessThan(tol);
+}
+
+const SHAPES: [number, number][] = [[1, 1], [3, 7], [7, 3], [17, 50], [100, 10], [33, 129]];
+const GEMM_SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [17, 13, 31], [100, 50, 3072], [37, 10, 50], [64, 33, 129]];
+
+export function describeConformance(label: string, create: () => Promise<KernelBackend>): void {
+  describe(`${label}: the kernel interface against the float64 reference`, () => {
+    let b: KernelBackend;
+    beforeAll(async () => { b = await create(); });
+    afterAll(async () => { await b?.dispose(); });
+
+    it.each(GEMM_SHAPES)('gemm in all four layouts, n=%i m=%i k=%i, with alpha and beta', async (n, m, k) => {
+      const rng = new Rng(n * 1000 + m * 10 + k);
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          const [a, ar] = await pair(b, ta ? k : n, ta ? n : k, randomValues(rng, n * k));
+          const [bb, br] = await pair(b, tb ? m : k, tb ? k : m, randomValues(rng, k * m));
+          const [c, cr] = await pair(b, n, m, randomValues(rng, n * m));
+          await b.gemm(a, ta, bb, tb, c, 0.75, 0.5);
+          ref.gemm(ar, ta, br, tb, cr, 0.75, 0.5);
+          await expectClose(b, c, cr, 2e-5 * Math.sqrt(k), `gemm ${ta}${tb} beta`);
+          await b.gemm(a, ta, bb, tb, c);
+          ref.gemm(ar, ta, br, tb, cr);
+          await expectClose(b, c, cr, 2e-5 * Math.sqrt(k), `gemm ${ta}${tb}`);
+        }
+      }
+      const [x] = await pair(b, 2, 3, randomValues(rng, 6));
+      await expect(Promise.resolve().then(() => b.gemm(x, false, x, false, b.matrix(2, 3)))).rejects.toThrow(/do not fit/);
+    });
+
+    it.each(SHAPES)('biasRelu, dropout, reluBackward on %i × %i', async (rows, cols) => {
+      const rng = new Rng(rows * 7 + cols);
+      const [s, sr] = await pair(b, rows, cols, randomValues(rng, rows * cols, 3));
+      const [bias, biasr] = await pair(b, 1, cols, randomValues(rng, cols));
+      await b.biasRelu(s, bias);
+      ref.biasRelu(sr, biasr);
+      await expectClose(b, s, sr, 1e-6, 'biasRelu');
+      const h = await b.read(s);
+      if (rows * cols > 4) expect(h.some((v) => v === 0) && h.some((v) => v > 0)).toBe(true);
+
+      const [g, gr] = await pair(b, rows, cols, randomValues(rng, rows * cols));
+      await b.reluBackward(g, s, 1.25);
+      ref.reluBackward(gr, sr, 1.25);
+      await expectClose(b, g, gr, 1e-6, 'reluBackward');
+
+      const seed = rng.int(0, 2 ** 31);
+      await b.dropout(s, 0.7, seed);
+      ref.dropout(sr, 0.7, seed);
+      await expectClose(b, s, sr, 1e-6, 'dropout');
+      const dropped = await b.read(s);
+      for (let i = 0; i < dropped.length; i++) if (!keepUnit(seed, i, 0.7)) expect(dropped[i]).toBe(0);
+    });
+
+    it.each(SHAPES.filter(([, c]) => c > 1))('softmax with its loss and gradient, crossEntropy, columnSums, scaleAdd on %i × %i', async (rows, cols) => {
+      const rng = new Rng(rows * 11 + cols);
+      const labels = Uint8Array.from({ length: rows }, () => rng.int(0, cols - 1));
+      const sv = randomValues(rng, rows * cols, 4), bv = randomValues(rng, cols);
+      const [bias, biasr] = await pair(b, 1, cols, bv);
+      for (const [withLabels, gradient, count] of [[false, false, rows], [true, false, rows], [true, false, Math.ceil(rows / 2)], [true, true, rows]] as const) {
+        const [s, sr] = await pair(b, rows, cols, sv);
+        const got = await b.softmax(s, bias, withLabels ? labels : null, count, gradient);
+        const want = ref.softmax(sr, biasr, withLabels ? labels : null, count, gradient);
+        await expectClose(b, s, sr, 1e-5, `softmax labels=${withLabels} gradient=${gradient}`);
+        expect(got.correct).toBe(want.correct);
+        expect(Math.abs(got.lossSum - want.lossSum)).toBeLessThan(1e-5 * (1 + want.lossSum));
+        if (!withLabels) {
+          const ce = await b.crossEntropy(s, labels), cer = ref.crossEntropy(sr, labels);
+          expect(ce.correct).toBe(cer.correct);
+          expect(Math.abs(ce.lossSum - cer.lossSum)).toBeLessThan(1e-5 * (1 + cer.lossSum));
+        }
+        if (gradient) {
+          const [sums, sumsr] = await pair(b, 1, cols, randomValues(rng, cols));
+          await b.columnSums(s, sums, -0.3, 1);
+          ref.columnSums(sr, sumsr, -0.3, 1);
+          await expectClose(b, sums, sumsr, 1e-6, 'columnSums beta');
+          await b.columnSums(s, sums, 1 / rows);
+          ref.columnSums(sr, sumsr, 1 / rows);
+          await expectClose(b, sums, sumsr, 1e-6, 'columnSums');
+          const [y, yr] = await pair(b, rows, cols, randomValues(rng, rows * cols));
+          await b.scaleAdd(y, s, 0.5, 0.25);
+          ref.scaleAdd(yr, sr, 0.5, 0.25);
+          await expectClose(b, y, yr, 1e-6, 'scaleAdd');
+          await b.scaleAdd(y, s, 2, 0);
+          ref.scaleAdd(yr, sr, 2, 0);
+          await expectClose(b, y, yr, 1e-6, 'scaleAdd beta 0');
+        }
+      }
+    });
+
+    it.each([[1, 1], [17, 50], [50, 3072], [3, 1001]] as [number, number][])('sumSquares and sgdUpdate (plain, momentum, Nesterov) on %i × %i', async (rows, cols) => {
+      const rng = new Rng(rows + cols);
+      const [w, wr] = await pair(b, rows, cols, randomValues(rng, rows * cols));
+      const sq = await b.sumSquares(w), sqr = ref.sumSquares(wr);
+      expect(Math.abs(sq - sqr)).toBeLessThan(1e-6 * sqr);
+      const [g, gr] = await pair(b, rows, cols, randomValues(rng, rows * cols));
+      await b.sgdUpdate(w, g, 0.05, 0.01);
+      ref.sgdUpdate(wr, gr, 0.05, 0.01);
+      await expectClose(b, w, wr, 1e-6, 'sgdUpdate');
+      for (const nesterov of [false, true]) {
+        const [v, vr] = await pair(b, rows, cols, randomValues(rng, rows * cols, 0.1));
+        for (let t = 0; t < 2; t++) {
+          await b.sgdUpdate(w, g, 0.05, 0.01, { v, mu: 0.9, nesterov });
+          ref.sgdUpdate(wr, gr, 0.05, 0.01, { v: vr, mu: 0.9, nesterov });
+        }
+        await expectClose(b, v, vr, 1e-6, `velocity nesterov=${nesterov}`);
+        await expectClose(b, w, wr, 1e-6, `momentum nesterov=${nesterov}`);
+      }
+    });
+
+    it('gathers and normalises uint8 records in any row order, leaving rows beyond count alone', async () => {
+      const rng = new Rng(5);
+      for (const d of [5, 33, 3072]) {
+        const records = Uint8Array.from({ length: 20 * d }, () => rng.int(0, 255));
+        const mean = Float32Array.from({ length: d }, () => rng.uniform());
+        const invStd = Float32Array.from({ length: d }, () => 1 + rng.uniform() * 3);
+        const rows = Int32Array.of(19, 3, 3, 0, 7);
+        const fill = new Float64Array(6 * d).fill(42);
+        const [out, outr] = await pair(b, 6, d, fill);
+        await b.gatherNormalized(records, rows, rows.length, mean, invStd, out);
+        ref.gatherNormalized(records, rows, rows.length, mean, invStd, outr);
+        await expectClose(b, out, outr, 1e-6, `gather d=${d}`);
+      }
+    });
+
+    it('read and write round-trip through the backend\'s precision', async () => {
+      const m = b.matrix(3, 3);
+      await b.write(m, [1, 2, 3, 4, 5, 6, 7, 8, 0.1]);
+      const back = Array.from(await b.read(m));
+      expect(back.slice(0, 8)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(back[8]).toBe(b.dtype === 'float32' ? Math.fround(0.1) : 0.1);
+      await expect(Promise.resolve().then(() => b.write(m, [1, 2]))).rejects.toThrow();
+    });
+
+    const shape = { d: 3072, m: 50, k: 10 }, n = 100;
+    const variants: [string, StepOptions, { mu: number; nesterov: boolean } | null][] = [
+      ['plain SGD', { eta: 0.05, lambda: 0.01 }, null],
+      ['dropout', { eta: 0.05, lambda: 0.01, dropout: { keep: 0.6, seed: 99 } }, null],
+      ['momentum', { eta: 0.02, lambda: 0.01 }, { mu: 0.9, nesterov: false }],
+      ['Nesterov with dropout', { eta: 0.02, lambda: 0.001, dropout: { keep: 0.8, seed: 7 } }, { mu: 0.9, nesterov: true }],
+    ];
+    it.each(variants)('three training steps (%s) match the reference', async (_label, step, momentum) => {
+      const rng = new Rng(7);
+      const xv = Float64Array.from(randomValues(rng, n * shape.d, 2), Math.fround);
+      const labels = Uint8Array.from({ length: n }, () => rng.int(0, 9));
+      const init = new Network(ref, shape);
+      await init.initialise(new Rng(1));
+      const weights = await init.snapshot();
+      for (const p of PARAM_NAMES) weights[p] = Float64Array.from(weights[p], Math.fround);
+      const run = async (backend: KernelBackend) => {
+        const net = new Network(backend, shape, momentum);
+        await net.restore(weights);
+        const X = backend.matrix(n, shape.d);
+        await backend.write(X, xv);
+        let loss = 0;
+        for (let s = 0; s < 3; s++) loss = (await net.trainStep(X, labels, step)).lossSum;
+        return { loss, params: await net.snapshot() };
+      };
+      const got = await run(b), want = await run(ref);
+      expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-4 * want.loss);
+      for (const p of PARAM_NAMES) {
+        const g = got.params[p], w = want.params[p];
+        let scale = 0, err = 0, moved = 0;
+        for (let i = 0; i < w.length; i++) {
+          scale = Math.max(scale, Math.abs(w[i]));
+          err = Math.max(err, Math.abs(g[i] - w[i]));
+          moved = Math.max(moved, Math.abs(w[i] - weights[p][i]));
+        }
+        expect(err, p).toBeLessThan(1e-5 * scale + 1e-7);
+        expect(moved, `${p} changed`).toBeGreaterThan(0);
+      }
+    });
+  });
+}
