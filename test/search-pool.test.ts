@@ -11,7 +11,8 @@ import { computeNormalization } from '../src/data/normalization.js';
 import { loadSplits } from '../src/data/splits.js';
 import { defaultWorkerFile, LocalPoolExecutor } from '../src/search/local-pool.js';
 import { readTrialsCsv, TRIAL_COLUMNS } from '../src/search/results.js';
-import { runSearch, type SearchSummary } from '../src/search/search.js';
+import { runSearch, trialConfig, type SearchSummary } from '../src/search/search.js';
+import type { RungReport, TrialTask } from '../src/search/types.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
 const CLI = resolve('dist/cli.js');
@@ -93,6 +94,38 @@ function cli(args: string[], onStderr?: (text: string, child: ReturnType<typeof 
     child.on('close', (code) => resolveRun({ code, stderr }));
   });
 }
+
+describe('LocalPoolExecutor rungs', () => {
+  it('forwards each rung report to onRung across the worker thread and stops the trial where told (status pruned)', async () => {
+    const config = searchSchema.parse({ kind: 'search', name: 'rungs', trials: 2, workers: 2, space: { sampling: 'grid', lMin: -3, lMax: -2 }, base: BASE });
+    const splits = loadSplits(config.base.data, dataDir);
+    const executor = new LocalPoolExecutor({ splits, normalization: computeNormalization(splits.train), workers: 2, threadsPerTrial: 1 });
+    const reports: RungReport[] = [];
+    try {
+      const task = (trial: number): TrialTask => ({
+        trial, l: -3, lambda: 1e-3, outDir: join(root, 'rungs', String(trial)), dataDir, rungs: [6, 12, 18],
+        config: trialConfig(config, { trial, l: -3, lambda: 1e-3 }, 1),
+      });
+      const stop = new AbortController().signal;
+      const onRung = async (r: RungReport) => { reports.push(r); return r.trial === 1 && r.step === 12 ? 'prune' as const : 'continue' as const; };
+      const [pruned, kept] = await Promise.all([executor.run(task(1), stop, { onRung }), executor.run(task(2), stop, { onRung })]);
+      expect(pruned.status).toBe('pruned');
+      expect(pruned.steps).toBe(12);
+      expect(pruned.pruned?.step).toBe(12);
+      expect(kept.status).toBe('completed');
+      expect(kept.steps).toBe(24);
+      const of = (t: number) => reports.filter((r) => r.trial === t);
+      expect(of(1).map((r) => r.step)).toEqual([6, 12]);
+      expect(of(2).map((r) => r.step)).toEqual([6, 12, 18]);
+      for (const r of reports) expect(r.valAccuracy).toBeGreaterThanOrEqual(0);
+      expect(pruned.pruned?.valAccuracy).toBe(of(1)[1].valAccuracy);
+      // without the hook the same task runs to its end
+      expect((await executor.run(task(1), stop)).status).toBe('completed');
+    } finally {
+      await executor.close();
+    }
+  });
+});
 
 describe('cifar-mlp search (built CLI)', () => {
   it.each(['SIGINT', 'SIGTERM'] as const)('stops cleanly on %s (exit 130) and --resume runs only the unfinished trials', async (sig) => {

@@ -1,7 +1,7 @@
 /**
  * The training pipeline: a stream of update steps through one operator per job,
  *
- *   step source → shuffle → normalize → train step → evaluate → metrics sink → checkpoint → ledger
+ *   step source → shuffle → normalize → train step → evaluate → metrics sink → [rung gate] → checkpoint → ledger
  *
  * The source emits the next step only when the ledger has taken the last one (step-source.ts), so the stream holds
  * one step at a time, whatever the run's length, and a stop (the abort signal: SIGINT/SIGTERM) ends it between two
@@ -9,7 +9,7 @@
  * end of the run (completed, interrupted, diverged, failed) writes its final metrics, checkpoint and summary.
  */
 import { join } from 'node:path';
-import { concat, defer, EMPTY, lastValueFrom, pipe, tap } from 'rxjs';
+import { concat, defer, EMPTY, identity, lastValueFrom, pipe, tap } from 'rxjs';
 import type { TrainConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
 import { PIXELS, CLASSES } from '../data/cifar.js';
@@ -27,6 +27,7 @@ import { evaluate } from '../stages/evaluate.js';
 import { CsvLog, METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
 import { normalize } from '../stages/normalize.js';
 import { shuffle } from '../stages/shuffle.js';
+import { PrunedError, rungGate, type RungPlan } from '../stages/rung-gate.js';
 import { DivergedError, trainStep } from '../stages/train-step.js';
 import type { EvaluatedStep } from '../stages/types.js';
 import { RunLedger, type RunStatus, type Summary } from './ledger.js';
@@ -57,6 +58,8 @@ export interface TrainingOptions {
   resume?: ResumeState;
   /** Normalisation statistics, when already computed (search trials share them). */
   normalization?: Normalization;
+  /** Successive-halving rungs of a search trial: the run reports its validation accuracy there and may be pruned. */
+  rungs?: RungPlan;
 }
 
 export interface TrainingResult {
@@ -105,6 +108,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     normalize(backend, splits.train, norm, X),
     trainStep(net, { etaAt: (step) => cyclicalEta(config.schedule, step), lambda, stepsPerEpoch: plan.stepsPerEpoch }),
     record,
+    opts.rungs ? rungGate(opts.rungs, evaluator, splits.val, lambda) : identity,
     checkpoint(config.checkpoint.every, firstStep, plan.totalSteps, save),
     tap((s) => {
       ledger.stepDone(s);
@@ -125,11 +129,15 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     await lastValueFrom(concat(start$, steps$), { defaultValue: null });
     ledger.status = ledger.stepsDone < plan.totalSteps ? 'interrupted' : 'completed';
   } catch (e) {
-    if (e instanceof DivergedError) {
-      ledger.status = 'diverged';
-      ledger.divergedAtStep = e.step;
-    } else ledger.status = 'failed';
-    ledger.error = (e as Error).message;
+    if (e instanceof PrunedError) {
+      ledger.status = 'pruned';
+      ledger.pruned = { step: e.step, valAccuracy: e.valAccuracy };
+      ledger.stepsDone = e.step;
+    } else {
+      ledger.status = e instanceof DivergedError ? 'diverged' : 'failed';
+      if (e instanceof DivergedError) ledger.divergedAtStep = e.step;
+      ledger.error = (e as Error).message;
+    }
   } finally {
     await log.close().catch((e) => {
       if (ledger.status !== 'failed') ledger.error = (e as Error).message;

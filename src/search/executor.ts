@@ -4,7 +4,18 @@
  * what to record, when to stop). `LocalPoolExecutor` (local-pool.ts) runs trials on a Piscina pool of
  * worker threads of this process; an executor on a job-queue engine would implement the same interface.
  */
-import type { TrialResult, TrialTask } from './types.js';
+import type { RungDecision } from '../stages/rung-gate.js';
+import type { RungReport, TrialResult, TrialTask } from './types.js';
+
+export type { RungDecision };
+
+/** What a running trial tells the search while it runs (each optional; an executor forwards what it can). */
+export interface TrialHooks {
+  /** Update steps done so far, of the trial's total (progress display; called often, keep it cheap). */
+  onProgress?: (stepsDone: number, totalSteps: number) => void;
+  /** The trial reached one of its task's rungs: the pruner's decision (the trial waits for it). */
+  onRung?: (report: RungReport) => Promise<RungDecision> | RungDecision;
+}
 
 export interface TrialExecutor {
   /** How many trials it runs at once (the search keeps this many in flight). */
@@ -16,7 +27,7 @@ export interface TrialExecutor {
    * (or reject); either way the search treats it as not run. A rejection otherwise means the trial
    * failed (e.g. its worker died): the search records the error message as the reason.
    */
-  run(task: TrialTask, signal: AbortSignal): Promise<TrialResult>;
+  run(task: TrialTask, signal: AbortSignal, hooks?: TrialHooks): Promise<TrialResult>;
   /** Releases workers; waits for nothing that is still running to finish (the search aborts those first). */
   close(): Promise<void>;
 }

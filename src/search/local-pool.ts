@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
-import type { TrialExecutor } from './executor.js';
+import { MessageChannel } from 'node:worker_threads';
+import type { TrialExecutor, TrialHooks } from './executor.js';
 import type { TrialData } from './run-trial.js';
 import type { WorkerTask } from './trial-worker.js';
 import type { TrialResult, TrialTask } from './types.js';
@@ -79,7 +80,7 @@ export class LocalPoolExecutor implements TrialExecutor {
     });
   }
 
-  async run(task: TrialTask, signal: AbortSignal): Promise<TrialResult> {
+  async run(task: TrialTask, signal: AbortSignal, hooks: TrialHooks = {}): Promise<TrialResult> {
     const stop = new Int32Array(new SharedArrayBuffer(4));
     const kill = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -89,11 +90,19 @@ export class LocalPoolExecutor implements TrialExecutor {
     };
     if (signal.aborted) onStop();
     else signal.addEventListener('abort', onStop, { once: true });
+    // Rung reports cross the thread boundary on a MessageChannel: the worker waits for each decision.
+    const channel = task.rungs?.length && hooks.onRung ? new MessageChannel() : null;
+    channel?.port1.on('message', async ({ step, valAccuracy }: { step: number; valAccuracy: number }) => {
+      const decision = await hooks.onRung!({ trial: task.trial, step, valAccuracy });
+      channel.port1.postMessage(decision);
+    });
     try {
-      return await this.pool.run({ task, data: this.data, threads: this.threadsPerTrial, stop }, { signal: kill.signal });
+      const workerTask: WorkerTask = { task, data: this.data, threads: this.threadsPerTrial, stop, ...(channel ? { rungPort: channel.port2 } : {}) };
+      return await this.pool.run(workerTask, { signal: kill.signal, ...(channel ? { transferList: [channel.port2] } : {}) });
     } finally {
       signal.removeEventListener('abort', onStop);
       if (timer) clearTimeout(timer);
+      channel?.port1.close();
     }
   }
 

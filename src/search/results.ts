@@ -12,7 +12,7 @@ export const TRIAL_COLUMNS = [
   'trial', 'l', 'lambda', 'status', 'train_acc', 'val_acc', 'test_acc', 'train_cost', 'val_cost', 'steps', 'seconds', 'backend', 'threads', 'reason',
 ] as const;
 
-export type RowStatus = 'completed' | 'diverged' | 'failed';
+export type RowStatus = 'completed' | 'diverged' | 'pruned' | 'failed';
 
 export interface TrialRow {
   trial: number;
@@ -64,7 +64,7 @@ export function csvRecord(row: TrialRow): Record<string, string | number> {
   return out;
 }
 
-const STATUSES = new Set<RowStatus>(['completed', 'diverged', 'failed']);
+const STATUSES = new Set<RowStatus>(['completed', 'diverged', 'pruned', 'failed']);
 const NUMERIC = new Set(['trial', 'l', 'lambda', 'train_acc', 'val_acc', 'test_acc', 'train_cost', 'val_cost', 'steps', 'seconds', 'threads']);
 
 function parseRow(cells: string[]): TrialRow | null {

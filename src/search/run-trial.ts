@@ -4,6 +4,7 @@ import type { Splits } from '../data/splits.js';
 import { selectBackend } from '../kernels/select.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { runTraining } from '../pipeline/train.js';
+import type { RungDecision } from '../stages/rung-gate.js';
 import type { TrialResult, TrialTask } from './types.js';
 
 export interface TrialData {
@@ -21,8 +22,10 @@ export interface RunTrialOptions {
   backend?: KernelBackend;
   /** Stops the training after the current step (the trial then reports 'interrupted'). */
   signal?: AbortSignal;
-  /** Called after every update step (e.g. to poll a stop flag). */
-  onStep?: () => void;
+  /** Called after every update step with the steps done and the run's total (e.g. to poll a stop flag). */
+  onStep?: (stepsDone: number, totalSteps: number) => void;
+  /** The pruner's decision at each of the task's rungs (without it the trial runs to its end). */
+  onRung?: (step: number, valAccuracy: number) => Promise<RungDecision> | RungDecision;
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -47,7 +50,8 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
       backend,
       outDir: task.outDir,
       signal: opts.signal,
-      onStep: opts.onStep,
+      onStep: opts.onStep && ((s, plan) => opts.onStep!(s.step, plan.totalSteps)),
+      ...(task.rungs?.length && opts.onRung ? { rungs: { steps: task.rungs, decide: opts.onRung } } : {}),
     });
     return {
       trial: task.trial,
@@ -58,6 +62,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
       backend: summary.backend,
       threads: summary.threads,
       ...(summary.error !== undefined ? { reason: summary.error } : {}),
+      ...(summary.pruned ? { pruned: summary.pruned, reason: `pruned at step ${summary.pruned.step}` } : {}),
     };
   } catch (e) {
     return failed(message(e), backend.name, backend.threads + 1);

@@ -229,7 +229,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
   const rows = latestRows(previous.rows.filter((r) => planned.has(r.trial)));
   const pending = plan.trials.filter((t) => {
     const s = rows.get(t.trial)?.status;
-    return s !== 'completed' && s !== 'diverged';
+    return s !== 'completed' && s !== 'diverged' && s !== 'pruned';
   });
   // Failed trials run again: they are not results until they do.
   for (const t of pending) rows.delete(t.trial);

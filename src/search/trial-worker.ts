@@ -11,6 +11,8 @@ import type { BackendName } from '../kernels/names.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { selectBackend } from '../kernels/select.js';
 import { runTrial, type TrialData } from './run-trial.js';
+import type { MessagePort } from 'node:worker_threads';
+import type { RungDecision } from '../stages/rung-gate.js';
 import type { TrialResult, TrialTask } from './types.js';
 
 export interface WorkerTask {
@@ -19,6 +21,16 @@ export interface WorkerTask {
   threads: number;
   /** Shared Int32Array(1): 1 = stop. */
   stop: Int32Array;
+  /** For a task with rungs: posts { step, valAccuracy } at each rung and receives the decision ('continue' | 'prune'). */
+  rungPort?: MessagePort;
+}
+
+/** Asks the search across the port and waits for its answer. */
+function askOver(port: MessagePort): (step: number, valAccuracy: number) => Promise<RungDecision> {
+  return (step, valAccuracy) => new Promise((resolve) => {
+    port.once('message', (decision: RungDecision) => resolve(decision));
+    port.postMessage({ step, valAccuracy });
+  });
 }
 
 let held: { key: string; backend: KernelBackend } | undefined;
@@ -42,14 +54,18 @@ async function heldBackend(choice: BackendName, threads: number): Promise<Kernel
   }
 }
 
-export default async function trialWorker({ task, data, threads, stop }: WorkerTask): Promise<TrialResult> {
+export default async function trialWorker({ task, data, threads, stop, rungPort }: WorkerTask): Promise<TrialResult> {
   const controller = new AbortController();
   const poll = () => {
     if (!controller.signal.aborted && Atomics.load(stop, 0) !== 0) controller.abort();
   };
   poll();
   const backend = await heldBackend(task.config.kernels.backend, threads);
-  const result = await runTrial(task, data, { threads, backend, signal: controller.signal, onStep: poll });
-  if (result.status === 'failed') await dropBackend();
-  return result;
+  try {
+    const result = await runTrial(task, data, { threads, backend, signal: controller.signal, onStep: poll, ...(rungPort ? { onRung: askOver(rungPort) } : {}) });
+    if (result.status === 'failed') await dropBackend();
+    return result;
+  } finally {
+    rungPort?.close();
+  }
 }

@@ -18,10 +18,18 @@ export interface TrialTask {
    * splits already in shared memory); an executor on other machines would read the data there itself.
    */
   dataDir: string;
+  /**
+   * Successive-halving rungs: update steps (ascending) at which the trial reports its validation accuracy through
+   * the executor's `onRung` hook, which may prune it there. Absent: the trial runs to its end.
+   */
+  rungs?: number[];
 }
 
-/** How a trial ended. `interrupted`: stopped by the search's stop signal (not a result: it runs again on resume). */
-export type TrialStatus = 'completed' | 'diverged' | 'failed' | 'interrupted';
+/**
+ * How a trial ended. `pruned`: stopped at a rung by the search's pruner (a result: its rung accuracy counts).
+ * `interrupted`: stopped by the search's stop signal (not a result: it runs again on resume).
+ */
+export type TrialStatus = 'completed' | 'diverged' | 'pruned' | 'failed' | 'interrupted';
 
 export interface TrialResult {
   trial: number;
@@ -36,6 +44,15 @@ export interface TrialResult {
   backend: string;
   /** Kernel threads it used. */
   threads: number;
-  /** Why it did not complete (diverged, failed, worker died). */
+  /** Why it did not complete (diverged, pruned, failed, worker died). */
   reason?: string;
+  /** A pruned trial: the rung step and its validation accuracy there. */
+  pruned?: { step: number; valAccuracy: number };
+}
+
+/** A trial at a rung: its validation accuracy after `step` update steps. */
+export interface RungReport {
+  trial: number;
+  step: number;
+  valAccuracy: number;
 }

@@ -45,7 +45,7 @@ export async function selectBackendOrExplain(name: BackendName, threads: number)
   }
 }
 
-export const exitCodeOf = (s: Summary['status']) => ({ completed: 0, interrupted: 130, diverged: 3, failed: 1, running: 1 })[s];
+export const exitCodeOf = (s: Summary['status']) => ({ completed: 0, interrupted: 130, diverged: 3, pruned: 0, failed: 1, running: 1 })[s];
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
