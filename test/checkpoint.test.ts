@@ -13,11 +13,12 @@ import { loadSplits } from '../src/data/splits.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
 import { selectBackend, type BackendName } from '../src/kernels/select.js';
 import {
-  checkResumable, checksumOf, CheckpointError, loadCheckpoint, networkFromCheckpoint, parseCheckpoint, Predictor, saveCheckpoint, serializeModel,
+  checkResumable, checksumOf, CheckpointError, deliveredMembers, loadCheckpoint, modelFromCheckpoint, networkFromCheckpoint, parseCheckpoint, Predictor,
+  saveCheckpoint, serializeModel,
 } from '../src/model/checkpoint.js';
 import { Network } from '../src/model/network.js';
 import { runTraining } from '../src/pipeline/train.js';
-import { trimMetricsForResume } from '../src/cli/commands/train.js';
+import { resumeStateOf, trimMetricsForResume } from '../src/cli/commands/train.js';
 import { Rng } from '../src/util/rng.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
@@ -50,11 +51,11 @@ async function train(outDir: string, backendName: BackendName, opts: { stopAt?: 
     const { summary } = await runTraining({
       config: cfg, splits, backend, outDir, signal: controller.signal,
       onStep: (s) => { if (s.step === opts.stopAt) controller.abort(); },
-      onCheckpoint: async (net, step, norm) => {
-        await saveCheckpoint(modelPath, net, { config: cfg, step, totalSteps: 36, normalization: norm, data: counts });
+      onCheckpoint: async (net, step, norm, members) => {
+        await saveCheckpoint(modelPath, net, { config: cfg, step, totalSteps: 36, normalization: norm, data: counts, members });
         if (step === opts.keep) copyFileSync(modelPath, join(outDir, `model-${step}.json`));
       },
-      ...(cp ? { resume: { step: cp.step, params: cp.params }, normalization: cp.normalization } : {}),
+      ...(cp ? { resume: resumeStateOf(cp), normalization: cp.normalization } : {}),
     });
     return summary;
   } finally {
@@ -72,7 +73,7 @@ describe('model.json', () => {
     await saveCheckpoint(path, net, { config, step: 7, totalSteps: 36, normalization: norm, data: counts });
     const cp = loadCheckpoint(path);
     const snap = await net.snapshot();
-    for (const p of ['W1', 'b1', 'W2', 'b2'] as const) expect(Array.from(cp.params[p])).toEqual(Array.from(snap[p]));
+    for (const p of ['W1', 'b1', 'W2', 'b2'] as const) expect(Array.from(cp.params![p])).toEqual(Array.from(snap[p]));
     expect(Array.from(cp.normalization.mean)).toEqual(Array.from(norm.mean));
     expect(Array.from(cp.normalization.invStd)).toEqual(Array.from(norm.invStd));
     expect(cp.config).toEqual(config);
@@ -110,7 +111,7 @@ describe('model.json', () => {
       [text.slice(0, text.length >> 1), /not valid JSON.*truncated/],
       ['[1,2]', /not a cifar-mlp model file/],
       [text.replace('"step":3', '"step":4'), /checksum mismatch/],
-      [resign((d) => { d.version = 2; }), /version 2 is not supported/],
+      [resign((d) => { d.version = 3; }), /version 3 is not supported/],
       [resign((d) => { d.params.W1.rows = 7; }), /weights W1 are 7×3072, expected 6×3072/],
       [resign((d) => { d.shape.m = 7; }), /shape .* does not fit/],
       [resign((d) => { d.params.b2.data = d.params.b2.data.slice(0, 8); }), /weights b2 holds 6 bytes, expected 80/],
@@ -119,6 +120,14 @@ describe('model.json', () => {
       [resign((d) => { d.normalization.mean = ''; }), /normalization\.mean holds 0 bytes/],
       [resign((d) => { d.step = 99; }), /bad step 99 of 36/],
       [resign((d) => { d.params.b2.data = Buffer.from(new Float64Array(10).fill(NaN).buffer).toString('base64'); }), /non-finite/],
+      [resign((d) => { d.members = 'all'; }), /"members" must be a list/],
+      [resign((d) => { d.members = [{ step: 3, params: d.params }]; }), /members\[0\] has no name/],
+      [resign((d) => { d.members = [{ name: 's', step: 37, params: d.params }]; }), /members\[0\] has a bad step 37 of 36/],
+      [resign((d) => { d.members = [{ name: 's', step: 3, params: { ...d.params, W2: { ...d.params.W2, cols: 5 } } }]; }), /members\[0\] weights W2 are 10×5, expected 10×6/],
+      [resign((d) => { d.members = []; delete d.params; }), /at least one without "params"/],
+      [resign((d) => { d.velocity = d.params; delete d.params; d.members = [{ name: 's', step: 3, params: d.velocity }]; }), /velocities without the weights/],
+      [resign((d) => { d.velocity = { ...d.params, b1: undefined }; }), /velocity b1 are missing/],
+      [resign((d) => { delete d.params; }), /no weights \("params"\)/],
     ];
     for (const [content, message] of bad) {
       let err: unknown;
@@ -133,6 +142,44 @@ describe('model.json', () => {
       expect((err as Error).message).not.toContain('\n');
     }
     expect(() => loadCheckpoint(join(root, 'nope.json'))).toThrow(/nope\.json: model file not found/);
+  });
+
+  it('holds momentum velocities and ensemble members (version 2), and still reads version 1 files', async () => {
+    const backend = new ReferenceBackend();
+    const momentumConfig = { ...config, train: { ...config.train, momentum: 0.9 } };
+    const net = new Network(backend, { d: 3072, m: 6, k: 10 }, { mu: 0.9, nesterov: false });
+    await net.initialise(new Rng(5));
+    await net.restore((await new Network(backend, net.shape).snapshot()), net.velocity!); // zero …
+    await backend.write(net.velocity!.b2, Float64Array.from({ length: 10 }, (_, i) => i / 7)); // … but for b2
+    const other = new Network(backend, net.shape);
+    await other.initialise(new Rng(6));
+    const members = [{ name: 'snapshot@18', step: 18, params: await other.snapshot() }, { name: 'snapshot@36', step: 36, params: await net.snapshot() }];
+    const norm = computeNormalization(splits.train);
+    const text = await serializeModel(net, { config: momentumConfig, step: 36, totalSteps: 36, normalization: norm, data: counts, members });
+    const cp = parseCheckpoint(text, 'v2.json');
+    expect(cp.version).toBe(2);
+    expect(Array.from(cp.velocity!.b2)).toEqual(Array.from({ length: 10 }, (_, i) => i / 7));
+    expect(cp.members.map((m) => [m.name, m.step])).toEqual([['snapshot@18', 18], ['snapshot@36', 36]]);
+    expect(Array.from(cp.members[0].params.W1)).toEqual(Array.from(members[0].params.W1));
+    expect(deliveredMembers(cp)).toHaveLength(2);
+    // An ensemble file: members only, no training state.
+    const ens = parseCheckpoint(await serializeModel(null, { config, step: 36, totalSteps: 36, normalization: norm, data: counts, members }), 'ens.json');
+    expect(ens.params).toBeNull();
+    expect(ens.velocity).toBeNull();
+    expect((await modelFromCheckpoint(ens, backend)).networks).toHaveLength(2);
+    await expect(networkFromCheckpoint(ens, backend)).rejects.toThrow(/ens\.json: holds an ensemble's members only/);
+    expect(() => checkResumable(ens, config, counts, norm)).toThrow(/ens\.json: cannot resume: an ensemble file/);
+    // Version 1: params only, and a config from before the options of version 2 (their defaults apply).
+    const { sha256: _s, ...doc } = JSON.parse(await serializeModel(new Network(backend, net.shape), { config, step: 3, totalSteps: 36, normalization: norm, data: counts }));
+    doc.version = 1;
+    delete doc.config.augment; delete doc.config.ensemble; delete doc.config.lrFind;
+    delete doc.config.train.dropout; delete doc.config.train.momentum; delete doc.config.train.nesterov;
+    const v1 = parseCheckpoint(JSON.stringify({ ...doc, sha256: checksumOf(doc) }), 'v1.json');
+    expect(v1.version).toBe(1);
+    expect(v1.config).toEqual(config);
+    expect(v1.members).toEqual([]);
+    expect(deliveredMembers(v1).map((m) => m.name)).toEqual(['final']);
+    expect(() => checkResumable(v1, config, counts, norm)).not.toThrow();
   });
 
   it('refuses to resume with another config, other data, or a finished run', async () => {

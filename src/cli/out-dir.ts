@@ -17,13 +17,16 @@ function timestamp(d = new Date()): string {
 export const RUN_FILES = [
   'model.json', 'summary.json', 'metrics.csv', 'config.yaml', 'report.html',
   'lr.svg', 'lr.png', 'loss.svg', 'loss.png', 'accuracy.svg', 'accuracy.png', 'evaluation.json',
+  'lr-find.csv', 'lr-find.json', 'lr-find.svg', 'lr-find.png',
 ];
 
+/** Removes the run files of `dir`, and those of the member runs of an ensemble run (member-<i> folders) in it. */
 function clearRunFiles(dir: string): void {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     const known = RUN_FILES.includes(name) || /^confusion-[a-z]+\.csv$/.test(name) || /^\..+\.tmp$/.test(name);
     if (known && lstatSync(p).isFile()) rmSync(p, { force: true });
+    if (/^member-\d+$/.test(name) && lstatSync(p).isDirectory()) clearRunFiles(p);
   }
 }
 

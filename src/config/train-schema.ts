@@ -39,10 +39,88 @@ export const scheduleSchema = z
   .refine((s) => s.etaMin <= s.etaMax, { message: 'etaMin must be ≤ etaMax', path: ['etaMin'] })
   .refine((s) => !(s.cycles !== undefined && s.epochs !== undefined), { message: 'give cycles or epochs, not both', path: ['epochs'] });
 
+export const augmentSchema = z
+  .strictObject({
+    flip: z.boolean().default(false).describe('Mirror each training image left–right with probability 1/2, drawn anew at every step.'),
+    translate: z
+      .int()
+      .min(0)
+      .max(8)
+      .default(0)
+      .describe(
+        'Shift each training image by a random whole number of pixels in [−k, k], horizontally and vertically (independently, ' +
+          'drawn anew at every step; 0 = off). Uncovered pixels take the training mean of their position (rounded to a byte), ' +
+          'so they are ≈ 0 after normalisation.',
+      ),
+  })
+  .prefault({})
+  .describe('Data augmentation of the training batches, on the uint8 images before normalisation; seeded by (seed, step).');
+
+export const ensembleSchema = z
+  .strictObject({
+    snapshots: z
+      .int()
+      .min(0)
+      .max(64)
+      .default(0)
+      .describe(
+        'Snapshot ensemble: keep the network at the ends of the last N learning-rate cycles (steps that are multiples of 2·ns, where eta is ' +
+          'lowest) and deliver their average (see `average`). 0 = deliver the final network alone. The run must reach N cycle ends.',
+      ),
+    members: z
+      .int()
+      .min(1)
+      .max(16)
+      .default(1)
+      .describe(
+        'Train N independently seeded networks in this run, one after the other, each in its own folder member-<i> (member 1 uses `seed`, ' +
+          'the others seeds derived from it), and deliver the average of all of them (each contributes its snapshots when snapshots > 0).',
+      ),
+    average: z
+      .enum(['softmax', 'weights'])
+      .default('softmax')
+      .describe(
+        'How the ensemble predicts: softmax = the mean of the members\' class probabilities; weights = one network whose weights are the ' +
+          'mean of the members\' weights (for snapshots of one run; cheaper to use, members must lie in one basin).',
+      ),
+  })
+  .prefault({})
+  .refine((e) => !(e.average === 'weights' && e.members > 1), {
+    message: 'average: weights needs members = 1 (independently seeded networks do not share a basin: average their softmax)',
+    path: ['average'],
+  })
+  .describe('Ensembles: several networks whose predictions are averaged.');
+
+export const lrFindSchema = z
+  .strictObject({
+    etaMin: z.number().positive().default(1e-6).describe('Learning rate of the first step of the range test.'),
+    etaMax: z.number().positive().default(10).describe('Learning rate of the last step: eta grows exponentially from etaMin to etaMax.'),
+    steps: z.int().min(10).max(100_000).default(500).describe('Update steps of the range test.'),
+    smoothing: z.number().min(0).lt(1).default(0.95).describe('Smoothing of the batch loss: exponential moving average with this factor (bias-corrected).'),
+    stopFactor: z.number().gt(1).default(4).describe('Stop once the smoothed loss exceeds this many times its lowest value (the loss has blown up).'),
+    startDrop: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(0.05)
+      .describe('Suggested etaMin: the learning rate at which the smoothed loss has first fallen by this fraction of its whole fall (where learning starts).'),
+    maxDivisor: z
+      .number()
+      .min(1)
+      .default(1)
+      .describe(
+        'Suggested etaMax: the learning rate of the lowest smoothed loss (where the loss stops falling, Smith 2015) divided by this; ' +
+          'raise it (3–10) for a safer margin below the blow-up.',
+      ),
+  })
+  .prefault({})
+  .refine((l) => l.etaMin < l.etaMax, { message: 'etaMin must be < etaMax', path: ['etaMin'] })
+  .describe('The learning-rate range test, `cifar-mlp lr-find CONFIG` (ignored by `run`).');
+
 export const trainSchema = z.strictObject({
   kind: z.literal('train').default('train').describe('Config kind: train, gradcheck or search.'),
   name: z.string().min(1).default('run').describe('Run name, used in titles and output folder names.'),
-  seed: z.int().min(0).max(2 ** 32 - 1).default(1).describe('Seed of every random choice (initialisation, shuffling).'),
+  seed: z.int().min(0).max(2 ** 32 - 1).default(1).describe('Seed of every random choice (initialisation, shuffling, dropout masks, augmentation).'),
   data: dataSchema,
   model: z
     .strictObject({ hidden: z.int().positive().max(4096).default(50).describe('Hidden units m.') })
@@ -51,8 +129,22 @@ export const trainSchema = z.strictObject({
     .strictObject({
       lambda: z.number().min(0).default(0.01).describe('L2 strength lambda.'),
       batchSize: z.int().positive().default(100).describe('Mini-batch size n_batch.'),
+      dropout: z
+        .number()
+        .min(0)
+        .lt(1)
+        .default(0)
+        .describe(
+          'Dropout on the hidden layer while training: the probability of DROPPING each hidden unit at each step (0 = off). ' +
+            'Inverted dropout: kept units are scaled by 1 / (1 − dropout), so evaluation and prediction use the whole network unchanged. ' +
+            'The masks depend only on (seed, step): runs stay reproducible and resumable.',
+        ),
+      momentum: z.number().min(0).lt(1).default(0).describe('SGD momentum mu (0 = plain SGD): v = mu v + g, W −= eta v. The velocities are saved in model.json for --resume.'),
+      nesterov: z.boolean().default(false).describe('Nesterov momentum (W −= eta (g + mu v) after v = mu v + g); needs momentum > 0.'),
     })
-    .prefault({}),
+    .prefault({})
+    .refine((t) => !(t.nesterov && t.momentum === 0), { message: 'nesterov needs momentum > 0', path: ['nesterov'] }),
+  augment: augmentSchema,
   schedule: scheduleSchema,
   eval: z
     .strictObject({
@@ -70,6 +162,8 @@ export const trainSchema = z.strictObject({
   checkpoint: z
     .strictObject({ every: z.int().min(0).default(0).describe('Also save model.json every N steps (0 = only at the end).') })
     .prefault({}),
+  ensemble: ensembleSchema,
+  lrFind: lrFindSchema,
 });
 
 export type TrainConfig = z.output<typeof trainSchema>;

@@ -2,12 +2,19 @@
  * The trained model on disk: `<out>/model.json`, one line of JSON written atomically (temporary file, then
  * rename), holding everything needed to evaluate, predict and resume:
  *
- *   { format: "cifar-mlp-model", version: 1, createdAt, step, totalSteps, shape: {d, m, k},
+ *   { format: "cifar-mlp-model", version: 2, createdAt, step, totalSteps, shape: {d, m, k},
  *     classes: [10 names], data: { dir, train, val, test } (record counts, for resume checks),
  *     config: <the resolved training config>,
  *     normalization: { mean: <f32le base64>, invStd: <f32le base64> },
- *     params: { W1: {rows, cols, dtype: "f64le", data: <base64>}, b1, W2, b2 },
+ *     params: { W1: {rows, cols, dtype: "f64le", data: <base64>}, b1, W2, b2 },    the network trained so far (at `step`)
+ *     velocity: { W1, b1, W2, b2 },            its momentum velocities (only when config.train.momentum > 0)
+ *     members: [ { name, step, params: {W1, b1, W2, b2} } ],     the ensemble (only when the config builds one)
  *     sha256: <hex sha256 of the compact JSON of every other field, in this order> }
+ *
+ * `params` (and `velocity`) are what --resume continues. `members` are the networks the model predicts with, their
+ * softmax outputs averaged (or their weights, config.ensemble.average): the cycle-end snapshots kept so far, or the
+ * networks of an ensemble run (member-<i> folders), whose model.json holds members only, no `params`. Without
+ * members (or with none yet), the model is `params` alone. Version 1 files (params only) are still read.
  *
  * Weights are stored as little-endian float64 whatever the backend, so that a resumed run continues from
  * exactly the same numbers. Loading checks everything (JSON, format, version, checksum, config, shapes, sizes,
@@ -23,15 +30,20 @@ import { CLASSES, PIXELS, type Dataset } from '../data/cifar.js';
 import type { Normalization } from '../data/normalization.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { Network, PARAM_NAMES, type NetworkShape, type ParamName } from './network.js';
+import { Ensemble, type Member } from './ensemble.js';
+import { Network, PARAM_NAMES, type NetworkShape, type ParamName, type ParamValues, type ProbabilityModel } from './network.js';
 
 export const MODEL_FORMAT = 'cifar-mlp-model';
-export const MODEL_VERSION = 1;
+export const MODEL_VERSION = 2;
+/** Versions this code reads. */
+const READABLE_VERSIONS = [1, 2];
+/** Most networks one model file may hold as members. */
+export const MAX_MEMBERS = 256;
 export const MODEL_FILE = 'model.json';
 export const DEFAULT_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
-/** Largest model file we agree to read (hidden ≤ 4096 gives ~135 MB). */
-const MAX_MODEL_BYTES = 512 * 2 ** 20;
+/** Largest model file we agree to read and write (one network of hidden 4096 takes ~135 MB). */
+export const MAX_MODEL_BYTES = 512 * 2 ** 20;
 
 /** A model file that cannot be used: one line naming the file and the problem; exit code 2. */
 export class CheckpointError extends UsageError {
@@ -50,6 +62,7 @@ export interface DataCounts {
 /** A loaded, verified model file. */
 export interface Checkpoint {
   path: string;
+  version: number;
   step: number;
   totalSteps: number;
   createdAt: string;
@@ -58,7 +71,12 @@ export interface Checkpoint {
   data: DataCounts & { dir?: string };
   config: TrainConfig;
   normalization: Normalization;
-  params: Record<ParamName, Float64Array>;
+  /** The network trained so far (null in an ensemble file, which holds members only). */
+  params: ParamValues | null;
+  /** Momentum velocities of `params` (null without momentum). */
+  velocity: ParamValues | null;
+  /** The ensemble's networks (empty: the model is `params`). */
+  members: Member[];
 }
 
 export interface SaveOptions {
@@ -68,6 +86,8 @@ export interface SaveOptions {
   normalization: Normalization;
   data: DataCounts & { dir?: string };
   classes?: string[];
+  /** The ensemble's networks so far (snapshots, or an ensemble run's members). */
+  members?: readonly Member[];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -99,26 +119,47 @@ export function checksumOf(body: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
-/** The model file's JSON text for a network's current parameters. */
-export async function serializeModel(net: Network, opts: SaveOptions): Promise<string> {
-  const values = await net.snapshot();
-  const params = Object.fromEntries(
-    PARAM_NAMES.map((p) => [p, { rows: net.params[p].rows, cols: net.params[p].cols, dtype: 'f64le', data: encodeF64(values[p]) }]),
-  );
+function encodeParams(values: ParamValues, shape: NetworkShape): Record<string, unknown> {
+  const dims = paramShapes(shape);
+  return Object.fromEntries(PARAM_NAMES.map((p) => [p, { rows: dims[p][0], cols: dims[p][1], dtype: 'f64le', data: encodeF64(values[p]) }]));
+}
+
+/** rows × cols of each parameter of a network of this shape. */
+export function paramShapes({ d, m, k }: NetworkShape): Record<ParamName, [number, number]> {
+  return { W1: [m, d], b1: [1, m], W2: [k, m], b2: [1, k] };
+}
+
+/**
+ * The model file's JSON text: the network's current parameters (and momentum velocities) when `net` is given, and
+ * the ensemble's members. `net` null: an ensemble file (members only).
+ */
+export async function serializeModel(net: Network | null, opts: SaveOptions): Promise<string> {
+  const shape = net?.shape ?? { d: PIXELS, m: opts.config.model.hidden, k: CLASSES };
+  if (!net && !opts.members?.length) throw new Error('serializeModel: neither a network nor ensemble members to save');
   const body: Record<string, unknown> = {
     format: MODEL_FORMAT,
     version: MODEL_VERSION,
     createdAt: new Date().toISOString(),
     step: opts.step,
     totalSteps: opts.totalSteps,
-    shape: { ...net.shape },
+    shape: { ...shape },
     classes: opts.classes ?? DEFAULT_CLASS_NAMES,
     data: opts.data,
     config: opts.config,
     normalization: { mean: encodeF32(opts.normalization.mean), invStd: encodeF32(opts.normalization.invStd) },
-    params,
   };
+  if (net) {
+    body.params = encodeParams(await net.snapshot(), shape);
+    if (net.velocity) body.velocity = encodeParams(await net.snapshot(net.velocity), shape);
+  }
+  if (opts.members?.length) body.members = opts.members.map((m) => ({ name: m.name, step: m.step, params: encodeParams(m.params, shape) }));
   return `${JSON.stringify({ ...body, sha256: checksumOf(body) })}\n`;
+}
+
+/** About how many bytes a model file of `networks` networks of width m takes (base64 float64 weights). */
+export function modelFileBytes(m: number, networks: number): number {
+  const values = m * PIXELS + m + CLASSES * m + CLASSES;
+  return networks * Math.ceil((values * 8) / 3) * 4 + 64 * 1024;
 }
 
 /** Writes the model file atomically: a reader never sees half a model, a crash keeps the previous one. */
@@ -172,9 +213,10 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     throw new CheckpointError(`${path}: not valid JSON, the model file is truncated or corrupt (${(e as Error).message})`);
   }
   if (!isObject(doc) || doc.format !== MODEL_FORMAT) throw new CheckpointError(`${path}: not a cifar-mlp model file (no "format": "${MODEL_FORMAT}")`);
-  if (doc.version !== MODEL_VERSION) {
-    throw new CheckpointError(`${path}: model file version ${JSON.stringify(doc.version)} is not supported (expected ${MODEL_VERSION})`);
+  if (!READABLE_VERSIONS.includes(doc.version as number)) {
+    throw new CheckpointError(`${path}: model file version ${JSON.stringify(doc.version)} is not supported (expected ${READABLE_VERSIONS.join(' or ')})`);
   }
+  const version = doc.version as number;
   const { sha256, ...body } = doc;
   if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new CheckpointError(`${path}: the model file has no sha256 checksum`);
   if (checksumOf(body) !== sha256) throw new CheckpointError(`${path}: checksum mismatch: the model file is corrupt or was modified`);
@@ -190,27 +232,30 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
   if (!isObject(shape) || shape.d !== PIXELS || shape.k !== CLASSES || shape.m !== config.model.hidden) {
     throw new CheckpointError(`${path}: shape ${showShape(shape)} does not fit this network (expected {d: ${PIXELS}, m: ${config.model.hidden}, k: ${CLASSES}})`);
   }
-  const m = config.model.hidden;
-  const expected: Record<ParamName, [number, number]> = { W1: [m, PIXELS], b1: [1, m], W2: [CLASSES, m], b2: [1, CLASSES] };
-  const rawParams = body.params;
-  if (!isObject(rawParams)) throw new CheckpointError(`${path}: no weights ("params") in the model file`);
-  const params = {} as Record<ParamName, Float64Array>;
-  for (const p of PARAM_NAMES) {
-    const e = rawParams[p];
-    const [rows, cols] = expected[p];
-    if (!isObject(e)) throw new CheckpointError(`${path}: weights ${p} are missing`);
-    if (e.rows !== rows || e.cols !== cols) {
-      throw new CheckpointError(`${path}: weights ${p} are ${String(e.rows)}×${String(e.cols)}, expected ${rows}×${cols}`);
+  const netShape = { d: PIXELS, m: config.model.hidden, k: CLASSES };
+  if (!isCount(body.step) || !isCount(body.totalSteps) || body.step > body.totalSteps) {
+    throw new CheckpointError(`${path}: bad step ${JSON.stringify(body.step)} of ${JSON.stringify(body.totalSteps)}`);
+  }
+  const step = body.step as number, totalSteps = body.totalSteps as number;
+  const hasMembers = version >= 2 && body.members !== undefined;
+  if (body.params === undefined && !hasMembers) throw new CheckpointError(`${path}: no weights ("params") in the model file`);
+  const params = body.params === undefined ? null : decodeParams(body.params, 'weights', netShape, path);
+  let velocity: ParamValues | null = null;
+  if (version >= 2 && body.velocity !== undefined) {
+    if (!params) throw new CheckpointError(`${path}: momentum velocities without the weights they belong to ("params")`);
+    velocity = decodeParams(body.velocity, 'velocity', netShape, path);
+  }
+  const members: Member[] = [];
+  if (hasMembers) {
+    if (!Array.isArray(body.members) || body.members.length > MAX_MEMBERS || (!params && body.members.length === 0)) {
+      throw new CheckpointError(`${path}: "members" must be a list of at most ${MAX_MEMBERS} networks${params ? '' : ' (at least one without "params")'}`);
     }
-    if (e.dtype !== 'f64le') throw new CheckpointError(`${path}: weights ${p} have dtype ${JSON.stringify(e.dtype)}, expected "f64le"`);
-    const buf = decodeBase64(e.data, rows * cols * 8, `weights ${p}`, path);
-    const values = new Float64Array(rows * cols);
-    for (let i = 0; i < values.length; i++) {
-      const v = buf.readDoubleLE(i * 8);
-      if (!Number.isFinite(v)) throw new CheckpointError(`${path}: weights ${p} hold a non-finite value (${v}) at index ${i}`);
-      values[i] = v;
-    }
-    params[p] = values;
+    body.members.forEach((e: unknown, i: number) => {
+      const what = `members[${i}]`;
+      if (!isObject(e) || typeof e.name !== 'string' || e.name.length === 0) throw new CheckpointError(`${path}: ${what} has no name`);
+      if (!isCount(e.step) || e.step > totalSteps) throw new CheckpointError(`${path}: ${what} has a bad step ${JSON.stringify(e.step)} of ${totalSteps}`);
+      members.push({ name: e.name, step: e.step, params: decodeParams(e.params, `${what} weights`, netShape, path) });
+    });
   }
   const n = body.normalization;
   if (!isObject(n)) throw new CheckpointError(`${path}: no normalisation statistics in the model file`);
@@ -224,9 +269,6 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     return out;
   };
   const normalization = { mean: stats('mean'), invStd: stats('invStd') };
-  if (!isCount(body.step) || !isCount(body.totalSteps) || body.step > body.totalSteps) {
-    throw new CheckpointError(`${path}: bad step ${JSON.stringify(body.step)} of ${JSON.stringify(body.totalSteps)}`);
-  }
   const data = body.data;
   if (!isObject(data) || !isCount(data.train) || !isCount(data.val) || !isCount(data.test) || (data.dir !== undefined && typeof data.dir !== 'string')) {
     throw new CheckpointError(`${path}: bad data record counts in the model file`);
@@ -236,16 +278,44 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     : DEFAULT_CLASS_NAMES;
   return {
     path,
-    step: body.step,
-    totalSteps: body.totalSteps,
+    version,
+    step,
+    totalSteps,
     createdAt: typeof body.createdAt === 'string' ? body.createdAt : '',
-    shape: { d: PIXELS, m, k: CLASSES },
+    shape: netShape,
     classes,
     data: { train: data.train, val: data.val, test: data.test, ...(typeof data.dir === 'string' ? { dir: data.dir } : {}) },
     config,
     normalization,
     params,
+    velocity,
+    members,
   };
+}
+
+/** The four parameters of a network of `shape` from their JSON entries, checked (`what` names them in messages). */
+function decodeParams(raw: unknown, what: string, shape: NetworkShape, path: string): ParamValues {
+  if (!isObject(raw)) throw new CheckpointError(`${path}: ${what} are missing`);
+  const expected = paramShapes(shape);
+  const out = {} as ParamValues;
+  for (const p of PARAM_NAMES) {
+    const e = raw[p];
+    const [rows, cols] = expected[p];
+    if (!isObject(e)) throw new CheckpointError(`${path}: ${what} ${p} are missing`);
+    if (e.rows !== rows || e.cols !== cols) {
+      throw new CheckpointError(`${path}: ${what} ${p} are ${String(e.rows)}×${String(e.cols)}, expected ${rows}×${cols}`);
+    }
+    if (e.dtype !== 'f64le') throw new CheckpointError(`${path}: ${what} ${p} have dtype ${JSON.stringify(e.dtype)}, expected "f64le"`);
+    const buf = decodeBase64(e.data, rows * cols * 8, `${what} ${p}`, path);
+    const values = new Float64Array(rows * cols);
+    for (let i = 0; i < values.length; i++) {
+      const v = buf.readDoubleLE(i * 8);
+      if (!Number.isFinite(v)) throw new CheckpointError(`${path}: ${what} ${p} hold a non-finite value (${v}) at index ${i}`);
+      values[i] = v;
+    }
+    out[p] = values;
+  }
+  return out;
 }
 
 function showShape(s: unknown): string {
@@ -259,18 +329,29 @@ export function loadCheckpoint(path: string): Checkpoint {
   return parseCheckpoint(readCheckpointText(file), file);
 }
 
-/** A network on `backend` holding a checkpoint's weights. */
+/** A network on `backend` holding a checkpoint's trained weights (`params`). */
 export async function networkFromCheckpoint(cp: Checkpoint, backend: KernelBackend): Promise<Network> {
+  if (!cp.params) throw new CheckpointError(`${cp.path}: holds an ensemble's members only, no single trained network`);
   const net = new Network(backend, cp.shape);
   await net.restore(cp.params);
   return net;
+}
+
+/** The networks a checkpoint predicts with: its members, else its trained network. */
+export function deliveredMembers(cp: Checkpoint): Member[] {
+  return cp.members.length ? cp.members : [{ name: 'final', step: cp.step, params: cp.params! }];
+}
+
+/** The model a checkpoint delivers on `backend`: its ensemble (averaged as its config says) or its one network. */
+export async function modelFromCheckpoint(cp: Checkpoint, backend: KernelBackend): Promise<Ensemble> {
+  return Ensemble.of(backend, cp.shape, deliveredMembers(cp), cp.config.ensemble.average);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Resume checks
 
 /** Fields that may differ between a checkpoint's config and a resumed run's (they do not change the result). */
-const RESUME_FREE = new Set(['kernels', 'checkpoint', 'data.dir', 'data.url', 'data.md5']);
+const RESUME_FREE = new Set(['kernels', 'checkpoint', 'data.dir', 'data.url', 'data.md5', 'lrFind']);
 
 function differences(a: unknown, b: unknown, path: string, out: string[]): void {
   if (RESUME_FREE.has(path)) return;
@@ -281,35 +362,42 @@ function differences(a: unknown, b: unknown, path: string, out: string[]): void 
   }
 }
 
-/** Throws when a run's config or data differ from the checkpoint's (the resumed run would not continue it). */
-export function checkResumable(cp: Checkpoint, config: TrainConfig, counts: DataCounts, norm?: Normalization): void {
+/** Throws when a run's config or data differ from the checkpoint's (the run would not be the checkpoint's). */
+export function checkSameRun(cp: Checkpoint, config: TrainConfig, counts: DataCounts, norm?: Normalization, what = 'cannot resume'): void {
   const diff: string[] = [];
   differences(cp.config, config, '', diff);
   if (diff.length) {
-    throw new ConfigError([`${cp.path}: cannot resume: the config differs from the checkpoint's at ${diff.slice(0, 4).join('; ')}${diff.length > 4 ? `; and ${diff.length - 4} more` : ''}`]);
+    throw new ConfigError([`${cp.path}: ${what}: the config differs from the checkpoint's at ${diff.slice(0, 4).join('; ')}${diff.length > 4 ? `; and ${diff.length - 4} more` : ''}`]);
   }
   if (cp.data.train !== counts.train || cp.data.val !== counts.val || cp.data.test !== counts.test) {
-    throw new CheckpointError(`${cp.path}: cannot resume: the data differ from the checkpoint's (train/val/test records ${cp.data.train}/${cp.data.val}/${cp.data.test}, now ${counts.train}/${counts.val}/${counts.test})`);
+    throw new CheckpointError(`${cp.path}: ${what}: the data differ from the checkpoint's (train/val/test records ${cp.data.train}/${cp.data.val}/${cp.data.test}, now ${counts.train}/${counts.val}/${counts.test})`);
   }
   if (norm) {
     for (let i = 0; i < PIXELS; i++) {
       if (norm.mean[i] !== cp.normalization.mean[i] || norm.invStd[i] !== cp.normalization.invStd[i]) {
-        throw new CheckpointError(`${cp.path}: cannot resume: the training images differ from the checkpoint's (normalisation statistics differ at input ${i})`);
+        throw new CheckpointError(`${cp.path}: ${what}: the training images differ from the checkpoint's (normalisation statistics differ at input ${i})`);
       }
     }
   }
+}
+
+/** Throws when a run cannot continue from the checkpoint: another config or data, a finished run, missing state. */
+export function checkResumable(cp: Checkpoint, config: TrainConfig, counts: DataCounts, norm?: Normalization): void {
+  if (!cp.params) throw new CheckpointError(`${cp.path}: cannot resume: an ensemble file (members only) holds no training state`);
+  checkSameRun(cp, config, counts, norm);
   if (cp.step >= cp.totalSteps) throw new CheckpointError(`${cp.path}: nothing to resume: the run already did all ${cp.totalSteps} steps`);
+  if (config.train.momentum > 0 && !cp.velocity) throw new CheckpointError(`${cp.path}: cannot resume: no momentum velocities in the model file`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Predictions
 
-/** Class probabilities of records, computed in chunks by the network's forward pass. */
+/** Class probabilities of records, computed in chunks by the model's forward pass (a network's, or each member's). */
 export class Predictor {
   private readonly X: Matrix;
   private readonly rows: Int32Array;
 
-  constructor(private readonly net: Network, private readonly norm: Normalization, readonly chunk = 500) {
+  constructor(private readonly net: ProbabilityModel, private readonly norm: Normalization, readonly chunk = 500) {
     this.X = net.backend.matrix(chunk, net.shape.d);
     this.rows = new Int32Array(chunk);
   }

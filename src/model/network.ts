@@ -51,7 +51,15 @@ interface Workspace {
 
 export type BatchResult = LossSums;
 
-export class Network {
+/** What predicts class probabilities: a network, or an ensemble of networks (src/model/ensemble.ts). */
+export interface ProbabilityModel {
+  readonly backend: KernelBackend;
+  readonly shape: NetworkShape;
+  /** P (X.rows × k): valid until the model's next pass. */
+  probabilities(X: Matrix): Promise<Matrix>;
+}
+
+export class Network implements ProbabilityModel {
   readonly params: Params;
   readonly grads: Params;
   /** Velocities of the parameters when training with momentum. */
@@ -99,9 +107,12 @@ export class Network {
     return ws;
   }
 
-  /** Loss sum and correct count of the first `count` rows of X (rows beyond are padding). */
-  async evaluate(X: Matrix, labels: Labels, count = X.rows): Promise<BatchResult> {
-    const ws = await this.forward(X);
+  /**
+   * Loss sum and correct count of the first `count` rows of X (rows beyond are padding). With `dropout`, the loss of
+   * the network under that step's mask (what trainStep minimises; the gradient check perturbs it).
+   */
+  async evaluate(X: Matrix, labels: Labels, count = X.rows, dropout?: DropoutStep): Promise<BatchResult> {
+    const ws = await this.forward(X, dropout);
     return this.backend.softmax(ws.SP, this.params.b2, labels, count);
   }
 

@@ -12,6 +12,34 @@ import type { RunPlan } from './plan.js';
 
 export type RunStatus = 'running' | 'completed' | 'diverged' | 'pruned' | 'interrupted' | 'failed';
 
+export interface FinalMetrics {
+  train: SplitMetrics;
+  val: SplitMetrics;
+  test: SplitMetrics;
+}
+
+/** One network of a run's ensemble and its own final metrics. */
+export interface MemberResult {
+  name: string;
+  step: number;
+  final: FinalMetrics;
+}
+
+/** One member run of an ensemble run (config.ensemble.members > 1), in its folder. */
+export interface MemberRun {
+  dir: string;
+  seed: number;
+  status: RunStatus;
+  steps: number;
+  seconds: number;
+}
+
+/** The ensemble a run delivers (config.ensemble): how it averages, and each of its networks alone. */
+export interface EnsembleResult {
+  average: 'softmax' | 'weights';
+  members: MemberResult[];
+}
+
 export interface Summary {
   status: RunStatus;
   name: string;
@@ -33,7 +61,12 @@ export interface Summary {
   startedAt: string;
   finishedAt: string;
   config: TrainConfig;
-  final: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics } | null;
+  /** What the run delivers, measured at its end: the ensemble where the config builds one, else the trained network. */
+  final: FinalMetrics | null;
+  /** The ensemble's networks, each alone (runs that build an ensemble). */
+  ensemble?: EnsembleResult;
+  /** The member runs of an ensemble run, in order. */
+  memberRuns?: MemberRun[];
   lastMetrics: EvaluatedStep['metrics'] | null;
 }
 
@@ -46,6 +79,8 @@ export class RunLedger {
   pruned: Summary['pruned'];
   error: string | undefined;
   final: Summary['final'] = null;
+  ensemble: EnsembleResult | undefined;
+  memberRuns: MemberRun[] | undefined;
   /** Seconds spent in update steps (evaluation excluded), for samplesPerSecond. */
   trainSeconds = 0;
   private readonly started = Date.now();
@@ -94,6 +129,8 @@ export class RunLedger {
       finishedAt: new Date().toISOString(),
       config: this.config,
       final: this.final,
+      ...(this.ensemble ? { ensemble: this.ensemble } : {}),
+      ...(this.memberRuns ? { memberRuns: this.memberRuns } : {}),
       lastMetrics: this.lastMetrics,
     };
   }

@@ -2,16 +2,20 @@
 import { ConfigError } from '../config/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import type { Splits } from '../data/splits.js';
+import { MAX_MODEL_BYTES, modelFileBytes } from '../model/checkpoint.js';
 
 export interface RunPlan {
   stepsPerEpoch: number;
   totalSteps: number;
   evalEvery: number;
+  /** Steps after which the network is kept for the snapshot ensemble (the last ensemble.snapshots cycle ends). */
+  snapshotSteps: number[];
 }
 
 /**
  * The plan of a run, or a ConfigError with one line per problem naming the field (`source`: the config file):
- * the mini-batch must fit in the training split and the run must have between 1 and 2^53 − 1 update steps.
+ * the mini-batch must fit in the training split, the run must have between 1 and 2^53 − 1 update steps, reach as
+ * many cycle ends as it keeps snapshots, and keep a model file within MAX_MODEL_BYTES.
  */
 export function planRun(config: TrainConfig, trainRecords: number, source = 'config'): RunPlan {
   const { batchSize } = config.train;
@@ -25,7 +29,19 @@ export function planRun(config: TrainConfig, trainRecords: number, source = 'con
   if (totalSteps < 1) throw new ConfigError([`${source}: ${field} make no update step`]);
   if (!Number.isSafeInteger(totalSteps)) throw new ConfigError([`${source}: ${field} make ${totalSteps} update steps, more than 2^53 − 1`]);
   const evalEvery = config.eval.every ?? Math.max(1, Math.round((2 * ns) / config.eval.pointsPerCycle));
-  return { stepsPerEpoch, totalSteps, evalEvery };
+  const { snapshots, members } = config.ensemble;
+  const cycleEnds = Math.floor(totalSteps / (2 * ns));
+  if (snapshots > cycleEnds) {
+    throw new ConfigError([`${source}: ensemble.snapshots: ${snapshots} snapshots asked, but the run of ${totalSteps} steps has ${cycleEnds} cycle end${cycleEnds === 1 ? '' : 's'} (every 2 × ${ns} steps)`]);
+  }
+  // model.json holds the trained network (and its velocities) and the snapshots; an ensemble run's holds every member's.
+  const networks = Math.max(members * Math.max(1, snapshots), 1 + (config.train.momentum > 0 ? 1 : 0) + snapshots);
+  if (modelFileBytes(config.model.hidden, networks) > MAX_MODEL_BYTES) {
+    throw new ConfigError([`${source}: ensemble: model.json would hold ${networks} networks of ${config.model.hidden} hidden units, ` +
+      `about ${Math.round(modelFileBytes(config.model.hidden, networks) / 2 ** 20)} MiB, more than the ${MAX_MODEL_BYTES / 2 ** 20} MiB a model file may take`]);
+  }
+  const snapshotSteps = Array.from({ length: snapshots }, (_, i) => (cycleEnds - snapshots + 1 + i) * 2 * ns);
+  return { stepsPerEpoch, totalSteps, evalEvery, snapshotSteps };
 }
 
 /**

@@ -1,12 +1,15 @@
 /**
  * The training pipeline: a stream of update steps through one operator per job,
  *
- *   step source → shuffle → normalize → train step → evaluate → metrics sink → [rung gate] → checkpoint → ledger
+ *   step source → shuffle → [augment] → normalize → train step → evaluate → metrics sink → [rung gate] → [snapshot]
+ *     → checkpoint → ledger
  *
  * The source emits the next step only when the ledger has taken the last one (step-source.ts), so the stream holds
  * one step at a time, whatever the run's length, and a stop (the abort signal: SIGINT/SIGTERM) ends it between two
  * steps. Around the stream: a fresh run records the untrained network at step 0 and saves a step-0 checkpoint; the
- * end of the run (completed, interrupted, diverged, failed) writes its final metrics, checkpoint and summary.
+ * end of the run (completed, interrupted, diverged, failed) writes its final metrics, checkpoint and summary. A run
+ * that builds a snapshot ensemble (config.ensemble.snapshots) measures the ensemble and each snapshot at its end;
+ * `final` is the ensemble's.
  */
 import { join } from 'node:path';
 import { concat, defer, EMPTY, identity, lastValueFrom, pipe, tap } from 'rxjs';
@@ -16,8 +19,10 @@ import { PIXELS, CLASSES } from '../data/cifar.js';
 import { computeNormalization, type Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
+import { fillFromMean } from '../data/augmentation.js';
+import { Ensemble, evaluateEnsemble, type Member } from '../model/ensemble.js';
 import { Evaluator } from '../model/evaluator.js';
-import { Network } from '../model/network.js';
+import { Network, type ParamValues } from '../model/network.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { mkdirSync } from 'node:fs';
@@ -25,12 +30,14 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { checkpoint } from '../stages/checkpoint.js';
 import { evaluate } from '../stages/evaluate.js';
 import { CsvLog, METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { augment } from '../stages/augment.js';
 import { normalize } from '../stages/normalize.js';
+import { snapshot } from '../stages/snapshot.js';
 import { shuffle } from '../stages/shuffle.js';
 import { PrunedError, rungGate, type RungPlan } from '../stages/rung-gate.js';
 import { DivergedError, trainStep } from '../stages/train-step.js';
 import type { EvaluatedStep } from '../stages/types.js';
-import { RunLedger, type RunStatus, type Summary } from './ledger.js';
+import { RunLedger, type EnsembleResult, type FinalMetrics, type RunStatus, type Summary } from './ledger.js';
 import { planRun, type RunPlan } from './plan.js';
 import { stepSource } from './step-source.js';
 
@@ -39,7 +46,11 @@ export type { RunStatus, Summary };
 /** Where a resumed run starts: the network state and the number of updates already done. */
 export interface ResumeState {
   step: number;
-  params: Parameters<Network['restore']>[0];
+  params: ParamValues;
+  /** Momentum velocities (runs with train.momentum > 0). */
+  velocity?: ParamValues | null;
+  /** The snapshots the run had kept (snapshot ensembles). */
+  members?: readonly Member[];
 }
 
 export interface TrainingOptions {
@@ -54,19 +65,28 @@ export interface TrainingOptions {
    * Saves the network (model.json): at step 0 of a fresh run, every config.checkpoint.every steps, and at the end
    * of a completed or interrupted run. Without it the run keeps no checkpoint (search trials).
    */
-  onCheckpoint?: (net: Network, step: number, norm: Normalization) => void | Promise<void>;
+  onCheckpoint?: (net: Network, step: number, norm: Normalization, members: readonly Member[]) => void | Promise<void>;
   resume?: ResumeState;
   /** Normalisation statistics, when already computed (search trials share them). */
   normalization?: Normalization;
   /** Successive-halving rungs of a search trial: the run reports its validation accuracy there and may be pruned. */
   rungs?: RungPlan;
+  /** The learning rate of each update step instead of the config's schedule (the learning-rate range test). */
+  etaAt?: (step: number) => number;
+  /** Measure the splits at the evaluation points and at the end (default true; the range test needs batch losses only). */
+  evaluate?: boolean;
 }
 
 export interface TrainingResult {
   summary: Summary;
   network: Network;
   normalization: Normalization;
+  /** The snapshots kept (snapshot ensembles; else empty). */
+  members: Member[];
 }
+
+/** The per-step seeds of a run's dropout masks: a function of (seed, step) alone. */
+export const dropoutSeed = (seed: number, step: number) => deriveSeed(seed, `dropout:${step}`);
 
 export async function runTraining(opts: TrainingOptions): Promise<TrainingResult> {
   const { config, splits, backend, outDir, signal } = opts;
@@ -75,10 +95,20 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
-  const net = new Network(backend, { d: PIXELS, m: config.model.hidden, k: CLASSES });
+  const { momentum, nesterov, dropout } = config.train;
+  const net = new Network(backend, { d: PIXELS, m: config.model.hidden, k: CLASSES }, momentum > 0 ? { mu: momentum, nesterov } : null);
   await net.initialise(new Rng(deriveSeed(config.seed, 'init')));
   const firstStep = opts.resume?.step ?? 0;
-  if (opts.resume) await net.restore(opts.resume.params);
+  if (opts.resume) {
+    await net.restore(opts.resume.params);
+    if (net.velocity) {
+      if (!opts.resume.velocity) throw new Error('resume: a run with momentum needs the velocities of its checkpoint');
+      await net.restore(opts.resume.velocity, net.velocity);
+    }
+  }
+  const members: Member[] = [...(opts.resume?.members ?? [])];
+  const etaAt = opts.etaAt ?? ((step: number) => cyclicalEta(config.schedule, step));
+  const measuring = opts.evaluate ?? true;
 
   const lambda = config.train.lambda;
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
@@ -87,28 +117,38 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;
-    await opts.onCheckpoint(net, step, norm);
+    await opts.onCheckpoint(net, step, norm, members);
     ledger.checkpointStep = step;
   };
   ledger.write();
   const started = performance.now();
 
   // The stages are built once: they keep state across steps (the epoch's permutation, buffers).
-  const record = pipe(
-    evaluate({
-      evaluator, train: splits.train, val: splits.val, lambda, trainLimit: config.eval.trainSubset,
-      isEvaluationPoint: (s) => s % plan.evalEvery === 0 || s === plan.totalSteps,
-      elapsedSeconds: () => (performance.now() - started) / 1000,
-    }),
-    metricsSink(log),
-  );
+  const record = measuring
+    ? pipe(
+      evaluate({
+        evaluator, train: splits.train, val: splits.val, lambda, trainLimit: config.eval.trainSubset,
+        isEvaluationPoint: (s) => s % plan.evalEvery === 0 || s === plan.totalSteps,
+        elapsedSeconds: () => (performance.now() - started) / 1000,
+      }),
+      metricsSink(log),
+    )
+    : identity;
+  const { flip, translate } = config.augment;
   const source = stepSource(firstStep, plan.totalSteps, signal);
   const steps$ = source.steps$.pipe(
     shuffle(config.seed, splits.train.count, config.train.batchSize),
+    flip || translate > 0
+      ? augment(splits.train, { flip, translate, seed: config.seed, fill: fillFromMean(norm.mean) }, config.train.batchSize)
+      : identity,
     normalize(backend, splits.train, norm, X),
-    trainStep(net, { etaAt: (step) => cyclicalEta(config.schedule, step), lambda, stepsPerEpoch: plan.stepsPerEpoch }),
+    trainStep(net, {
+      etaAt, lambda, stepsPerEpoch: plan.stepsPerEpoch,
+      ...(dropout > 0 ? { dropout: { keep: 1 - dropout, seedAt: (step: number) => dropoutSeed(config.seed, step) } } : {}),
+    }),
     record,
     opts.rungs ? rungGate(opts.rungs, evaluator, splits.val, lambda) : identity,
+    plan.snapshotSteps.length ? snapshot(net, plan.snapshotSteps, members) : identity,
     checkpoint(config.checkpoint.every, firstStep, plan.totalSteps, save),
     tap((s) => {
       ledger.stepDone(s);
@@ -119,7 +159,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   // A fresh run also records the untrained network at step 0, where the schedule starts, and saves it.
   const start$ = firstStep > 0 ? EMPTY : defer(async () => {
     await save(0);
-    return { step: 0, epoch: 0, eta: cyclicalEta(config.schedule, 0), batchLoss: NaN };
+    return { step: 0, epoch: 0, eta: etaAt(0), batchLoss: NaN };
   }).pipe(
     record,
     tap((s) => opts.onStep?.(s, plan)),
@@ -147,17 +187,45 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   ledger.trainSeconds = (performance.now() - started) / 1000 - evaluator.seconds;
 
   try {
-    if (ledger.status === 'completed') {
-      ledger.final = {
-        train: await evaluator.evaluate(splits.train, lambda),
-        val: await evaluator.evaluate(splits.val, lambda),
-        test: await evaluator.evaluate(splits.test, lambda),
-      };
+    if (ledger.status === 'completed' && measuring) {
+      if (members.length) {
+        const measured = await measureEnsemble(backend, net.shape, members, config, splits, norm, evaluator.chunk);
+        ledger.final = measured.final;
+        ledger.ensemble = measured.ensemble;
+      } else {
+        ledger.final = {
+          train: await evaluator.evaluate(splits.train, lambda),
+          val: await evaluator.evaluate(splits.val, lambda),
+          test: await evaluator.evaluate(splits.test, lambda),
+        };
+      }
     }
     if (ledger.status === 'completed' || ledger.status === 'interrupted') await save(ledger.stepsDone);
   } catch (e) {
     ledger.status = 'failed';
     ledger.error = (e as Error).message;
   }
-  return { summary: ledger.close(), network: net, normalization: norm };
+  return { summary: ledger.close(), network: net, normalization: norm, members };
+}
+
+/**
+ * Final metrics of an ensemble (averaged as config.ensemble.average says) and of each of its networks, on the
+ * three splits: one pass per split, each chunk of records gathered once.
+ */
+export async function measureEnsemble(
+  backend: KernelBackend, shape: Network['shape'], members: readonly Member[], config: TrainConfig, splits: Splits, norm: Normalization, chunk = 1000,
+): Promise<{ final: FinalMetrics; ensemble: EnsembleResult }> {
+  const { average } = config.ensemble, lambda = config.train.lambda;
+  const single = await Ensemble.of(backend, shape, members, 'softmax'); // one network per member
+  const ensemble = average === 'softmax' ? single : await Ensemble.of(backend, shape, members, average);
+  const train = await evaluateEnsemble(ensemble, single.networks, splits.train, norm, lambda, chunk);
+  const val = await evaluateEnsemble(ensemble, single.networks, splits.val, norm, lambda, chunk);
+  const test = await evaluateEnsemble(ensemble, single.networks, splits.test, norm, lambda, chunk);
+  return {
+    final: { train: train.ensemble, val: val.ensemble, test: test.ensemble },
+    ensemble: {
+      average,
+      members: members.map((m, i) => ({ name: m.name, step: m.step, final: { train: train.members[i], val: val.members[i], test: test.members[i] } })),
+    },
+  };
 }

@@ -6,6 +6,8 @@ export interface BatchPlan {
   step: number; // 0-based index of this update
   epoch: number; // 0-based
   rows: Int32Array; // record indices into the training split
+  /** The batch's images when augmented (uint8, record r at r · 3072): normalize reads these instead of the records `rows` name. */
+  images?: Uint8Array;
 }
 
 export interface Batch extends BatchPlan {

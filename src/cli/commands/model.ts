@@ -1,6 +1,7 @@
 /**
  * `cifar-mlp evaluate <model>` and `cifar-mlp predict <model> <inputs…>`: use a trained model file
- * (`model.json`, or a run folder holding one; see src/model/checkpoint.ts).
+ * (`model.json`, or a run folder holding one; see src/model/checkpoint.ts). A model file holding an ensemble
+ * (snapshots, or the members of an ensemble run) predicts with the average of its networks.
  *
  * evaluate: accuracy on every split the model's config defines (train/val/test), per class, and a confusion
  *   matrix per split: printed, and written (atomically) to `<out>/evaluation.json` and `<out>/confusion-<split>.csv`
@@ -17,7 +18,7 @@ import { acquireDataDir } from '../../data/acquire.js';
 import { CLASSES, PIXELS, RECORD_BYTES, readBatches, type Dataset } from '../../data/cifar.js';
 import { loadSplits } from '../../data/splits.js';
 import type { BackendName } from '../../kernels/select.js';
-import { argmax, loadCheckpoint, networkFromCheckpoint, Predictor, readClassNames, type Checkpoint } from '../../model/checkpoint.js';
+import { argmax, deliveredMembers, loadCheckpoint, modelFromCheckpoint, Predictor, readClassNames, type Checkpoint } from '../../model/checkpoint.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { selectBackendOrExplain } from './train.js';
 
@@ -52,6 +53,12 @@ export async function evaluateSplit(predictor: Predictor, data: Dataset, classes
 export function confusionCsv(confusion: number[][], classes: string[]): string {
   const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
   return [['true\\predicted', ...classes].map(q).join(','), ...confusion.map((row, c) => [q(classes[c]), ...row].join(','))].join('\n') + '\n';
+}
+
+/** ", ensemble of N networks (softmax average)" for an ensemble, else "". */
+function describeModel(cp: Checkpoint): string {
+  const n = deliveredMembers(cp).length;
+  return n > 1 ? `, ensemble of ${n} networks (${cp.config.ensemble.average} average)` : '';
 }
 
 function backendOf(o: { backend?: BackendName }, cp: Checkpoint): BackendName {
@@ -93,7 +100,7 @@ async function evaluateCommand(modelPath: string, o: { data?: string; out?: stri
   const { backend } = await selectBackendOrExplain(backendOf(o, cp), cp.config.kernels.threads);
   const results: Record<string, SplitEvaluation> = {};
   try {
-    const predictor = new Predictor(await networkFromCheckpoint(cp, backend), cp.normalization);
+    const predictor = new Predictor(await modelFromCheckpoint(cp, backend), cp.normalization);
     for (const [name, data] of Object.entries(splits)) {
       if (data.count > 0) results[name] = await evaluateSplit(predictor, data, classes);
     }
@@ -104,7 +111,7 @@ async function evaluateCommand(modelPath: string, o: { data?: string; out?: stri
   const names = Object.keys(results);
   const w = Math.max(8, ...classes.map((c) => c.length));
   const lines = [
-    `model ${cp.path} (step ${cp.step} of ${cp.totalSteps}, ${cp.config.name}); data ${dataDir}; backend ${backend.name}`,
+    `model ${cp.path} (step ${cp.step} of ${cp.totalSteps}, ${cp.config.name}${describeModel(cp)}); data ${dataDir}; backend ${backend.name}`,
     `${'split'.padEnd(w)}  ${'records'.padStart(8)}  accuracy`,
     ...names.map((n) => `${n.padEnd(w)}  ${String(results[n].records).padStart(8)}  ${pct(results[n].accuracy).padStart(8)}`),
     '',
@@ -117,7 +124,9 @@ async function evaluateCommand(modelPath: string, o: { data?: string; out?: stri
     mkdirSync(outDir, { recursive: true });
     for (const n of names) writeFileAtomic(join(outDir, `confusion-${n}.csv`), confusionCsv(results[n].confusion, classes));
     writeJsonAtomic(join(outDir, 'evaluation.json'), {
-      model: cp.path, step: cp.step, totalSteps: cp.totalSteps, dataDir, backend: backend.name, classes,
+      model: cp.path, step: cp.step, totalSteps: cp.totalSteps,
+      networks: deliveredMembers(cp).map((m) => ({ name: m.name, step: m.step })), average: cp.config.ensemble.average,
+      dataDir, backend: backend.name, classes,
       splits: results,
     });
   } catch (e) {
@@ -202,7 +211,7 @@ async function predictCommand(modelPath: string, inputs: string[], o: { backend?
   const classes = cp.classes;
   const { backend } = await selectBackendOrExplain(backendOf(o, cp), cp.config.kernels.threads);
   try {
-    const predictor = new Predictor(await networkFromCheckpoint(cp, backend), cp.normalization);
+    const predictor = new Predictor(await modelFromCheckpoint(cp, backend), cp.normalization);
     for (const input of parsed) {
       const out: string[] = [];
       await predictor.forEach(input.data, (i, p) => {

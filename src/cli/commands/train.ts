@@ -18,7 +18,7 @@ import { selectBackend, type BackendName } from '../../kernels/select.js';
 import type { KernelBackend } from '../../kernels/backend.js';
 import { checkResumable, loadCheckpoint, MODEL_FILE, readClassNames, saveCheckpoint, type Checkpoint } from '../../model/checkpoint.js';
 import { checkSplitsFit } from '../../pipeline/plan.js';
-import { runTraining, type Summary } from '../../pipeline/train.js';
+import { runTraining, type ResumeState, type Summary } from '../../pipeline/train.js';
 import { METRICS_COLUMNS } from '../../stages/metrics-sink.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { prepareOutDir } from '../out-dir.js';
@@ -79,15 +79,21 @@ export function trimMetricsForResume(path: string, step: number): void {
   if (out !== text) writeFileAtomic(path, out);
 }
 
-export async function trainCommand(config: TrainConfig, opts: RunOptions): Promise<number> {
+/** The data of a run and what only the data tell (the plan's fit, normalisation), checked before anything is written. */
+export async function prepareData(config: TrainConfig, opts: RunOptions) {
   const source = opts.configPath;
-  // 1. Everything that can reject the input, before anything is written.
-  const checkpoint = opts.resume ? resumeCheckpoint(opts) : null;
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });
   const splits = loadSplits(config.data, dataDir, source);
   const plan = checkSplitsFit(config, splits, source);
   const counts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
   const normalization = computeNormalization(splits.train);
+  return { dataDir, splits, plan, counts, normalization };
+}
+
+export async function trainCommand(config: TrainConfig, opts: RunOptions): Promise<number> {
+  // 1. Everything that can reject the input, before anything is written.
+  const checkpoint = opts.resume ? resumeCheckpoint(opts) : null;
+  const { dataDir, splits, plan, counts, normalization } = await prepareData(config, opts);
   if (checkpoint) checkResumable(checkpoint, config, counts, normalization);
   if (opts.signal.aborted) {
     log('cifar-mlp: interrupted before the run started; nothing was written');
@@ -114,14 +120,23 @@ export async function trainCommand(config: TrainConfig, opts: RunOptions): Promi
     data: { ...counts, dir: resolve(dataDir) },
     classes: readClassNames(dataDir) ?? undefined,
   };
-  const summary = await train(config, splits, backend, outDir, opts.signal, checkpoint, (net, step) => saveCheckpoint(modelPath, net, { ...saveOpts, step }), normalization);
+  const summary = await train(
+    config, splits, backend, outDir, opts.signal, checkpoint,
+    (net, step, _norm, members) => saveCheckpoint(modelPath, net, { ...saveOpts, step, members }), normalization,
+  );
   await renderRunArtifacts(outDir, log);
-  const f = summary.final;
+  const f = summary.final, e = summary.ensemble;
   log(`cifar-mlp: ${summary.status} after ${summary.steps} steps in ${summary.seconds.toFixed(1)}s (${Math.round(summary.samplesPerSecond)} samples/s on ${summary.backend})` +
-    (f ? `; accuracy train ${pct(f.train.accuracy)}, val ${pct(f.val.accuracy)}, test ${pct(f.test.accuracy)}` : summary.error ? `; ${summary.error}` : '') +
+    (f ? `; ${e ? `ensemble of ${e.members.length} snapshots (${e.average} average): ` : ''}accuracy train ${pct(f.train.accuracy)}, val ${pct(f.val.accuracy)}, test ${pct(f.test.accuracy)}` +
+      (e ? `; single snapshots test ${e.members.map((m) => pct(m.final.test.accuracy)).join(', ')}` : '') : summary.error ? `; ${summary.error}` : '') +
     (summary.status === 'interrupted' ? `; continue with --out ${outDir} --resume` : '') +
     `; results in ${outDir}`);
   return exitCodeOf(summary.status);
+}
+
+/** What a resumed run continues from a verified checkpoint: its network, velocities and snapshots. */
+export function resumeStateOf(cp: Checkpoint): ResumeState {
+  return { step: cp.step, params: cp.params!, velocity: cp.velocity, members: cp.members };
 }
 
 async function train(
@@ -133,7 +148,7 @@ async function train(
     const { summary } = await runTraining({
       config, splits, backend, outDir, signal, normalization, onCheckpoint,
       onStep: (s, plan) => progress.update(s, plan),
-      ...(checkpoint ? { resume: { step: checkpoint.step, params: checkpoint.params } } : {}),
+      ...(checkpoint ? { resume: resumeStateOf(checkpoint) } : {}),
     });
     return summary;
   } finally {
