@@ -21,7 +21,13 @@ import {
   sampleEntries,
   toFloat32Values,
 } from '../src/gradcheck/check.js';
-import { GRADCHECK_COLUMNS, runGradcheck, type GradcheckSummary } from '../src/gradcheck/run.js';
+import { checkBatch, GRADCHECK_COLUMNS, runGradcheck, type GradcheckSummary } from '../src/gradcheck/run.js';
+import { lastValueFrom, of, toArray } from 'rxjs';
+import { PIXELS as PIXELS_ALL } from '../src/data/cifar.js';
+import { fillFromMean } from '../src/data/augmentation.js';
+import { computeNormalization } from '../src/data/normalization.js';
+import { augment as augmentStage } from '../src/stages/augment.js';
+import { normalize } from '../src/stages/normalize.js';
 import { syntheticRecords, writeSyntheticCifar } from './helpers/synthetic.js';
 
 const run = promisify(execFile);
@@ -274,5 +280,97 @@ describe('gradcheck config and outputs', () => {
     expect(failed.stderr).toMatch(/float32-vs-f64 worst .* FAILED/);
     const summary = JSON.parse(await readFile(join(dir, 'cli-fail', 'summary.json'), 'utf8')) as GradcheckSummary;
     expect(summary.status).toBe('failed');
+  });
+});
+
+describe('gradient check under dropout and on augmented batches', () => {
+  const shape = { d: 12, m: 16, k: 10 };
+
+  for (const keep of [0.5, 0.8]) {
+    for (const lambda of [0, 0.1]) {
+      it(`passes under a fixed dropout mask (keep ${keep}, lambda ${lambda})`, async () => {
+        const { net, X, labels } = await setup(new ReferenceBackend(), shape, 15, 21);
+        const dropout = { keep, seed: 1234 };
+        for (const e of await gradientCheck(net, X, labels, lambda, { dropout })) {
+          expect(e.maxAbsGrad, e.param).toBeGreaterThan(0);
+          expect(e.maxRelError, e.param).toBeLessThan(THRESHOLD);
+        }
+      });
+    }
+  }
+
+  it('checks the masked network: its gradients differ from the unmasked ones, which fail against the masked cost', async () => {
+    const { net, X, labels } = await setup(new ReferenceBackend(), shape, 15, 21);
+    const dropout = { keep: 0.5, seed: 99 };
+    const masked = await analyticGradients(net, X, labels, 0, dropout);
+    const unmasked = await analyticGradients(net, X, labels, 0);
+    expect(compareGradients('W1', masked.W1, unmasked.W1).maxRelError).toBeGreaterThan(0.1);
+    const numerical = await numericalGradients(net, X, labels, 0, { dropout });
+    expect(compareGradients('W1', unmasked.W1, numerical.W1).maxRelError).toBeGreaterThan(0.1);
+    expect(compareGradients('W1', masked.W1, numerical.W1).maxRelError).toBeLessThan(THRESHOLD);
+  });
+
+  it('fails when the backward pass forgets dropout\'s 1/keep', async () => {
+    const ref = new ReferenceBackend();
+    const noScale = new Proxy(ref, {
+      get(target, prop, receiver) {
+        if (prop === 'reluBackward') return (g: Matrix, h: Matrix) => target.reluBackward(g, h, 1);
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const { net, X, labels } = await setup(noScale, shape, 15, 21);
+    const errors = Object.fromEntries((await gradientCheck(net, X, labels, 0, { dropout: { keep: 0.5, seed: 7 } })).map((e) => [e.param, e]));
+    expect(errors.W1.maxRelError).toBeGreaterThan(0.1);
+    expect(errors.W2.maxRelError).toBeLessThan(THRESHOLD);
+  });
+
+  it('float32 gradients of gpu.js cpu under the same mask agree with the float64 reference', async () => {
+    const ref = new ReferenceBackend();
+    const cpu = await GpuJsBackend.create('cpu');
+    try {
+      const { net, X, labels } = await setup(ref, shape, 15, 21);
+      const fast = new Network(cpu, shape);
+      const values = await net.snapshot();
+      const weights = Object.fromEntries(PARAM_NAMES.map((p) => [p, toFloat32Values(values[p])])) as Record<(typeof PARAM_NAMES)[number], Float64Array>;
+      const reference = new Network(ref, shape);
+      await fast.restore(weights);
+      await reference.restore(weights);
+      const x32 = toFloat32Values(await ref.read(X));
+      const Xf = cpu.matrix(15, shape.d), Xr = ref.matrix(15, shape.d);
+      await cpu.write(Xf, x32);
+      await ref.write(Xr, x32);
+      for (const e of await compareBackends(fast, Xf, reference, Xr, labels, 0.1, undefined, { keep: 0.6, seed: 5 })) {
+        expect(e.infRelError, e.param).toBeLessThan(F32_THRESHOLD);
+      }
+    } finally {
+      cpu.dispose();
+    }
+  });
+
+  it('runGradcheck checks an augmented batch (the augment stage\'s images of training step 0) under check.dropout, and passes', async () => {
+    const { labels, pixels } = syntheticRecords(60, 3);
+    const train = { labels, pixels, count: 60 };
+    const augment = { flip: true, translate: 2, seed: 4 };
+    const plain = checkBatch(train, 6, PIXELS_ALL);
+    const augmented = checkBatch(train, 6, PIXELS_ALL, augment);
+    expect(Array.from(augmented.X)).not.toEqual(Array.from(plain.X));
+    // The same images as the augment stage makes for records 0..5 at step 0, normalised.
+    const norm = computeNormalization(train);
+    const ref = new ReferenceBackend();
+    const Xs = ref.matrix(6, PIXELS_ALL);
+    const [b] = await lastValueFrom(of({ step: 0, epoch: 0, rows: Int32Array.from([0, 1, 2, 3, 4, 5]) }).pipe(
+      augmentStage(train, { ...augment, fill: fillFromMean(norm.mean) }, 6), normalize(ref, train, norm, Xs), toArray(),
+    ));
+    const xs = await ref.read(b.X);
+    for (let i = 0; i < xs.length; i += 97) expect(augmented.X[i]).toBeCloseTo(xs[i], 5);
+
+    const config = gradcheckSchema.parse({
+      kind: 'gradcheck', seed: 4, model: { hidden: 6, inputDims: PIXELS_ALL }, check: { samples: 6, entries: 40, dropout: 0.4 }, augment: { flip: true, translate: 2 },
+    });
+    const summary = await runGradcheck({ config, train, backend: null, outDir: join(tmpdir(), `cifar-gc-aug-${process.pid}`) });
+    expect(summary.status).toBe('passed');
+    expect(summary.worst['numerical-f64']!.value).toBeLessThan(THRESHOLD);
+    await rm(join(tmpdir(), `cifar-gc-aug-${process.pid}`), { recursive: true, force: true });
   });
 });

@@ -4,7 +4,7 @@
  * against the float64 reference.
  */
 import { z } from 'zod';
-import { dataSchema, trainSchema } from './train-schema.js';
+import { augmentSchema, dataSchema, trainSchema } from './train-schema.js';
 
 export const gradcheckSchema = z.strictObject({
   kind: z.literal('gradcheck').describe('Config kind: gradcheck.'),
@@ -52,6 +52,15 @@ export const gradcheckSchema = z.strictObject({
             '|ga| + |gn| < eps (here below ~1% of the largest entry) are in effect judged by their absolute difference, ≤ threshold · eps = 1e-9.',
         ),
       threshold: z.number().positive().default(1e-6).describe('The float64 check fails (exit 1) when a parameter’s max relative error exceeds this.'),
+      dropout: z
+        .number()
+        .min(0)
+        .lt(1)
+        .default(0)
+        .describe(
+          'Check the network under dropout on the hidden layer with this drop probability (0 = off): one fixed mask (drawn from `seed`), ' +
+            'the same in every evaluation of J and on both backends, so J is a smooth function of the weights and the check is exact.',
+        ),
     })
     .prefault({}),
   float32: z
@@ -72,6 +81,10 @@ export const gradcheckSchema = z.strictObject({
         ),
     })
     .prefault({}),
+  augment: augmentSchema.describe(
+    'Check on an augmented batch: the checked records mirrored and shifted as the augment stage does at training step 0 of a run with ' +
+      'this seed (same fields as a train config; use inputDims 3072 to check every pixel of the shifted images).',
+  ),
   kernels: trainSchema.shape.kernels.describe('The backend whose float32 gradients are compared with the float64 reference (auto: the one training uses).'),
 });
 

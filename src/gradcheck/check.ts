@@ -8,11 +8,14 @@
  *  - `compareBackends`: the analytic gradients of two networks holding the same weights on the same
  *    batch (a float32 training backend against the float64 reference).
  *
+ * Both may run under a fixed dropout mask (the mask is a function of its seed: every evaluation of J, and both
+ * backends, drop the same units).
+ *
  * Per parameter it reports the max absolute difference, the max relative error
  * |ga − gn| / max(eps, |ga| + |gn|) of the report, and two scale-free norm-wise errors.
  */
 import { hostData, type Labels, type Matrix } from '../kernels/backend.js';
-import { PARAM_NAMES, type Network, type ParamName } from '../model/network.js';
+import { PARAM_NAMES, type DropoutStep, type Network, type ParamName } from '../model/network.js';
 import { Rng } from '../util/rng.js';
 
 /** Default floor of the relative error's denominator: see `check.eps` in the gradcheck schema. */
@@ -43,6 +46,8 @@ export interface ParamError {
 export interface NumericalOptions {
   /** Centered-difference step (default 1e-5). */
   h?: number;
+  /** Check the network under this fixed dropout mask (the same mask in every evaluation of J). */
+  dropout?: DropoutStep;
   /** Entries to perturb; default every entry of every parameter. */
   entries?: EntrySelection;
   /** Checked between entries: stops the (possibly long) numerical loop. */
@@ -56,21 +61,24 @@ export interface CheckOptions extends NumericalOptions {
   eps?: number;
 }
 
-/** The two terms of J: the mean cross-entropy over the rows of X and lambda (‖W1‖² + ‖W2‖²). */
-export async function costTerms(net: Network, X: Matrix, labels: Labels, lambda: number): Promise<{ loss: number; penalty: number }> {
-  const { lossSum } = await net.evaluate(X, labels);
+/** The two terms of J: the mean cross-entropy over the rows of X (under `dropout`'s mask) and lambda (‖W1‖² + ‖W2‖²). */
+export async function costTerms(net: Network, X: Matrix, labels: Labels, lambda: number, dropout?: DropoutStep): Promise<{ loss: number; penalty: number }> {
+  const { lossSum } = await net.evaluate(X, labels, X.rows, dropout);
   return { loss: lossSum / X.rows, penalty: await net.penalty(lambda) };
 }
 
-/** J = mean cross-entropy over the rows of X + lambda (‖W1‖² + ‖W2‖²). */
-export async function cost(net: Network, X: Matrix, labels: Labels, lambda: number): Promise<number> {
-  const { loss, penalty } = await costTerms(net, X, labels, lambda);
+/** J = mean cross-entropy over the rows of X (under `dropout`'s mask) + lambda (‖W1‖² + ‖W2‖²). */
+export async function cost(net: Network, X: Matrix, labels: Labels, lambda: number, dropout?: DropoutStep): Promise<number> {
+  const { loss, penalty } = await costTerms(net, X, labels, lambda, dropout);
   return loss + penalty;
 }
 
-/** ∂J/∂θ for every parameter: Network.backward, then regularisedGradient (adds 2 lambda W to the weights). */
-export async function analyticGradients(net: Network, X: Matrix, labels: Labels, lambda: number): Promise<Gradients> {
-  await net.backward(X, labels);
+/**
+ * ∂J/∂θ for every parameter: Network.backward (under `dropout`'s mask, as in a training step), then
+ * regularisedGradient (adds 2 lambda W to the weights).
+ */
+export async function analyticGradients(net: Network, X: Matrix, labels: Labels, lambda: number, dropout?: DropoutStep): Promise<Gradients> {
+  await net.backward(X, labels, dropout);
   const out = {} as Gradients;
   for (const p of PARAM_NAMES) out[p] = await net.regularisedGradient(p, lambda);
   return out;
@@ -97,9 +105,9 @@ export async function numericalGradients(net: Network, X: Matrix, labels: Labels
       const i = selected ? selected[t] : t;
       const original = data[i];
       data[i] = original + h;
-      const plus = await costTerms(net, X, labels, lambda);
+      const plus = await costTerms(net, X, labels, lambda, opts.dropout);
       data[i] = original - h;
-      const minus = await costTerms(net, X, labels, lambda);
+      const minus = await costTerms(net, X, labels, lambda, opts.dropout);
       data[i] = original;
       g[i] = (plus.loss - minus.loss + (plus.penalty - minus.penalty)) / (2 * h);
     }
@@ -154,7 +162,7 @@ export function sampleEntries(net: Network, count: number, rng: Rng): EntrySelec
 
 /** Analytic against numerical gradients of J with this lambda, per parameter (W1, b1, W2, b2). */
 export async function gradientCheck(net: Network, X: Matrix, labels: Labels, lambda: number, opts: CheckOptions = {}): Promise<ParamError[]> {
-  const analytic = await analyticGradients(net, X, labels, lambda);
+  const analytic = await analyticGradients(net, X, labels, lambda, opts.dropout);
   const numerical = await numericalGradients(net, X, labels, lambda, opts);
   return PARAM_NAMES.map((p) => compareGradients(p, analytic[p], numerical[p], opts.entries?.[p] ?? null, opts.eps));
 }
@@ -164,10 +172,10 @@ export async function gradientCheck(net: Network, X: Matrix, labels: Labels, lam
  * same weights) on the same batch: `X` and `Xref` must hold the same values in each backend's storage.
  */
 export async function compareBackends(
-  net: Network, X: Matrix, reference: Network, Xref: Matrix, labels: Labels, lambda: number, eps = DEFAULT_EPS,
+  net: Network, X: Matrix, reference: Network, Xref: Matrix, labels: Labels, lambda: number, eps = DEFAULT_EPS, dropout?: DropoutStep,
 ): Promise<ParamError[]> {
-  const got = await analyticGradients(net, X, labels, lambda);
-  const want = await analyticGradients(reference, Xref, labels, lambda);
+  const got = await analyticGradients(net, X, labels, lambda, dropout);
+  const want = await analyticGradients(reference, Xref, labels, lambda, dropout);
   return PARAM_NAMES.map((p) => compareGradients(p, got[p], want[p], null, eps));
 }
 

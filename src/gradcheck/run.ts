@@ -1,6 +1,7 @@
 /**
- * The gradient-check experiment of a gradcheck config: builds the checked batch and network, runs the
- * float64 numerical check for every lambda and (optionally) the float32-vs-float64 comparison, and writes
+ * The gradient-check experiment of a gradcheck config: builds the checked batch (augmented when config.augment
+ * says so) and network, runs the float64 numerical check for every lambda (under a fixed dropout mask when
+ * check.dropout > 0) and (optionally) the float32-vs-float64 comparison, and writes
  * gradcheck.csv (fast-csv), summary.json and config.yaml to the output folder.
  */
 import { mkdirSync } from 'node:fs';
@@ -8,7 +9,9 @@ import { join } from 'node:path';
 import type { GradcheckConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
 import { CLASSES, PIXELS, type Dataset } from '../data/cifar.js';
+import { drawTransform, fillFromMean, transformImage } from '../data/augmentation.js';
 import { computeNormalization } from '../data/normalization.js';
+import { augmentRng } from '../stages/augment.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
 import { ReferenceBackend } from '../kernels/reference.js';
 import { Network, PARAM_NAMES, type ParamName } from '../model/network.js';
@@ -51,14 +54,24 @@ export interface GradcheckSummary {
   config: GradcheckConfig;
 }
 
-/** The first n records, standardised with `train`'s statistics, keeping the first d dimensions: n × d row-major float64. */
-export function checkBatch(train: Dataset, n: number, d: number): { X: Float64Array; labels: Uint8Array } {
+/**
+ * The first n records, standardised with `train`'s statistics, keeping the first d dimensions: n × d row-major float64.
+ * With `augment`, the records as the augment stage gives them to training step 0 of a run with that seed (mirrored and
+ * shifted, padded with the training mean) before they are standardised.
+ */
+export function checkBatch(train: Dataset, n: number, d: number, augment?: { flip: boolean; translate: number; seed: number }): { X: Float64Array; labels: Uint8Array } {
   if (n > train.count) throw new Error(`check.samples: ${n} samples asked, the training split holds ${train.count}`);
   if (d > PIXELS) throw new Error(`model.inputDims: at most ${PIXELS}`);
   const { mean, invStd } = computeNormalization(train);
+  let pixels = train.pixels;
+  if (augment && (augment.flip || augment.translate > 0)) {
+    pixels = new Uint8Array(n * PIXELS);
+    const rng = augmentRng(augment.seed, 0), fill = fillFromMean(mean);
+    for (let i = 0; i < n; i++) transformImage(train.pixels, i * PIXELS, pixels, i * PIXELS, drawTransform(rng, augment.flip, augment.translate), fill);
+  }
   const X = new Float64Array(n * d);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < d; j++) X[i * d + j] = (train.pixels[i * PIXELS + j] / 255 - mean[j]) * invStd[j];
+    for (let j = 0; j < d; j++) X[i * d + j] = (pixels[i * PIXELS + j] / 255 - mean[j]) * invStd[j];
   }
   return { X, labels: Uint8Array.from(train.labels.subarray(0, n)) };
 }
@@ -88,7 +101,8 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const n = config.check.samples, d = config.model.inputDims, m = config.model.hidden, k = CLASSES;
-  const { X, labels } = checkBatch(train, n, d);
+  const { X, labels } = checkBatch(train, n, d, { ...config.augment, seed: config.seed });
+  const dropout = config.check.dropout > 0 ? { keep: 1 - config.check.dropout, seed: deriveSeed(config.seed, 'gradcheck-dropout') } : undefined;
   const ref = new ReferenceBackend();
   const net = new Network(ref, { d, m, k });
   await net.initialise(new Rng(deriveSeed(config.seed, 'gradcheck-init')));
@@ -105,7 +119,7 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
   try {
     for (const lambda of config.check.lambdas) {
       const t0 = Date.now();
-      const errors = await gradientCheck(net, Xref, labels, lambda, { h: config.check.h, eps: config.check.eps, entries, signal: opts.signal });
+      const errors = await gradientCheck(net, Xref, labels, lambda, { h: config.check.h, eps: config.check.eps, entries, signal: opts.signal, dropout });
       for (const e of errors) {
         await record({ ...e, check: 'numerical-f64', backend: ref.name, lambda, criterion: 'max_rel_error', threshold: config.check.threshold, passed: e.maxRelError <= config.check.threshold });
       }
@@ -126,7 +140,7 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
       const Xfast = await matrixOf(opts.backend, n, d, X32), Xref32 = await matrixOf(ref, n, d, X32);
       for (const lambda of config.check.lambdas) {
         if (opts.signal?.aborted) throw new Error('gradient check interrupted');
-        const errors = await compareBackends(fast, Xfast, reference, Xref32, labels, lambda, config.check.eps);
+        const errors = await compareBackends(fast, Xfast, reference, Xref32, labels, lambda, config.check.eps, dropout);
         for (const e of errors) {
           await record({ ...e, check: 'float32-vs-f64', backend: opts.backend.name, lambda, criterion: 'inf_rel_error', threshold: config.float32.threshold, passed: e.infRelError <= config.float32.threshold });
         }
