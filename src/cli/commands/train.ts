@@ -22,6 +22,7 @@ import { runTraining, type ResumeState, type Summary } from '../../pipeline/trai
 import { METRICS_COLUMNS } from '../../stages/metrics-sink.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { prepareOutDir } from '../out-dir.js';
+import { membersCommand } from './members.js';
 import { trainingProgress } from '../progress.js';
 import { renderRunArtifacts } from '../../report/run-artifacts.js';
 
@@ -91,6 +92,7 @@ export async function prepareData(config: TrainConfig, opts: RunOptions) {
 }
 
 export async function trainCommand(config: TrainConfig, opts: RunOptions): Promise<number> {
+  if (config.ensemble.members > 1) return membersCommand(config, opts);
   // 1. Everything that can reject the input, before anything is written.
   const checkpoint = opts.resume ? resumeCheckpoint(opts) : null;
   const { dataDir, splits, plan, counts, normalization } = await prepareData(config, opts);
