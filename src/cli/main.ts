@@ -91,6 +91,22 @@ async function main(argv: string[]): Promise<number> {
       exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() });
     });
 
+  program
+    .command('lr-find')
+    .description('Learning-rate range test of a training config: eta grows exponentially over one short run (lrFind.*); plots loss against eta and suggests schedule.etaMin / etaMax.')
+    .argument('<config>', 'YAML training config, e.g. config/bonus.yaml')
+    .option('--data <dir>', 'CIFAR-10 folder (else config data.dir, $CIFAR10_DIR, ./data/cifar-10-batches-bin, else download)')
+    .option('--out <dir>', 'output folder (default runs/<name>-lr-find, or with a time suffix when taken)')
+    .option('--set <key=value>', 'override a config field, e.g. --set lrFind.steps=300 (repeatable)', collect, [])
+    .option('--force', 'overwrite a non-empty --out folder')
+    .addOption(backendOption())
+    .action(async (configPath: string, o) => {
+      const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
+      if (config.kind !== 'train') throw new UsageError(`${configPath}: lr-find expects a training config (kind: train; got ${JSON.stringify(config.kind)})`);
+      const { lrFindCommand } = await import('./commands/lr-find.js');
+      exitCode = await lrFindCommand(config, { data: o.data, out: o.out, force: o.force, configPath, signal: interruptSignal() });
+    });
+
   registerModelCommands(program, (code) => { exitCode = code; });
 
   program
