@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resumeStateOf } from '../src/cli/commands/train.js';
 import { ConfigError } from '../src/config/errors.js';
+import { searchSchema } from '../src/config/search-schema.js';
 import { trainSchema, type TrainConfig } from '../src/config/train-schema.js';
 import { CLASSES, PIXELS } from '../src/data/cifar.js';
 import { computeNormalization } from '../src/data/normalization.js';
@@ -171,6 +172,15 @@ describe('snapshot ensembles', () => {
     expect(() => planRun(cfg({ ensemble: { snapshots: 3 } }), splits.train.count, 'c.yaml'))
       .toThrow(new ConfigError(['c.yaml: ensemble.snapshots: 3 snapshots asked, but the run of 36 steps has 2 cycle ends (every 2 × 9 steps)']));
     expect(() => cfg({ ensemble: { members: 2, average: 'weights' } })).toThrow(/average: weights needs members = 1/);
+  });
+
+  it('is one network per run of the training stream: ensemble runs go through the members command, searches refuse them', async () => {
+    const { backend } = await selectBackend('reference', 1);
+    await expect(runTraining({ config: cfg({ ensemble: { members: 2 } }), splits, backend, outDir: join(root, 'no') })).rejects.toThrow(/trains one network/);
+    const search = searchSchema.safeParse({ kind: 'search', space: { lMin: -3, lMax: -2 }, base: { ensemble: { members: 2 } } });
+    expect(search.success).toBe(false);
+    expect(JSON.stringify(search.error!.issues)).toMatch(/ensemble.members must be 1/);
+    expect(searchSchema.safeParse({ kind: 'search', space: { lMin: -3, lMax: -2 }, base: { ensemble: { snapshots: 1 } } }).success).toBe(true);
   });
 });
 

@@ -47,6 +47,9 @@ export const searchSchema = z
     if (lMin !== undefined && lMax !== undefined && !(lMin < lMax)) {
       ctx.addIssue({ code: 'custom', message: `lMin must be < lMax (${lMax})`, path: ['space', 'lMin'], input: lMin });
     }
+    if (c.base.ensemble.members > 1) {
+      ctx.addIssue({ code: 'custom', message: 'a search trial trains one network: ensemble.members must be 1 (snapshots are fine)', path: ['base', 'ensemble', 'members'], input: c.base.ensemble.members });
+    }
     if (c.base.data.holdout === 0 && (c.base.data.validation?.length ?? 0) === 0 && c.base.data.validation !== undefined) {
       ctx.addIssue({ code: 'custom', message: 'a search ranks trials by validation accuracy: give base.data.validation files or base.data.holdout > 0', path: ['base', 'data', 'validation'], input: c.base.data.validation });
     }

@@ -90,6 +90,7 @@ export const dropoutSeed = (seed: number, step: number) => deriveSeed(seed, `dro
 
 export async function runTraining(opts: TrainingOptions): Promise<TrainingResult> {
   const { config, splits, backend, outDir, signal } = opts;
+  if (config.ensemble.members > 1) throw new Error('runTraining trains one network: an ensemble run (ensemble.members > 1) runs its members one by one');
   const plan = planRun(config, splits.train.count);
   mkdirSync(outDir, { recursive: true });
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
