@@ -283,7 +283,7 @@ describe('gradcheck config and outputs', () => {
   });
 });
 
-describe('gradient check under dropout and on augmented batches', () => {
+describe('gradient check under dropout, with label smoothing and on augmented batches', () => {
   const shape = { d: 12, m: 16, k: 10 };
 
   for (const keep of [0.5, 0.8]) {
@@ -291,7 +291,7 @@ describe('gradient check under dropout and on augmented batches', () => {
       it(`passes under a fixed dropout mask (keep ${keep}, lambda ${lambda})`, async () => {
         const { net, X, labels } = await setup(new ReferenceBackend(), shape, 15, 21);
         const dropout = { keep, seed: 1234 };
-        for (const e of await gradientCheck(net, X, labels, lambda, { dropout })) {
+        for (const e of await gradientCheck(net, X, labels, lambda, { loss: { dropout } })) {
           expect(e.maxAbsGrad, e.param).toBeGreaterThan(0);
           expect(e.maxRelError, e.param).toBeLessThan(THRESHOLD);
         }
@@ -299,13 +299,23 @@ describe('gradient check under dropout and on augmented batches', () => {
     }
   }
 
+  for (const loss of [{ labelSmoothing: 0.1 }, { labelSmoothing: 0.3, dropout: { keep: 0.7, seed: 3 } }]) {
+    it(`passes with label smoothing (${JSON.stringify(loss)}), and fails when the gradient forgets it`, async () => {
+      const { net, X, labels } = await setup(new ReferenceBackend(), shape, 15, 22);
+      for (const e of await gradientCheck(net, X, labels, 0.1, { loss })) expect(e.maxRelError, e.param).toBeLessThan(THRESHOLD);
+      const numerical = await numericalGradients(net, X, labels, 0.1, { loss });
+      const forgot = await analyticGradients(net, X, labels, 0.1, { dropout: loss.dropout });
+      expect(compareGradients('b2', forgot.b2, numerical.b2).maxRelError).toBeGreaterThan(0.01);
+    });
+  }
+
   it('checks the masked network: its gradients differ from the unmasked ones, which fail against the masked cost', async () => {
     const { net, X, labels } = await setup(new ReferenceBackend(), shape, 15, 21);
     const dropout = { keep: 0.5, seed: 99 };
-    const masked = await analyticGradients(net, X, labels, 0, dropout);
+    const masked = await analyticGradients(net, X, labels, 0, { dropout });
     const unmasked = await analyticGradients(net, X, labels, 0);
     expect(compareGradients('W1', masked.W1, unmasked.W1).maxRelError).toBeGreaterThan(0.1);
-    const numerical = await numericalGradients(net, X, labels, 0, { dropout });
+    const numerical = await numericalGradients(net, X, labels, 0, { loss: { dropout } });
     expect(compareGradients('W1', unmasked.W1, numerical.W1).maxRelError).toBeGreaterThan(0.1);
     expect(compareGradients('W1', masked.W1, numerical.W1).maxRelError).toBeLessThan(THRESHOLD);
   });
@@ -320,12 +330,12 @@ describe('gradient check under dropout and on augmented batches', () => {
       },
     });
     const { net, X, labels } = await setup(noScale, shape, 15, 21);
-    const errors = Object.fromEntries((await gradientCheck(net, X, labels, 0, { dropout: { keep: 0.5, seed: 7 } })).map((e) => [e.param, e]));
+    const errors = Object.fromEntries((await gradientCheck(net, X, labels, 0, { loss: { dropout: { keep: 0.5, seed: 7 } } })).map((e) => [e.param, e]));
     expect(errors.W1.maxRelError).toBeGreaterThan(0.1);
     expect(errors.W2.maxRelError).toBeLessThan(THRESHOLD);
   });
 
-  it('float32 gradients of gpu.js cpu under the same mask agree with the float64 reference', async () => {
+  it('float32 gradients of gpu.js cpu under the same mask and label smoothing agree with the float64 reference', async () => {
     const ref = new ReferenceBackend();
     const cpu = await GpuJsBackend.create('cpu');
     try {
@@ -340,7 +350,7 @@ describe('gradient check under dropout and on augmented batches', () => {
       const Xf = cpu.matrix(15, shape.d), Xr = ref.matrix(15, shape.d);
       await cpu.write(Xf, x32);
       await ref.write(Xr, x32);
-      for (const e of await compareBackends(fast, Xf, reference, Xr, labels, 0.1, undefined, { keep: 0.6, seed: 5 })) {
+      for (const e of await compareBackends(fast, Xf, reference, Xr, labels, 0.1, undefined, { dropout: { keep: 0.6, seed: 5 }, labelSmoothing: 0.1 })) {
         expect(e.infRelError, e.param).toBeLessThan(F32_THRESHOLD);
       }
     } finally {
@@ -366,7 +376,7 @@ describe('gradient check under dropout and on augmented batches', () => {
     for (let i = 0; i < xs.length; i += 97) expect(augmented.X[i]).toBeCloseTo(xs[i], 5);
 
     const config = gradcheckSchema.parse({
-      kind: 'gradcheck', seed: 4, model: { hidden: 6, inputDims: PIXELS_ALL }, check: { samples: 6, entries: 40, dropout: 0.4 }, augment: { flip: true, translate: 2 },
+      kind: 'gradcheck', seed: 4, model: { hidden: 6, inputDims: PIXELS_ALL }, check: { samples: 6, entries: 40, dropout: 0.4, labelSmoothing: 0.1 }, augment: { flip: true, translate: 2 },
     });
     const summary = await runGradcheck({ config, train, backend: null, outDir: join(tmpdir(), `cifar-gc-aug-${process.pid}`) });
     expect(summary.status).toBe('passed');

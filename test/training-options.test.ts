@@ -39,7 +39,7 @@ const base = {
 };
 const cfg = (extra: Record<string, unknown> = {}): TrainConfig => trainSchema.parse({ ...base, ...extra });
 const everything = cfg({
-  train: { ...base.train, dropout: 0.3, momentum: 0.8, nesterov: true },
+  train: { ...base.train, dropout: 0.3, momentum: 0.8, nesterov: true, labelSmoothing: 0.1 },
   augment: { flip: true, translate: 2 },
   ensemble: { snapshots: 2 },
 });
@@ -98,6 +98,23 @@ describe('dropout', () => {
     await plain.initialise(new Rng(deriveSeed(11, 'init')));
     await plain.trainStep(X, labels, { eta: 1e-4, lambda: 0.005 });
     expect(Array.from((await plain.snapshot()).W1)).not.toEqual(Array.from(got.W1));
+  });
+});
+
+describe('label smoothing', () => {
+  it('changes the run, reproducibly, and keeps reporting the plain cross-entropy', async () => {
+    const config = cfg({ train: { ...base.train, labelSmoothing: 0.2 } });
+    const a = await train(join(root, 'smooth-a'), config);
+    const b = await train(join(root, 'smooth-b'), config);
+    const plain = await train(join(root, 'smooth-plain'), cfg());
+    expect(metricsWithoutTime(join(root, 'smooth-b'))).toEqual(metricsWithoutTime(join(root, 'smooth-a')));
+    expect(metricsWithoutTime(join(root, 'smooth-a'))).not.toEqual(metricsWithoutTime(join(root, 'smooth-plain')));
+    // The final loss is the cross-entropy with the true labels, as the Evaluator measures it.
+    const cp = loadCheckpoint(join(root, 'smooth-a', 'model.json'));
+    const want = await new Evaluator(await networkOf(new ReferenceBackend(), cp.shape, cp.params!), cp.normalization).evaluate(splits.val, 0.005);
+    expect(a.summary.final!.val.loss).toBeCloseTo(want.loss, 12);
+    expect(plain.summary.final!.val.loss).not.toBeCloseTo(want.loss, 6);
+    expect(b.summary.final).toEqual(a.summary.final);
   });
 });
 

@@ -61,6 +61,7 @@ export const gradcheckSchema = z.strictObject({
           'Check the network under dropout on the hidden layer with this drop probability (0 = off): one fixed mask (drawn from `seed`), ' +
             'the same in every evaluation of J and on both backends, so J is a smooth function of the weights and the check is exact.',
         ),
+      labelSmoothing: z.number().min(0).lt(1).default(0).describe('Check the loss with label smoothing eps (targets (1 − eps) Y + eps / k; 0 = off).'),
     })
     .prefault({}),
   float32: z

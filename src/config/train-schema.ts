@@ -139,6 +139,12 @@ export const trainSchema = z.strictObject({
             'Inverted dropout: kept units are scaled by 1 / (1 − dropout), so evaluation and prediction use the whole network unchanged. ' +
             'The masks depend only on (seed, step): runs stay reproducible and resumable.',
         ),
+      labelSmoothing: z
+        .number()
+        .min(0)
+        .lt(1)
+        .default(0)
+        .describe('Label smoothing eps (0 = off): train against the targets (1 − eps) Y + eps / k instead of one-hot Y. Metrics stay the plain cross-entropy.'),
       momentum: z.number().min(0).lt(1).default(0).describe('SGD momentum mu (0 = plain SGD): v = mu v + g, W −= eta v. The velocities are saved in model.json for --resume.'),
       nesterov: z.boolean().default(false).describe('Nesterov momentum (W −= eta (g + mu v) after v = mu v + g); needs momentum > 0.'),
     })

@@ -8,14 +8,14 @@
  *  - `compareBackends`: the analytic gradients of two networks holding the same weights on the same
  *    batch (a float32 training backend against the float64 reference).
  *
- * Both may run under a fixed dropout mask (the mask is a function of its seed: every evaluation of J, and both
- * backends, drop the same units).
+ * Both may take the loss as training does: under a fixed dropout mask (a function of its seed: every evaluation of
+ * J, and both backends, drop the same units) and with label smoothing.
  *
  * Per parameter it reports the max absolute difference, the max relative error
  * |ga − gn| / max(eps, |ga| + |gn|) of the report, and two scale-free norm-wise errors.
  */
 import { hostData, type Labels, type Matrix } from '../kernels/backend.js';
-import { PARAM_NAMES, type DropoutStep, type Network, type ParamName } from '../model/network.js';
+import { PARAM_NAMES, type LossOptions, type Network, type ParamName } from '../model/network.js';
 import { Rng } from '../util/rng.js';
 
 /** Default floor of the relative error's denominator: see `check.eps` in the gradcheck schema. */
@@ -46,8 +46,8 @@ export interface ParamError {
 export interface NumericalOptions {
   /** Centered-difference step (default 1e-5). */
   h?: number;
-  /** Check the network under this fixed dropout mask (the same mask in every evaluation of J). */
-  dropout?: DropoutStep;
+  /** The loss as training takes it: under a fixed dropout mask (the same in every evaluation of J), with label smoothing. */
+  loss?: LossOptions;
   /** Entries to perturb; default every entry of every parameter. */
   entries?: EntrySelection;
   /** Checked between entries: stops the (possibly long) numerical loop. */
@@ -61,24 +61,40 @@ export interface CheckOptions extends NumericalOptions {
   eps?: number;
 }
 
-/** The two terms of J: the mean cross-entropy over the rows of X (under `dropout`'s mask) and lambda (‖W1‖² + ‖W2‖²). */
-export async function costTerms(net: Network, X: Matrix, labels: Labels, lambda: number, dropout?: DropoutStep): Promise<{ loss: number; penalty: number }> {
-  const { lossSum } = await net.evaluate(X, labels, X.rows, dropout);
-  return { loss: lossSum / X.rows, penalty: await net.penalty(lambda) };
+/**
+ * The two terms of J: the mean cross-entropy over the rows of X (under `loss`'s dropout mask; against the smoothed
+ * targets (1 − eps) Y + eps / k with label smoothing, computed here in float64 from the probabilities) and
+ * lambda (‖W1‖² + ‖W2‖²).
+ */
+export async function costTerms(net: Network, X: Matrix, labels: Labels, lambda: number, loss: LossOptions = {}): Promise<{ loss: number; penalty: number }> {
+  const eps = loss.labelSmoothing ?? 0, n = X.rows;
+  let sum: number;
+  if (eps > 0) {
+    const k = net.shape.k, p = await net.backend.read(await net.probabilities(X, loss.dropout));
+    sum = 0;
+    for (let i = 0; i < n; i++) {
+      let logs = 0;
+      for (let j = 0; j < k; j++) logs += Math.log(p[i * k + j]);
+      sum -= (1 - eps) * Math.log(p[i * k + labels[i]]) + (eps / k) * logs;
+    }
+  } else {
+    sum = (await net.evaluate(X, labels, n, loss.dropout)).lossSum;
+  }
+  return { loss: sum / n, penalty: await net.penalty(lambda) };
 }
 
-/** J = mean cross-entropy over the rows of X (under `dropout`'s mask) + lambda (‖W1‖² + ‖W2‖²). */
-export async function cost(net: Network, X: Matrix, labels: Labels, lambda: number, dropout?: DropoutStep): Promise<number> {
-  const { loss, penalty } = await costTerms(net, X, labels, lambda, dropout);
-  return loss + penalty;
+/** J = the mean (smoothed) cross-entropy over the rows of X (as `loss` says) + lambda (‖W1‖² + ‖W2‖²). */
+export async function cost(net: Network, X: Matrix, labels: Labels, lambda: number, loss: LossOptions = {}): Promise<number> {
+  const terms = await costTerms(net, X, labels, lambda, loss);
+  return terms.loss + terms.penalty;
 }
 
 /**
- * ∂J/∂θ for every parameter: Network.backward (under `dropout`'s mask, as in a training step), then
- * regularisedGradient (adds 2 lambda W to the weights).
+ * ∂J/∂θ for every parameter: Network.backward (under `loss`'s dropout mask and label smoothing, as in a training
+ * step), then regularisedGradient (adds 2 lambda W to the weights).
  */
-export async function analyticGradients(net: Network, X: Matrix, labels: Labels, lambda: number, dropout?: DropoutStep): Promise<Gradients> {
-  await net.backward(X, labels, dropout);
+export async function analyticGradients(net: Network, X: Matrix, labels: Labels, lambda: number, loss: LossOptions = {}): Promise<Gradients> {
+  await net.backward(X, labels, loss);
   const out = {} as Gradients;
   for (const p of PARAM_NAMES) out[p] = await net.regularisedGradient(p, lambda);
   return out;
@@ -105,9 +121,9 @@ export async function numericalGradients(net: Network, X: Matrix, labels: Labels
       const i = selected ? selected[t] : t;
       const original = data[i];
       data[i] = original + h;
-      const plus = await costTerms(net, X, labels, lambda, opts.dropout);
+      const plus = await costTerms(net, X, labels, lambda, opts.loss);
       data[i] = original - h;
-      const minus = await costTerms(net, X, labels, lambda, opts.dropout);
+      const minus = await costTerms(net, X, labels, lambda, opts.loss);
       data[i] = original;
       g[i] = (plus.loss - minus.loss + (plus.penalty - minus.penalty)) / (2 * h);
     }
@@ -162,7 +178,7 @@ export function sampleEntries(net: Network, count: number, rng: Rng): EntrySelec
 
 /** Analytic against numerical gradients of J with this lambda, per parameter (W1, b1, W2, b2). */
 export async function gradientCheck(net: Network, X: Matrix, labels: Labels, lambda: number, opts: CheckOptions = {}): Promise<ParamError[]> {
-  const analytic = await analyticGradients(net, X, labels, lambda, opts.dropout);
+  const analytic = await analyticGradients(net, X, labels, lambda, opts.loss);
   const numerical = await numericalGradients(net, X, labels, lambda, opts);
   return PARAM_NAMES.map((p) => compareGradients(p, analytic[p], numerical[p], opts.entries?.[p] ?? null, opts.eps));
 }
@@ -172,10 +188,10 @@ export async function gradientCheck(net: Network, X: Matrix, labels: Labels, lam
  * same weights) on the same batch: `X` and `Xref` must hold the same values in each backend's storage.
  */
 export async function compareBackends(
-  net: Network, X: Matrix, reference: Network, Xref: Matrix, labels: Labels, lambda: number, eps = DEFAULT_EPS, dropout?: DropoutStep,
+  net: Network, X: Matrix, reference: Network, Xref: Matrix, labels: Labels, lambda: number, eps = DEFAULT_EPS, loss: LossOptions = {},
 ): Promise<ParamError[]> {
-  const got = await analyticGradients(net, X, labels, lambda, dropout);
-  const want = await analyticGradients(reference, Xref, labels, lambda, dropout);
+  const got = await analyticGradients(net, X, labels, lambda, loss);
+  const want = await analyticGradients(reference, Xref, labels, lambda, loss);
   return PARAM_NAMES.map((p) => compareGradients(p, got[p], want[p], null, eps));
 }
 

@@ -1,7 +1,7 @@
 /**
  * The gradient-check experiment of a gradcheck config: builds the checked batch (augmented when config.augment
  * says so) and network, runs the float64 numerical check for every lambda (under a fixed dropout mask when
- * check.dropout > 0) and (optionally) the float32-vs-float64 comparison, and writes
+ * check.dropout > 0, with check.labelSmoothing) and (optionally) the float32-vs-float64 comparison, and writes
  * gradcheck.csv (fast-csv), summary.json and config.yaml to the output folder.
  */
 import { mkdirSync } from 'node:fs';
@@ -102,7 +102,10 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
 
   const n = config.check.samples, d = config.model.inputDims, m = config.model.hidden, k = CLASSES;
   const { X, labels } = checkBatch(train, n, d, { ...config.augment, seed: config.seed });
-  const dropout = config.check.dropout > 0 ? { keep: 1 - config.check.dropout, seed: deriveSeed(config.seed, 'gradcheck-dropout') } : undefined;
+  const loss = {
+    ...(config.check.dropout > 0 ? { dropout: { keep: 1 - config.check.dropout, seed: deriveSeed(config.seed, 'gradcheck-dropout') } } : {}),
+    labelSmoothing: config.check.labelSmoothing,
+  };
   const ref = new ReferenceBackend();
   const net = new Network(ref, { d, m, k });
   await net.initialise(new Rng(deriveSeed(config.seed, 'gradcheck-init')));
@@ -119,7 +122,7 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
   try {
     for (const lambda of config.check.lambdas) {
       const t0 = Date.now();
-      const errors = await gradientCheck(net, Xref, labels, lambda, { h: config.check.h, eps: config.check.eps, entries, signal: opts.signal, dropout });
+      const errors = await gradientCheck(net, Xref, labels, lambda, { h: config.check.h, eps: config.check.eps, entries, signal: opts.signal, loss });
       for (const e of errors) {
         await record({ ...e, check: 'numerical-f64', backend: ref.name, lambda, criterion: 'max_rel_error', threshold: config.check.threshold, passed: e.maxRelError <= config.check.threshold });
       }
@@ -140,7 +143,7 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
       const Xfast = await matrixOf(opts.backend, n, d, X32), Xref32 = await matrixOf(ref, n, d, X32);
       for (const lambda of config.check.lambdas) {
         if (opts.signal?.aborted) throw new Error('gradient check interrupted');
-        const errors = await compareBackends(fast, Xfast, reference, Xref32, labels, lambda, config.check.eps, dropout);
+        const errors = await compareBackends(fast, Xfast, reference, Xref32, labels, lambda, config.check.eps, loss);
         for (const e of errors) {
           await record({ ...e, check: 'float32-vs-f64', backend: opts.backend.name, lambda, criterion: 'inf_rel_error', threshold: config.float32.threshold, passed: e.infRelError <= config.float32.threshold });
         }

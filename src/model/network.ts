@@ -3,7 +3,7 @@
  * Samples are rows: X is n × d, W1 m × d, W2 k × m, biases are row vectors.
  *
  *   forward:  S1 = X W1ᵀ + b1 (n×m)   H = max(0, S1) [⊙ mask / keep]   S = H W2ᵀ + b2 (n×k)   P = softmax(S)
- *   backward: G2 = P − Y (n×k)        dW2 = G2ᵀ H / n   db2 = Σ_rows G2 / n
+ *   backward: G2 = P − Y [+ eps (Y − 1/k)] (n×k)   dW2 = G2ᵀ H / n   db2 = Σ_rows G2 / n
  *             G1 = (G2 W2) ⊙ 1[H > 0] [/ keep] (n×m)    dW1 = G1ᵀ X / n   db1 = Σ_rows G1 / n
  *   update:   W −= eta (dW + 2 lambda W);  b −= eta db           (or with momentum, see KernelBackend.sgdUpdate)
  *
@@ -35,10 +35,19 @@ export interface Momentum {
   nesterov: boolean;
 }
 
-export interface StepOptions {
+/** How a training batch's loss is taken: under a dropout mask, against smoothed labels. */
+export interface LossOptions {
+  dropout?: DropoutStep;
+  /**
+   * Label smoothing eps: the targets are (1 − eps) Y + eps / k, so G2 = P − Y + eps (Y − 1/k). The loss reported is
+   * still the cross-entropy with the true labels.
+   */
+  labelSmoothing?: number;
+}
+
+export interface StepOptions extends LossOptions {
   eta: number;
   lambda: number;
-  dropout?: DropoutStep;
 }
 
 /** Activations and gradients for a batch of n rows, allocated once per batch size. */
@@ -47,6 +56,8 @@ interface Workspace {
   S1H: Matrix; // n×m: S1, then H = relu(S1 + b1) in place
   SP: Matrix; // n×k: S, then P, then G2 = P − Y in place
   G1: Matrix; // n×m
+  smooth: Matrix | null; // n×k: eps (Y − 1/k) of label smoothing, written per batch
+  smoothValues: Float64Array | null;
 }
 
 export type BatchResult = LossSums;
@@ -90,7 +101,7 @@ export class Network implements ProbabilityModel {
     let ws = this.workspaces.get(n);
     if (!ws) {
       const { m, k } = this.shape;
-      ws = { n, S1H: this.backend.matrix(n, m), SP: this.backend.matrix(n, k), G1: this.backend.matrix(n, m) };
+      ws = { n, S1H: this.backend.matrix(n, m), SP: this.backend.matrix(n, k), G1: this.backend.matrix(n, m), smooth: null, smoothValues: null };
       this.workspaces.set(n, ws);
     }
     return ws;
@@ -116,27 +127,46 @@ export class Network implements ProbabilityModel {
     return this.backend.softmax(ws.SP, this.params.b2, labels, count);
   }
 
-  /** P = softmax(S) for the rows of X: a matrix of this network's workspace, valid until its next pass. */
-  async probabilities(X: Matrix): Promise<Matrix> {
-    const ws = await this.forward(X);
+  /** P = softmax(S) for the rows of X (under `dropout`'s mask when given): a matrix of this network's workspace, valid until its next pass. */
+  async probabilities(X: Matrix, dropout?: DropoutStep): Promise<Matrix> {
+    const ws = await this.forward(X, dropout);
     await this.backend.softmax(ws.SP, this.params.b2, null);
     return ws.SP;
   }
 
-  /** Forward, loss, G2 = P − Y and G1 = (G2 W2) ⊙ 1[H > 0] / keep: what both backward() and trainStep() need. */
-  private async backpropagate(X: Matrix, labels: Labels, dropout?: DropoutStep): Promise<{ ws: Workspace; result: BatchResult }> {
-    const b = this.backend;
+  /**
+   * Forward, loss, G2 = P − Y (+ eps (Y − 1/k) with label smoothing) and G1 = (G2 W2) ⊙ 1[H > 0] / keep: what both
+   * backward() and trainStep() need.
+   */
+  private async backpropagate(X: Matrix, labels: Labels, loss: LossOptions): Promise<{ ws: Workspace; result: BatchResult }> {
+    const b = this.backend, { dropout, labelSmoothing: eps = 0 } = loss;
     const ws = await this.forward(X, dropout);
     const result = await b.softmax(ws.SP, this.params.b2, labels, X.rows, true); // SP = G2
+    if (eps > 0) await b.scaleAdd(ws.SP, await this.smoothingTerm(ws, labels, eps), 1, 1);
     await b.gemm(ws.SP, false, this.params.W2, false, ws.G1); // G1 = G2 W2
     await b.reluBackward(ws.G1, ws.S1H, dropout ? 1 / dropout.keep : 1);
     return { ws, result };
   }
 
-  /** Fills this.grads with the gradient of the mean cross-entropy (without the L2 term) and returns the batch's loss. */
-  async backward(X: Matrix, labels: Labels, dropout?: DropoutStep): Promise<BatchResult> {
+  /** eps (Y − 1/k) for these labels, in the workspace's matrix. */
+  private async smoothingTerm(ws: Workspace, labels: Labels, eps: number): Promise<Matrix> {
+    const k = this.shape.k;
+    ws.smooth ??= this.backend.matrix(ws.n, k);
+    ws.smoothValues ??= new Float64Array(ws.n * k);
+    const v = ws.smoothValues;
+    v.fill(-eps / k);
+    for (let i = 0; i < ws.n; i++) v[i * k + labels[i]] = eps - eps / k;
+    await this.backend.write(ws.smooth, v);
+    return ws.smooth;
+  }
+
+  /**
+   * Fills this.grads with the gradient of the mean cross-entropy (without the L2 term; under `loss`'s dropout mask
+   * and label smoothing) and returns the batch's loss.
+   */
+  async backward(X: Matrix, labels: Labels, loss: LossOptions = {}): Promise<BatchResult> {
     const b = this.backend, g = this.grads, n = X.rows;
-    const { ws, result } = await this.backpropagate(X, labels, dropout);
+    const { ws, result } = await this.backpropagate(X, labels, loss);
     await b.gemm(ws.SP, true, ws.S1H, false, g.W2, 1 / n); // dW2 = G2ᵀ H / n
     await b.columnSums(ws.SP, g.b2, 1 / n);
     await b.gemm(ws.G1, true, X, false, g.W1, 1 / n); // dW1 = G1ᵀ X / n
@@ -150,14 +180,14 @@ export class Network implements ProbabilityModel {
    * ever stored (G1 is computed from W2 before W2 changes). Momentum keeps the gradients and the velocities.
    */
   async trainStep(X: Matrix, labels: Labels, step: StepOptions): Promise<BatchResult> {
-    const { eta, lambda, dropout } = step;
+    const { eta, lambda } = step;
     if (this.momentum) {
-      const result = await this.backward(X, labels, dropout);
+      const result = await this.backward(X, labels, step);
       for (const p of PARAM_NAMES) await this.backend.sgdUpdate(this.params[p], this.grads[p], eta, p[0] === 'W' ? lambda : 0, this.momentumOf(p));
       return result;
     }
     const b = this.backend, p = this.params, n = X.rows, decay = 1 - 2 * eta * lambda;
-    const { ws, result } = await this.backpropagate(X, labels, dropout);
+    const { ws, result } = await this.backpropagate(X, labels, step);
     await b.gemm(ws.SP, true, ws.S1H, false, p.W2, -eta / n, decay); // W2 −= eta (G2ᵀ H / n + 2 lambda W2)
     await b.columnSums(ws.SP, p.b2, -eta / n, 1);
     await b.gemm(ws.G1, true, X, false, p.W1, -eta / n, decay); // W1 −= eta (G1ᵀ X / n + 2 lambda W1)

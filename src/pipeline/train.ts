@@ -144,7 +144,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       : identity,
     normalize(backend, splits.train, norm, X),
     trainStep(net, {
-      etaAt, lambda, stepsPerEpoch: plan.stepsPerEpoch,
+      etaAt, lambda, stepsPerEpoch: plan.stepsPerEpoch, labelSmoothing: config.train.labelSmoothing,
       ...(dropout > 0 ? { dropout: { keep: 1 - dropout, seedAt: (step: number) => dropoutSeed(config.seed, step) } } : {}),
     }),
     record,

@@ -17,13 +17,15 @@ export interface TrainStepPlan {
   stepsPerEpoch: number;
   /** Dropout on the hidden layer: keep probability and the mask seed of each step. */
   dropout?: { keep: number; seedAt: (step: number) => number };
+  /** Label smoothing eps (0 or absent: one-hot targets). */
+  labelSmoothing?: number;
 }
 
 export function trainStep(net: Network, plan: TrainStepPlan): OperatorFunction<Batch, StepResult> {
   return concatMap(async (batch) => {
     const eta = plan.etaAt(batch.step);
     const dropout = plan.dropout ? { keep: plan.dropout.keep, seed: plan.dropout.seedAt(batch.step) } : undefined;
-    const { lossSum } = await net.trainStep(batch.X, batch.labels, { eta, lambda: plan.lambda, dropout });
+    const { lossSum } = await net.trainStep(batch.X, batch.labels, { eta, lambda: plan.lambda, dropout, labelSmoothing: plan.labelSmoothing });
     const batchLoss = lossSum / batch.X.rows;
     if (!Number.isFinite(batchLoss)) throw new DivergedError(batch.step + 1, batchLoss);
     return { step: batch.step + 1, epoch: (batch.step + 1) / plan.stepsPerEpoch, eta, batchLoss };
