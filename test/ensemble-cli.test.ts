@@ -18,6 +18,8 @@ import { smoother, suggestRange, sweepEta } from '../src/pipeline/lr-find.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
 const CLI = process.env.CIFAR_MLP_CLI ?? resolve('dist/cli.js');
+/** These tests spawn up to three CLI runs each (every run renders its plots): more than the default minute on a busy machine. */
+const SLOW = 240_000;
 const root = mkdtempSync(join(tmpdir(), 'cifar-ensemble-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const dataDir = writeSyntheticCifar(join(root, 'data'), 60, 90);
@@ -30,7 +32,7 @@ function cli(args: string[], onStderr?: (all: string, kill: (s: NodeJS.Signals) 
   return new Promise((done, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '', stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), SLOW - 20_000);
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; onStderr?.(stderr, (s) => child.kill(s)); });
     child.on('error', reject);
@@ -85,7 +87,7 @@ describe('snapshot ensemble through the CLI', () => {
     for (const i of [0, 17, 59]) {
       classes.forEach((c, j) => expect(lines[i].probabilities[c]).toBeCloseTo((a[i * 10 + j] + b[i * 10 + j]) / 2, 5));
     }
-  });
+  }, SLOW);
 });
 
 describe('ensemble run of independently seeded members', () => {
@@ -116,30 +118,35 @@ describe('ensemble run of independently seeded members', () => {
     expect(ev.code, ev.stderr).toBe(0);
     expect(JSON.parse(readFileSync(join(root, 'members-eval', 'evaluation.json'), 'utf8')).splits.test.accuracy).toBeCloseTo(s.final.test.accuracy, 12);
     expect(memberConfig(trainSchema.parse({ ...BASE, ...members }), 1).seed).toBe(s.memberRuns[1].seed);
-  });
+  }, SLOW);
 
   it('SIGINT during member 2 then --resume gives exactly the uninterrupted run', async () => {
-    const out = join(root, 'members-part');
+    const long = { ...members, schedule: { ...BASE.schedule, ns: 100 } }; // 600 steps per member: time to interrupt member 2
+    const cfg = config('members-long', long);
+    const full = join(root, 'members-long-full'), out = join(root, 'members-long-part');
     let sent = false;
-    const part = await cli(['run', config('members', members), '--data', dataDir, '--out', out], (all, kill) => {
-      if (!sent && /member-1 completed/.test(all)) { sent = true; setTimeout(() => kill('SIGINT'), 300); }
-    });
+    const [a, part] = await Promise.all([
+      cli(['run', cfg, '--data', dataDir, '--out', full]),
+      cli(['run', cfg, '--data', dataDir, '--out', out], (all, kill) => {
+        if (!sent && /members-long member-2\/2 step 100\//.test(all)) { sent = true; kill('SIGINT'); }
+      }),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
     expect(part.code, part.stderr).toBe(130);
     const s = summaryOf(out);
     expect(s.status).toBe('interrupted');
     expect(s.final).toBeNull();
     expect(s.memberRuns.map((m: { status: string }) => m.status)).toEqual(['completed', 'interrupted']);
-    const resumed = await cli(['run', config('members', members), '--data', dataDir, '--out', out, '--resume']);
+    const resumed = await cli(['run', cfg, '--data', dataDir, '--out', out, '--resume']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/member-1 already completed; taken as it is/);
-    const full = join(root, 'members-full');
     for (const m of ['member-1', 'member-2']) expect(metricsWithoutTime(join(out, m))).toEqual(metricsWithoutTime(join(full, m)));
     expect(summaryOf(out).final).toEqual(summaryOf(full).final);
     expect(summaryOf(out).ensemble).toEqual(summaryOf(full).ensemble);
-    const again = await cli(['run', config('members', members), '--data', dataDir, '--out', out, '--resume']);
+    const again = await cli(['run', cfg, '--data', dataDir, '--out', out, '--resume']);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/nothing to resume: the ensemble run already completed/);
-  });
+  }, SLOW);
 });
 
 describe('lr-find', () => {
@@ -190,7 +197,7 @@ describe('lr-find', () => {
     expect(readFileSync(join(out, 'lr-find.svg'), 'utf8')).toMatch(/<svg[\s\S]*learning rate/);
     expect(existsSync(join(out, 'lr-find.png'))).toBe(true);
     expect(summaryOf(out).config.schedule.cycles * 2 * 15).toBeCloseTo(200, 9);
-  });
+  }, SLOW);
 
   it('refuses a search config', async () => {
     const path = join(root, 'search.yaml');
@@ -198,5 +205,5 @@ describe('lr-find', () => {
     const r = await cli(['lr-find', path, '--data', dataDir]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/lr-find expects a training config/);
-  });
+  }, SLOW);
 });
