@@ -9,6 +9,6 @@ describe('README', () => {
     expect(section).toBe(configReference());
   });
   it('names every shipped config', () => {
-    for (const c of ['gradcheck', 'sanity', 'cycle1', 'cycle3', 'search-coarse', 'search-fine', 'final']) expect(readme).toContain(`config/${c}.yaml`);
+    for (const c of ['gradcheck', 'sanity', 'cycle1', 'cycle3', 'search-coarse', 'search-fine', 'final', 'bonus']) expect(readme).toContain(`config/${c}.yaml`);
   });
 });
