@@ -149,6 +149,49 @@ describe('ensemble run of independently seeded members', () => {
   }, SLOW);
 });
 
+describe('cifar-mlp ensemble', () => {
+  it('joins separately trained runs into one ensemble file that evaluate uses; refuses an incompatible one', async () => {
+    const a = join(root, 'join-a'), b = join(root, 'join-b'), out = join(root, 'joined.json');
+    const cfg = config('join', { schedule: { ...BASE.schedule, cycles: 1 } });
+    const [ra, rb] = await Promise.all([
+      cli(['run', cfg, '--data', dataDir, '--out', a]),
+      cli(['run', cfg, '--data', dataDir, '--out', b, '--set', 'seed=6', '--set', 'ensemble.snapshots=1']),
+    ]);
+    expect(ra.code, ra.stderr).toBe(0);
+    expect(rb.code, rb.stderr).toBe(0);
+    const r = await cli(['ensemble', a, join(b, 'model.json'), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/ensemble of 2 networks from 2 model files written to .*joined\.json/);
+    const cp = loadCheckpoint(out);
+    expect(cp.params).toBeNull();
+    expect(cp.members.map((m) => m.name)).toEqual(['join-a/model.json:final', 'join-b/model.json:snapshot@30']);
+    expect(cp.config.name).toBe('join-ensemble');
+    const ev = await cli(['evaluate', out, '--out', join(root, 'join-eval')]);
+    expect(ev.code, ev.stderr).toBe(0);
+    expect(ev.stdout).toMatch(/ensemble of 2 networks \(softmax average\)/);
+    // The joined ensemble's test accuracy from the two networks' probabilities, averaged here.
+    const test = loadSplits(trainSchema.parse(BASE).data, dataDir).test;
+    const backend = new ReferenceBackend();
+    const probs = await Promise.all(cp.members.map(async (m) => new Predictor(await modelFromCheckpoint({ ...cp, members: [m] }, backend), cp.normalization, 60).probabilities(test, 0, 60)));
+    let correct = 0;
+    for (let i = 0; i < 60; i++) {
+      const p = Array.from({ length: 10 }, (_, j) => probs[0][i * 10 + j] + probs[1][i * 10 + j]);
+      if (p.indexOf(Math.max(...p)) === test.labels[i]) correct++;
+    }
+    expect(JSON.parse(readFileSync(join(root, 'join-eval', 'evaluation.json'), 'utf8')).splits.test.accuracy).toBeCloseTo(correct / 60, 12);
+
+    const wide = await cli(['run', cfg, '--data', dataDir, '--out', join(root, 'join-wide'), '--set', 'model.hidden=9']);
+    expect(wide.code, wide.stderr).toBe(0);
+    const bad = await cli(['ensemble', a, join(root, 'join-wide'), '--out', join(root, 'bad.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/join-wide\/model\.json: cannot join an ensemble with .*join-a\/model\.json: hidden units 9, not 8/);
+    expect(existsSync(join(root, 'bad.json'))).toBe(false);
+    const one = await cli(['ensemble', a, '--out', join(root, 'one.json')]);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/at least two model files/);
+  }, SLOW);
+});
+
 describe('lr-find', () => {
   it('grows eta exponentially, smooths with bias correction, and suggests the range where the loss falls', () => {
     const eta = sweepEta(1e-5, 1, 11);

@@ -110,6 +110,17 @@ async function main(argv: string[]): Promise<number> {
   registerModelCommands(program, (code) => { exitCode = code; });
 
   program
+    .command('ensemble')
+    .description('One ensemble model file (softmax average) from the model files or run folders of separately trained networks of the same shape and data, e.g. runs with other seeds trained side by side.')
+    .argument('<models...>', 'model.json files or run folders (two or more)')
+    .requiredOption('--out <file>', 'the ensemble model file to write, e.g. runs/ensemble.json')
+    .option('--name <name>', 'its name (default: the first model\'s name + "-ensemble")')
+    .action(async (models: string[], o) => {
+      const { ensembleCommand } = await import('./commands/ensemble.js');
+      exitCode = await ensembleCommand(models, o);
+    });
+
+  program
     .command('config-doc')
     .description('Print the config reference (every field, its type, default and meaning), generated from the schema.')
     .option('--write <markdown>', 'replace the reference between the config-reference markers of this file instead')
