@@ -62,7 +62,9 @@ export class Ensemble implements ProbabilityModel {
   /** The model that predicts for these members: their softmax average, or the network of their mean weights. */
   static async of(backend: KernelBackend, shape: NetworkShape, members: readonly Member[], average: EnsembleAverage): Promise<Ensemble> {
     if (average === 'weights' && members.length > 1) return new Ensemble([await networkOf(backend, shape, meanWeights(members))]);
-    return new Ensemble(await Promise.all(members.map((m) => networkOf(backend, shape, m.params))));
+    const networks: Network[] = [];
+    for (const m of members) networks.push(await networkOf(backend, shape, m.params)); // one backend op at a time
+    return new Ensemble(networks);
   }
 
   async probabilities(X: Matrix): Promise<Matrix> {
