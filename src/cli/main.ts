@@ -8,6 +8,7 @@ import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
+import { isSearchFolder, readSearchSummary } from '../search/folder.js';
 import { existsSync } from 'node:fs';
 import { runForcedExitHooks } from '../util/shutdown.js';
 
@@ -106,10 +107,16 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('plot')
-    .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted run).')
-    .argument('<out-dir>', 'a run folder holding metrics.csv')
+    .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted run), or of a search folder (the search\'s and every trial\'s).')
+    .argument('<out-dir>', 'a run folder holding metrics.csv, a search folder, or one of its trials/<id> folders')
     .action(async (dir: string) => {
-      if (!existsSync(`${dir}/metrics.csv`)) throw new UsageError(`${dir}: no metrics.csv in this folder`);
+      if (isSearchFolder(dir)) {
+        const { writeSearchReport } = await import('../search/report.js');
+        await writeSearchReport(dir, readSearchSummary(dir));
+        process.stderr.write(`cifar-mlp: search plots, every trial's plots and report pages, and report.html written to ${dir}\n`);
+        return;
+      }
+      if (!existsSync(`${dir}/metrics.csv`)) throw new UsageError(`${dir}: no metrics.csv in this folder (neither a run nor a search folder)`);
       let failed = false;
       await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
       if (failed) exitCode = 1;

@@ -60,6 +60,8 @@ export interface TrainingOptions {
   normalization?: Normalization;
   /** Successive-halving rungs of a search trial: the run reports its validation accuracy there and may be pruned. */
   rungs?: RungPlan;
+  /** Evaluate the finished run on the test split (default true; search trials: false, final.test is then null). */
+  testFinal?: boolean;
 }
 
 export interface TrainingResult {
@@ -151,7 +153,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       ledger.final = {
         train: await evaluator.evaluate(splits.train, lambda),
         val: await evaluator.evaluate(splits.val, lambda),
-        test: await evaluator.evaluate(splits.test, lambda),
+        test: opts.testFinal === false ? null : await evaluator.evaluate(splits.test, lambda),
       };
     }
     if (ledger.status === 'completed' || ledger.status === 'interrupted') await save(ledger.stepsDone);

@@ -36,7 +36,7 @@ function installedSansFamily(): string | null {
 /** Font stack used in the specs: the browser picks the first it has, resvg is told which one exists. */
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
 
-const BASE_CONFIG = {
+export const BASE_CONFIG = {
   font: FONT,
   background: 'white',
   padding: 8,

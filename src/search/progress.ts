@@ -1,5 +1,5 @@
 /**
- * Search progress on stderr: trials done / total, running, best so far with its lambda, and the time
+ * Search progress on stderr: trials done / total, running, best so far with its parameter values, and the time
  * left (estimated from the trials finished so far). A cli-progress bar on a terminal, plain lines
  * (one per trial started or finished) otherwise.
  */
@@ -10,13 +10,14 @@ export interface ProgressState {
   total: number;
   done: number;
   running: number;
-  best: { valAcc: number; l: number } | null;
+  best: { valAcc: number; label: string } | null;
 }
 
 export interface TrialOutcome {
   status: RowStatus | 'interrupted';
+  /** Validation accuracy at the end (pruned: at the rung it stopped at). */
   valAcc: number | null;
-  testAcc: number | null;
+  steps: number | null;
   seconds: number;
   reason?: string | null;
 }
@@ -70,7 +71,7 @@ export class SearchProgress {
 
   private bestText(): string {
     const b = this.state.best;
-    return b ? `best val ${pct(b.valAcc)} at λ=10^${b.l.toFixed(3)}` : 'best: none yet';
+    return b ? `best val ${pct(b.valAcc)} at ${b.label}` : 'best: none yet';
   }
 
   private statusText(): string {
@@ -103,22 +104,24 @@ export class SearchProgress {
     }
   }
 
-  started(trial: number, l: number, state: ProgressState): void {
+  started(trial: number, params: string, state: ProgressState): void {
     this.startedAt.set(trial, Date.now());
     this.state = { ...state };
     if (this.tty) this.redraw();
-    else this.line(`${this.label}: trial ${trial} started (l=${l.toFixed(3)}) | ${this.statusText()}`);
+    else this.line(`${this.label}: trial ${trial} started (${params}) | ${this.statusText()}`);
   }
 
-  finished(trial: number, l: number, outcome: TrialOutcome, state: ProgressState): void {
+  finished(trial: number, params: string, outcome: TrialOutcome, state: ProgressState): void {
     const t0 = this.startedAt.get(trial);
     this.startedAt.delete(trial);
     if (outcome.status !== 'interrupted') this.durations.push(t0 !== undefined ? (Date.now() - t0) / 1000 : outcome.seconds);
     this.state = { ...state };
     const what = outcome.status === 'completed'
-      ? `completed: val ${pct(outcome.valAcc)}, test ${pct(outcome.testAcc)} in ${outcome.seconds.toFixed(1)}s`
-      : `${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ''}`;
-    this.line(`${this.label}: trial ${trial} (l=${l.toFixed(3)}, λ=${(10 ** l).toExponential(2)}) ${what} | ${this.statusText()}`);
+      ? `completed: val ${pct(outcome.valAcc)} in ${outcome.seconds.toFixed(1)}s`
+      : outcome.status === 'pruned'
+        ? `pruned at step ${outcome.steps ?? '?'}: val ${pct(outcome.valAcc)} in ${outcome.seconds.toFixed(1)}s`
+        : `${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ''}`;
+    this.line(`${this.label}: trial ${trial} (${params}) ${what} | ${this.statusText()}`);
     this.redraw();
   }
 

@@ -18,6 +18,7 @@ import { CLASSES, PIXELS, RECORD_BYTES, readBatches, type Dataset } from '../../
 import { loadSplits } from '../../data/splits.js';
 import type { BackendName } from '../../kernels/select.js';
 import { argmax, loadCheckpoint, networkFromCheckpoint, Predictor, readClassNames, type Checkpoint } from '../../model/checkpoint.js';
+import { chosenTrialDir, isSearchFolder, missingTrialModel } from '../../search/folder.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { selectBackendOrExplain } from './train.js';
 
@@ -77,6 +78,13 @@ async function withInterruptibleDownload<T>(f: (signal: AbortSignal) => Promise<
 }
 
 async function evaluateCommand(modelPath: string, o: { data?: string; out?: string; backend?: BackendName }): Promise<number> {
+  if (isSearchFolder(modelPath)) {
+    const dir = chosenTrialDir(modelPath);
+    log(`cifar-mlp: ${modelPath} is a search: evaluating its chosen trial (best validation accuracy), ${dir}`);
+    modelPath = dir;
+  }
+  const missing = missingTrialModel(modelPath);
+  if (missing) throw new UsageError(missing);
   const cp = loadCheckpoint(modelPath);
   // The data: --data, else the folder the model was trained on (when it still exists), else the usual search.
   const cliDir = o.data ?? (cp.data.dir && existsSync(cp.data.dir) ? cp.data.dir : undefined);
@@ -231,7 +239,7 @@ export function registerModelCommands(program: Command, setExitCode: (code: numb
   program
     .command('evaluate')
     .description('Accuracy of a trained model (model.json or its run folder) on each split its config defines, per class, with confusion matrices.')
-    .argument('<model>', 'model.json, or a run folder holding one')
+    .argument('<model>', 'model.json, a run folder holding one, a search folder (its chosen trial) or a search trial folder')
     .option('--data <dir>', 'CIFAR-10 folder (default: the one the model was trained on, else the usual search)')
     .option('--out <dir>', 'folder for evaluation.json and confusion-<split>.csv (default: the model file\'s folder)')
     .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices(BACKENDS))

@@ -1,5 +1,5 @@
 /**
- * `cifar-mlp run|search <search config>`: a lambda search on a pool of worker threads.
+ * `cifar-mlp run|search <search config>`: a search on a pool of worker threads.
  * The data is read and normalised once here; every trial shares it. Exit code: 0 completed,
  * 130 interrupted (continue with --resume), 1 when no trial completed.
  */
@@ -12,9 +12,12 @@ import { acquireDataDir } from '../../data/acquire.js';
 import { computeNormalization } from '../../data/normalization.js';
 import { checkSplitsFit } from '../../pipeline/plan.js';
 import { LocalPoolExecutor } from '../../search/local-pool.js';
-import { poolSize, resolveRange } from '../../search/plan.js';
+import { poolSize } from '../../search/plan.js';
 import { SearchProgress } from '../../search/progress.js';
-import { PLAN_FILE, runSearch, SUMMARY_FILE, TRIALS_CSV } from '../../search/search.js';
+import { isSearchFigureFile } from '../../search/report-files.js';
+import { planSearch, PLAN_FILE, RUNGS_CSV, runSearch, SUMMARY_FILE, TRIALS_CSV } from '../../search/search.js';
+import { paramsLabel } from '../../search/space.js';
+import { testFromModel } from '../../search/test-chosen.js';
 import { prepareOutDir } from '../out-dir.js';
 import { loadSplits } from '../../data/splits.js';
 import { log, type RunOptions } from './train.js';
@@ -25,7 +28,7 @@ const pct = (v: number | null | undefined) => (v === null || v === undefined ? '
  * What a search writes into its folder, removed before a new search with --force (the trials/ folder only when
  * the folder held a search); nothing else is touched.
  */
-const SEARCH_FILES = [PLAN_FILE, TRIALS_CSV, SUMMARY_FILE, 'config.yaml', 'lambda.svg', 'lambda.png', 'report.html'];
+const SEARCH_FILES = [PLAN_FILE, TRIALS_CSV, RUNGS_CSV, SUMMARY_FILE, 'config.yaml', 'report.html'];
 
 function outDirFor(config: SearchConfig, opts: RunOptions): string {
   if (opts.resume && opts.force) throw new UsageError('--resume and --force exclude each other: --force would remove the search that --resume continues');
@@ -43,6 +46,7 @@ function outDirFor(config: SearchConfig, opts: RunOptions): string {
   if (opts.force) {
     if (wasSearch) rmSync(join(dir, 'trials'), { recursive: true, force: true });
     for (const f of SEARCH_FILES) rmSync(join(dir, f), { force: true });
+    for (const f of readdirSync(dir)) if (isSearchFigureFile(f)) rmSync(join(dir, f), { force: true });
   }
   return dir;
 }
@@ -55,7 +59,8 @@ export async function searchCommand(config: SearchConfig, opts: RunOptions): Pro
   const splits = loadSplits(config.base.data, dataDir, source);
   checkSplitsFit(config.base, splits, source);
   const readSeconds = (Date.now() - t0) / 1000;
-  if (config.space.from && !opts.resume) resolveRange(config);
+  // The space (narrowed by space.from) and every planned trial's config, checked by the training schema.
+  if (!opts.resume) planSearch(config, undefined, source);
   if (opts.signal.aborted) {
     log('cifar-mlp: interrupted before the search started; nothing was written');
     return 130;
@@ -71,6 +76,9 @@ export async function searchCommand(config: SearchConfig, opts: RunOptions): Pro
     resume: opts.resume,
     signal: opts.signal,
     log,
+    trainRecords: splits.train.count,
+    valRecords: splits.val.count,
+    testChosen: testFromModel(splits.test, config.base.kernels.backend, config.base.kernels.threads || cores),
     executor: (pending) => {
       const t1 = Date.now();
       const normalization = computeNormalization(splits.train);
@@ -93,17 +101,24 @@ export async function searchCommand(config: SearchConfig, opts: RunOptions): Pro
   });
 
   const { counts } = summary;
-  const best = summary.best[0];
-  log(`cifar-mlp: search ${summary.status}: ${counts.completed} completed, ${counts.diverged} diverged, ${counts.failed} failed, ${counts.pending} not run, ` +
+  const label = (p: Record<string, number | string | boolean>) => paramsLabel(summary.space, p);
+  const resumeHint = summary.status === 'interrupted' ? `; continue with --out ${outDir} --resume` : '';
+  log(`cifar-mlp: search ${summary.status}: ${counts.completed} completed, ${counts.pruned} pruned, ${counts.diverged} diverged, ${counts.failed} failed, ${counts.pending} not run, ` +
     `in ${summary.seconds.toFixed(1)}s` + (summary.note ? ` (${summary.note})` : ''));
   if (summary.trialSeconds > 0) {
     log(`cifar-mlp: ${summary.trialSeconds.toFixed(1)}s of trials in ${summary.seconds.toFixed(1)}s (${(summary.trialSeconds / summary.seconds).toFixed(2)} running on average, ` +
       `${summary.workers} worker(s) × ${summary.threadsPerTrial} kernel thread(s)); peak memory ${summary.peakRssMiB.toFixed(0)} MiB`);
   }
-  for (const r of summary.best) {
-    log(`cifar-mlp:   #${r.rank} trial ${r.trial}: l=${r.l.toFixed(4)} λ=${r.lambda.toExponential(3)} val ${pct(r.val_acc)} test ${pct(r.test_acc)}`);
+  if (config.pruning.rule !== 'none') {
+    const { stepsSpent, stepsWithoutPruning } = summary.budget;
+    log(`cifar-mlp: pruning (${config.pruning.rule}): ${counts.pruned} trial(s) pruned; ${stepsSpent} update steps spent, ${stepsWithoutPruning} without pruning ` +
+      `(${stepsWithoutPruning > 0 ? ((100 * stepsSpent) / stepsWithoutPruning).toFixed(1) : '—'}%)`);
   }
-  if (best) log(`cifar-mlp: best lambda ${best.lambda.toExponential(4)} (10^${best.l.toFixed(4)}); results in ${outDir}` + (summary.status === 'interrupted' ? `; continue with --out ${outDir} --resume` : ''));
-  else log(`cifar-mlp: no best lambda; results in ${outDir}` + (summary.status === 'interrupted' ? `; continue with --out ${outDir} --resume` : ''));
+  for (const r of summary.best) log(`cifar-mlp:   #${r.rank} trial ${r.trial} (${label(r.params)}): val ${pct(r.val_acc)}`);
+  const c = summary.chosen;
+  if (c) {
+    log(`cifar-mlp: chosen trial ${c.id} (${label(c.params)}): val ${pct(c.valAccuracy)}, test ${c.test ? pct(c.test.accuracy) : `— (${c.note})`}` +
+      ` (the search's only test figure); results in ${outDir}`);
+  } else log(`cifar-mlp: no trial chosen; results in ${outDir}${resumeHint}`);
   return summary.status === 'completed' ? 0 : summary.status === 'interrupted' ? 130 : 1;
 }

@@ -118,7 +118,7 @@ export async function trainCommand(config: TrainConfig, opts: RunOptions): Promi
   await renderRunArtifacts(outDir, log);
   const f = summary.final;
   log(`cifar-mlp: ${summary.status} after ${summary.steps} steps in ${summary.seconds.toFixed(1)}s (${Math.round(summary.samplesPerSecond)} samples/s on ${summary.backend})` +
-    (f ? `; accuracy train ${pct(f.train.accuracy)}, val ${pct(f.val.accuracy)}, test ${pct(f.test.accuracy)}` : summary.error ? `; ${summary.error}` : '') +
+    (f ? `; accuracy train ${pct(f.train.accuracy)}, val ${pct(f.val.accuracy)}, test ${f.test ? pct(f.test.accuracy) : 'not evaluated'}` : summary.error ? `; ${summary.error}` : '') +
     (summary.status === 'interrupted' ? `; continue with --out ${outDir} --resume` : '') +
     `; results in ${outDir}`);
   return exitCodeOf(summary.status);

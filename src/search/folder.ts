@@ -1,0 +1,51 @@
+/** A search's output folder as other commands see it (plot, evaluate): is it one, its summary, its chosen trial. */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UsageError } from '../config/errors.js';
+import { MODEL_FILE } from '../model/checkpoint.js';
+import type { SearchSummary } from './search.js';
+
+const PLAN = 'plan.json';
+const SUMMARY = 'summary.json';
+
+/** Whether `dir` is a search's output folder (it holds plan.json). */
+export const isSearchFolder = (dir: string) => existsSync(join(dir, PLAN));
+
+/** Whether `dir` is a trial folder of a search (…/<search>/trials/<id>). */
+export const isTrialFolder = (dir: string) => basename(dirname(dir)) === 'trials' && isSearchFolder(dirname(dirname(dir)));
+
+export function readSearchSummary(dir: string): SearchSummary {
+  const path = join(dir, SUMMARY);
+  let s: SearchSummary;
+  try {
+    s = JSON.parse(readFileSync(path, 'utf8')) as SearchSummary;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no search summary in this folder' : `unreadable (${code ?? (e as Error).message})`}`);
+  }
+  if (s.kind !== 'search' || !Array.isArray(s.results) || !Array.isArray(s.params)) {
+    throw new UsageError(`${path}: not a search summary of this version of cifar-mlp (no params and results)`);
+  }
+  return s;
+}
+
+/** The folder of a search's chosen trial (best validation accuracy), or a one-line UsageError saying why there is none. */
+export function chosenTrialDir(dir: string): string {
+  const s = readSearchSummary(dir);
+  const id = s.chosen?.id ?? s.results.find((e) => e.trial === s.best[0]?.trial)?.id;
+  if (!id) throw new UsageError(`${dir}: the search has no completed trial to choose (status ${s.status})`);
+  return join(dir, 'trials', id);
+}
+
+/** Why a trial folder has no model.json (its model was not kept), or null when that is not the case. */
+export function missingTrialModel(dir: string): string | null {
+  if (!isTrialFolder(dir) || existsSync(join(dir, MODEL_FILE))) return null;
+  let keep = 'keepModels';
+  try {
+    const s = readSearchSummary(dirname(dirname(dir)));
+    keep = `keepModels: ${s.config.keepModels}`;
+  } catch {
+    /* the summary is optional for this message */
+  }
+  return `${dir}: no ${MODEL_FILE}: the search kept the models of its best trials only (${keep}); this trial's was not kept (or it did not complete)`;
+}
