@@ -153,7 +153,7 @@ describe('cifar-mlp search (built CLI)', () => {
       child.on('exit', () => clearInterval(poll));
     });
     expect(first.stderr).toMatch(/trial 1 \(lambda=.*\) completed: val [\d.]+% in/);
-    expect(first.stderr).not.toMatch(/test/); // no trial's test accuracy is shown
+    expect(first.stderr).not.toMatch(/trial \d+ .*test/); // no trial's test accuracy is shown
     expect(first.code).toBe(130);
     const s1 = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as SearchSummary;
     expect(s1.status).toBe('interrupted');
@@ -190,14 +190,14 @@ describe('cifar-mlp search (built CLI)', () => {
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toContain('Search: cli-search');
     expect(html).not.toMatch(/<script|(src|href)="https?:/);
-  });
+  }, 300_000);
 });
 
 describe('cifar-mlp search over two fields with pruning, then plot and evaluate on its folder (built CLI)', () => {
   it('prunes trials through the pool, keeps the best models, and plot / evaluate work on the search and on each trial', async () => {
     const cfg = join(root, 'search-asha.yaml');
     writeFileSync(cfg, JSON.stringify({
-      kind: 'search', name: 'cli-asha', seed: 3, trials: 8, workers: 2, keepModels: 2,
+      kind: 'search', name: 'cli-asha', seed: 3, trials: 6, workers: 2, keepModels: 2,
       space: { params: { 'base.train.lambda': { dist: 'log-uniform', min: 1e-5, max: 1 }, 'base.model.hidden': { dist: 'int', min: 4, max: 24, log: true } } },
       pruning: { rule: 'asha', minSteps: 8, eta: 2, maxRungs: 2 },
       base: { ...BASE, schedule: { etaMin: 1e-4, etaMax: 0.05, ns: 16, cycles: 1 }, eval: { pointsPerCycle: 4 } },
@@ -207,7 +207,7 @@ describe('cifar-mlp search over two fields with pruning, then plot and evaluate 
     expect(run.code, run.stderr).toBe(0);
     const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as SearchSummary;
     expect(s.counts.pruned).toBeGreaterThan(0);
-    expect(s.counts.completed + s.counts.pruned + s.counts.diverged).toBe(8);
+    expect(s.counts.completed + s.counts.pruned + s.counts.diverged).toBe(6);
     expect(run.stderr).toMatch(/trial \d+ \(lambda=\S+ hidden=\d+\) pruned at step (8|16): val/);
     expect(run.stderr).toMatch(new RegExp(`pruning \\(asha\\): ${s.counts.pruned} trial\\(s\\) pruned; ${s.budget.stepsSpent} update steps spent, ${s.budget.stepsWithoutPruning} without pruning`));
     expect(s.budget.stepsSpent).toBeLessThan(s.budget.stepsWithoutPruning);
@@ -252,7 +252,7 @@ describe('cifar-mlp search over two fields with pruning, then plot and evaluate 
       const evTrial = await cli(['evaluate', join(out, 'trials', String(second.trial).padStart(2, '0')), '--data', dataDir]);
       expect(evTrial.code, evTrial.stderr).toBe(0);
     }
-  }, 120_000);
+  }, 400_000);
 
   it('rejects a space naming no training field with one line and exit 2, writing nothing', async () => {
     const cfg = join(root, 'search-bad.yaml');
@@ -294,5 +294,5 @@ describe('search benchmark (dist/search-bench.js)', () => {
     expect(report.ratios.poolVsOne).toBeCloseTo(byName.pool.wallMedianS / byName.one.wallMedianS, 10);
     expect(report.ratios.poolVsSequentialOneThread).toBeCloseTo(byName.pool.wallMedianS / byName['seq-1t'].wallMedianS, 10);
     expect(report.ratios.poolMemoryVsSingleRun).toBeCloseTo(byName.pool.peakRssMedianMiB / report.single.peakRssMiB, 10);
-  }, 120_000);
+  }, 300_000);
 });

@@ -211,6 +211,17 @@ describe('search with ASHA (simulated trials)', () => {
     const dist = (t: { params: Record<string, number> }) => Math.abs(Math.log10(t.params['base.train.lambda']) + 3);
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     expect(mean(plan.trials.slice(10).map(dist))).toBeLessThan(mean(plan.trials.slice(0, 6).map(dist)));
+
+    // one trial at a time, the same config proposes the same trials
+    const once = async (name: string) => {
+      const dir = join(root, name);
+      mkdirSync(dir);
+      await runSearch({ config: { ...cfg, workers: 1 }, outDir: dir, dataDir: root, executor: () => new FakeExecutor(1, 900), render: false });
+      return (JSON.parse(readFileSync(join(dir, 'plan.json'), 'utf8')) as typeof plan).trials;
+    };
+    const a = await once('fake-tpe-a');
+    expect(await once('fake-tpe-b')).toEqual(a);
+    expect(a.slice(0, 6)).toEqual(plan.trials.slice(0, 6)); // the random startup trials
   });
 });
 
