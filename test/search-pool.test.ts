@@ -213,7 +213,7 @@ describe('cifar-mlp search over two fields with pruning, then plot and evaluate 
     expect(s.budget.stepsSpent).toBeLessThan(s.budget.stepsWithoutPruning);
     // rungs.csv holds every decision, trials.csv a pruned trial at its rung
     const rungLines = readFileSync(join(out, 'rungs.csv'), 'utf8').trimEnd().split('\n');
-    expect(rungLines[0]).toBe('trial,rung,step,val_acc,cutoff,reported,decision');
+    expect(rungLines[0]).toBe('trial,rung,step,val_acc,cutoff,margin,reported,decision');
     expect(rungLines.length - 1).toBe(s.rungs.length);
     for (const e of s.results.filter((r) => r.status === 'pruned')) {
       const last = s.rungs.filter((r) => r.trial === e.trial).at(-1)!;

@@ -61,6 +61,24 @@ describe('ASHA decisions', () => {
     expect(passed / 600).toBeLessThan(0.45);
   });
 
+  it('with a tolerance, stops only trials below the cutoff by more than their noise', () => {
+    const n = 5000, se = (p: number) => Math.sqrt((p * (1 - p)) / n);
+    const p = new AshaPruner({ minSteps: 400, eta: 4, maxRungs: 2, tolerance: 1.96, valRecords: n });
+    p.decide(1, 400, 0.4524);
+    p.decide(2, 400, 0.4732);
+    // 0.4660 is 0.36 points below the cutoff 0.4696, within 1.96 standard errors (1.38 points): continues
+    const close = p.decide(3, 400, 0.466).record;
+    expect(close.cutoff).toBeCloseTo(0.4696, 12);
+    expect(close.margin).toBeCloseTo(1.96 * se(0.466), 15);
+    expect(close.decision).toBe('continue');
+    // 0.4366 is 3 points below: stops
+    expect(p.decide(4, 400, 0.4366).record.decision).toBe('prune');
+    // plain ASHA stops the close one too
+    const plain = new AshaPruner({ minSteps: 400, eta: 4, maxRungs: 2 });
+    for (const [t, a] of [[1, 0.4524], [2, 0.4732]] as const) plain.decide(t, 400, a);
+    expect(plain.decide(3, 400, 0.466).record).toMatchObject({ decision: 'prune', margin: 0 });
+  });
+
   it('a pruner built from the recorded decisions repeats them and counts no accuracy twice', () => {
     const p = new AshaPruner({ minSteps: 10, eta: 2, maxRungs: 2 });
     for (const [t, acc] of [[1, 0.5], [2, 0.4], [3, 0.6]] as const) p.decide(t, 10, acc);
@@ -142,6 +160,7 @@ describe('search with ASHA (simulated trials)', () => {
     expect(records).toEqual(s.rungs);
     for (const r of records) expect([100, 300]).toContain(r.step); // 900 is the end, not a rung
     for (const r of records) expect(r.decision).toBe(r.valAccuracy >= r.cutoff ? 'continue' : 'prune');
+    for (const r of records) expect(r.margin).toBe(0);
     const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space, false);
     for (const row of rows) {
       const mine = records.filter((r) => r.trial === row.trial);
@@ -262,5 +281,5 @@ describe('search with ASHA (real trials, inline)', () => {
     }
     expect(s.budget.stepsWithoutPruning).toBe(6 * 24);
     expect(s.budget.stepsSpent).toBeLessThan(s.budget.stepsWithoutPruning);
-  });
+  }, 300_000);
 });

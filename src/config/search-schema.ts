@@ -96,6 +96,9 @@ export const pruningSchema = z
     minSteps: z.int().positive().default(400).describe('ASHA: the first rung, in update steps (the minimum resource).'),
     eta: z.int().min(2).max(100).default(3).describe('ASHA: reduction factor; rung k is at minSteps × eta^k, and a trial continues past a rung when its validation accuracy there is at least the (1 − 1/eta) quantile of all accuracies reported at that rung so far (itself included).'),
     maxRungs: z.int().min(1).max(20).default(3).describe('ASHA: number of rungs (only those before a trial\'s last step apply).'),
+    tolerance: z.number().min(0).max(10).default(0).describe(
+      'ASHA: a trial still continues when its accuracy falls short of the cutoff by at most this many standard errors sqrt(p(1 − p)/n) of it (n: validation records); ' +
+      '1.96 stops only trials whose 95% noise interval lies below the cutoff; 0 is plain ASHA.'),
   })
   .prefault({})
   .describe('Stopping hopeless trials early. A pruned trial ends with status pruned at its rung; the pool never waits for a rung to fill.');

@@ -6,6 +6,11 @@
  * rung holds: no trial ever waits for a rung to fill. The first trials at a rung therefore continue more easily than
  * later ones; over many trials about 1/eta of them pass each rung.
  *
+ * A validation accuracy p measured on n records is noisy (standard error sqrt(p(1 − p)/n), about 0.7 points for
+ * n = 5000 near 50%), and early in training the trials' differences are often of that size. With `tolerance` z > 0 a
+ * trial continues when it falls short of the cutoff by at most z standard errors of its own accuracy (z = 1.96:
+ * only trials whose 95% noise interval lies wholly below the cutoff stop); z = 0 is plain ASHA.
+ *
  * The decisions are the search's, not an executor's: executors only forward rung reports (TrialHooks.onRung). Every
  * decision is recorded (rungs.csv); a pruner built from those records decides a repeated report (a trial that runs
  * again after an interruption) as it did before, and counts no accuracy twice.
@@ -20,8 +25,10 @@ export interface RungRecord {
   rung: number;
   step: number;
   valAccuracy: number;
-  /** The accuracy it had to reach: the rung's promotion quantile at the time. */
+  /** The rung's promotion quantile at the time. */
   cutoff: number;
+  /** How far below the cutoff it could fall and still continue (tolerance × its standard error; 0 for plain ASHA). */
+  margin: number;
   /** Accuracies the rung held when it decided, this one included. */
   reported: number;
   decision: RungDecision;
@@ -31,6 +38,10 @@ export interface AshaOptions {
   minSteps: number;
   eta: number;
   maxRungs: number;
+  /** Standard errors of a trial's accuracy it may fall short of the cutoff (default 0). */
+  tolerance?: number;
+  /** Validation records (for the standard error; needed when tolerance > 0). */
+  valRecords?: number | null;
 }
 
 /** The q-quantile of values, interpolating linearly between order statistics (numpy's default). */
@@ -88,12 +99,18 @@ export class AshaPruner {
     while (i > 0 && held[i - 1] > valAccuracy) i--;
     const values = [...held.slice(0, i), valAccuracy, ...held.slice(i)];
     const cutoff = quantileSorted(values, 1 - 1 / this.opts.eta);
+    const margin = this.marginOf(valAccuracy);
     const record: RungRecord = {
-      trial, rung: rung < 0 ? NaN : rung, step, valAccuracy, cutoff, reported: values.length,
-      decision: rung < 0 || valAccuracy >= cutoff ? 'continue' : 'prune',
+      trial, rung: rung < 0 ? NaN : rung, step, valAccuracy, cutoff, margin, reported: values.length,
+      decision: rung < 0 || valAccuracy + margin >= cutoff ? 'continue' : 'prune',
     };
     this.remember(record);
     return { record, fresh: true };
+  }
+
+  private marginOf(p: number): number {
+    const z = this.opts.tolerance ?? 0, n = this.opts.valRecords ?? 0;
+    return z > 0 && n > 0 ? z * Math.sqrt(Math.max(0, p * (1 - p)) / n) : 0;
   }
 
   /** Every decision so far, in the order made. */

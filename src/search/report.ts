@@ -83,7 +83,8 @@ function rungSection(s: SearchSummary): string {
   const body = table.map((r) => `<tr><td>${isNum(r.rung) ? r.rung : '—'}</td><td>${r.step}</td><td>${r.reported}</td><td>${r.continued}</td><td>${r.pruned}</td><td>${pct(r.cutoff)}</td></tr>`).join('\n');
   const { stepsSpent, stepsWithoutPruning } = s.budget;
   return `<section id="rungs"><h2>Pruning</h2><p>ASHA: rungs at ${s.pruning.minSteps} × ${s.pruning.eta}^k update steps (${s.pruning.maxRungs} rung${s.pruning.maxRungs === 1 ? '' : 's'}); ` +
-    `a trial continues past a rung when its validation accuracy there reaches the ${(100 * (1 - 1 / s.pruning.eta)).toFixed(0)}% quantile of the accuracies reported there so far.</p>` +
+    `a trial continues past a rung when its validation accuracy there reaches the ${(100 * (1 - 1 / s.pruning.eta)).toFixed(0)}% quantile of the accuracies reported there so far` +
+    (s.pruning.tolerance > 0 ? `, or falls short of it by at most ${s.pruning.tolerance} standard errors of its own accuracy (its noise)` : '') + '.</p>' +
     `<p>Budget: <b>${stepsSpent}</b> update steps spent, ${stepsWithoutPruning} for the same trials without pruning` +
     ` (<b>${stepsWithoutPruning > 0 ? ((100 * stepsSpent) / stepsWithoutPruning).toFixed(1) : '—'}%</b>).</p>` +
     (table.length ? `<table class="grid"><thead><tr><th>rung</th><th>step</th><th>reports</th><th>continued</th><th>pruned</th><th>last cutoff</th></tr></thead><tbody>\n${body}\n</tbody></table>` : '<p class="note">No trial reached a rung.</p>') +
@@ -117,7 +118,8 @@ export function renderSearchHtml(s: SearchSummary, figures: SearchFigure[], outD
     ['status', `<span class="status ${statusClass(s.status)}">${escapeHtml(s.status)}</span>${s.note ? ` <span class="note">${escapeHtml(s.note)}</span>` : ''}`],
     ['trials', `${s.trials}: ${c.completed} completed, ${c.pruned} pruned, ${c.diverged} diverged, ${c.failed} failed, ${c.pending} not run`],
     ['sampler', `${escapeHtml(s.sampler)}, seed ${s.seed}; ranges from ${escapeHtml(s.spaceSource)}`],
-    ['pruning', s.pruning.rule === 'none' ? 'none' : `${escapeHtml(s.pruning.rule)} (min ${s.pruning.minSteps} steps, eta ${s.pruning.eta}, ${s.pruning.maxRungs} rungs)`],
+    ['pruning', s.pruning.rule === 'none' ? 'none' : `${escapeHtml(s.pruning.rule)} (min ${s.pruning.minSteps} steps, eta ${s.pruning.eta}, ${s.pruning.maxRungs} rungs` +
+      `${s.pruning.tolerance > 0 ? `, tolerance ${s.pruning.tolerance} standard errors` : ''})`],
     ['validation records', s.valRecords ? `${s.valRecords} (noise of an accuracy near 50%: ± ${(100 * noiseHalfWidth(0.5, s.valRecords)).toFixed(2)} points)` : '—'],
     ['workers', `${s.workers} at once, ${s.threadsPerTrial} kernel thread${s.threadsPerTrial === 1 ? '' : 's'} each`],
     ['backend', escapeHtml(s.backend ?? '—')],

@@ -180,12 +180,12 @@ export function rankTrials(rows: Iterable<TrialRow>): RankedTrial[] {
 // ---------------------------------------------------------------------------------------------------------
 // rungs.csv
 
-export const RUNG_COLUMNS = ['trial', 'rung', 'step', 'val_acc', 'cutoff', 'reported', 'decision'] as const;
+export const RUNG_COLUMNS = ['trial', 'rung', 'step', 'val_acc', 'cutoff', 'margin', 'reported', 'decision'] as const;
 
 export function rungRecord(r: RungRecord): Record<string, string | number> {
   return {
     trial: r.trial, rung: Number.isFinite(r.rung) ? r.rung : 'NA', step: r.step, val_acc: r.valAccuracy,
-    cutoff: Number.isFinite(r.cutoff) ? r.cutoff : 'NA', reported: r.reported, decision: r.decision,
+    cutoff: Number.isFinite(r.cutoff) ? r.cutoff : 'NA', margin: r.margin, reported: r.reported, decision: r.decision,
   };
 }
 
@@ -198,13 +198,13 @@ export async function readRungsCsv(path: string, repair = true): Promise<{ recor
   const out: RungRecord[] = [];
   let skipped = 0;
   for (const c of body) {
-    const [trial, rung, step, acc, cutoff, reported] = c.slice(0, 6).map((s) => (s === 'NA' ? NaN : Number(s)));
-    const decision = c[6];
+    const [trial, rung, step, acc, cutoff, margin, reported] = c.slice(0, 7).map((s) => (s === 'NA' ? NaN : Number(s)));
+    const decision = c[7];
     if (c.length !== RUNG_COLUMNS.length || !Number.isInteger(trial) || !Number.isInteger(step) || !Number.isFinite(acc) || (decision !== 'continue' && decision !== 'prune')) {
       skipped++;
       continue;
     }
-    out.push({ trial, rung, step, valAccuracy: acc, cutoff, reported, decision });
+    out.push({ trial, rung, step, valAccuracy: acc, cutoff, margin: Number.isFinite(margin) ? margin : 0, reported, decision });
   }
   return { records: out, skipped };
 }

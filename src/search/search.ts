@@ -356,7 +356,8 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
   const rungsPath = join(outDir, RUNGS_CSV);
   const pastRungs = resumed && config.pruning.rule === 'asha' ? await readRungsCsv(rungsPath) : { records: [], skipped: 0 };
   if (pastRungs.skipped > 0) log(`cifar-mlp: ${rungsPath}: ${pastRungs.skipped} unreadable line(s) skipped`);
-  const pruner = config.pruning.rule === 'asha' ? new AshaPruner(config.pruning, pastRungs.records) : null;
+  const pruner = config.pruning.rule === 'asha' ? new AshaPruner({ ...config.pruning, valRecords }, pastRungs.records) : null;
+  if (pruner && config.pruning.tolerance > 0 && !valRecords) log('cifar-mlp: warning: pruning.tolerance: the number of validation records is unknown here: plain ASHA');
   const sampler = makeSampler({ ...config.space, params: plan.space }, config.trials, config.seed);
 
   let running = 0;
