@@ -139,6 +139,17 @@ describe('search space config', () => {
     }
   });
 
+  it('the shipped ASHA example searches lambda and the hidden width over 16 trials with pruning at the ends of cycles', () => {
+    const c = loadConfig('config/search-asha.yaml') as SearchConfig;
+    const plan = planSearch(c);
+    expect(Object.keys(plan.space)).toEqual([LAMBDA, 'base.model.hidden']);
+    expect(plan.trials).toHaveLength(16);
+    expect(c.pruning).toMatchObject({ rule: 'asha', minSteps: 400, eta: 3, maxRungs: 2 });
+    const cycle = 2 * c.base.schedule.ns;
+    for (const rung of [400, 1200]) expect(rung % cycle).toBe(0);
+    expect(c.base.schedule.cycles! * cycle).toBe(3600);
+  });
+
   it('rejects unknown paths, non-fields, wrong distributions and out-of-range bounds with one line naming the field', () => {
     const space = (params: Record<string, unknown>) => ({ space: { params } });
     expect(configError(space({ 'base.model.hiden': { dist: 'int', min: 10, max: 20 } })))
