@@ -18,6 +18,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
+import { makeDirs } from '../util/make-dirs.js';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -115,9 +116,9 @@ export async function downloadCifar10(opts: DownloadOptions): Promise<string> {
   }
   let created: string | undefined;
   try {
-    created = await fsp.mkdir(destDir, { recursive: true });
+    created = makeDirs(destDir);
   } catch (e) {
-    throw ioError(`cannot create the data folder ${destDir}`, e);
+    throw new DownloadError('io', `CIFAR-10 download: ${(e as Error).message}`, { cause: e });
   }
   try {
     return await fetchAndExtract(opts, destDir, finalDir, archive, md5);

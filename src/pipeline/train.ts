@@ -4,7 +4,6 @@
  * one step at a time (each step's stages finish before the next step starts: no buffering of batches),
  * and the run ends with final metrics and summary.json.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { concat, concatMap, defaultIfEmpty, EMPTY, lastValueFrom, of, pipe, range } from 'rxjs';
 import type { TrainConfig } from '../config/schema.js';
@@ -19,7 +18,9 @@ import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { evaluate } from '../stages/evaluate.js';
-import { CsvLog, METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { CsvLog } from '../util/csv-log.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { normalize } from '../stages/normalize.js';
 import { shuffle } from '../stages/shuffle.js';
 import { DivergedError, trainStep } from '../stages/train-step.js';
@@ -79,7 +80,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const { config, splits, backend, outDir, signal } = opts;
   const started = Date.now();
   const plan = planRun(config, splits.train.count);
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
