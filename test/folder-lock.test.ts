@@ -1,6 +1,6 @@
 // One process per output folder (src/util/folder-lock.ts): the lock file, a live holder refused with its pid, a dead
 // holder's lock taken over, release on exit and on signals. The CLI commands' use of it: cli-faults.test.ts.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,13 @@ describe('lockFolder', () => {
     utimesSync(join(garbage, LOCK_FILE), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
     lockFolder(garbage, { log }).release();
     expect(lines[2]).toMatch(/taking over the lock of an unreadable lock file/);
+
+    const pipe = folder('pipe'); // not a file at all: never read (no blocking), taken over once old
+    execFileSync('mkfifo', [join(pipe, LOCK_FILE)]);
+    expect(() => lockFolder(pipe)).toThrow(FolderLockedError);
+    utimesSync(join(pipe, LOCK_FILE), new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    lockFolder(pipe, { log }).release();
+    expect(existsSync(join(pipe, LOCK_FILE))).toBe(false);
   });
 
   it('refuses a lock held on another host, naming the file to remove', () => {

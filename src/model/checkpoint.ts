@@ -14,7 +14,7 @@
  * finite values) and turns every problem into a one-line CheckpointError (exit code 2).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, ConfigError } from '../config/errors.js';
 import { trainSchema, type TrainConfig } from '../config/train-schema.js';
@@ -354,7 +354,7 @@ export function argmax(p: ArrayLike<number>): number {
 /** Class names from a batches.meta.txt (10 non-empty lines), else null. */
 export function readClassNames(dataDir: string): string[] | null {
   try {
-    const names = readFileSync(join(dataDir, 'batches.meta.txt'), 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    const names = readRegularText(join(dataDir, 'batches.meta.txt'), { maxBytes: 64 * 1024, expected: 'a class name list' }).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
     return names.length === CLASSES ? names : null;
   } catch {
     return null;

@@ -5,11 +5,12 @@
  * SIGTERM themselves, on those signals. A lock whose holder is dead (same host, pid not alive or reused, or the
  * machine rebooted since) is taken over with a warning line; kill -9 leaves such a lock.
  */
-import { closeSync, constants, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, linkSync, lstatSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../config/errors.js';
 import { errnoText } from './errno.js';
+import { readRegularText } from './read-file.js';
 
 export const LOCK_FILE = '.cifar-mlp.lock';
 
@@ -41,9 +42,10 @@ export class FolderLockedError extends UsageError {
   }
 }
 
+/** A small regular file's text (a lock file, /proc/<pid>/stat); null when absent, unreadable or anything else. */
 function readText(path: string): string | null {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularText(path, { maxBytes: 64 * 1024, expected: 'a lock file' });
   } catch {
     return null;
   }
@@ -140,14 +142,13 @@ export function lockFolder(dir: string, opts: { log?: (line: string) => void; co
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`${dir}: cannot write into the folder (${errnoText(e)})`);
       const found = readText(file);
-      if (found === null) continue; // released meanwhile
       const other = parseHolder(found);
       if (other === null) {
-        let age = Infinity;
+        let age: number;
         try {
-          age = Date.now() - statSync(file).mtimeMs;
+          age = Date.now() - lstatSync(file).mtimeMs;
         } catch {
-          continue;
+          continue; // released meanwhile
         }
         if (age < UNREADABLE_GRACE_MS) throw new FolderLockedError(`${dir}: in use by another process (its lock ${file} is being written); wait for it or choose another folder`, null);
       } else {
@@ -185,7 +186,7 @@ export function lockFolder(dir: string, opts: { log?: (line: string) => void; co
  * Removes a stale lock whose text is `stale`: renamed aside first (atomic), so that a lock another process has just
  * taken in its place is put back rather than deleted. Returns whether the stale lock was removed.
  */
-function takeOver(file: string, stale: string): boolean {
+function takeOver(file: string, stale: string | null): boolean {
   const aside = `${file}.stale.${process.pid}`;
   try {
     renameSync(file, aside);
@@ -194,7 +195,7 @@ function takeOver(file: string, stale: string): boolean {
   }
   if (readText(aside) === stale) {
     try {
-      unlinkSync(aside);
+      rmSync(aside, { recursive: true, force: true }); // a folder or pipe in its place is stale too
     } catch {
       // gone already
     }
