@@ -96,7 +96,7 @@ async function evaluateCommand(modelPath: string, o: { data?: string; out?: stri
   const { backend } = await selectBackendOrExplain(backendOf(o, cp), cp.config.kernels.threads);
   let lock: FolderLock;
   try {
-    lock = claimDir(outDir, `--out ${outDir}`, log);
+    lock = claimDir(outDir, o.out ? `--out ${outDir}` : outDir, log);
   } catch (e) {
     await backend.dispose();
     throw e;
