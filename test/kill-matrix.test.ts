@@ -132,15 +132,13 @@ describe('kill matrix: a long run (10 million steps)', () => {
   it.each(cases)('%s %s (after step %i): stops at once, resumes where it stopped, same numbers', async (sig, at, step) => {
     const out = join(root, `long-${sig}-${at}`);
     const args = ['run', config('long', LONG), '--data', dataDir, '--out', out];
-    const t0 = Date.now();
-    let signalledAt = 0;
-    const r = await cli(args, sig, (e) => { if (lastStep(e) >= step) { signalledAt = Date.now(); return true; } return false; });
-    expect(Date.now() - signalledAt, 'the stop took effect at once').toBeLessThan(5_000);
-    expect(Date.now() - t0).toBeLessThan(60_000);
+    const r = await cli(args, sig, (e) => lastStep(e) >= step);
     if (sig !== 'SIGKILL') {
       expect(r.code, r.stderr).toBe(130);
       const s = summaryOf(out);
       expect([s.status, s.totalSteps, s.checkpointStep]).toEqual(['interrupted', 10_000_000, s.steps]);
+      // the stop took effect within a few steps of the signal (progress lines come every 10 steps)
+      expect(s.steps - lastStep(r.stderr.slice(0, r.stderr.indexOf(`${sig} received`)))).toBeLessThan(100);
     }
     // Resume, and stop again (SIGINT) past the reference's stop: every row both have is identical.
     const first = sig === 'SIGKILL' ? JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')).step : summaryOf(out).steps;

@@ -9,6 +9,10 @@ import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readMetricsCsv } from '../report/metrics-csv.js';
+import { lockFolder } from '../util/folder-lock.js';
+import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -109,11 +113,26 @@ async function main(argv: string[]): Promise<number> {
     .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted run).')
     .argument('<out-dir>', 'a run folder holding metrics.csv')
     .action(async (dir: string) => {
-      if (!existsSync(`${dir}/metrics.csv`)) throw new UsageError(`${dir}: no metrics.csv in this folder`);
-      let failed = false;
-      await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
-      if (failed) exitCode = 1;
-      else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
+      const csv = join(dir, 'metrics.csv');
+      if (!existsSync(csv)) throw new UsageError(`${dir}: no metrics.csv in this folder`);
+      const lock = lockFolder(dir, { log: (l) => process.stderr.write(`${l}\n`) });
+      try {
+        let metrics;
+        try {
+          metrics = await readMetricsCsv(csv);
+        } catch (e) {
+          throw e instanceof FileReadError ? new UsageError(e.message) : e;
+        }
+        if (metrics.rows.length === 0) {
+          throw new UsageError(`no usable rows in ${csv} (${metrics.skipped} malformed line${metrics.skipped === 1 ? '' : 's'} skipped); nothing plotted`);
+        }
+        let failed = false;
+        await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
+        if (failed) exitCode = 1;
+        else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
+      } finally {
+        lock.release();
+      }
     });
 
   try {

@@ -3,7 +3,6 @@
  * float64 numerical check for every lambda and (optionally) the float32-vs-float64 comparison, and writes
  * gradcheck.csv (fast-csv), summary.json and config.yaml to the output folder.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GradcheckConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
@@ -12,8 +11,9 @@ import { computeNormalization } from '../data/normalization.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
 import { ReferenceBackend } from '../kernels/reference.js';
 import { Network, PARAM_NAMES, type ParamName } from '../model/network.js';
-import { CsvLog } from '../stages/metrics-sink.js';
+import { CsvLog } from '../util/csv-log.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { compareBackends, gradientCheck, sampleEntries, toFloat32Values, type ParamError } from './check.js';
 
@@ -84,7 +84,7 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
   const { config, train, outDir } = opts;
   const log = opts.log ?? (() => {});
   const started = Date.now();
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const n = config.check.samples, d = config.model.inputDims, m = config.model.hidden, k = CLASSES;

@@ -20,11 +20,12 @@ import { Evaluator } from '../model/evaluator.js';
 import { Network } from '../model/network.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkpoint } from '../stages/checkpoint.js';
 import { evaluate } from '../stages/evaluate.js';
-import { CsvLog, METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { CsvLog } from '../util/csv-log.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { normalize } from '../stages/normalize.js';
 import { shuffle } from '../stages/shuffle.js';
 import { PrunedError, rungGate, type RungPlan } from '../stages/rung-gate.js';
@@ -71,7 +72,7 @@ export interface TrainingResult {
 export async function runTraining(opts: TrainingOptions): Promise<TrainingResult> {
   const { config, splits, backend, outDir, signal } = opts;
   const plan = planRun(config, splits.train.count);
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);

@@ -181,20 +181,32 @@ function titleSpec(heading: string, t: PlotTitle): TopLevelSpec['title'] {
 
 const STEP_AXIS = { field: 'step', type: 'quantitative' as const, title: 'update step', axis: { format: ',~r', tickCount: 8 } };
 
+/**
+ * A figure whose metric has no value in any row (a column all NA) would leave vega with empty extents ("Infinite
+ * extent" warnings, blank axes): it gets fixed domains instead (the steps of the rows, 0..1) and says so in its title.
+ */
+function emptyFigure(rows: MetricsRow[], heading: string): { heading: string; x: { domain: [number, number] }; y: { domain: [number, number] } } {
+  const steps = rows.map((r) => r.step).filter(Number.isFinite);
+  const lo = steps.length ? Math.min(...steps) : 0;
+  const hi = steps.length ? Math.max(...steps) : 1;
+  return { heading: `${heading}: no values recorded`, x: { domain: [lo, hi > lo ? hi : lo + 1] }, y: { domain: [0, 1] } };
+}
+
 /** Learning rate vs update step. */
 export function lrSpec(rows: MetricsRow[], t: PlotTitle): TopLevelSpec {
   const values = rows.filter((r) => r.eta !== null && Number.isFinite(r.eta)).map((r) => ({ step: r.step, eta: r.eta }));
+  const empty = values.length === 0 ? emptyFigure(rows, 'Learning rate') : null;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: titleSpec('Learning rate', t),
+    title: titleSpec(empty?.heading ?? 'Learning rate', t),
     width: 560,
     height: 300,
     config: BASE_CONFIG,
     data: { values },
     mark: { type: 'line', strokeWidth: 2, color: '#4c78a8', point: values.length <= MAX_POINTS_WITH_MARKERS },
     encoding: {
-      x: STEP_AXIS,
-      y: { field: 'eta', type: 'quantitative', title: 'learning rate η', axis: { format: '~g' } },
+      x: empty ? { ...STEP_AXIS, scale: empty.x } : STEP_AXIS,
+      y: { field: 'eta', type: 'quantitative', title: 'learning rate η', axis: { format: '~g' }, ...(empty ? { scale: empty.y } : {}) },
     },
   };
 }
@@ -219,20 +231,21 @@ function longFormat(rows: MetricsRow[], series: SeriesDef[]): Array<{ step: numb
 
 function seriesSpec(rows: MetricsRow[], series: SeriesDef[], heading: string, yTitle: string, yFormat: string, t: PlotTitle): TopLevelSpec {
   const values = longFormat(rows, series);
+  const empty = values.length === 0 ? emptyFigure(rows, heading) : null;
   const perSeries = Math.max(0, ...series.map((s) => values.filter((v) => v.series === s.label).length));
   // Below the plot, so it never hides a curve whatever their shape.
   const legend = { title: null, orient: 'bottom' as const, direction: 'horizontal' as const, columns: 2, symbolType: 'stroke', columnPadding: 24 };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: titleSpec(heading, t),
+    title: titleSpec(empty?.heading ?? heading, t),
     width: 560,
     height: 300,
     config: BASE_CONFIG,
     data: { values },
     mark: { type: 'line', strokeWidth: 2, point: perSeries <= MAX_POINTS_WITH_MARKERS ? { size: 25 } : false },
     encoding: {
-      x: STEP_AXIS,
-      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false }, axis: { format: yFormat } },
+      x: empty ? { ...STEP_AXIS, scale: empty.x } : STEP_AXIS,
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: empty ? empty.y : { zero: false }, axis: { format: yFormat } },
       color: {
         field: 'series',
         type: 'nominal',
@@ -352,6 +365,8 @@ export interface ScatterOptions<P extends Record<string, unknown> = Record<strin
   yFormat?: string;
   /** Include zero in the y scale. Default false. */
   yZero?: boolean;
+  /** The x domain when no point has finite x and y (default 0..1; the y domain is then 0..1): no empty extents. */
+  emptyXDomain?: [number, number];
   width?: number;
   height?: number;
 }
@@ -359,9 +374,10 @@ export interface ScatterOptions<P extends Record<string, unknown> = Record<strin
 /** The Vega-Lite spec of a scatter (or line) plot. */
 export function scatterSpec(o: ScatterOptions): TopLevelSpec {
   const values = o.points.filter((p) => Number.isFinite(p[o.x] as number) && Number.isFinite(p[o.y] as number));
+  const empty = values.length === 0;
   const encoding: Record<string, unknown> = {
-    x: { field: o.x, type: 'quantitative', title: o.xLabel, scale: { zero: false, nice: true, padding: 10 }, axis: { tickCount: 8, ...(o.xFormat ? { format: o.xFormat } : {}) } },
-    y: { field: o.y, type: 'quantitative', title: o.yLabel, scale: { zero: o.yZero ?? false, padding: 10 }, ...(o.yFormat ? { axis: { format: o.yFormat } } : {}) },
+    x: { field: o.x, type: 'quantitative', title: o.xLabel, scale: { zero: false, nice: true, padding: 10, ...(empty ? { domain: o.emptyXDomain ?? [0, 1] } : {}) }, axis: { tickCount: 8, ...(o.xFormat ? { format: o.xFormat } : {}) } },
+    y: { field: o.y, type: 'quantitative', title: o.yLabel, scale: { zero: o.yZero ?? false, padding: 10, ...(empty ? { domain: [0, 1] } : {}) }, ...(o.yFormat ? { axis: { format: o.yFormat } } : {}) },
   };
   if (o.color) encoding.color = { field: o.color, type: 'nominal', title: o.colorLabel ?? o.color };
   return {

@@ -2,12 +2,17 @@
  * The trial list of a search: the l = log10(lambda) values (seeded random or a grid over a range that
  * is explicit or taken from a finished search), and the pool sizing (workers, kernel threads per trial).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { UsageError } from '../config/errors.js';
 import type { SearchConfig } from '../config/schema.js';
+import { parseJsonBounded } from '../util/bounded-json.js';
+import { readRegularText } from '../util/read-file.js';
 import { deriveSeed, Rng } from '../util/rng.js';
+
+/** Largest summary.json read (a search of 10,000 trials writes about 10 MB). */
+const MAX_SUMMARY_BYTES = 64 * 2 ** 20;
 
 export interface Range {
   lMin: number;
@@ -52,12 +57,19 @@ interface RankedEntry {
 function readRanking(dir: string): { ranking: RankedEntry[]; status: string } {
   const path = join(dir, 'summary.json');
   if (!existsSync(path)) throw new UsageError(`space.from.dir: ${dir}: no summary.json there (not a finished search folder?)`);
+  let text: string;
+  try {
+    text = readRegularText(path, { maxBytes: MAX_SUMMARY_BYTES, expected: 'a search summary.json' });
+  } catch (e) {
+    throw new UsageError(`space.from.dir: ${(e as Error).message}`);
+  }
   let s: { ranking?: unknown; status?: unknown };
   try {
-    s = JSON.parse(readFileSync(path, 'utf8'));
+    s = parseJsonBounded(text) as typeof s;
   } catch (e) {
     throw new UsageError(`space.from.dir: ${path}: not valid JSON (${(e as Error).message})`);
   }
+  if (s === null || typeof s !== 'object') throw new UsageError(`space.from.dir: ${path}: not a search summary (not a JSON object)`);
   if (!Array.isArray(s.ranking)) throw new UsageError(`space.from.dir: ${path}: no ranking (is it a search summary?)`);
   const ranking = s.ranking.filter(
     (r): r is RankedEntry => typeof r === 'object' && r !== null && Number.isFinite((r as RankedEntry).l) && Number.isFinite((r as RankedEntry).val_acc),

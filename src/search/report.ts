@@ -32,6 +32,7 @@ export async function renderLambdaPlot(outDir: string, s: SearchSummary): Promis
         (s.bestL !== null ? ` · best λ = 10^${s.bestL.toFixed(3)}` : '') + (s.status !== 'completed' ? ` · search ${s.status}` : ''),
       xLabel: 'l = log10(λ)', yLabel: 'validation accuracy', yFormat: '.1%',
       color: 'trials', colorLabel: 'trials',
+      emptyXDomain: s.range.lMin < s.range.lMax ? [s.range.lMin, s.range.lMax] : undefined,
     },
     join(outDir, 'lambda'),
   );

@@ -3,8 +3,10 @@
  * appended, and a trial that ran again has a later row that supersedes its earlier one), and the
  * ranking that summary.json holds.
  */
-import { existsSync, readFileSync, truncateSync } from 'node:fs';
+import { existsSync, truncateSync } from 'node:fs';
 import { parseString } from 'fast-csv';
+import { UsageError } from '../config/errors.js';
+import { readRegularText } from '../util/read-file.js';
 import type { PlannedTrial } from './plan.js';
 import type { TrialResult } from './types.js';
 
@@ -94,19 +96,31 @@ export interface ReadTrials {
   hasHeader: boolean;
 }
 
+/** Largest trials.csv read (a row is about 150 bytes). */
+const MAX_TRIALS_BYTES = 256 * 2 ** 20;
+
 /**
- * Reads trials.csv. A partial last line (the process died mid-write) is cut off the file, so that rows
- * appended later start on a line of their own. Throws when the header is not the expected one.
+ * Reads trials.csv: every row that ends with its newline (CsvLog writes each row whole, newline included). A partial
+ * last line (the process died mid-write) is cut off the file, so that rows appended later start on a line of their
+ * own. Throws a UsageError (exit 2) naming the file when the header is not the expected one or the file cannot be read.
  */
 export async function readTrialsCsv(path: string, repair = true): Promise<ReadTrials> {
   if (!existsSync(path)) return { rows: [], skipped: 0, hasHeader: false };
-  let text = readFileSync(path, 'utf8');
-  if (text.length > 0 && !text.endsWith('\n')) {
-    const cut = text.lastIndexOf('\n') + 1;
-    text = text.slice(0, cut);
-    if (repair) truncateSync(path, Buffer.byteLength(text, 'utf8'));
+  let text: string;
+  try {
+    text = readRegularText(path, { maxBytes: MAX_TRIALS_BYTES, expected: 'a trials.csv file' });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  if (text.trim() === '') return { rows: [], skipped: 0, hasHeader: false };
+  const partial = text.length > 0 && !text.endsWith('\n');
+  if (partial) text = text.slice(0, text.lastIndexOf('\n') + 1);
+  const cutPartialRow = () => {
+    if (partial && repair) truncateSync(path, Buffer.byteLength(text, 'utf8'));
+  };
+  if (text.trim() === '') {
+    cutPartialRow();
+    return { rows: [], skipped: 0, hasHeader: false };
+  }
   const records: string[][] = await new Promise((resolve, reject) => {
     const out: string[][] = [];
     parseString<string[], string[]>(text, { headers: false, ignoreEmpty: true })
@@ -114,10 +128,17 @@ export async function readTrialsCsv(path: string, repair = true): Promise<ReadTr
       .on('data', (r: string[]) => out.push(r))
       .on('end', () => resolve(out));
   });
+  if (records.length === 0) {
+    cutPartialRow();
+    return { rows: [], skipped: 0, hasHeader: false };
+  }
   const [header, ...body] = records;
   if (header.join(',') !== TRIAL_COLUMNS.join(',')) {
-    throw new Error(`${path}: unexpected header ${JSON.stringify(header.join(','))} (expected ${TRIAL_COLUMNS.join(',')})`);
+    const shown = header.join(',');
+    throw new UsageError(`${path}: not a trials file of this tool: unexpected header ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)} ` +
+      `(expected ${TRIAL_COLUMNS.join(',')}); resume with the folder of a search, or start a new one with --force or another --out`);
   }
+  cutPartialRow();
   const rows: TrialRow[] = [];
   let skipped = 0;
   for (const cells of body) {

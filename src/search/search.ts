@@ -12,13 +12,15 @@
  * trials whose latest row is completed or diverged are kept, all others (failed, interrupted, never
  * started) run again, and their rows are appended to trials.csv.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../config/errors.js';
 import { toYaml } from '../config/load.js';
 import type { SearchConfig, TrainConfig } from '../config/schema.js';
-import { CsvLog } from '../stages/metrics-sink.js';
+import { CsvLog } from '../util/csv-log.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { parseJsonBounded } from '../util/bounded-json.js';
+import { FileReadError, readRegularText } from '../util/read-file.js';
 import type { TrialExecutor } from './executor.js';
 import { planTrials, resolveRange, sampleLs, trialId, type PlannedTrial, type Range } from './plan.js';
 import type { ProgressState, SearchProgress } from './progress.js';
@@ -28,6 +30,9 @@ import type { TrialResult, TrialTask } from './types.js';
 export const PLAN_FILE = 'plan.json';
 export const TRIALS_CSV = 'trials.csv';
 export const SUMMARY_FILE = 'summary.json';
+
+/** Largest plan.json read (10,000 trials take about 1 MB). */
+const MAX_PLAN_BYTES = 64 * 2 ** 20;
 
 export type SearchStatus = 'running' | 'completed' | 'interrupted' | 'failed';
 
@@ -125,11 +130,14 @@ function loadPlan(outDir: string): SearchPlan | null {
   const path = join(outDir, PLAN_FILE);
   if (!existsSync(path)) return null;
   try {
-    const p = JSON.parse(readFileSync(path, 'utf8')) as SearchPlan;
-    if (!Array.isArray(p.trials) || !p.range) throw new Error('no trial list');
+    const p = parseJsonBounded(readRegularText(path, { maxBytes: MAX_PLAN_BYTES, expected: 'a search plan' })) as SearchPlan;
+    if (p === null || typeof p !== 'object' || !Array.isArray(p.trials) || !p.range) throw new Error('no trial list');
+    const bad = p.trials.findIndex((t) => !Number.isInteger(t?.trial) || !Number.isFinite(t?.l) || !Number.isFinite(t?.lambda));
+    if (bad >= 0) throw new Error(`trial entry ${bad + 1} is not a trial`);
     return p;
   } catch (e) {
-    throw new UsageError(`--resume: ${path}: unreadable (${(e as Error).message}); start a new search with --force or another --out`);
+    const why = e instanceof FileReadError ? e.reason : (e as Error).message;
+    throw new UsageError(`--resume: ${path}: unreadable (${why}); start a new search with --force or another --out`);
   }
 }
 
@@ -220,10 +228,10 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
   const log = opts.log ?? (() => {});
   const startedAt = Date.now();
   const { plan, resumed } = preparePlan(config, outDir, opts.resume ?? false, log);
-  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
-
   const csvPath = join(outDir, TRIALS_CSV);
   const previous = resumed ? await readTrialsCsv(csvPath) : { rows: [], skipped: 0, hasHeader: false };
+  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
+
   if (previous.skipped > 0) log(`cifar-mlp: ${csvPath}: ${previous.skipped} unreadable line(s) skipped`);
   const planned = new Set(plan.trials.map((t) => t.trial));
   const rows = latestRows(previous.rows.filter((r) => planned.has(r.trial)));
@@ -249,8 +257,14 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
   const csv = new CsvLog(csvPath, TRIAL_COLUMNS, resumed);
   let executor: TrialExecutor | null = null;
   let interrupted = false;
+  // Stops the trials: the caller's signal (SIGINT/SIGTERM), or a trials.csv that cannot be written (full disk).
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  if (signal?.aborted) stop.abort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  let writeError = null as Error | null;
   try {
-    if (pending.length > 0 && !signal?.aborted) {
+    if (pending.length > 0 && !stop.signal.aborted) {
       executor = await opts.executor(pending.length);
       workers = executor.slots;
       threadsPerTrial = executor.threadsPerTrial;
@@ -258,7 +272,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
     writeJsonAtomic(join(outDir, SUMMARY_FILE), summarise('running'));
     progress?.begin(state());
     const queue = [...pending];
-    const stopSignal = signal ?? new AbortController().signal;
+    const stopSignal = stop.signal;
     const runOne = async (t: PlannedTrial) => {
       const id = trialId(t.trial, total);
       const task: TrialTask = {
@@ -288,7 +302,14 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
         return;
       }
       const row = trialRow(t, result);
-      await csv.write(csvRecord(row));
+      try {
+        await csv.write(csvRecord(row));
+      } catch (e) {
+        // Not a result until its row is written: the search fails now, and --resume runs the trial again.
+        writeError ??= e as Error;
+        stop.abort();
+        return;
+      }
       rows.set(t.trial, row);
       writeJsonAtomic(join(outDir, SUMMARY_FILE), summarise('running'));
       progress?.finished(t.trial, t.l, { status: row.status, valAcc: row.val_acc, testAcc: row.test_acc, seconds: row.seconds ?? 0, reason: row.reason }, state());
@@ -299,6 +320,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
     await Promise.all(lanes);
     if (stopSignal.aborted && rows.size < total) interrupted = true;
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     progress?.stop();
     await csv.close();
     await executor?.close().catch((e) => log(`cifar-mlp: warning: closing the worker pool: ${errorMessage(e)}`));
@@ -306,7 +328,10 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
 
   let status: SearchStatus, note: string | undefined;
   const ranking = rankTrials(rows.values());
-  if (interrupted) {
+  if (writeError) {
+    status = 'failed';
+    note = `${writeError.message}; continue with --resume once it can be written`;
+  } else if (interrupted) {
     status = 'interrupted';
     note = `stopped with ${total - rows.size} of ${total} trials not done; continue with --resume`;
   } else if (ranking.length === 0) {
