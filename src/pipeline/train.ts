@@ -85,7 +85,14 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
   const ledger = new RunLedger(outDir, config, plan, backend, firstStep);
-  const log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
+  let log: CsvLog;
+  try {
+    log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
+  } catch (e) {
+    ledger.status = 'failed';
+    ledger.error = (e as Error).message;
+    return { summary: ledger.close(), network: net, normalization: norm };
+  }
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;
     await opts.onCheckpoint(net, step, norm);
