@@ -15,15 +15,15 @@ const U = 2 ** -24; // float32 unit roundoff
 const ref = new ReferenceBackend();
 let single: WasmSimdBackend;
 let threaded: WasmSimdBackend; // 3 threads, split even the smallest products
-let threadedCols: WasmSimdBackend; // NT split by columns, finer chunks
+let threadedRows: WasmSimdBackend; // NT split by rows, finer chunks
 
 beforeAll(async () => {
   single = await WasmSimdBackend.create({ threads: 1 });
   threaded = await WasmSimdBackend.create({ threads: 3, parallelFlops: 0, spinMicros: 0 });
-  threadedCols = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0, ntSplit: 'cols', chunksPerThread: 8 });
+  threadedRows = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0, ntSplit: 'rows', chunksPerThread: 8 });
 });
 afterAll(async () => {
-  await Promise.all([single?.dispose(), threaded?.dispose(), threadedCols?.dispose()]);
+  await Promise.all([single?.dispose(), threaded?.dispose(), threadedRows?.dispose()]);
 });
 
 function random(rng: Rng, n: number, scale = 1): Float64Array {
@@ -72,7 +72,7 @@ describe('wasm-simd gemm', () => {
           const [br, bc] = tb ? [m, k] : [k, m];
           const av = random(rng, ar * ac), bv = random(rng, br * bc, 3), cv = random(rng, n * m);
           const want = refGemm(av, ar, ac, ta, bv, br, bc, tb, cv, alpha, beta);
-          for (const b of [single, threaded, threadedCols]) {
+          for (const b of [single, threaded, threadedRows]) {
             const got = runGemm(b, av, ar, ac, ta, bv, br, bc, tb, cv, alpha, beta);
             for (let i = 0; i < n * m; i++) {
               const tol = (k + 4) * U * want.bound[i] * 1.01 + 1e-30;
@@ -127,9 +127,9 @@ describe('wasm-simd gemm', () => {
         const av = random(rng, ar * ac), bv = random(rng, br * bc), cv = random(rng, n * m);
         const one = runGemm(single, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
         const three = runGemm(threaded, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
-        const cols = runGemm(threadedCols, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
+        const rows = runGemm(threadedRows, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
         expect(three).toEqual(one);
-        expect(cols).toEqual(one);
+        expect(rows).toEqual(one);
       }
     }
     // the workers really took part

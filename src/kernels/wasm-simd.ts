@@ -33,8 +33,10 @@ export interface WasmSimdOptions {
   parallelFlops?: number;
   /** Chunks per thread a split op is cut into (default 4): more balance late threads better, fewer cost less. */
   chunksPerThread?: number;
-  /** How the NT product is split across threads: by rows of C (default) or by its columns. */
+  /** How the NT product is split across threads: by columns of C (default: each thread reads its own rows of B) or by its rows. */
   ntSplit?: 'rows' | 'cols';
+  /** A kernels module compiled elsewhere (benchmarks comparing module variants). */
+  module?: WebAssembly.Module;
 }
 
 interface Exports {
@@ -120,14 +122,14 @@ export class WasmSimdBackend extends HostBackend {
     this.spinMicros = opts.spinMicros ?? DEFAULT_SPIN_MICROS;
     this.chunksPerThread = Math.max(1, opts.chunksPerThread ?? 4);
     this.parallelFlops = opts.parallelFlops ?? 1e6;
-    this.ntSplit = opts.ntSplit ?? 'rows';
+    this.ntSplit = opts.ntSplit ?? 'cols';
     const b = this.ex.blockSizes();
     this.blocks = { ntR: b & 255, ntC: (b >> 8) & 255, bcR: (b >> 16) & 255, bcV: (b >> 24) & 255 };
   }
 
   static async create(opts: WasmSimdOptions = {}): Promise<WasmSimdBackend> {
     const threads = Math.max(1, Math.min(MAX_THREADS, Math.floor(opts.threads ?? availableParallelism())));
-    const module = await wasmModule();
+    const module = opts.module ?? await wasmModule();
     const maxPages = Math.max(2, Math.min(65536, Math.floor(((opts.maxMemoryMiB ?? 4096) * 1024 * 1024) / PAGE)));
     const memory = new WebAssembly.Memory({ initial: 2, maximum: maxPages, shared: true });
     const instance = new WebAssembly.Instance(module, { env: { memory } });
