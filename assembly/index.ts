@@ -151,6 +151,11 @@ export function sumSquares(a: usize, n: i32): f64 {
   return total;
 }
 
+/** 1 in the build with relaxed SIMD (fused multiply-add), 0 in the plain SIMD128 build. */
+export function relaxedSimd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
 /** The micro-kernel sizes, packed: NT_R | NT_C << 8 | BC_R << 16 | BC_V << 24 (the host sizes scratch and splits with them). */
 export function blockSizes(): i32 {
   return NT_R | (NT_C << 8) | (BC_R << 16) | (BC_V << 24);

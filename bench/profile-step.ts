@@ -1,4 +1,4 @@
-// Per-op time of a training step on wasm-simd (where the time goes): node build.mjs && node dist/profile-step.js [threads] [json options] [--quiet] [--m 50]
+// Per-op time of a training step on wasm-simd (where the time goes): node build.mjs && node dist/profile-step.js [threads] [json options] [--quiet] [--m 50] [--no-gather]
 // Built on demand: npx esbuild bench/profile-step.ts --bundle --platform=node --format=esm --packages=external --outfile=dist/profile-step.js
 import type { KernelBackend, Matrix } from '../src/kernels/backend.js';
 import { WasmSimdBackend } from '../src/kernels/wasm-simd.js';
@@ -10,6 +10,7 @@ const opts = JSON.parse(process.argv[3] ?? '{}');
 const quiet = process.argv.includes('--quiet');
 const mAt = process.argv.indexOf('--m');
 const hidden = mAt > 0 ? Number(process.argv[mAt + 1]) : 50;
+const gather = !process.argv.includes('--no-gather'); // the peers' step timings leave the batch gather out
 const b = await WasmSimdBackend.create({ threads, ...opts });
 const totals = new Map<string, number>();
 const wrapped = quiet ? b : new Proxy(b, {
@@ -40,11 +41,11 @@ for (let rep = 0; rep < (quiet ? 5 : 3); rep++) {
   totals.clear();
   const t = performance.now();
   for (let s = 0; s < steps; s++) {
-    wrapped.gatherNormalized(records, rows, 100, mean, invStd, X);
+    if (gather) wrapped.gatherNormalized(records, rows, 100, mean, invStd, X);
     await net.trainStep(X, labels, { eta: 0.01, lambda: 0.001 });
   }
   const wall = performance.now() - t;
-  console.log(`m ${hidden} threads ${threads} ${JSON.stringify(opts)}: ${(wall / steps).toFixed(3)} ms/step (${((steps * 100) / wall * 1000).toFixed(0)} samples/s incl. gather)`);
+  console.log(`m ${hidden} threads ${threads} ${JSON.stringify(opts)}: ${(wall / steps).toFixed(3)} ms/step (${((steps * 100) / wall * 1000).toFixed(0)} samples/s${gather ? ' incl. gather' : ', steps only'}) ${b.simd}`);
   if (!quiet) for (const [k, v] of [...totals].sort((x, y) => y[1] - x[1])) console.log(`  ${(v / steps * 1000).toFixed(0).padStart(6)} us  ${k}`);
 }
 await b.dispose();
