@@ -1,5 +1,6 @@
 // Generates assembly/kernels.gen.ts: the register-blocked f32x4 micro-kernels (every R×C edge variant).
-// Run `node assembly/gen-kernels.mjs [NT_R NT_C BC_R BC_V]` after changing block sizes; build.mjs compiles the result.
+// Run `node assembly/gen-kernels.mjs [NT_R NT_C BC_R BC_V]` after changing block sizes; build.mjs compiles the result twice
+// (plain SIMD128, and relaxed SIMD where `madd` is one fused multiply-add).
 import { writeFileSync } from 'node:fs';
 
 const args = process.argv.slice(2).map(Number);

@@ -39,13 +39,13 @@ const rows = Int32Array.from({ length: 100 }, () => rng.int(0, 999));
 const steps = Math.max(20, Math.round(490 * 50 / hidden));
 for (let rep = 0; rep < (quiet ? 5 : 3); rep++) {
   totals.clear();
-  const t = performance.now();
+  const t = performance.now(), cpu0 = process.cpuUsage();
   for (let s = 0; s < steps; s++) {
     if (gather) wrapped.gatherNormalized(records, rows, 100, mean, invStd, X);
     await net.trainStep(X, labels, { eta: 0.01, lambda: 0.001 });
   }
-  const wall = performance.now() - t;
-  console.log(`m ${hidden} threads ${threads} ${JSON.stringify(opts)}: ${(wall / steps).toFixed(3)} ms/step (${((steps * 100) / wall * 1000).toFixed(0)} samples/s${gather ? ' incl. gather' : ', steps only'}) ${b.simd}`);
+  const wall = performance.now() - t, used = process.cpuUsage(cpu0), cpu = (used.user + used.system) / 1000;
+  console.log(`m ${hidden} threads ${threads} ${JSON.stringify(opts)}: ${(wall / steps).toFixed(3)} ms/step (${((steps * 100) / wall * 1000).toFixed(0)} samples/s${gather ? ' incl. gather' : ', steps only'}; cpu ${(cpu / steps).toFixed(3)} ms/step = ${((steps * 100) / cpu * 1000).toFixed(0)} samples per cpu-second) ${b.simd}`);
   if (!quiet) for (const [k, v] of [...totals].sort((x, y) => y[1] - x[1])) console.log(`  ${(v / steps * 1000).toFixed(0).padStart(6)} us  ${k}`);
 }
 await b.dispose();

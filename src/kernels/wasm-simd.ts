@@ -6,8 +6,9 @@
  * - Every matrix lives in one shared WebAssembly.Memory owned by the backend; Matrix.data is a Float32Array
  *   view into it (its byteOffset is the matrix's address). The memory only grows and never moves (it is
  *   shared, so older views stay valid; each view is made on the buffer current at allocation time).
- * - gemm: NT (A·Bᵀ, the forward product X W1ᵀ) runs register-blocked dot products, B's blocks outermost; NN and TN (the backward
- *   product G1ᵀ X) run a broadcast kernel over packed column panels of B; TT falls back to scalar loops.
+ * - gemm: NT (A·Bᵀ, the forward product X W1ᵀ) runs register-blocked dot products, B's blocks outermost (each
+ *   thread reads only its own rows of W1); NN and TN (the backward product G1ᵀ X) run a broadcast kernel over
+ *   packed column panels of B; TT falls back to scalar loops.
  * - Threads: the caller plus `threads − 1` workers instantiate the same module over the same memory. A big
  *   op's output range is cut into chunks aligned to the micro-kernel blocks (so results do not depend on the
  *   thread count); the caller posts the job in a control SharedArrayBuffer, claims chunks like the workers
