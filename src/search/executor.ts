@@ -6,6 +6,12 @@
  */
 import type { TrialResult, TrialTask } from './types.js';
 
+/** How far a running trial is: update steps done of its total. */
+export interface TrialProgress {
+  steps: number;
+  totalSteps: number;
+}
+
 export interface TrialExecutor {
   /** How many trials it runs at once (the search keeps this many in flight). */
   readonly slots: number;
@@ -15,8 +21,23 @@ export interface TrialExecutor {
    * Runs one trial. When `signal` aborts, the trial must stop soon: resolve with status 'interrupted'
    * (or reject); either way the search treats it as not run. A rejection otherwise means the trial
    * failed (e.g. its worker died): the search records the error message as the reason.
+   * `onProgress`, when given, hears now and then how many steps the trial has done (for time estimates);
+   * an executor that cannot tell may never call it.
    */
-  run(task: TrialTask, signal: AbortSignal): Promise<TrialResult>;
+  run(task: TrialTask, signal: AbortSignal, onProgress?: (p: TrialProgress) => void): Promise<TrialResult>;
   /** Releases workers; waits for nothing that is still running to finish (the search aborts those first). */
   close(): Promise<void>;
+}
+
+/**
+ * The executor with every trial's progress sent to `onProgress` (for callers, such as the search loop, that run
+ * trials without a progress callback of their own).
+ */
+export function withTrialProgress(executor: TrialExecutor, onProgress: (trial: number, p: TrialProgress) => void): TrialExecutor {
+  return {
+    get slots() { return executor.slots; },
+    get threadsPerTrial() { return executor.threadsPerTrial; },
+    run: (task, signal, own) => executor.run(task, signal, (p) => { onProgress(task.trial, p); own?.(p); }),
+    close: () => executor.close(),
+  };
 }

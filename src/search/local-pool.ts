@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
-import type { TrialExecutor } from './executor.js';
+import type { TrialExecutor, TrialProgress } from './executor.js';
 import type { TrialData } from './run-trial.js';
 import type { WorkerTask } from './trial-worker.js';
 import type { TrialResult, TrialTask } from './types.js';
@@ -52,6 +52,8 @@ export interface LocalPoolOptions {
   filename?: string;
   /** How long a stopped trial may take to return before its worker is terminated (default 15 s). */
   graceMs?: number;
+  /** How often a running trial's step count is read for `run`'s onProgress (default 500 ms). */
+  progressMs?: number;
 }
 
 export class LocalPoolExecutor implements TrialExecutor {
@@ -60,11 +62,13 @@ export class LocalPoolExecutor implements TrialExecutor {
   private readonly pool: Piscina<WorkerTask, TrialResult>;
   private readonly data: TrialData;
   private readonly graceMs: number;
+  private readonly progressMs: number;
 
   constructor(opts: LocalPoolOptions) {
     this.slots = Math.max(1, opts.workers);
     this.threadsPerTrial = Math.max(1, opts.threadsPerTrial);
     this.graceMs = opts.graceMs ?? 15_000;
+    this.progressMs = opts.progressMs ?? 500;
     this.data = { splits: opts.splits, normalization: shareNormalization(opts.normalization) };
     for (const [name, ds] of Object.entries(opts.splits)) {
       if (!(ds.pixels.buffer instanceof SharedArrayBuffer)) throw new Error(`search: the ${name} split is not in shared memory`);
@@ -79,8 +83,17 @@ export class LocalPoolExecutor implements TrialExecutor {
     });
   }
 
-  async run(task: TrialTask, signal: AbortSignal): Promise<TrialResult> {
+  async run(task: TrialTask, signal: AbortSignal, onProgress?: (p: TrialProgress) => void): Promise<TrialResult> {
     const stop = new Int32Array(new SharedArrayBuffer(4));
+    // The worker writes [steps done, total steps] after every step; read here a few times a second.
+    const progress = onProgress ? new Int32Array(new SharedArrayBuffer(8)) : undefined;
+    let reported = 0;
+    const report = () => {
+      const steps = Atomics.load(progress!, 0);
+      if (steps !== reported) onProgress!({ steps: (reported = steps), totalSteps: Atomics.load(progress!, 1) });
+    };
+    const reader = progress ? setInterval(report, this.progressMs) : undefined;
+    reader?.unref();
     const kill = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const onStop = () => {
@@ -90,8 +103,9 @@ export class LocalPoolExecutor implements TrialExecutor {
     if (signal.aborted) onStop();
     else signal.addEventListener('abort', onStop, { once: true });
     try {
-      return await this.pool.run({ task, data: this.data, threads: this.threadsPerTrial, stop }, { signal: kill.signal });
+      return await this.pool.run({ task, data: this.data, threads: this.threadsPerTrial, stop, ...(progress ? { progress } : {}) }, { signal: kill.signal });
     } finally {
+      if (reader) clearInterval(reader);
       signal.removeEventListener('abort', onStop);
       if (timer) clearTimeout(timer);
     }

@@ -21,8 +21,8 @@ export interface RunTrialOptions {
   backend?: KernelBackend;
   /** Stops the training after the current step (the trial then reports 'interrupted'). */
   signal?: AbortSignal;
-  /** Called after every update step (e.g. to poll a stop flag). */
-  onStep?: () => void;
+  /** Called after every update step with the steps done and the run's total (e.g. to poll a stop flag, report progress). */
+  onStep?: (steps: number, totalSteps: number) => void;
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -47,7 +47,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
       backend,
       outDir: task.outDir,
       signal: opts.signal,
-      onStep: opts.onStep,
+      onStep: opts.onStep ? (s, plan) => opts.onStep!(s.step, plan.totalSteps) : undefined,
     });
     return {
       trial: task.trial,

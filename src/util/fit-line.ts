@@ -12,12 +12,14 @@ export interface LinePart {
   sep?: string;
   /** A part that takes the room left (a progress bar), drawn `min`..`max` characters wide. */
   grow?: { min: number; max: number; draw: (width: number) => string };
+  /** A text that may be cut (at a space, with "…") down to this many characters before parts are dropped (a message). */
+  shrink?: number;
 }
 
 const SEP = ' | ';
 const sepOf = (p: LinePart) => p.sep ?? SEP;
-const minLength = (parts: LinePart[]) =>
-  parts.reduce((n, p, i) => n + (i > 0 ? sepOf(p).length : 0) + (p.grow ? p.grow.min : p.text.length), 0);
+const partMin = (p: LinePart) => (p.grow ? p.grow.min : p.shrink !== undefined ? Math.min(p.text.length, p.shrink) : p.text.length);
+const minLength = (parts: LinePart[]) => parts.reduce((n, p, i) => n + (i > 0 ? sepOf(p).length : 0) + partMin(p), 0);
 
 /** Cuts `line` to `width` characters at a space, marking the cut with "…". */
 export function cutAtSpace(line: string, width: number): string {
@@ -37,10 +39,20 @@ export function fitLine(parts: LinePart[], width: number): string {
     const least = droppable.reduce((a, b) => (b.keep < a.keep ? b : a));
     shown = shown.filter((p) => p !== least);
   }
-  const spare = Math.max(0, width - minLength(shown));
-  const line = shown
-    .map((p, i) => (i > 0 ? sepOf(p) : '') + (p.grow ? p.grow.draw(Math.min(p.grow.max, p.grow.min + spare)) : p.text))
-    .join('');
+  // The room left goes to the bar first, then to the texts that were shortened.
+  let spare = Math.max(0, width - minLength(shown));
+  const drawn = new Map<LinePart, string>();
+  for (const p of shown.filter((q) => q.grow)) {
+    const w = Math.min(p.grow!.max, p.grow!.min + spare);
+    spare -= w - p.grow!.min;
+    drawn.set(p, p.grow!.draw(w));
+  }
+  for (const p of shown.filter((q) => !q.grow && q.shrink !== undefined)) {
+    const w = Math.min(p.text.length, partMin(p) + spare);
+    spare -= w - partMin(p);
+    drawn.set(p, cutAtSpace(p.text, w));
+  }
+  const line = shown.map((p, i) => (i > 0 ? sepOf(p) : '') + (drawn.get(p) ?? p.text)).join('');
   return cutAtSpace(line, width);
 }
 
