@@ -73,7 +73,9 @@ export function trainingProgress(label: string, stream: NodeJS.WriteStream = pro
     hideCursor: true,
     fps: 5,
     // Rendered by cli-progress at its frame rate: the width is read at every frame, so a resized terminal is followed.
-    format: (_o: unknown, params: { maxWidth: number }) => (latest ? progressLine({ ...latest, elapsedSeconds: (Date.now() - t0) / 1000 }, params.maxWidth) : ''),
+    // One column stays free: cli-progress turns line wrapping off, and its clear-to-end-of-line after a line that
+    // fills the last column would erase that column's character.
+    format: (_o: unknown, params: { maxWidth: number }) => (latest ? progressLine({ ...latest, elapsedSeconds: (Date.now() - t0) / 1000 }, params.maxWidth - 1) : ''),
   });
   return {
     update(s, plan) {

@@ -65,9 +65,12 @@ export class SearchProgress {
     this.tty = tty ?? Boolean(stream.isTTY);
   }
 
-  /** Terminal columns (lines on a terminal are fitted to them). */
+  /**
+   * Columns for a line on the terminal: its width less one (cli-progress turns line wrapping off, and its
+   * clear-to-end-of-line after a line that fills the last column would erase that column's character).
+   */
   private get columns(): number {
-    return this.stream.columns || 80;
+    return (this.stream.columns || 80) - 1;
   }
 
   secondsLeft(): number | null {
@@ -121,7 +124,7 @@ export class SearchProgress {
     this.state = { ...state };
     if (this.tty) {
       this.multi = new cliProgress.MultiBar(
-        { stream: this.stream, hideCursor: true, fps: 2, clearOnComplete: false, format: (_o: unknown, params: { maxWidth: number }) => this.barLine(params.maxWidth) },
+        { stream: this.stream, hideCursor: true, fps: 2, clearOnComplete: false, format: () => this.barLine(this.columns) },
         cliProgress.Presets.shades_classic,
       );
       this.bar = this.multi.create(state.total, state.done);
