@@ -8,6 +8,7 @@ import { parseCoreYaml } from '../util/core-yaml.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
 import { ConfigError } from './errors.js';
 import { configSchemas, type AnyConfig, type ConfigKind } from './schema.js';
+import { fieldPaths, suggestField } from './suggest.js';
 
 const MAX_CONFIG_BYTES = 1 << 20;
 
@@ -48,17 +49,23 @@ const pathText = (path: PropertyKey[]) => (path.length ? path.map((p) => String(
 
 /**
  * One line per problem: `<source>: <field path>: <message> (got <value>)`. An unknown key gets a line of its
- * own naming its full path. `setPaths`: field paths given with --set, marked as such.
+ * own naming its full path, and the field it probably means when `fields` (every known field path) has a near
+ * one. `setPaths`: field paths given with --set, marked as such.
  */
-export function formatIssues(source: string, issues: z.core.$ZodIssue[], setPaths: string[] = []): string[] {
+export function formatIssues(source: string, issues: z.core.$ZodIssue[], setPaths: string[] = [], fields: readonly string[] = []): string[] {
   const fromSet = (path: string) => (setPaths.some((p) => path === p || path.startsWith(`${p}.`) || p.startsWith(`${path}.`)) ? ' [from --set]' : '');
+  const didYouMean = (path: string) => {
+    const intended = setPaths.find((p) => p.startsWith(`${path}.`));
+    const field = fields.length ? suggestField(path, fields, intended) : undefined;
+    return field ? `; did you mean ${field}?` : '';
+  };
   return issues.flatMap((i) => {
     if (i.code === 'unrecognized_keys') {
       const input = (i as { input?: unknown }).input;
       return i.keys.map((k) => {
         const path = pathText([...i.path, k]);
         const value = input !== null && typeof input === 'object' && Object.hasOwn(input, k) ? ` (got ${show((input as Record<string, unknown>)[k])})` : '';
-        return `${source}: ${path}: unknown field${value}${fromSet(path)}`;
+        return `${source}: ${path}: unknown field${value}${fromSet(path)}${didYouMean(path)}`;
       });
     }
     const path = pathText(i.path);
@@ -125,7 +132,7 @@ export function validateConfig(raw: Record<string, unknown>, source: string, set
     throw new ConfigError([`${source}: kind: must be one of ${Object.keys(configSchemas).join(', ')} (got ${show(raw.kind)})`]);
   }
   const result = schema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(formatIssues(source, result.error.issues, setPaths));
+  if (!result.success) throw new ConfigError(formatIssues(source, result.error.issues, setPaths, fieldPaths(schema)));
   return result.data as AnyConfig;
 }
 

@@ -9,6 +9,7 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/atomic.js';
+import { learningRateCurve, type LrPoint } from './lr-curve.js';
 import { readRunArtifacts, type MetricsRow, type RunArtifacts } from './metrics-csv.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -192,9 +193,12 @@ function emptyFigure(rows: MetricsRow[], heading: string): { heading: string; x:
   return { heading: `${heading}: no values recorded`, x: { domain: [lo, hi > lo ? hi : lo + 1] }, y: { domain: [0, 1] } };
 }
 
-/** Learning rate vs update step. */
-export function lrSpec(rows: MetricsRow[], t: PlotTitle): TopLevelSpec {
-  const values = rows.filter((r) => r.eta !== null && Number.isFinite(r.eta)).map((r) => ({ step: r.step, eta: r.eta }));
+/**
+ * Learning rate vs update step: `schedule`, the rate at every step from the run's schedule (learningRateCurve), drawn
+ * as a line; without it, the rates recorded at the evaluation points.
+ */
+export function lrSpec(rows: MetricsRow[], t: PlotTitle, schedule?: LrPoint[] | null): TopLevelSpec {
+  const values = schedule ?? rows.filter((r) => r.eta !== null && Number.isFinite(r.eta)).map((r) => ({ step: r.step, eta: r.eta as number }));
   const empty = values.length === 0 ? emptyFigure(rows, 'Learning rate') : null;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -203,7 +207,7 @@ export function lrSpec(rows: MetricsRow[], t: PlotTitle): TopLevelSpec {
     height: 300,
     config: BASE_CONFIG,
     data: { values },
-    mark: { type: 'line', strokeWidth: 2, color: '#4c78a8', point: values.length <= MAX_POINTS_WITH_MARKERS },
+    mark: { type: 'line', strokeWidth: 2, color: '#4c78a8', point: !schedule && values.length <= MAX_POINTS_WITH_MARKERS },
     encoding: {
       x: empty ? { ...STEP_AXIS, scale: empty.x } : STEP_AXIS,
       y: { field: 'eta', type: 'quantitative', title: 'learning rate η', axis: { format: '~g' }, ...(empty ? { scale: empty.y } : {}) },
@@ -301,12 +305,15 @@ export function accuracySpec(rows: MetricsRow[], t: PlotTitle): TopLevelSpec {
 export const RUN_FIGURES = ['lr', 'loss', 'accuracy'] as const;
 export type RunFigureName = (typeof RUN_FIGURES)[number];
 
-/** Renders the three run figures from rows and writes `lr`, `loss`, `accuracy` `.svg/.png` into `outDir`. */
-export async function renderMetricsPlots(rows: MetricsRow[], title: PlotTitle | string, outDir: string): Promise<Figure[]> {
+/**
+ * Renders the three run figures from rows (and the learning rate from `schedule` when given, see lrSpec) and
+ * writes `lr`, `loss`, `accuracy` `.svg/.png` into `outDir`.
+ */
+export async function renderMetricsPlots(rows: MetricsRow[], title: PlotTitle | string, outDir: string, schedule?: LrPoint[] | null): Promise<Figure[]> {
   const t = typeof title === 'string' ? { title } : title;
   const sorted = [...rows].sort((a, b) => a.step - b.step);
   const specs: Record<RunFigureName, TopLevelSpec> = {
-    lr: lrSpec(sorted, t),
+    lr: lrSpec(sorted, t, schedule),
     loss: lossSpec(sorted, t),
     accuracy: accuracySpec(sorted, t),
   };
@@ -329,7 +336,7 @@ export function runPlotTitle(run: RunArtifacts): PlotTitle {
 export async function renderRunFigures(outDir: string): Promise<{ run: RunArtifacts; figures: Figure[] }> {
   const run = await readRunArtifacts(outDir);
   if (run.metrics === null) throw new Error(`cannot plot ${outDir}: no metrics.csv there`);
-  const figures = await renderMetricsPlots(run.metrics.rows, runPlotTitle(run), outDir);
+  const figures = await renderMetricsPlots(run.metrics.rows, runPlotTitle(run), outDir, learningRateCurve(run));
   return { run, figures };
 }
 

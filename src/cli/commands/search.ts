@@ -11,6 +11,7 @@ import type { SearchConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { computeNormalization } from '../../data/normalization.js';
 import { checkSplitsFit } from '../../pipeline/plan.js';
+import { withTrialProgress } from '../../search/executor.js';
 import { LocalPoolExecutor } from '../../search/local-pool.js';
 import { poolSize, resolveRange } from '../../search/plan.js';
 import { SearchProgress } from '../../search/progress.js';
@@ -94,8 +95,9 @@ async function searchInFolder(config: SearchConfig, opts: RunOptions, outDir: st
         `${size.workers} at once with ${size.threadsPerTrial} kernel thread${size.threadsPerTrial === 1 ? '' : 's'} each (${cores} cores); ` +
         `backend ${config.base.kernels.backend}; out ${outDir}`);
       const executor = new LocalPoolExecutor({ splits, normalization, workers: size.workers, threadsPerTrial: size.threadsPerTrial });
-      progress = new SearchProgress(config.name, executor.slots);
-      return executor;
+      const shown = new SearchProgress(config.name, executor.slots);
+      progress = shown;
+      return withTrialProgress(executor, (trial, p) => shown.trialProgress(trial, p));
     },
     progress: {
       begin: (s) => progress?.begin(s),

@@ -109,7 +109,9 @@ export async function trainCommand(config: TrainConfig, opts: RunOptions): Promi
   const source = opts.configPath;
   // 1. Everything that can reject the input, before anything is written.
   const checkpoint = opts.resume ? resumeCheckpoint(opts) : null;
-  const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });
+  // A resumed run reads the data it was trained on (recorded in the checkpoint) unless --data says otherwise.
+  const trainedOn = checkpoint?.data.dir !== undefined && existsSync(checkpoint.data.dir) ? checkpoint.data.dir : undefined;
+  const dataDir = await acquireDataDir({ cliDir: opts.data ?? trainedOn, configPath: opts.configPath, data: config.data, signal: opts.signal, log });
   const splits = loadSplits(config.data, dataDir, source);
   const plan = checkSplitsFit(config, splits, source);
   const counts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
