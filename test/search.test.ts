@@ -2,7 +2,7 @@
 // chosen trial's test accuracy, faults and resume, driven in-process through the executor seam (an executor that runs
 // trials inline on the auto backend). The Piscina pool and the CLI are covered by search-pool.test.ts, the samplers by
 // search-samplers.test.ts, pruning by search-pruning.test.ts.
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -466,5 +466,19 @@ describe('runTrial on a kept backend', () => {
     } finally {
       await kept.dispose();
     }
+  });
+});
+
+describe('trials.csv that cannot be written', () => {
+  it('fails the search at once (status failed, the note names the file and the errno) and runs no further trial', async () => {
+    const out = outDir('full-disk');
+    symlinkSync('/dev/full', join(out, 'trials.csv'));
+    const executor = new InlineExecutor();
+    const s = await search(tinySearch({ trials: 3 }), out, executor);
+    expect(executor.ran).toEqual([1]); // the first trial's row could not be written: trials 2 and 3 never start
+    expect(s.status).toBe('failed');
+    expect(s.note).toMatch(/trials\.csv: cannot write \(ENOSPC: no space left on device\); continue with --resume once it can be written/);
+    expect(s.counts.pending).toBe(3); // a trial is a result only once its row is written
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).status).toBe('failed');
   });
 });

@@ -1,9 +1,14 @@
 /** A search's output folder as other commands see it (plot, evaluate): is it one, its summary, its chosen trial. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../config/errors.js';
 import { MODEL_FILE } from '../model/checkpoint.js';
+import { parseJsonBounded } from '../util/bounded-json.js';
+import { FileReadError, readRegularText } from '../util/read-file.js';
 import type { SearchSummary } from './search.js';
+
+/** Largest summary.json read (a search of 10,000 trials writes about 10 MB). */
+const MAX_SUMMARY_BYTES = 64 * 2 ** 20;
 
 const PLAN = 'plan.json';
 const SUMMARY = 'summary.json';
@@ -18,12 +23,13 @@ export function readSearchSummary(dir: string): SearchSummary {
   const path = join(dir, SUMMARY);
   let s: SearchSummary;
   try {
-    s = JSON.parse(readFileSync(path, 'utf8')) as SearchSummary;
+    if (!existsSync(path)) throw new UsageError(`${path}: no search summary in this folder`);
+    s = parseJsonBounded(readRegularText(path, { maxBytes: MAX_SUMMARY_BYTES, expected: 'a search summary.json' })) as SearchSummary;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`${path}: ${code === 'ENOENT' ? 'no search summary in this folder' : `unreadable (${code ?? (e as Error).message})`}`);
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${path}: unreadable (${e instanceof FileReadError ? e.reason : (e as Error).message})`);
   }
-  if (s.kind !== 'search' || !Array.isArray(s.results) || !Array.isArray(s.params)) {
+  if (s === null || typeof s !== 'object' || s.kind !== 'search' || !Array.isArray(s.results) || !Array.isArray(s.params)) {
     throw new UsageError(`${path}: not a search summary of this version of cifar-mlp (no params and results)`);
   }
   return s;

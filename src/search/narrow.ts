@@ -7,7 +7,9 @@
  * The finished search's summary.json ranking is read; a ranking of the lambda-only searches of earlier versions
  * (entries with l = log10 lambda) counts as values of base.train.lambda.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { parseJsonBounded } from '../util/bounded-json.js';
+import { readRegularText } from '../util/read-file.js';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../config/errors.js';
 import { LAMBDA_PATH, type ParamSpec, type SearchSpace } from '../config/search-schema.js';
@@ -20,6 +22,9 @@ export interface ResolvedSpace {
   source: string;
 }
 
+/** Largest summary.json read (a search of 10,000 trials writes about 10 MB). */
+const MAX_SUMMARY_BYTES = 64 * 2 ** 20;
+
 interface RankedEntry {
   params: ParamValues;
   val_acc: number;
@@ -28,12 +33,19 @@ interface RankedEntry {
 function readRanking(dir: string): { ranking: RankedEntry[]; status: string } {
   const path = join(dir, 'summary.json');
   if (!existsSync(path)) throw new UsageError(`space.from.dir: ${dir}: no summary.json there (not a finished search folder?)`);
+  let text: string;
+  try {
+    text = readRegularText(path, { maxBytes: MAX_SUMMARY_BYTES, expected: 'a search summary.json' });
+  } catch (e) {
+    throw new UsageError(`space.from.dir: ${(e as Error).message}`);
+  }
   let s: { ranking?: unknown; status?: unknown };
   try {
-    s = JSON.parse(readFileSync(path, 'utf8'));
+    s = parseJsonBounded(text) as typeof s;
   } catch (e) {
     throw new UsageError(`space.from.dir: ${path}: not valid JSON (${(e as Error).message})`);
   }
+  if (s === null || typeof s !== 'object') throw new UsageError(`space.from.dir: ${path}: not a search summary (not a JSON object)`);
   if (!Array.isArray(s.ranking)) throw new UsageError(`space.from.dir: ${path}: no ranking (is it a search summary?)`);
   const ranking: RankedEntry[] = [];
   for (const r of s.ranking as Array<Record<string, unknown>>) {

@@ -8,11 +8,13 @@
  * train_cost, val_cost, steps (done), total_steps (of a full run), seconds, backend, threads, reason. No test
  * accuracy: only the chosen trial's is measured (summary.json `chosen`), so that nothing is chosen on the test set.
  */
-import { existsSync, readFileSync, truncateSync } from 'node:fs';
+import { existsSync, truncateSync } from 'node:fs';
 import { parseString } from 'fast-csv';
 import type { ParamSpec } from '../config/search-schema.js';
 import type { RungRecord } from './pruner.js';
 import type { ParamValues } from './space.js';
+import { UsageError } from '../config/errors.js';
+import { readRegularText } from '../util/read-file.js';
 import type { TrialResult } from './types.js';
 
 export const STAT_COLUMNS = [
@@ -117,37 +119,59 @@ export interface ReadTrials {
   hasHeader: boolean;
 }
 
-async function readCsvRecords(path: string, repair: boolean): Promise<string[][] | null> {
+/** Largest trials.csv or rungs.csv read (a row is about 150 bytes). */
+const MAX_CSV_BYTES = 256 * 2 ** 20;
+
+/**
+ * The records of a CSV this tool writes: every row that ends with its newline (CsvLog writes each row whole, newline
+ * included); null when the file is missing or empty. `cutPartialRow` cuts a partial last line (the process died
+ * mid-write) off the file, so that rows appended later start on a line of their own: the caller calls it once the
+ * header shows the file is ours (an empty one is cut at once unless `repair` is false). A file that cannot be read is a UsageError (exit 2) naming it.
+ */
+async function readCsvRecords(path: string, expected: string, repair: boolean): Promise<{ records: string[][]; cutPartialRow: () => void } | null> {
   if (!existsSync(path)) return null;
-  let text = readFileSync(path, 'utf8');
-  if (text.length > 0 && !text.endsWith('\n')) {
-    // A partial last line (the process died mid-write) is cut off, so that rows appended later start on a line of their own.
-    const cut = text.lastIndexOf('\n') + 1;
-    text = text.slice(0, cut);
-    if (repair) truncateSync(path, Buffer.byteLength(text, 'utf8'));
+  let text: string;
+  try {
+    text = readRegularText(path, { maxBytes: MAX_CSV_BYTES, expected });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  if (text.trim() === '') return null;
-  return new Promise((resolve, reject) => {
+  const partial = text.length > 0 && !text.endsWith('\n');
+  if (partial) text = text.slice(0, text.lastIndexOf('\n') + 1);
+  const cutPartialRow = () => {
+    if (partial) truncateSync(path, Buffer.byteLength(text, 'utf8'));
+  };
+  const records: string[][] = text.trim() === '' ? [] : await new Promise((resolve, reject) => {
     const out: string[][] = [];
     parseString<string[], string[]>(text, { headers: false, ignoreEmpty: true })
       .on('error', reject)
       .on('data', (r: string[]) => out.push(r))
       .on('end', () => resolve(out));
   });
+  if (records.length === 0) {
+    if (repair) cutPartialRow();
+    return null;
+  }
+  return { records, cutPartialRow };
 }
 
+const headerMismatch = (path: string, header: string[], columns: readonly string[], what: string) => {
+  const shown = header.join(',');
+  return new UsageError(`${path}: not a ${what} of this tool: unexpected header ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)} ` +
+    `(expected ${columns.join(',')}); resume with the folder of a search, or start a new one with --force or another --out`);
+};
+
 /**
- * Reads trials.csv of a search over `space` (its parameter columns in this order). Throws when the header is not the
- * expected one. A partial last line is cut off the file unless `repair` is false.
+ * Reads trials.csv of a search over `space` (its parameter columns in this order). Throws a UsageError naming the
+ * file when the header is not the expected one. A partial last line is cut off the file unless `repair` is false.
  */
 export async function readTrialsCsv(path: string, space: Record<string, ParamSpec>, repair = true): Promise<ReadTrials> {
-  const records = await readCsvRecords(path, repair);
-  if (!records) return { rows: [], skipped: 0, hasHeader: false };
+  const read = await readCsvRecords(path, 'a trials.csv file', repair);
+  if (!read) return { rows: [], skipped: 0, hasHeader: false };
   const columns = trialColumns(Object.keys(space));
-  const [header, ...body] = records;
-  if (header.join(',') !== columns.join(',')) {
-    throw new Error(`${path}: unexpected header ${JSON.stringify(header.join(','))} (expected ${columns.join(',')})`);
-  }
+  const [header, ...body] = read.records;
+  if (header.join(',') !== columns.join(',')) throw headerMismatch(path, header, columns, 'trials file');
+  if (repair) read.cutPartialRow();
   const rows: TrialRow[] = [];
   let skipped = 0;
   for (const cells of body) {
@@ -191,10 +215,11 @@ export function rungRecord(r: RungRecord): Record<string, string | number> {
 
 /** Reads rungs.csv (every pruning decision so far, in the order made); unreadable lines are skipped. */
 export async function readRungsCsv(path: string, repair = true): Promise<{ records: RungRecord[]; skipped: number }> {
-  const records = await readCsvRecords(path, repair);
-  if (!records) return { records: [], skipped: 0 };
-  const [header, ...body] = records;
-  if (header.join(',') !== RUNG_COLUMNS.join(',')) throw new Error(`${path}: unexpected header ${JSON.stringify(header.join(','))} (expected ${RUNG_COLUMNS.join(',')})`);
+  const read = await readCsvRecords(path, 'a rungs.csv file', repair);
+  if (!read) return { records: [], skipped: 0 };
+  const [header, ...body] = read.records;
+  if (header.join(',') !== RUNG_COLUMNS.join(',')) throw headerMismatch(path, header, RUNG_COLUMNS, 'rungs file');
+  if (repair) read.cutPartialRow();
   const out: RungRecord[] = [];
   let skipped = 0;
   for (const c of body) {

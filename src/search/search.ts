@@ -15,7 +15,7 @@
  * rungs.csv (a trial that runs again is decided at each rung as before); trials whose latest row is completed,
  * pruned or diverged are kept, all others (failed, interrupted, never started) run again, and their rows are appended.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../config/errors.js';
 import { toYaml } from '../config/load.js';
@@ -24,8 +24,10 @@ import type { TrainConfig } from '../config/schema.js';
 import { MODEL_FILE } from '../model/checkpoint.js';
 import { planRun } from '../pipeline/plan.js';
 import type { SplitMetrics } from '../stages/types.js';
-import { CsvLog } from '../stages/metrics-sink.js';
+import { CsvLog } from '../util/csv-log.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { parseJsonBounded } from '../util/bounded-json.js';
+import { FileReadError, readRegularText } from '../util/read-file.js';
 import type { TrialExecutor } from './executor.js';
 import { resolveSpace } from './narrow.js';
 import { checkTrialConfigs, trialConfig, trialConfigProblems, trialId, type PlannedTrial } from './plan.js';
@@ -44,6 +46,9 @@ export const TRIALS_CSV = 'trials.csv';
 export const RUNGS_CSV = 'rungs.csv';
 export const SUMMARY_FILE = 'summary.json';
 const PLAN_VERSION = 2;
+
+/** Largest plan.json read (10,000 trials take about 1 MB). */
+const MAX_PLAN_BYTES = 64 * 2 ** 20;
 
 export type SearchStatus = 'running' | 'completed' | 'interrupted' | 'failed';
 
@@ -176,10 +181,11 @@ function loadPlan(outDir: string): SearchPlan | null {
   if (!existsSync(path)) return null;
   let p: SearchPlan;
   try {
-    p = JSON.parse(readFileSync(path, 'utf8')) as SearchPlan;
-    if (!Array.isArray(p.trials)) throw new Error('no trial list');
+    p = parseJsonBounded(readRegularText(path, { maxBytes: MAX_PLAN_BYTES, expected: 'a search plan' })) as SearchPlan;
+    if (p === null || typeof p !== 'object' || !Array.isArray(p.trials)) throw new Error('no trial list');
   } catch (e) {
-    throw new UsageError(`--resume: ${path}: unreadable (${(e as Error).message}); start a new search with --force or another --out`);
+    const why = e instanceof FileReadError ? e.reason : (e as Error).message;
+    throw new UsageError(`--resume: ${path}: unreadable (${why}); start a new search with --force or another --out`);
   }
   if (p.version !== PLAN_VERSION) {
     throw new UsageError(`--resume: ${path} was written by an earlier version of cifar-mlp (lambda-only search); start a new search with --force or another --out`);
@@ -337,13 +343,13 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
   const log = opts.log ?? (() => {});
   const startedAt = Date.now();
   const { plan, resumed } = preparePlan(config, outDir, opts.resume ?? false, log);
-  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
   const paths = Object.keys(plan.space);
   const total = plan.total;
   const valRecords = opts.valRecords ?? (config.base.data.holdout > 0 ? config.base.data.holdout : null);
 
   const csvPath = join(outDir, TRIALS_CSV);
   const previous = resumed ? await readTrialsCsv(csvPath, plan.space) : { rows: [], skipped: 0, hasHeader: false };
+  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
   if (previous.skipped > 0) log(`cifar-mlp: ${csvPath}: ${previous.skipped} unreadable line(s) skipped`);
   const planned = new Map(plan.trials.map((t) => [t.trial, t]));
   const rows = latestRows(previous.rows.filter((r) => planned.has(r.trial)).map((r) => ({ ...r, params: planned.get(r.trial)!.params })));
@@ -396,19 +402,32 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
     return proposal;
   };
 
+  // Stops the trials: the caller's signal (SIGINT/SIGTERM), or a trials.csv that cannot be written (full disk).
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  if (signal?.aborted) stop.abort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  let writeError = null as Error | null;
   try {
-    if (pendingCount > 0 && !signal?.aborted) {
+    if (pendingCount > 0 && !stop.signal.aborted) {
       executor = await opts.executor(pendingCount);
       workers = executor.slots;
       threadsPerTrial = executor.threadsPerTrial;
     }
     writeJsonAtomic(join(outDir, SUMMARY_FILE), summarise('running'));
     progress?.begin(state());
-    const stopSignal = signal ?? new AbortController().signal;
+    const stopSignal = stop.signal;
 
     const record = async (t: PlannedTrial, result: TrialResult) => {
       const row = trialRow(t, result);
-      await csv.write(csvRecord(row, paths));
+      try {
+        await csv.write(csvRecord(row, paths));
+      } catch (e) {
+        // Not a result until its row is written: the search fails now, and --resume runs the trial again.
+        writeError ??= e as Error;
+        stop.abort();
+        return null;
+      }
       rows.set(t.trial, row);
       keepBestModels(outDir, rows.values(), config.keepModels, total);
       writeJsonAtomic(join(outDir, SUMMARY_FILE), summarise('running'));
@@ -422,7 +441,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
       if (problems.length) {
         // A proposal the training schema rejects (a combination of values, e.g. etaMin > etaMax): failed, not run.
         const row = await record(t, { trial: t.trial, status: 'failed', final: null, steps: 0, seconds: 0, backend: '', threads: 0, reason: `invalid values: ${problems[0]}` });
-        progress?.finished(t.trial, label, { status: row.status, valAcc: null, steps: 0, seconds: 0, reason: row.reason }, state());
+        if (row) progress?.finished(t.trial, label, { status: row.status, valAcc: null, steps: 0, seconds: 0, reason: row.reason }, state());
         return;
       }
       const trialCfg = trialConfig(config, t, threadsPerTrial, total);
@@ -458,6 +477,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
         return;
       }
       const row = await record(t, result);
+      if (!row) return;
       progress?.finished(t.trial, label, { status: row.status, valAcc: row.val_acc, steps: row.steps, seconds: row.seconds ?? 0, reason: row.reason }, state());
     };
 
@@ -471,6 +491,7 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
     await Promise.all(lanes);
     if (stopSignal.aborted && rows.size < total) interrupted = true;
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     progress?.stop();
     await csv.close();
     await rungCsv?.close();
@@ -479,7 +500,10 @@ export async function runSearch(opts: SearchOptions): Promise<SearchSummary> {
 
   let status: SearchStatus, note: string | undefined;
   const ranking = rankTrials(rows.values());
-  if (interrupted) {
+  if (writeError) {
+    status = 'failed';
+    note = `${writeError.message}; continue with --resume once it can be written`;
+  } else if (interrupted) {
     status = 'interrupted';
     note = `stopped with ${total - rows.size} of ${total} trials not done; continue with --resume`;
   } else if (ranking.length === 0) {

@@ -8,14 +8,17 @@
  * predict: the predicted class and the class probabilities of 32×32 RGB(A) PNG images and of CIFAR-10 records
  *   (.bin files: one line per record).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { PNG } from 'pngjs';
 import { UsageError } from '../../config/errors.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { CLASSES, PIXELS, RECORD_BYTES, readBatches, type Dataset } from '../../data/cifar.js';
-import { loadSplits } from '../../data/splits.js';
+import { loadSplits, type Splits } from '../../data/splits.js';
+import type { KernelBackend } from '../../kernels/backend.js';
+import type { FolderLock } from '../../util/folder-lock.js';
+import { claimDir } from '../out-dir.js';
 import type { BackendName } from '../../kernels/select.js';
 import { argmax, loadCheckpoint, networkFromCheckpoint, Predictor, readClassNames, type Checkpoint } from '../../model/checkpoint.js';
 import { chosenTrialDir, isSearchFolder, missingTrialModel } from '../../search/folder.js';
@@ -99,6 +102,21 @@ async function evaluateCommand(modelPath: string, o: { data?: string; out?: stri
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir}: exists and is not a directory`);
 
   const { backend } = await selectBackendOrExplain(backendOf(o, cp), cp.config.kernels.threads);
+  let lock: FolderLock;
+  try {
+    lock = claimDir(outDir, o.out ? `--out ${outDir}` : outDir, log);
+  } catch (e) {
+    await backend.dispose();
+    throw e;
+  }
+  try {
+    return await evaluateInto(cp, splits, classes, backend, outDir, dataDir);
+  } finally {
+    lock.release();
+  }
+}
+
+async function evaluateInto(cp: Checkpoint, splits: Splits, classes: string[], backend: KernelBackend, outDir: string, dataDir: string): Promise<number> {
   const results: Record<string, SplitEvaluation> = {};
   try {
     const predictor = new Predictor(await networkFromCheckpoint(cp, backend), cp.normalization);
@@ -121,16 +139,12 @@ async function evaluateCommand(modelPath: string, o: { data?: string; out?: stri
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 
-  try {
-    mkdirSync(outDir, { recursive: true });
-    for (const n of names) writeFileAtomic(join(outDir, `confusion-${n}.csv`), confusionCsv(results[n].confusion, classes));
-    writeJsonAtomic(join(outDir, 'evaluation.json'), {
-      model: cp.path, step: cp.step, totalSteps: cp.totalSteps, dataDir, backend: backend.name, classes,
-      splits: results,
-    });
-  } catch (e) {
-    throw new UsageError(`--out ${outDir}: cannot write the evaluation files (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  // A write failure (full disk…) names the file: exit 1. An unwritable folder was refused when it was locked.
+  for (const n of names) writeFileAtomic(join(outDir, `confusion-${n}.csv`), confusionCsv(results[n].confusion, classes));
+  writeJsonAtomic(join(outDir, 'evaluation.json'), {
+    model: cp.path, step: cp.step, totalSteps: cp.totalSteps, dataDir, backend: backend.name, classes,
+    splits: results,
+  });
   log(`cifar-mlp: evaluation written to ${join(outDir, 'evaluation.json')} and ${names.map((n) => `confusion-${n}.csv`).join(', ')}`);
   return 0;
 }

@@ -11,6 +11,7 @@ import type { SearchConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { computeNormalization } from '../../data/normalization.js';
 import { checkSplitsFit } from '../../pipeline/plan.js';
+import { withTrialProgress } from '../../search/executor.js';
 import { LocalPoolExecutor } from '../../search/local-pool.js';
 import { poolSize } from '../../search/plan.js';
 import { SearchProgress } from '../../search/progress.js';
@@ -18,8 +19,9 @@ import { isSearchFigureFile } from '../../search/report-files.js';
 import { planSearch, PLAN_FILE, RUNGS_CSV, runSearch, SUMMARY_FILE, TRIALS_CSV } from '../../search/search.js';
 import { paramsLabel } from '../../search/space.js';
 import { testFromModel } from '../../search/test-chosen.js';
-import { prepareOutDir } from '../out-dir.js';
-import { loadSplits } from '../../data/splits.js';
+import { claimDir, prepareOutDir, type OutDir } from '../out-dir.js';
+import { loadSplits, type Splits } from '../../data/splits.js';
+import { LOCK_FILE } from '../../util/folder-lock.js';
 import { log, type RunOptions } from './train.js';
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'NA' : `${(100 * v).toFixed(2)}%`);
@@ -30,25 +32,30 @@ const pct = (v: number | null | undefined) => (v === null || v === undefined ? '
  */
 const SEARCH_FILES = [PLAN_FILE, TRIALS_CSV, RUNGS_CSV, SUMMARY_FILE, 'config.yaml', 'report.html'];
 
-function outDirFor(config: SearchConfig, opts: RunOptions): string {
+function outDirFor(config: SearchConfig, opts: RunOptions): OutDir {
   if (opts.resume && opts.force) throw new UsageError('--resume and --force exclude each other: --force would remove the search that --resume continues');
   if (opts.resume && !opts.out) {
     // Resume the search in its default folder.
     const dir = join('runs', config.name.replace(/[^A-Za-z0-9_.-]+/g, '-'));
-    if (existsSync(join(dir, PLAN_FILE))) return dir;
+    if (existsSync(join(dir, PLAN_FILE))) return { dir, lock: claimDir(dir, `--out ${dir}`, log) };
     throw new UsageError(`--resume: give --out with the folder of the search to continue (no ${PLAN_FILE} in ${dir})`);
   }
-  if (opts.resume && opts.out && existsSync(opts.out) && statSync(opts.out).isDirectory() && readdirSync(opts.out).length > 0 && !existsSync(join(opts.out, PLAN_FILE))) {
+  if (opts.resume && opts.out && existsSync(opts.out) && statSync(opts.out).isDirectory() && readdirSync(opts.out).some((n) => n !== LOCK_FILE) && !existsSync(join(opts.out, PLAN_FILE))) {
     throw new UsageError(`--resume: ${opts.out} holds no search (no ${PLAN_FILE}); choose another --out`);
   }
   const wasSearch = opts.out !== undefined && existsSync(join(opts.out, PLAN_FILE));
-  const dir = prepareOutDir(config.name, opts.out, opts);
+  const out = prepareOutDir(config.name, opts.out, { ...opts, log });
   if (opts.force) {
-    if (wasSearch) rmSync(join(dir, 'trials'), { recursive: true, force: true });
-    for (const f of SEARCH_FILES) rmSync(join(dir, f), { force: true });
-    for (const f of readdirSync(dir)) if (isSearchFigureFile(f)) rmSync(join(dir, f), { force: true });
+    try {
+      if (wasSearch) rmSync(join(out.dir, 'trials'), { recursive: true, force: true });
+      for (const f of SEARCH_FILES) rmSync(join(out.dir, f), { force: true });
+      for (const f of readdirSync(out.dir)) if (isSearchFigureFile(f)) rmSync(join(out.dir, f), { force: true });
+    } catch (e) {
+      out.lock.release();
+      throw e;
+    }
   }
-  return dir;
+  return out;
 }
 
 export async function searchCommand(config: SearchConfig, opts: RunOptions): Promise<number> {
@@ -65,7 +72,15 @@ export async function searchCommand(config: SearchConfig, opts: RunOptions): Pro
     log('cifar-mlp: interrupted before the search started; nothing was written');
     return 130;
   }
-  const outDir = outDirFor(config, opts);
+  const out = outDirFor(config, opts);
+  try {
+    return await searchInFolder(config, opts, out.dir, { dataDir, splits, readSeconds });
+  } finally {
+    out.lock.release();
+  }
+}
+
+async function searchInFolder(config: SearchConfig, opts: RunOptions, outDir: string, { dataDir, splits, readSeconds }: { dataDir: string; splits: Splits; readSeconds: number }): Promise<number> {
   const cores = availableParallelism();
   let progress: SearchProgress | undefined;
 
@@ -88,8 +103,9 @@ export async function searchCommand(config: SearchConfig, opts: RunOptions): Pro
         `${size.workers} at once with ${size.threadsPerTrial} kernel thread${size.threadsPerTrial === 1 ? '' : 's'} each (${cores} cores); ` +
         `backend ${config.base.kernels.backend}; out ${outDir}`);
       const executor = new LocalPoolExecutor({ splits, normalization, workers: size.workers, threadsPerTrial: size.threadsPerTrial });
-      progress = new SearchProgress(config.name, executor.slots);
-      return executor;
+      const shown = new SearchProgress(config.name, executor.slots);
+      progress = shown;
+      return withTrialProgress(executor, (trial, p) => shown.trialProgress(trial, p));
     },
     progress: {
       begin: (s) => progress?.begin(s),
