@@ -124,7 +124,7 @@ describe('momentum', () => {
     const plain = await train(join(root, 'plain'), cfg());
     const heavy = await train(join(root, 'momentum'), config);
     expect(heavy.summary.status).toBe('completed');
-    expect(heavy.summary.final!.test.accuracy).toBeGreaterThan(0.3); // chance 0.1
+    expect(heavy.summary.final!.test!.accuracy).toBeGreaterThan(0.3); // chance 0.1
     expect(heavy.summary.final).not.toEqual(plain.summary.final);
     const cp = loadCheckpoint(join(root, 'momentum', 'model.json'));
     expect(cp.velocity).not.toBeNull();
@@ -160,8 +160,8 @@ describe('snapshot ensembles', () => {
     const nets = await Promise.all(cp.members.map((m) => networkOf(backend, cp.shape, m.params)));
     for (let i = 0; i < 2; i++) {
       const single = await new Evaluator(nets[i], norm).evaluate(splits.test, 0.005);
-      expect(e.members[i].final.test.accuracy).toBe(single.accuracy);
-      expect(e.members[i].final.test.loss).toBeCloseTo(single.loss, 12);
+      expect(e.members[i].final.test!.accuracy).toBe(single.accuracy);
+      expect(e.members[i].final.test!.loss).toBeCloseTo(single.loss, 12);
     }
     const probs = await Promise.all(nets.map((n) => new Predictor(n, norm, splits.test.count).probabilities(splits.test, 0, splits.test.count)));
     let correct = 0, loss = 0;
@@ -170,8 +170,8 @@ describe('snapshot ensembles', () => {
       if (p.indexOf(Math.max(...p)) === splits.test.labels[r]) correct++;
       loss -= Math.log(p[splits.test.labels[r]]);
     }
-    expect(summary.final!.test.accuracy).toBe(correct / splits.test.count);
-    expect(summary.final!.test.loss).toBeCloseTo(loss / splits.test.count, 10);
+    expect(summary.final!.test!.accuracy).toBe(correct / splits.test.count);
+    expect(summary.final!.test!.loss).toBeCloseTo(loss / splits.test.count, 10);
   });
 
   it('averages the snapshots\' weights when ensemble.average is weights', async () => {

@@ -15,7 +15,8 @@ export type RunStatus = 'running' | 'completed' | 'diverged' | 'pruned' | 'inter
 export interface FinalMetrics {
   train: SplitMetrics;
   val: SplitMetrics;
-  test: SplitMetrics;
+  /** null where the run was not tested (search trials: only the chosen one is). */
+  test: SplitMetrics | null;
 }
 
 /** One network of a run's ensemble and its own final metrics. */

@@ -25,11 +25,12 @@ import { Evaluator } from '../model/evaluator.js';
 import { Network, type ParamValues } from '../model/network.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkpoint } from '../stages/checkpoint.js';
 import { evaluate } from '../stages/evaluate.js';
-import { CsvLog, METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { CsvLog } from '../util/csv-log.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { augment } from '../stages/augment.js';
 import { normalize } from '../stages/normalize.js';
 import { snapshot } from '../stages/snapshot.js';
@@ -75,6 +76,8 @@ export interface TrainingOptions {
   etaAt?: (step: number) => number;
   /** Measure the splits at the evaluation points and at the end (default true; the range test needs batch losses only). */
   evaluate?: boolean;
+  /** Evaluate the finished run on the test split (default true; search trials: false, final.test is then null). */
+  testFinal?: boolean;
 }
 
 export interface TrainingResult {
@@ -92,7 +95,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const { config, splits, backend, outDir, signal } = opts;
   if (config.ensemble.members > 1) throw new Error('runTraining trains one network: an ensemble run (ensemble.members > 1) runs its members one by one');
   const plan = planRun(config, splits.train.count);
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
@@ -115,7 +118,14 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
   const ledger = new RunLedger(outDir, config, plan, backend, firstStep);
-  const log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
+  let log: CsvLog;
+  try {
+    log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
+  } catch (e) {
+    ledger.status = 'failed';
+    ledger.error = (e as Error).message;
+    return { summary: ledger.close(), network: net, normalization: norm, members: [] };
+  }
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;
     await opts.onCheckpoint(net, step, norm, members);
@@ -197,7 +207,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
         ledger.final = {
           train: await evaluator.evaluate(splits.train, lambda),
           val: await evaluator.evaluate(splits.val, lambda),
-          test: await evaluator.evaluate(splits.test, lambda),
+          test: opts.testFinal === false ? null : await evaluator.evaluate(splits.test, lambda),
         };
       }
     }

@@ -7,11 +7,14 @@
  */
 import { join } from 'node:path';
 import type { TrainConfig } from '../../config/schema.js';
-import { CsvLog } from '../../stages/metrics-sink.js';
+import { CsvLog } from '../../util/csv-log.js';
 import { lrFindConfig, runLrFind } from '../../pipeline/lr-find.js';
 import { writeLrFindFigure } from '../../report/lr-find-plot.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
-import { prepareOutDir } from '../out-dir.js';
+import { prepareOutDir, type OutDir } from '../out-dir.js';
+import type { Splits } from '../../data/splits.js';
+import type { Normalization } from '../../data/normalization.js';
+import type { KernelBackend } from '../../kernels/backend.js';
 import { log, prepareData, selectBackendOrExplain, type RunOptions } from './train.js';
 
 export const LR_FIND_COLUMNS = ['step', 'eta', 'loss', 'smoothed'] as const;
@@ -26,15 +29,26 @@ export async function lrFindCommand(config: TrainConfig, opts: RunOptions): Prom
     return 130;
   }
   const { backend } = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads);
-  let outDir: string;
+  let out: OutDir;
   try {
-    outDir = prepareOutDir(sweep.name, opts.out, opts);
+    out = prepareOutDir(sweep.name, opts.out, { ...opts, log });
   } catch (e) {
     await backend.dispose();
     throw e;
   }
+  try {
+    return await lrFindInFolder(config, opts, out.dir, { dataDir, splits, normalization, backend });
+  } finally {
+    out.lock.release();
+  }
+}
+
+async function lrFindInFolder(
+  config: TrainConfig, opts: RunOptions, outDir: string,
+  { dataDir, splits, normalization, backend }: { dataDir: string; splits: Splits; normalization: Normalization; backend: KernelBackend },
+): Promise<number> {
   const { etaMin, etaMax, steps } = config.lrFind;
-  log(`cifar-mlp: ${sweep.name}: learning rate ${etaMin} → ${etaMax} over ${steps} steps (exponential); data ${dataDir}; backend ${backend.name}; out ${outDir}`);
+  log(`cifar-mlp: ${config.name}-lr-find: learning rate ${etaMin} → ${etaMax} over ${steps} steps (exponential); data ${dataDir}; backend ${backend.name}; out ${outDir}`);
   const csv = new CsvLog(join(outDir, 'lr-find.csv'), LR_FIND_COLUMNS);
   let result;
   try {

@@ -10,7 +10,8 @@
  * `--resume` continues member by member: a finished member (its model.json at the last step) is taken as it is,
  * an interrupted one resumes from its model.json, the others start.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { makeDirs } from '../../util/make-dirs.js';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../config/errors.js';
 import type { TrainConfig } from '../../config/schema.js';
@@ -26,8 +27,13 @@ import { RunLedger, type MemberRun, type RunStatus, type Summary } from '../../p
 import { measureEnsemble, runTraining } from '../../pipeline/train.js';
 import { renderRunArtifacts } from '../../report/run-artifacts.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { parseJsonBounded } from '../../util/bounded-json.js';
+import { readRegularText } from '../../util/read-file.js';
 import { deriveSeed } from '../../util/rng.js';
-import { prepareOutDir } from '../out-dir.js';
+import { prepareOutDir, type OutDir } from '../out-dir.js';
+import type { Splits } from '../../data/splits.js';
+import type { KernelBackend } from '../../kernels/backend.js';
+import type { RunPlan } from '../../pipeline/plan.js';
 import { trainingProgress } from '../progress.js';
 import { exitCodeOf, log, prepareData, resumeStateOf, selectBackendOrExplain, trimMetricsForResume, type RunOptions } from './train.js';
 
@@ -60,7 +66,7 @@ function memberState(dir: string, config: TrainConfig, counts: DataCounts, norm:
 
 function readSummary(dir: string): Partial<Summary> {
   try {
-    return JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Partial<Summary>;
+    return (parseJsonBounded(readRegularText(join(dir, 'summary.json'), { maxBytes: 64 * 2 ** 20, expected: 'a summary.json file' })) ?? {}) as Partial<Summary>;
   } catch {
     return {};
   }
@@ -87,13 +93,35 @@ export async function membersCommand(config: TrainConfig, opts: RunOptions): Pro
   const { backend, skipped } = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads);
 
   // 2. The member runs, then the ensemble.
-  let outDir: string;
+  let out: OutDir;
   try {
-    outDir = prepareOutDir(config.name, opts.out, opts);
+    out = prepareOutDir(config.name, opts.out, { ...opts, log });
   } catch (e) {
     await backend.dispose();
     throw e;
   }
+  try {
+    return await membersInFolder(config, opts, out.dir, { dataDir, splits, plan, counts, normalization, configs, states, backend, skipped });
+  } finally {
+    out.lock.release();
+  }
+}
+
+interface Prepared {
+  dataDir: string;
+  splits: Splits;
+  plan: RunPlan;
+  counts: DataCounts;
+  normalization: Normalization;
+  configs: TrainConfig[];
+  states: MemberState[];
+  backend: KernelBackend;
+  skipped: { name: string }[];
+}
+
+async function membersInFolder(config: TrainConfig, opts: RunOptions, outDir: string, p: Prepared): Promise<number> {
+  const n = config.ensemble.members;
+  const { dataDir, splits, plan, counts, normalization, configs, states, backend, skipped } = p;
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
   log(`cifar-mlp: ${config.name}: ensemble of ${n} independently seeded networks, trained one after the other; data ${dataDir} ` +
     `(train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}); backend ${backend.name} ` +
@@ -120,7 +148,7 @@ export async function membersCommand(config: TrainConfig, opts: RunOptions): Pro
         log(`cifar-mlp: ${memberDir(i)} already completed; taken as it is`);
         continue;
       }
-      mkdirSync(dir, { recursive: true });
+      makeDirs(dir);
       if (st.kind === 'resume') trimMetricsForResume(join(dir, 'metrics.csv'), st.cp.step);
       const progress = trainingProgress(`${config.name} ${memberDir(i)}/${n}`);
       const modelPath = join(dir, MODEL_FILE);
@@ -145,7 +173,7 @@ export async function membersCommand(config: TrainConfig, opts: RunOptions): Pro
       }
       backend.releaseAll(); // the member's matrices: its delivered networks are kept on the host
       await renderRunArtifacts(dir, log);
-      log(`cifar-mlp: ${memberDir(i)} ${s.status}` + (s.final ? `: test accuracy ${pct(s.final.test.accuracy)}` : s.error ? `: ${s.error}` : ''));
+      log(`cifar-mlp: ${memberDir(i)} ${s.status}` + (s.final?.test ? `: test accuracy ${pct(s.final.test.accuracy)}` : s.error ? `: ${s.error}` : ''));
       if (s.status !== 'completed') {
         status = s.status;
         if (s.error) ledger.error = `${memberDir(i)}: ${s.error}`;
@@ -169,8 +197,8 @@ export async function membersCommand(config: TrainConfig, opts: RunOptions): Pro
   await renderRunArtifacts(outDir, log);
   const f = summary.final;
   log(`cifar-mlp: ${summary.status}: ${ledger.memberRuns.filter((r) => r.status === 'completed').length} of ${n} members in ${summary.seconds.toFixed(1)}s` +
-    (f ? `; ensemble of ${networks.length} networks: accuracy train ${pct(f.train.accuracy)}, val ${pct(f.val.accuracy)}, test ${pct(f.test.accuracy)}` +
-      `; single networks test ${summary.ensemble!.members.map((m) => pct(m.final.test.accuracy)).join(', ')}` : summary.error ? `; ${summary.error}` : '') +
+    (f ? `; ensemble of ${networks.length} networks: accuracy train ${pct(f.train.accuracy)}, val ${pct(f.val.accuracy)}, test ${f.test ? pct(f.test.accuracy) : '—'}` +
+      `; single networks test ${summary.ensemble!.members.map((m) => (m.final.test ? pct(m.final.test.accuracy) : '—')).join(', ')}` : summary.error ? `; ${summary.error}` : '') +
     (summary.status === 'interrupted' ? `; continue with --out ${outDir} --resume` : '') +
     `; results in ${outDir}`);
   return exitCodeOf(summary.status);
