@@ -20,6 +20,7 @@ import {
   columnSumsSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
   scaleAddSpec, sgdSpec, softmaxSpec, uploadSpec, velocitySpec, zeroSpec, type Epilogue, type KernelSpec,
 } from './gpujs-device-kernels.js';
+import { claimGlContext } from './gl-context.js';
 import { headlessGlDevice } from './headless-gl-setup.js';
 import type { GpuDevice } from './software-renderer.js';
 import { setUpWebGpu } from './webgpu-setup.js';
@@ -80,6 +81,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
   /** Throws, naming what is missing, when the mode cannot run here. */
   static async create(mode: DeviceMode): Promise<GpuJsDeviceBackend> {
     const device = mode === 'headlessgl' ? headlessGlDevice() : (await setUpWebGpu()).device;
+    if (device.glContext) claimGlContext(device.glContext, `gpu.js ${mode} (${device.api})`);
     const lib = gpujs();
     if (mode === 'headlessgl' && !lib.GPU.isHeadlessGLSupported) throw new Error(`gpu.js finds no usable headless GL (${device.renderer})`);
     const gpu = new lib.GPU({ mode } as ConstructorParameters<typeof lib.GPU>[0]);

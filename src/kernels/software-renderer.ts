@@ -18,4 +18,9 @@ export interface GpuDevice {
   renderer: string;
   /** The software renderer it is (llvmpipe, …), or null for hardware. */
   software: string | null;
+  /**
+   * The GL context API it makes current on the main thread, if any: Mesa's libGL lets a thread hold a GLX or an
+   * EGL context, not both, so headless-gl (GLX) and Dawn's OpenGL backends (EGL) cannot both run in one process.
+   */
+  glContext?: 'GLX' | 'EGL';
 }

@@ -10,10 +10,12 @@
  *   3. OpenGL, compatibility mode: a GPU's (or Mesa's software) desktop GL driver; Dawn's GL backend offers only
  *      compatibility mode, and reaches Mesa without a display through EGL's surfaceless platform.
  *   4. OpenGL ES, compatibility mode.
- * Vulkan is skipped without a Vulkan loader (libvulkan.so.1), which spares a warning from Dawn.
+ * Vulkan is skipped without a Vulkan loader (libvulkan.so.1), OpenGL without libEGL.so (Dawn loads that name, which
+ * Debian's libegl-dev provides): that spares warnings from Dawn and names the missing package.
  * The user needs no environment variable: EGL_PLATFORM=surfaceless is set here unless already set.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { glContextUser } from './gl-context.js';
 import { softwareRendererIn, type GpuDevice } from './software-renderer.js';
 
 interface Candidate {
@@ -74,6 +76,15 @@ async function install(): Promise<WebGpuSetup> {
   const tried: string[] = [];
   for (const c of CANDIDATES) {
     const label = `${c.backend} (${c.featureLevel})`;
+    const glx = glContextUser('GLX');
+    if (c.backend !== 'vulkan' && glx) {
+      tried.push(`${label}: ${glx} holds this thread's GL context (GLX), and Dawn's OpenGL backends need EGL`);
+      continue;
+    }
+    if (c.backend !== 'vulkan' && process.platform === 'linux' && !hasLibrary('libEGL.so')) {
+      if (!tried.some((t) => t.startsWith('opengl'))) tried.push('opengl, opengles: no libEGL.so, which Dawn loads (Debian: libegl-dev libegl-mesa0 libgl1-mesa-dri)');
+      continue;
+    }
     if (c.backend === 'vulkan' && process.platform === 'linux' && !hasLibrary('libvulkan.so.1')) {
       if (!tried.some((t) => t.startsWith('vulkan'))) tried.push('vulkan: no Vulkan loader (libvulkan.so.1)');
       continue;
@@ -96,7 +107,10 @@ async function install(): Promise<WebGpuSetup> {
     const software = softwareRendererIn(renderer) ?? ((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 'fallback adapter' : null);
     installNavigatorGpu(gpu!, { featureLevel: c.featureLevel, powerPreference: 'high-performance' }, dawn.globals as Record<string, unknown>);
     return {
-      device: { api: `WebGPU (Dawn ${c.backend} backend${c.featureLevel === 'compatibility' ? ', compatibility mode' : ''})`, renderer, software },
+      device: {
+        api: `WebGPU (Dawn ${c.backend} backend${c.featureLevel === 'compatibility' ? ', compatibility mode' : ''})`, renderer, software,
+        ...(c.backend === 'vulkan' ? {} : { glContext: 'EGL' as const }),
+      },
       backend: c.backend,
       featureLevel: c.featureLevel,
       tried,

@@ -13,7 +13,7 @@ import { loadSplits } from '../../src/data/splits.js';
 import { compareBackends, toFloat32Values } from '../../src/gradcheck/check.js';
 import type { KernelBackend } from '../../src/kernels/backend.js';
 import { GpuJsBackend } from '../../src/kernels/gpujs.js';
-import type { DeviceMode, GpuJsDeviceBackend } from '../../src/kernels/gpujs-device.js';
+import { GpuJsDeviceBackend, type DeviceMode } from '../../src/kernels/gpujs-device.js';
 import { ReferenceBackend } from '../../src/kernels/reference.js';
 import { WasmSimdBackend } from '../../src/kernels/wasm-simd.js';
 import { Network, PARAM_NAMES, type NetworkShape } from '../../src/model/network.js';
@@ -38,7 +38,16 @@ export async function describeGpuBackend(mode: DeviceMode): Promise<void> {
         expect(b.name).toBe(`gpujs-${mode}`);
         expect(b.device.renderer.length).toBeGreaterThan(3);
         expect(b.device.api).toMatch(mode === 'headlessgl' ? /WebGL 1/ : /WebGPU \(Dawn/);
+        if (process.env.CI === 'true') expect(b.device.software).toBe('llvmpipe'); // CI has no GPU: Mesa's renderer
       });
+
+      if (mode === 'webgpu') {
+        it('refuses headless GL in a process where Dawn holds an EGL context (GLX would end the process with an X error)', async () => {
+          if (b.device.glContext !== 'EGL') return; // Dawn on Vulkan: no GL context to clash with
+          const clash = GpuJsDeviceBackend.create('headlessgl');
+          await expect(clash).rejects.toThrow(process.env.CI === 'true' ? /headless-gl needs GLX, and gpu\.js webgpu .* already uses EGL/ : /./);
+        });
+      }
 
       it('a training step reads back only the loss partial sums and uploads only labels and the dropout mask', async () => {
         const shape = { d: 64, m: 40, k: 10 }, n = 64, rng = new Rng(3);
