@@ -16,6 +16,7 @@ import { PIXELS, CLASSES } from '../data/cifar.js';
 import { computeNormalization, type Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
+import type { BackendChoice } from '../kernels/select.js';
 import { Evaluator } from '../model/evaluator.js';
 import { Network } from '../model/network.js';
 import { cyclicalEta } from '../model/schedule.js';
@@ -45,6 +46,8 @@ export interface TrainingOptions {
   config: TrainConfig;
   splits: Splits;
   backend: KernelBackend;
+  /** How the backend was chosen (auto's reasons), for summary.json. */
+  backendChoice?: BackendChoice;
   outDir: string;
   signal?: AbortSignal;
   /** Called after every update step (progress display). */
@@ -80,7 +83,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const lambda = config.train.lambda;
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
-  const ledger = new RunLedger(outDir, config, plan, backend, firstStep);
+  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
   const log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;

@@ -4,13 +4,14 @@
  * on stdout, writes gradcheck.csv and summary.json, and exits 1 when an error exceeds its threshold.
  */
 import { UsageError } from '../../config/errors.js';
+import { CLASSES } from '../../data/cifar.js';
 import type { GradcheckConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { formatTable, runGradcheck } from '../../gradcheck/run.js';
 import type { KernelBackend } from '../../kernels/backend.js';
 import { prepareOutDir } from '../out-dir.js';
 import { loadSplits } from '../../data/splits.js';
-import { log, selectBackendOrExplain, type RunOptions } from './train.js';
+import { describeSelection, log, selectBackendOrExplain, type RunOptions } from './train.js';
 
 export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions): Promise<number> {
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });
@@ -19,15 +20,13 @@ export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions
     throw new UsageError(`config: check.samples: ${config.check.samples} samples asked, the training split holds ${splits.train.count}`);
   }
   const outDir = prepareOutDir(config.name, opts.out, opts);
-  let backend: KernelBackend | null = null;
-  let skipped: { name: string }[] = [];
-  if (config.float32.enabled) ({ backend, skipped } = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads));
   const { samples: n, entries, lambdas, h } = config.check;
   const { inputDims: d, hidden: m } = config.model;
+  const selection = config.float32.enabled ? await selectBackendOrExplain(config.kernels.backend, config.kernels.threads, { n, d, m, k: CLASSES }) : null;
+  const backend: KernelBackend | null = selection?.backend ?? null;
   log(`cifar-mlp: ${config.name}: data ${dataDir}; ${n} samples × ${d} dims, m = ${m}, lambda ${lambdas.join(', ')}, h = ${h}` +
     `, ${entries ? `${entries} random entries per parameter` : 'every entry'}` +
-    (backend ? `; float32 backend ${backend.name}` : '') +
-    (skipped.length ? ` (not loaded: ${skipped.map((s) => s.name).join(', ')})` : '') + `; out ${outDir}`);
+    (selection ? `; float32 ${describeSelection(selection)}` : '') + `; out ${outDir}`);
   let summary;
   try {
     summary = await runGradcheck({ config, train: splits.train, backend, outDir, signal: opts.signal, log });
