@@ -7,7 +7,11 @@
  *   npm run bench                      human-readable table
  *   node dist/bench.js --json          machine-readable
  *   options: --runs N (epochs per backend, median reported; default 5)  --quick (fewer runs and steps)
- *            --backends a,b,...        (wasm-simd-1t, wasm-simd, reference, gpujs-webasm, gpujs-cpu, pipeline)
+ *            --backends a,b,...        (wasm-simd-1t, wasm-simd, reference, gpujs-webasm, gpujs-cpu, gpujs-webgpu,
+ *                                       gpujs-headlessgl, pipeline)
+ * The GPU backends (gpujs-webgpu, gpujs-headlessgl: data kept on the device) run where they load: headlessgl needs an
+ * X display (xvfb-run). On Mesa's software renderer (llvmpipe) they run on the CPU: there their speed is not the
+ * point, and the table says so. Each runs in a process of its own (GLX and EGL contexts cannot share one).
  *            --no-peers                skip the Python peers     --peer-repeat N (default 3)
  *
  * Timings on a shared machine are noisy: compare ratios measured in the same run.
@@ -69,14 +73,16 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** Random batches (a pool cycled through, as the peers slice a random data set) and labels. */
-function syntheticBatches(b: KernelBackend, rng: Rng, count: number): { X: Matrix; labels: Uint8Array }[] {
-  return Array.from({ length: count }, () => {
+async function syntheticBatches(b: KernelBackend, rng: Rng, count: number): Promise<{ X: Matrix; labels: Uint8Array }[]> {
+  const batches: { X: Matrix; labels: Uint8Array }[] = [];
+  for (let c = 0; c < count; c++) {
     const X = b.matrix(N, D);
     const v = new Float64Array(N * D);
     for (let i = 0; i < v.length; i++) v[i] = rng.normal();
-    b.write(X, v);
-    return { X, labels: Uint8Array.from({ length: N }, () => rng.int(0, K - 1)) };
-  });
+    await b.write(X, v);
+    batches.push({ X, labels: Uint8Array.from({ length: N }, () => rng.int(0, K - 1)) });
+  }
+  return batches;
 }
 
 /** Samples/s of `steps` training steps, `runs` times (after one warm-up run). */
@@ -84,7 +90,7 @@ async function benchSteps(b: KernelBackend, steps: number, runs: number, log: (s
   const rng = new Rng(1);
   const net = new Network(b, { d: D, m: M, k: K });
   await net.initialise(rng);
-  const batches = syntheticBatches(b, rng, Math.min(steps, 16));
+  const batches = await syntheticBatches(b, rng, Math.min(steps, 16));
   const epoch = async (count: number) => {
     const t = performance.now();
     for (let s = 0; s < count; s++) {
@@ -208,6 +214,26 @@ async function main(): Promise<void> {
     }, steps, args.quick ? 1 : 2, `slow: ${steps} steps per run, not an epoch`);
   }
 
+  const gpuModes = (['webgpu', 'headlessgl'] as const).filter((mode) => want(`gpujs-${mode}`));
+  for (const mode of gpuModes) {
+    const label = `gpujs-${mode}`, steps = args.quick ? 3 : 10, runs = args.quick ? 1 : 2;
+    if (gpuModes.length > 1) { // one process per GPU backend
+      const child = await gpuChild(label, args.quick, log);
+      if ('skipped' in child) skipped.push({ backend: label, reason: child.skipped });
+      else rows.push(...child.rows);
+      continue;
+    }
+    let device = '';
+    await measure(label, 1, async () => {
+      const { GpuJsDeviceBackend } = await import('../src/kernels/gpujs-device.js');
+      const b = await GpuJsDeviceBackend.create(mode);
+      device = `on ${b.device.renderer}${b.device.software ? ` (software renderer ${b.device.software}: it runs on the CPU, its speed is not the point)` : ''}`;
+      return b;
+    }, steps, runs, `${steps} steps per run, not an epoch`);
+    const row = rows.find((r) => r.backend === label);
+    if (row) row.note = `${device}; ${row.note}`;
+  }
+
   let pipeline: { backend: string; threads: number; samplesPerSec: number; wallSamplesPerSec: number; runs: number; epochTimeVsSteps?: number } | { skipped: string } | undefined;
   if (want('pipeline')) {
     log(`  pipeline: one epoch (${EPOCH_STEPS} steps) of runTraining on wasm-simd (${cores} threads), synthetic uint8 data`);
@@ -250,7 +276,22 @@ async function main(): Promise<void> {
     if ('skipped' in pipeline) console.log(`pipeline epoch: skipped (${pipeline.skipped})`);
     else console.log(`pipeline epoch (runTraining, ${pipeline.backend} ${pipeline.threads} threads): ${fmt(pipeline.samplesPerSec)} samples/s (median of ${pipeline.runs})${pipeline.epochTimeVsSteps ? `: epoch time = ${fmt(pipeline.epochTimeVsSteps, 2)} × the bare steps' time` : ''}; ${fmt(pipeline.wallSamplesPerSec)} samples/s wall-clock incl. setup and the final evaluation of all 49,000 records`);
   }
+  for (const r of rows) if (r.backend.startsWith('gpujs-') && r.note) console.log(`${r.backend}: ${r.note}`);
   for (const s of skipped) console.log(`skipped ${s.backend}: ${s.reason}`);
+}
+
+/** Runs this benchmark for one GPU backend in a child process and returns its rows. */
+async function gpuChild(label: string, quick: boolean, log: (s: string) => void): Promise<{ rows: Row[] } | { skipped: string }> {
+  log(`  ${label}: in a process of its own`);
+  const argv = [fileURLToPath(import.meta.url), '--json', '--no-peers', '--backends', label, ...(quick ? ['--quick'] : [])];
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, argv, { maxBuffer: 1 << 22 });
+    for (const line of stderr.split('\n')) if (line.startsWith('    ')) log(line);
+    const out = JSON.parse(stdout) as { rows: Row[]; skipped: { backend: string; reason: string }[] };
+    return out.rows.length ? { rows: out.rows } : { skipped: out.skipped[0]?.reason ?? 'did not run' };
+  } catch (e) {
+    return { skipped: (e as Error).message.split('\n')[0] };
+  }
 }
 
 main().catch((e) => {
