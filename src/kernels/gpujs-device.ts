@@ -155,7 +155,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
 
   /** out = kernel(args); `readsOut`: the kernel reads out's old values (else they are released first). */
   private async produce(out: DeviceMatrix, spec: KernelSpec, args: Arg[], readsOut: boolean): Promise<void> {
-    if (!readsOut && out.value) {
+    if (!readsOut && out.value && !args.includes(out)) {
       out.value.delete();
       out.value = null;
     }
@@ -208,7 +208,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
     const G = this.own(g, 'reluBackward g'), H = this.own(h, 'reluBackward h');
     if (G.rows !== H.rows || G.cols !== H.cols) throw new Error(`reluBackward: ${G.rows}×${G.cols} and ${H.rows}×${H.cols}`);
     const p = this.pending;
-    if (p && p.c === G && !p.bias && !p.dropout && !p.relu && H !== p.a && H !== p.b) { p.relu = { h: H, scale }; return; }
+    if (p && p.c === G && !p.bias && !p.dropout && !p.relu) { p.relu = { h: H, scale }; return; }
     await this.elementwise(G, { reluBackward: true }, { h: H, scale });
   }
 

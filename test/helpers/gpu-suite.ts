@@ -49,6 +49,17 @@ export async function describeGpuBackend(mode: DeviceMode): Promise<void> {
         });
       }
 
+      it('an op whose input is also its output reads the old values; releaseAll frees every matrix', async () => {
+        const y = b.matrix(3, 4);
+        await b.write(y, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+        await b.scaleAdd(y, y, 2, 0);
+        expect(Array.from(await b.read(y))).toEqual([2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24]);
+        b.releaseAll();
+        await expect(Promise.resolve().then(() => b.read(y))).rejects.toThrow(/released/);
+        const fresh = b.matrix(3, 4);
+        expect(Array.from(await b.read(fresh))).toEqual(new Array(12).fill(0));
+      });
+
       it('a training step reads back only the loss partial sums and uploads only labels and the dropout mask', async () => {
         const shape = { d: 64, m: 40, k: 10 }, n = 64, rng = new Rng(3);
         for (const momentum of [null, { mu: 0.9, nesterov: true }]) {
