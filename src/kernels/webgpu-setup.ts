@@ -105,7 +105,7 @@ async function install(): Promise<WebGpuSetup> {
     const info = adapter.info;
     const renderer = [info.description, info.device, info.vendor, info.architecture].filter(Boolean).join(', ');
     const software = softwareRendererIn(renderer) ?? ((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ? 'fallback adapter' : null);
-    installNavigatorGpu(gpu!, { featureLevel: c.featureLevel, powerPreference: 'high-performance' }, dawn.globals as Record<string, unknown>);
+    installNavigatorGpu(gpu!, adapter, { featureLevel: c.featureLevel, powerPreference: 'high-performance' }, dawn.globals as Record<string, unknown>);
     return {
       device: {
         api: `WebGPU (Dawn ${c.backend} backend${c.featureLevel === 'compatibility' ? ', compatibility mode' : ''})`, renderer, software,
@@ -121,14 +121,20 @@ async function install(): Promise<WebGpuSetup> {
 
 /**
  * navigator.gpu as gpu.js expects it: requestAdapter() without options must return an adapter of the Dawn
- * instance and feature level found above (gpu.js asks again after every device teardown, so it asks Dawn each time).
+ * instance and feature level found above. The first call gets the adapter found (each adapter request makes Dawn's
+ * OpenGL backend print its warnings again); gpu.js asks again after every device teardown, and then Dawn answers.
  */
-function installNavigatorGpu(gpu: GPU, options: Record<string, string>, globals: Record<string, unknown>): void {
+function installNavigatorGpu(gpu: GPU, found: GPUAdapter, options: Record<string, string>, globals: Record<string, unknown>): void {
+  let spare: GPUAdapter | null = found;
   for (const [name, value] of Object.entries(globals)) {
     if (!(name in globalThis)) Object.defineProperty(globalThis, name, { value, configurable: true, writable: true });
   }
   const wrapped = {
-    requestAdapter: (o?: GPURequestAdapterOptions) => gpu.requestAdapter({ ...options, ...(o ?? {}) } as GPURequestAdapterOptions),
+    requestAdapter: async (o?: GPURequestAdapterOptions) => {
+      const first = spare;
+      spare = null;
+      return first && !o ? first : gpu.requestAdapter({ ...options, ...(o ?? {}) } as GPURequestAdapterOptions);
+    },
     getPreferredCanvasFormat: () => gpu.getPreferredCanvasFormat(),
     get wgslLanguageFeatures() { return gpu.wgslLanguageFeatures; },
   };
