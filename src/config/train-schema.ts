@@ -63,7 +63,7 @@ export const trainSchema = z.strictObject({
     .prefault({}),
   kernels: z
     .strictObject({
-      backend: z.enum(BACKEND_NAMES).default('auto').describe('Kernel backend; auto picks the fastest that loads (GPU via gpu.js, else wasm-simd).'),
+      backend: z.enum(BACKEND_NAMES).default('auto').describe('Kernel backend; auto picks the fastest that loads (GPU via gpu.js, else the machine\'s BLAS, else wasm-simd; see docs/blas.md).'),
       threads: z.int().min(0).default(0).describe('Threads for the kernels; 0 = all available cores (divided among search workers).'),
     })
     .prefault({}),

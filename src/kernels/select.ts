@@ -1,6 +1,7 @@
 /**
  * Run-time backend selection. `auto` tries, in order, the GPU modes of gpu.js (headlessgl, webgpu),
- * then the fastest CPU path (wasm-simd), then gpu.js webasm and cpu; the first that loads wins.
+ * then the machine's BLAS (blas), then the zero-install CPU path (wasm-simd), then gpu.js webasm and cpu;
+ * the first that loads wins.
  */
 import { availableParallelism } from 'node:os';
 import type { KernelBackend } from './backend.js';
@@ -11,7 +12,7 @@ import type { BackendName } from './names.js';
 
 export { BACKEND_NAMES, type BackendName } from './names.js';
 
-export const AUTO_ORDER: Exclude<BackendName, 'auto' | 'reference'>[] = ['headlessgl', 'webgpu', 'wasm-simd', 'webasm', 'cpu'];
+export const AUTO_ORDER: Exclude<BackendName, 'auto' | 'reference'>[] = ['headlessgl', 'webgpu', 'blas', 'wasm-simd', 'webasm', 'cpu'];
 
 export interface Selection {
   backend: KernelBackend;
@@ -23,6 +24,10 @@ async function load(name: Exclude<BackendName, 'auto'>, threads: number): Promis
   switch (name) {
     case 'reference':
       return new ReferenceBackend();
+    case 'blas': {
+      const { BlasBackend } = await import('./blas.js');
+      return BlasBackend.create({ threads });
+    }
     case 'wasm-simd': {
       const { WasmSimdBackend } = await import('./wasm-simd.js');
       return WasmSimdBackend.create({ threads });

@@ -10,7 +10,7 @@ import { formatTable, runGradcheck } from '../../gradcheck/run.js';
 import type { KernelBackend } from '../../kernels/backend.js';
 import { prepareOutDir } from '../out-dir.js';
 import { loadSplits } from '../../data/splits.js';
-import { log, selectBackendOrExplain, type RunOptions } from './train.js';
+import { blasMissing, log, selectBackendOrExplain, type RunOptions } from './train.js';
 
 export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions): Promise<number> {
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });
@@ -20,13 +20,13 @@ export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions
   }
   const outDir = prepareOutDir(config.name, opts.out, opts);
   let backend: KernelBackend | null = null;
-  let skipped: { name: string }[] = [];
+  let skipped: { name: string; reason: string }[] = [];
   if (config.float32.enabled) ({ backend, skipped } = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads));
   const { samples: n, entries, lambdas, h } = config.check;
   const { inputDims: d, hidden: m } = config.model;
   log(`cifar-mlp: ${config.name}: data ${dataDir}; ${n} samples × ${d} dims, m = ${m}, lambda ${lambdas.join(', ')}, h = ${h}` +
     `, ${entries ? `${entries} random entries per parameter` : 'every entry'}` +
-    (backend ? `; float32 backend ${backend.name}` : '') +
+    (backend ? `; float32 backend ${backend.name}${blasMissing(skipped)}` : '') +
     (skipped.length ? ` (not loaded: ${skipped.map((s) => s.name).join(', ')})` : '') + `; out ${outDir}`);
   let summary;
   try {

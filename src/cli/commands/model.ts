@@ -16,12 +16,11 @@ import { UsageError } from '../../config/errors.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { CLASSES, PIXELS, RECORD_BYTES, readBatches, type Dataset } from '../../data/cifar.js';
 import { loadSplits } from '../../data/splits.js';
-import type { BackendName } from '../../kernels/select.js';
+import { BACKEND_NAMES, type BackendName } from '../../kernels/names.js';
 import { argmax, loadCheckpoint, networkFromCheckpoint, Predictor, readClassNames, type Checkpoint } from '../../model/checkpoint.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { selectBackendOrExplain } from './train.js';
 
-const BACKENDS = ['auto', 'wasm-simd', 'webasm', 'cpu', 'headlessgl', 'webgpu', 'reference'] as const;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
 
@@ -234,7 +233,7 @@ export function registerModelCommands(program: Command, setExitCode: (code: numb
     .argument('<model>', 'model.json, or a run folder holding one')
     .option('--data <dir>', 'CIFAR-10 folder (default: the one the model was trained on, else the usual search)')
     .option('--out <dir>', 'folder for evaluation.json and confusion-<split>.csv (default: the model file\'s folder)')
-    .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices(BACKENDS))
+    .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices([...BACKEND_NAMES]))
     .action(async (model: string, o) => setExitCode(await evaluateCommand(model, o)));
 
   program
@@ -243,6 +242,6 @@ export function registerModelCommands(program: Command, setExitCode: (code: numb
     .argument('<model>', 'model.json, or a run folder holding one')
     .argument('<inputs...>', 'image.png or records.bin files')
     .option('--json', 'one JSON object per line')
-    .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices(BACKENDS))
+    .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices([...BACKEND_NAMES]))
     .action(async (model: string, inputs: string[], o) => setExitCode(await predictCommand(model, inputs, o)));
 }

@@ -45,6 +45,12 @@ export async function selectBackendOrExplain(name: BackendName, threads: number)
   }
 }
 
+/** Why `auto` passed over the BLAS, when it did ("; no BLAS found: looked for …"): said on the start line. */
+export const blasMissing = (skipped: { name: string; reason: string }[]) => {
+  const blas = skipped.find((s) => s.name === 'blas');
+  return blas ? `; ${blas.reason}` : '';
+};
+
 export const exitCodeOf = (s: Summary['status']) => ({ completed: 0, interrupted: 130, diverged: 3, failed: 1, running: 1 })[s];
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -105,7 +111,7 @@ export async function trainCommand(config: TrainConfig, opts: RunOptions): Promi
   }
   if (checkpoint) trimMetricsForResume(join(outDir, 'metrics.csv'), checkpoint.step);
   log(`cifar-mlp: ${config.name}: data ${dataDir} (train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}); ` +
-    `backend ${backend.name} (${backend.threads + 1} thread${backend.threads ? 's' : ''})` +
+    `backend ${backend.name} (${backend.threads + 1} thread${backend.threads ? 's' : ''}${blasMissing(skipped)})` +
     (skipped.length ? `; not loaded: ${skipped.map((s) => s.name).join(', ')}` : '') + `; out ${outDir}` +
     (checkpoint ? `; resuming at step ${checkpoint.step} of ${plan.totalSteps}` : ''));
   const modelPath = join(outDir, MODEL_FILE);

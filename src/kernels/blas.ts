@@ -1,0 +1,108 @@
+/**
+ * blas backend: the matrix products on the machine's BLAS (cblas_sgemm through koffi, blas-library.ts), everything
+ * else on a single-threaded wasm-simd backend that also owns the memory.
+ *
+ * - Matrices live in the wasm-simd backend's shared WebAssembly.Memory; their Float32Array views go to
+ *   cblas_sgemm as they are (koffi passes a typed array's address, nothing is copied). So the wasm gather,
+ *   sgdUpdate and sumSquares run on the same storage, and a step copies nothing.
+ * - Threads: the BLAS's own pool only, sized to `threads` (openblas_set_num_threads & co., process-wide, set
+ *   again before a product whenever another backend of this process changed it). The wasm-simd part has no
+ *   workers, so no two thread pools compete for the cores; search workers × threads ≤ cores (search/plan.ts).
+ */
+import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { CBLAS, findBlas, type BlasLibrary } from './blas-library.js';
+import { WasmSimdBackend } from './wasm-simd.js';
+
+export interface BlasOptions {
+  /** Threads of the BLAS in all, the caller included (default: os.availableParallelism()). */
+  threads?: number;
+  /** The library to use (default: findBlas(): CIFAR_MLP_BLAS, else the usual places). */
+  library?: BlasLibrary;
+}
+
+export class BlasBackend implements KernelBackend {
+  readonly name: string;
+  readonly dtype = 'float32' as const;
+  /** The BLAS's threads besides the caller. */
+  readonly threads: number;
+  private views = new WeakSet<object>(); // the Matrix.data arrays handed out since releaseAll
+
+  private constructor(readonly library: BlasLibrary, private readonly host: WasmSimdBackend, private readonly blasThreads: number) {
+    this.name = `blas-${library.flavour}`;
+    this.threads = library.threadControl ? blasThreads - 1 : 0;
+  }
+
+  static async create(opts: BlasOptions = {}): Promise<BlasBackend> {
+    const library = opts.library ?? findBlas();
+    const { availableParallelism } = await import('node:os');
+    const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+    const host = await WasmSimdBackend.create({ threads: 1 });
+    library.setThreads(threads);
+    return new BlasBackend(library, host, threads);
+  }
+
+  matrix(rows: number, cols: number): HostMatrix {
+    const m = this.host.matrix(rows, cols);
+    this.views.add(m.data);
+    return m;
+  }
+
+  private data(m: Matrix, what: string): Float32Array {
+    const d = (m as HostMatrix).data as Float32Array;
+    if (!d || !this.views.has(d)) throw new Error(`${this.name}: ${what} was not allocated by this backend`);
+    return d;
+  }
+
+  gemm(a: Matrix, ta: boolean, b: Matrix, tb: boolean, c: Matrix, alpha = 1, beta = 0): void {
+    const [n, m, k] = gemmShape(a, ta, b, tb, c);
+    const A = this.data(a, 'gemm a'), B = this.data(b, 'gemm b'), C = this.data(c, 'gemm c');
+    if (n === 0 || m === 0) return;
+    this.library.setThreads(this.blasThreads);
+    this.library.sgemm(CBLAS.RowMajor, ta ? CBLAS.Trans : CBLAS.NoTrans, tb ? CBLAS.Trans : CBLAS.NoTrans, n, m, k,
+      alpha, A, Math.max(1, a.cols), B, Math.max(1, b.cols), beta, C, Math.max(1, m));
+  }
+
+  biasRelu(s: Matrix, bias: Matrix): void {
+    this.host.biasRelu(s, bias);
+  }
+  dropout(h: Matrix, keep: number, seed: number): void {
+    this.host.dropout(h, keep, seed);
+  }
+  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows?: number, gradient?: boolean): LossSums {
+    return this.host.softmax(s, bias, labels, rows, gradient);
+  }
+  crossEntropy(p: Matrix, labels: Labels, rows?: number): LossSums {
+    return this.host.crossEntropy(p, labels, rows);
+  }
+  reluBackward(g: Matrix, h: Matrix, scale?: number): void {
+    this.host.reluBackward(g, h, scale);
+  }
+  columnSums(a: Matrix, out: Matrix, alpha: number, beta?: number): void {
+    this.host.columnSums(a, out, alpha, beta);
+  }
+  scaleAdd(y: Matrix, x: Matrix, alpha: number, beta: number): void {
+    this.host.scaleAdd(y, x, alpha, beta);
+  }
+  sumSquares(a: Matrix): number {
+    return this.host.sumSquares(a);
+  }
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
+    this.host.sgdUpdate(w, g, eta, lambda, momentum);
+  }
+  gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
+    this.host.gatherNormalized(records, rows, count, mean, invStd, out);
+  }
+  read(a: Matrix): Float64Array {
+    return this.host.read(a);
+  }
+  write(a: Matrix, values: ArrayLike<number>): void {
+    this.host.write(a, values);
+  }
+  releaseAll(): void {
+    this.host.releaseAll();
+    this.views = new WeakSet();
+  }
+  dispose(): Promise<void> {
+    return this.host.dispose();
+  }
+}

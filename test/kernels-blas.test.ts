@@ -1,0 +1,144 @@
+// The blas backend: the conformance cases on the machine's BLAS, its discovery (override, missing library, library
+// without cblas_sgemm), its thread-count control, and `auto`'s fallback to wasm-simd when no BLAS loads.
+// Without a BLAS library here the backend's own cases skip with one line; under CI=true they fail instead.
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { platform } from 'node:os';
+import { BlasNotFoundError, findBlas, openBlas, type BlasLibrary } from '../src/kernels/blas-library.js';
+import { BlasBackend } from '../src/kernels/blas.js';
+import { selectBackend } from '../src/kernels/select.js';
+import { describeConformance, expectClose, pair, randomValues } from './helpers/backend-conformance.js';
+import { ReferenceBackend } from '../src/kernels/reference.js';
+import { Rng } from '../src/util/rng.js';
+
+let library: BlasLibrary | null = null;
+let missing = '';
+try {
+  library = findBlas();
+} catch (e) {
+  missing = (e as Error).message;
+}
+
+/** A shared library of this platform that loads but has no cblas_sgemm. */
+const NOT_A_BLAS = { linux: 'libm.so.6', darwin: '/usr/lib/libSystem.B.dylib', win32: 'kernel32.dll' }[platform() as string];
+
+if (!library) {
+  if (process.env.CI === 'true') {
+    it('a BLAS library is installed (CI installs libopenblas0-pthread)', () => {
+      throw new Error(`no BLAS library here: ${missing}`);
+    });
+  } else {
+    it.skip(`blas backend: skipped, no BLAS library here (${missing})`, () => {});
+  }
+} else {
+  describeConformance(`blas (${library.flavour}), 1 thread`, () => BlasBackend.create({ threads: 1 }));
+  describeConformance(`blas (${library.flavour}), 2 threads`, () => BlasBackend.create({ threads: 2 }));
+
+  describe('blas backend', () => {
+    const made: BlasBackend[] = [];
+    afterAll(async () => { await Promise.all(made.map((b) => b.dispose())); });
+    const create = async (threads: number) => {
+      const b = await BlasBackend.create({ threads });
+      made.push(b);
+      return b;
+    };
+
+    it('is named after the library it runs on and counts its threads besides the caller', async () => {
+      const b = await create(2);
+      expect(b.name).toBe(`blas-${library!.flavour}`);
+      expect(b.threads).toBe(library!.threadControl ? 1 : 0);
+      expect(b.dtype).toBe('float32');
+    });
+
+    it.runIf(library.threadControl)('sets the library\'s thread count to its own before its products, whichever backend ran last', async () => {
+      const one = await create(1), three = await create(3);
+      const ref = new ReferenceBackend(), rng = new Rng(3);
+      const product = async (b: BlasBackend) => {
+        const [x, xr] = await pair(b, 64, 300, randomValues(rng, 64 * 300));
+        const [w, wr] = await pair(b, 40, 300, randomValues(rng, 40 * 300));
+        const [c, cr] = await pair(b, 64, 40, randomValues(rng, 64 * 40));
+        b.gemm(x, false, w, true, c, 1, 0);
+        ref.gemm(xr, false, wr, true, cr, 1, 0);
+        await expectClose(b, c, cr, 1e-4, `${b.threads + 1} threads`);
+      };
+      await product(one);
+      expect(library!.getThreads()).toBe(1);
+      await product(three);
+      expect(library!.getThreads()).toBe(3);
+      await product(one);
+      expect(library!.getThreads()).toBe(1);
+    });
+
+    it('refuses matrices it did not allocate, and released ones', async () => {
+      const b = await create(1), other = await create(1);
+      const x = b.matrix(2, 3), y = b.matrix(3, 2), z = b.matrix(2, 2);
+      expect(() => b.gemm(x, false, other.matrix(3, 2), false, z)).toThrow(/not allocated by this backend/);
+      b.releaseAll();
+      expect(() => b.gemm(x, false, y, false, z)).toThrow(/not allocated by this backend/);
+    });
+
+    it('beta = 0 overwrites NaN in the output (BLAS semantics, as the other backends)', async () => {
+      const b = await create(1);
+      const a = b.matrix(3, 4), w = b.matrix(4, 2), c = b.matrix(3, 2);
+      b.write(a, new Float64Array(12).fill(1));
+      b.write(w, new Float64Array(8).fill(0.5));
+      b.write(c, new Float64Array(6).fill(NaN));
+      b.gemm(a, false, w, false, c);
+      expect(Array.from(b.read(c))).toEqual([2, 2, 2, 2, 2, 2]);
+    });
+  });
+}
+
+describe('BLAS discovery', () => {
+  const saved = process.env.CIFAR_MLP_BLAS;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.CIFAR_MLP_BLAS;
+    else process.env.CIFAR_MLP_BLAS = saved;
+  });
+
+  it('CIFAR_MLP_BLAS naming a file that is not there: a one-line error naming the variable and the path', () => {
+    const path = '/nonexistent/dir/libopenblas.so.0';
+    expect(() => findBlas({ CIFAR_MLP_BLAS: path })).toThrow(BlasNotFoundError);
+    try {
+      findBlas({ CIFAR_MLP_BLAS: path });
+    } catch (e) {
+      const msg = (e as Error).message;
+      expect(msg).toContain(`CIFAR_MLP_BLAS=${path}:`);
+      expect(msg).toMatch(/no such file|cannot open|not found/i);
+      expect(msg).not.toContain('\n');
+    }
+  });
+
+  it.runIf(NOT_A_BLAS)('a library without cblas_sgemm: says so, by path', () => {
+    expect(() => openBlas(NOT_A_BLAS!)).toThrow(`${NOT_A_BLAS}: loads, but has no cblas_sgemm`);
+    expect(() => findBlas({ CIFAR_MLP_BLAS: NOT_A_BLAS })).toThrow(`CIFAR_MLP_BLAS=${NOT_A_BLAS}: loads, but has no cblas_sgemm`);
+    // among the default candidates, a non-BLAS is named; missing files are only listed
+    const e = (() => { try { findBlas({}, ['/nonexistent/libblis.so.4', NOT_A_BLAS!]); } catch (x) { return x as BlasNotFoundError; } })();
+    expect(e).toBeInstanceOf(BlasNotFoundError);
+    expect(e!.message).toMatch(new RegExp(`^no BLAS found: looked for /nonexistent/libblis\\.so\\.4, ${NOT_A_BLAS!.replace(/\./g, '\\.')} \\(${NOT_A_BLAS!.replace(/\./g, '\\.')}: loads, but has no cblas_sgemm`));
+    expect(e!.message).toContain('CIFAR_MLP_BLAS');
+    expect(e!.tried.map((t) => t.path)).toEqual(['/nonexistent/libblis.so.4', NOT_A_BLAS]);
+  });
+
+  it('auto falls back to wasm-simd and records why blas did not load; --backend blas fails with the reason', async () => {
+    process.env.CIFAR_MLP_BLAS = '/nonexistent/libopenblas.so.0';
+    const { backend, skipped } = await selectBackend('auto', 1);
+    try {
+      expect(['wasm-simd', 'gpujs-headlessgl', 'gpujs-webgpu']).toContain(backend.name);
+      if (backend.name === 'wasm-simd') expect(skipped.find((s) => s.name === 'blas')?.reason).toContain('CIFAR_MLP_BLAS=/nonexistent/libopenblas.so.0');
+    } finally {
+      await backend.dispose();
+    }
+    await expect(selectBackend('blas', 1)).rejects.toThrow(/kernel backend blas is not available here: CIFAR_MLP_BLAS=\/nonexistent\/libopenblas\.so\.0/);
+  });
+
+  it.runIf(library)('auto picks blas ahead of wasm-simd when a BLAS loads', async () => {
+    delete process.env.CIFAR_MLP_BLAS;
+    const { backend, skipped } = await selectBackend('auto', 1);
+    try {
+      expect(skipped.map((s) => s.name)).not.toContain('blas');
+      if (!/^gpujs-(headlessgl|webgpu)$/.test(backend.name)) expect(backend.name).toBe(`blas-${library!.flavour}`);
+    } finally {
+      await backend.dispose();
+    }
+  });
+});
