@@ -5,20 +5,30 @@
  * - Matrices live in the wasm-simd backend's shared WebAssembly.Memory; their Float32Array views go to
  *   cblas_sgemm as they are (koffi passes a typed array's address, nothing is copied). So the wasm gather,
  *   sgdUpdate and sumSquares run on the same storage, and a step copies nothing.
- * - Threads: the BLAS's own pool only, sized to `threads` (openblas_set_num_threads & co., process-wide, set
- *   again before a product whenever another backend of this process changed it). The wasm-simd part has no
- *   workers, so no two thread pools compete for the cores; search workers × threads ≤ cores (search/plan.ts).
+ * - Threads: the BLAS's own pool, sized to `threads` (openblas_set_num_threads & co., process-wide, set again
+ *   before a product whenever another backend of this process changed it). The wasm-simd part has no workers,
+ *   so no second pool competes with the BLAS's; search workers × threads ≤ cores (search/plan.ts).
+ * - With two threads or more, a helper thread assembles the next batch (gatherNormalizedAhead, gather-worker.ts)
+ *   on the core that the single-threaded parts of a step leave idle; it is paused around the threaded products.
  */
 import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { CBLAS, findBlas, type BlasLibrary } from './blas-library.js';
-import { WasmSimdBackend } from './wasm-simd.js';
+import { GatherWorker, type GatherArea } from './gather-worker.js';
+import { WasmSimdBackend, wasmModule } from './wasm-simd.js';
 
 export interface BlasOptions {
   /** Threads of the BLAS in all, the caller included (default: os.availableParallelism()). */
   threads?: number;
   /** The library to use (default: findBlas(): CIFAR_MLP_BLAS, else the usual places). */
   library?: BlasLibrary;
+  /** Assemble batches ahead on a helper thread (default: when threads ≥ 2). */
+  gatherAhead?: boolean;
 }
+
+/** Products smaller than this (2·n·m·k flops) run single-threaded in the BLAS: the gather helper need not pause. */
+const THREADED_FLOPS = 1e6;
+/** Rows a gather ahead can take (larger batches gather on the calling thread). */
+const AHEAD_MAX_ROWS = 4096;
 
 export class BlasBackend implements KernelBackend {
   readonly name: string;
@@ -26,8 +36,9 @@ export class BlasBackend implements KernelBackend {
   /** The BLAS's threads besides the caller. */
   readonly threads: number;
   private views = new WeakSet<object>(); // the Matrix.data arrays handed out since releaseAll
+  private area: (GatherArea & { rows: number; d: number }) | null = null;
 
-  private constructor(readonly library: BlasLibrary, private readonly host: WasmSimdBackend, private readonly blasThreads: number) {
+  private constructor(readonly library: BlasLibrary, private readonly host: WasmSimdBackend, private readonly blasThreads: number, private readonly helper: GatherWorker | null) {
     this.name = `blas-${library.flavour}`;
     this.threads = library.threadControl ? blasThreads - 1 : 0;
   }
@@ -38,7 +49,8 @@ export class BlasBackend implements KernelBackend {
     const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
     const host = await WasmSimdBackend.create({ threads: 1 });
     library.setThreads(threads);
-    return new BlasBackend(library, host, threads);
+    const helper = (opts.gatherAhead ?? threads >= 2) ? GatherWorker.create(await wasmModule(), host.sharedMemory, AHEAD_MAX_ROWS) : null;
+    return new BlasBackend(library, host, threads, helper);
   }
 
   matrix(rows: number, cols: number): HostMatrix {
@@ -58,8 +70,30 @@ export class BlasBackend implements KernelBackend {
     const A = this.data(a, 'gemm a'), B = this.data(b, 'gemm b'), C = this.data(c, 'gemm c');
     if (n === 0 || m === 0) return;
     this.library.setThreads(this.blasThreads);
-    this.library.sgemm(CBLAS.RowMajor, ta ? CBLAS.Trans : CBLAS.NoTrans, tb ? CBLAS.Trans : CBLAS.NoTrans, n, m, k,
-      alpha, A, Math.max(1, a.cols), B, Math.max(1, b.cols), beta, C, Math.max(1, m));
+    const pause = this.helper?.busy && 2 * n * m * k >= THREADED_FLOPS;
+    if (pause) this.helper!.pause();
+    try {
+      this.library.sgemm(CBLAS.RowMajor, ta ? CBLAS.Trans : CBLAS.NoTrans, tb ? CBLAS.Trans : CBLAS.NoTrans, n, m, k,
+        alpha, A, Math.max(1, a.cols), B, Math.max(1, b.cols), beta, C, Math.max(1, m));
+    } finally {
+      if (pause) this.helper!.resume();
+    }
+  }
+
+  gatherNormalizedAhead(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): () => void {
+    const d = out.cols, y = this.data(out, 'gatherNormalized out');
+    const h = this.helper;
+    if (!h || !h.accepts(records, count) || count > out.rows || mean.length < d || invStd.length < d || count === 0) {
+      this.host.gatherNormalized(records, rows, count, mean, invStd, out); // the checks and their messages live there
+      return () => {};
+    }
+    if (!this.area || this.area.rows < count || this.area.d !== d) {
+      const vec = Math.ceil(d / 16) * 16; // floats, 64-byte multiples
+      const base = this.host.matrix(1, 4 * vec + Math.ceil((count * d) / 4)).data.byteOffset;
+      this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, staging: base + 4 * vec * 4, rows: count, d };
+    }
+    h.start(records, rows, count, d, mean, invStd, y.byteOffset, this.area);
+    return () => h.join();
   }
 
   biasRelu(s: Matrix, bias: Matrix): void {
@@ -90,6 +124,7 @@ export class BlasBackend implements KernelBackend {
     this.host.sgdUpdate(w, g, eta, lambda, momentum);
   }
   gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
+    this.data(out, 'gatherNormalized out');
     this.host.gatherNormalized(records, rows, count, mean, invStd, out);
   }
   read(a: Matrix): Float64Array {
@@ -99,10 +134,13 @@ export class BlasBackend implements KernelBackend {
     this.host.write(a, values);
   }
   releaseAll(): void {
+    this.helper?.join(); // it writes into the memory that is about to be handed out again
     this.host.releaseAll();
     this.views = new WeakSet();
+    this.area = null;
   }
-  dispose(): Promise<void> {
-    return this.host.dispose();
+  async dispose(): Promise<void> {
+    await this.helper?.dispose();
+    await this.host.dispose();
   }
 }
