@@ -2,7 +2,13 @@
 // without cblas_sgemm), its thread-count control, and `auto`'s fallback to wasm-simd when no BLAS loads.
 // Without a BLAS library here the backend's own cases skip with one line; under CI=true they fail instead.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { platform } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { platform, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { trainSchema } from '../src/config/train-schema.js';
+import { loadSplits } from '../src/data/splits.js';
+import { runTraining } from '../src/pipeline/train.js';
+import { writeSyntheticCifar } from './helpers/synthetic.js';
 import { BlasNotFoundError, findBlas, openBlas, type BlasLibrary } from '../src/kernels/blas-library.js';
 import { BlasBackend } from '../src/kernels/blas.js';
 import { selectBackend } from '../src/kernels/select.js';
@@ -74,6 +80,58 @@ if (!library) {
       expect(() => b.gemm(x, false, other.matrix(3, 2), false, z)).toThrow(/not allocated by this backend/);
       b.releaseAll();
       expect(() => b.gemm(x, false, y, false, z)).toThrow(/not allocated by this backend/);
+    });
+
+    it('the training stream gathers ahead on two threads and gives exactly what it gives without (metrics, weights)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cifar-blas-stream-'));
+      try {
+        const dataDir = writeSyntheticCifar(join(dir, 'data'), 200, 90);
+        const config = trainSchema.parse({
+          name: 'ahead', seed: 3, model: { hidden: 16 }, train: { lambda: 0.001, batchSize: 40 },
+          schedule: { etaMin: 1e-4, etaMax: 5e-2, ns: 25, cycles: 1 }, eval: { pointsPerCycle: 5 },
+        });
+        const splits = loadSplits(config.data, dataDir);
+        const runWith = async (gatherAhead: boolean) => {
+          const backend = await BlasBackend.create({ threads: 2, gatherAhead });
+          made.push(backend);
+          let gathersAhead = 0;
+          const counted = new Proxy(backend, {
+            get(t, p, r) {
+              if (p === 'gatherNormalizedAhead') return (...a: Parameters<BlasBackend['gatherNormalizedAhead']>) => { gathersAhead++; return t.gatherNormalizedAhead(...a); };
+              const v = Reflect.get(t, p, r);
+              return typeof v === 'function' ? v.bind(t) : v;
+            },
+          });
+          const out = join(dir, String(gatherAhead));
+          const { summary, network } = await runTraining({ config, splits, backend: counted, outDir: out });
+          const metrics = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, -1).join(','));
+          return { summary, metrics, weights: await network.snapshot(), gathersAhead };
+        };
+        const ahead = await runWith(true), inline = await runWith(false);
+        expect(ahead.summary.status).toBe('completed');
+        expect(ahead.summary.steps).toBe(50); // 2.5 epochs of 20 steps: the look-ahead crosses epoch boundaries
+        expect(ahead.gathersAhead).toBe(50);
+        expect(ahead.metrics).toEqual(inline.metrics);
+        for (const p of ['W1', 'b1', 'W2', 'b2'] as const) expect(Array.from(ahead.weights[p])).toEqual(Array.from(inline.weights[p]));
+        expect(ahead.summary.final).toEqual(inline.summary.final);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('releaseAll waits for a gather under way, so that new matrices start at zero', async () => {
+      const b = await create(2);
+      const d = 3072, records = new Uint8Array(new SharedArrayBuffer(50 * d)).fill(200);
+      const out = b.matrix(50, d);
+      b.gatherNormalizedAhead(records, Int32Array.from({ length: 50 }, (_, i) => i), 50, new Float32Array(d), new Float32Array(d).fill(1), out);
+      b.releaseAll();
+      const fresh = b.matrix(50, d);
+      expect(b.read(fresh).every((v) => v === 0)).toBe(true);
+      // and it gathers ahead again after that
+      const again = b.matrix(2, d);
+      const wait = b.gatherNormalizedAhead(records, Int32Array.of(3, 4), 2, new Float32Array(d), new Float32Array(d).fill(1), again);
+      wait();
+      expect(b.read(again).every((v) => Math.abs(v - 200 / 255) < 1e-6)).toBe(true);
     });
 
     it('beta = 0 overwrites NaN in the output (BLAS semantics, as the other backends)', async () => {
