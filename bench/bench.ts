@@ -10,7 +10,7 @@
  *   options: --m M (hidden units, default 50)  --batch N (default 100)  --rounds R (default 3)
  *            --steps S (steps per timed epoch; default a full epoch, 49,000 / N)  --quick (fewer steps, 1 round)
  *            --backends a,b,...  (blas, blas-1t, wasm-simd, wasm-simd-1t, gpujs-webasm, gpujs-cpu, gpujs-headlessgl,
- *                                 gpujs-webgpu, reference, pipeline)
+ *                                 gpujs-webgpu, reference, pipeline, pipeline-inline)
  *            --no-peers  --peer PATH (another peer program: .py runs with /usr/bin/python3, .js/.mjs with node)
  *            --keep-blas-env (measure ours with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when they are set)
  *
@@ -282,6 +282,11 @@ async function main(): Promise<void> {
   if (want('pipeline')) {
     await add(`pipeline`, async () => (await selectBackend('auto', 0)).backend, steps, `runTraining, ${defaultName}`, pipelineLoop);
   }
+  if (want('pipeline-inline') && defaultName.startsWith('blas-')) {
+    // the same, with every batch gathered on the calling thread: what gathering ahead saves
+    const { BlasBackend } = await import('../src/kernels/blas.js');
+    await add('pipeline-inline', () => BlasBackend.create({ threads: cores, gatherAhead: false }), steps, `runTraining, ${defaultName}, gather inline`, pipelineLoop);
+  }
 
   let peer: PeerRun | { skipped: string } = { skipped: 'not requested (--no-peers)' };
   if (args.peers) peer = await findPeers(args);
@@ -309,7 +314,8 @@ async function main(): Promise<void> {
   // ---------------------------------------------------------------- report
   const peerBest = Object.fromEntries(Object.entries(peerRates).map(([k, v]) => [k, best(v)]));
   const f32 = peerBest['numpy-f32'], f64 = peerBest['numpy-f64'];
-  const rows = candidates.filter((c) => c.label !== 'pipeline').map((c) => ({
+  const isPipeline = (c: Candidate) => c.label.startsWith('pipeline');
+  const rows = candidates.filter((c) => !isPipeline(c)).map((c) => ({
     backend: c.label,
     runs: c.backend.name,
     threads: c.backend.threads + 1,
@@ -323,24 +329,28 @@ async function main(): Promise<void> {
     default: c.backend.name === defaultName && c.backend.threads + 1 === auto.backend.threads + 1,
     ...(c.note ? { note: c.note } : {}),
   }));
-  const pipe = candidates.find((c) => c.label === 'pipeline');
-  const bare = candidates.find((c) => c.label !== 'pipeline' && pipe && c.backend.name === pipe.backend.name && c.backend.threads === pipe.backend.threads && c.steps === pipe.steps);
-  const pipeline = pipe ? {
-    backend: pipe.backend.name,
-    threads: pipe.backend.threads + 1,
-    samplesPerSec: best(pipe.rates),
-    median: median(pipe.rates),
-    vsNumpyF32: f32 ? best(pipe.rates) / f32 : undefined,
-    // epoch time / bare steps' time of the same backend, round by round (interleaved), then the median
-    epochTimeVsSteps: bare ? median(pipe.rates.map((p, i) => bare.rates[i] / p)) : undefined,
-    epochTimeVsStepsBest: bare ? best(bare.rates) / best(pipe.rates) : undefined,
-  } : undefined;
+  const pipelineFigures = (pipe: Candidate | undefined) => {
+    if (!pipe) return undefined;
+    const bare = candidates.find((c) => !isPipeline(c) && c.backend.name === pipe.backend.name && c.backend.threads === pipe.backend.threads && c.steps === pipe.steps);
+    return {
+      backend: pipe.backend.name,
+      threads: pipe.backend.threads + 1,
+      samplesPerSec: best(pipe.rates),
+      median: median(pipe.rates),
+      vsNumpyF32: f32 ? best(pipe.rates) / f32 : undefined,
+      // epoch time / bare steps' time of the same backend, round by round (interleaved), then the median
+      epochTimeVsSteps: bare ? median(pipe.rates.map((p, i) => bare.rates[i] / p)) : undefined,
+      epochTimeVsStepsBest: bare ? best(bare.rates) / best(pipe.rates) : undefined,
+    };
+  };
+  const pipeline = pipelineFigures(candidates.find((c) => c.label === 'pipeline'));
+  const pipelineInline = pipelineFigures(candidates.find((c) => c.label === 'pipeline-inline'));
 
   if (args.json) {
     console.log(JSON.stringify({
       shape: { n, d: D, m, k: K, steps, epochSteps }, rounds: args.rounds, cores, node: process.version, defaultBackend: defaultName,
       environment: process.env[STRIPPED_MARK] ? { removed: process.env[STRIPPED_MARK] } : {},
-      rows, pipeline, peers: 'command' in peer ? { best: peerBest, rounds: peerRates, torch: peer.torch } : peer, skipped,
+      rows, pipeline, pipelineInline, peers: 'command' in peer ? { best: peerBest, rounds: peerRates, torch: peer.torch } : peer, skipped,
     }, null, 2));
     return;
   }
@@ -358,6 +368,10 @@ async function main(): Promise<void> {
     log(`pipeline epoch (runTraining on ${pipeline.backend}, ${pipeline.threads} threads, ${steps} steps): ${fmt(pipeline.samplesPerSec)} samples/s (median ${fmt(pipeline.median)})` +
       (pipeline.epochTimeVsSteps !== undefined ? `: epoch time = ${fmt(pipeline.epochTimeVsSteps, 2)} × the bare steps' time (median of the rounds; best/best ${fmt(pipeline.epochTimeVsStepsBest, 2)})` : ''));
     log(`cifar-mlp run equivalent (summary.json samplesPerSecond): ${fmt(pipeline.samplesPerSec)} samples/s` + (pipeline.vsNumpyF32 ? ` = ${fmt(pipeline.vsNumpyF32, 2)} × numpy-f32` : ''));
+  }
+  if (pipelineInline) {
+    log(`pipeline epoch with every batch gathered inline (no helper thread): ${fmt(pipelineInline.samplesPerSec)} samples/s (median ${fmt(pipelineInline.median)})` +
+      (pipelineInline.epochTimeVsSteps !== undefined ? `: ${fmt(pipelineInline.epochTimeVsSteps, 2)} × the bare steps' time (best/best ${fmt(pipelineInline.epochTimeVsStepsBest, 2)})` : ''));
   }
   if ('skipped' in peer) log(`peers: ${peer.skipped}`);
   else if (peer.torch) log(`peers: ${peer.torch}`);
