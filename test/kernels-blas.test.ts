@@ -134,6 +134,21 @@ if (!library) {
       expect(b.read(again).every((v) => Math.abs(v - 200 / 255) < 1e-6)).toBe(true);
     });
 
+    it('a gather helper that dies mid-gather makes the wait throw (after its stall limit) instead of hanging', async () => {
+      const b = await create(2);
+      const d = 3072, rows = 4000, records = new Uint8Array(new SharedArrayBuffer(rows * d));
+      const out = b.matrix(rows, d);
+      const wait = b.gatherNormalizedAhead(records, Int32Array.from({ length: rows }, (_, i) => i), rows, new Float32Array(d), new Float32Array(d).fill(1), out);
+      const helper = (b as unknown as { helper: { pause(): void; worker: { terminate(): Promise<number> } } }).helper;
+      helper.pause(); // it stops after its current chunk of rows, so it cannot finish before it is killed
+      await helper.worker.terminate();
+      expect(() => wait()).toThrow(/gather worker thread (died|made no progress)/);
+      // later gathers run on the calling thread
+      const small = b.matrix(2, d);
+      b.gatherNormalizedAhead(records, Int32Array.of(1, 2), 2, new Float32Array(d), new Float32Array(d).fill(1), small)();
+      expect(b.read(small).every((v) => v === 0)).toBe(true);
+    }, 30_000);
+
     it('beta = 0 overwrites NaN in the output (BLAS semantics, as the other backends)', async () => {
       const b = await create(1);
       const a = b.matrix(3, 4), w = b.matrix(4, 2), c = b.matrix(3, 2);

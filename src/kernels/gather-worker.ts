@@ -14,7 +14,10 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 
-const SLOT = { SEQ: 0, DONE: 1, COUNT: 2, D: 3, STAGING: 4, OUT: 5, RECORDS: 6, NORM: 7, FAIL: 8, MESSAGES: 9, PAUSE: 10, ROWS: 16 } as const;
+const SLOT = { SEQ: 0, DONE: 1, COUNT: 2, D: 3, STAGING: 4, OUT: 5, RECORDS: 6, NORM: 7, FAIL: 8, MESSAGES: 9, PAUSE: 10, DEAD: 11, PROGRESS: 12, ROWS: 16 } as const;
+
+/** A gather that has not advanced for this long means the worker is gone (a chunk takes microseconds). */
+const STALL_MS = 10_000;
 
 /** Rows gathered between two looks at the pause flag (about 1 µs per row of 3072 values). */
 const ROWS_PER_CHUNK = 8;
@@ -26,6 +29,7 @@ const S = ${JSON.stringify(SLOT)}, CHUNK = ${ROWS_PER_CHUNK};
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(sab);
 const records = new Map();
+process.on('exit', () => { Atomics.store(ctrl, S.DEAD, 1); Atomics.notify(ctrl, S.DONE); });
 let seen = 0, received = 0;
 for (;;) {
   Atomics.wait(ctrl, S.SEQ, seen);
@@ -51,6 +55,7 @@ for (;;) {
         pix.set(src.subarray(i * d, i * d + d), r * d);
       }
       ex.normaliseRows(staging, d, norm, norm + d * 4, out, r0, r1);
+      Atomics.add(ctrl, S.PROGRESS, 1);
     }
   } catch (e) {
     Atomics.store(ctrl, S.FAIL, 1);
@@ -91,8 +96,7 @@ export class GatherWorker {
     worker.unref();
     port1.unref();
     const w = new GatherWorker(memory, worker, port1, ctrl, maxRows);
-    worker.on('error', () => { w.disposed = true; });
-    worker.on('exit', () => { w.disposed = true; });
+    worker.on('error', () => { w.disposed = true; }); // and DEAD is set: a join under way throws
     return w;
   }
 
@@ -159,14 +163,27 @@ export class GatherWorker {
     return this.pending && Atomics.load(this.ctrl, SLOT.DONE) !== this.seq;
   }
 
-  /** Waits for the gather under way, if any (a short spin, then Atomics.wait); throws if it failed. */
+  /**
+   * Waits for the gather under way, if any (a short spin, then Atomics.wait); throws if it failed, or if the worker
+   * died or made no progress for STALL_MS (a thread that was killed cannot say so while this thread waits).
+   */
   join(): void {
     if (!this.pending) return;
     this.resume();
     const c = this.ctrl;
+    let progress = Atomics.load(c, SLOT.PROGRESS), since = 0;
     for (let s = 0; Atomics.load(c, SLOT.DONE) !== this.seq; s++) {
-      if (this.disposed) throw new Error('gatherNormalized: the gather worker is gone');
-      if (s > 1000) Atomics.wait(c, SLOT.DONE, Atomics.load(c, SLOT.DONE), 50);
+      if (s < 1000) continue;
+      Atomics.wait(c, SLOT.DONE, Atomics.load(c, SLOT.DONE), 50);
+      const now = performance.now(), p = Atomics.load(c, SLOT.PROGRESS);
+      if (p !== progress || since === 0) {
+        progress = p;
+        since = now;
+      } else if (Atomics.load(c, SLOT.DEAD) || now - since > STALL_MS) {
+        this.pending = false;
+        this.disposed = true;
+        throw new Error(`gatherNormalized: the gather worker thread ${Atomics.load(c, SLOT.DEAD) ? 'died' : `made no progress for ${STALL_MS / 1000} s`}`);
+      }
     }
     this.pending = false;
     if (c[SLOT.FAIL]) throw new Error('gatherNormalized failed in the gather worker');
