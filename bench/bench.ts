@@ -143,20 +143,25 @@ async function pipelineLoop(b: KernelBackend, m: number, n: number, steps: numbe
   const splits = { train: dataset(steps * n), val: dataset(n), test: dataset(n) };
   // given, so that the run does not spend its first second on statistics of random pixels
   const normalization = { mean: new Float32Array(D).fill(0.5), invStd: new Float32Array(D).fill(3.5) };
-  const config = trainSchema.parse({
-    name: 'bench', model: { hidden: m }, schedule: { epochs: 1 }, eval: { every: steps, trainSubset: n }, train: { lambda: LAMBDA, batchSize: n },
+  const configFor = (count: number) => trainSchema.parse({
+    name: 'bench', model: { hidden: m }, schedule: { epochs: 1 }, eval: { every: count, trainSubset: n }, train: { lambda: LAMBDA, batchSize: n },
   });
-  return async () => {
+  const epoch = async (config: ReturnType<typeof configFor>, train: typeof splits.train) => {
     const outDir = mkdtempSync(join(tmpdir(), 'cifar-mlp-bench-'));
     try {
       b.releaseAll();
-      const { summary } = await runTraining({ config, splits, backend: b, outDir, normalization });
+      const { summary } = await runTraining({ config, splits: { ...splits, train }, backend: b, outDir, normalization });
       if (summary.status !== 'completed') throw new Error(`pipeline run ${summary.status}: ${summary.error ?? ''}`);
       return summary.samplesPerSecond;
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
   };
+  // warm-up (JIT, page faults) on the first few batches
+  const warm = Math.min(steps, 10);
+  await epoch(configFor(warm), { pixels: splits.train.pixels.subarray(0, warm * n * D), labels: splits.train.labels.subarray(0, warm * n), count: warm * n });
+  const config = configFor(steps);
+  return () => epoch(config, splits.train);
 }
 
 // ------------------------------------------------------------------ the peers
@@ -309,6 +314,8 @@ async function main(): Promise<void> {
     }
     log(`round ${r + 1}/${args.rounds}: ${parts.join(' | ')}`);
   }
+  const pipeBackend = candidates.find((c) => c.label === 'pipeline')?.backend as { gatherStats?: { chunks: number; byCaller: number } | null } | undefined;
+  const gatherAhead = pipeBackend?.gatherStats?.chunks ? pipeBackend.gatherStats : null;
   for (const c of candidates) await c.backend.dispose();
 
   // ---------------------------------------------------------------- report
@@ -350,7 +357,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({
       shape: { n, d: D, m, k: K, steps, epochSteps }, rounds: args.rounds, cores, node: process.version, defaultBackend: defaultName,
       environment: process.env[STRIPPED_MARK] ? { removed: process.env[STRIPPED_MARK] } : {},
-      rows, pipeline, pipelineInline, peers: 'command' in peer ? { best: peerBest, rounds: peerRates, torch: peer.torch } : peer, skipped,
+      rows, pipeline, pipelineInline, gatherAhead, peers: 'command' in peer ? { best: peerBest, rounds: peerRates, torch: peer.torch } : peer, skipped,
     }, null, 2));
     return;
   }
@@ -368,6 +375,7 @@ async function main(): Promise<void> {
     log(`pipeline epoch (runTraining on ${pipeline.backend}, ${pipeline.threads} threads, ${steps} steps): ${fmt(pipeline.samplesPerSec)} samples/s (median ${fmt(pipeline.median)})` +
       (pipeline.epochTimeVsSteps !== undefined ? `: epoch time = ${fmt(pipeline.epochTimeVsSteps, 2)} × the bare steps' time (median of the rounds; best/best ${fmt(pipeline.epochTimeVsStepsBest, 2)})` : ''));
     log(`cifar-mlp run equivalent (summary.json samplesPerSecond): ${fmt(pipeline.samplesPerSec)} samples/s` + (pipeline.vsNumpyF32 ? ` = ${fmt(pipeline.vsNumpyF32, 2)} × numpy-f32` : ''));
+    if (gatherAhead) log(`batches gathered ahead: the helper thread gathered ${fmt(100 * (1 - gatherAhead.byCaller / gatherAhead.chunks))}% of the rows, the training thread the rest at the wait`);
   }
   if (pipelineInline) {
     log(`pipeline epoch with every batch gathered inline (no helper thread): ${fmt(pipelineInline.samplesPerSec)} samples/s (median ${fmt(pipelineInline.median)})` +

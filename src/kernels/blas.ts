@@ -13,7 +13,7 @@
  */
 import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { CBLAS, findBlas, type BlasLibrary } from './blas-library.js';
-import { GatherWorker, type GatherArea } from './gather-worker.js';
+import { GatherWorker, type GatherArea, type NormaliseExports } from './gather-worker.js';
 import { WasmSimdBackend, wasmModule } from './wasm-simd.js';
 
 export interface BlasOptions {
@@ -36,9 +36,16 @@ export class BlasBackend implements KernelBackend {
   /** The BLAS's threads besides the caller. */
   readonly threads: number;
   private views = new WeakSet<object>(); // the Matrix.data arrays handed out since releaseAll
-  private area: (GatherArea & { rows: number; d: number }) | null = null;
+  private area: (GatherArea & { rows: number; d: number; mean: number; invStd: number }) | null = null;
+  private normOf: { mean: Float32Array; invStd: Float32Array } | null = null;
 
-  private constructor(readonly library: BlasLibrary, private readonly host: WasmSimdBackend, private readonly blasThreads: number, private readonly helper: GatherWorker | null) {
+  private constructor(
+    readonly library: BlasLibrary,
+    private readonly host: WasmSimdBackend,
+    private readonly blasThreads: number,
+    private readonly helper: GatherWorker | null,
+    private readonly ex: NormaliseExports | null,
+  ) {
     this.name = `blas-${library.flavour}`;
     this.threads = library.threadControl ? blasThreads - 1 : 0;
   }
@@ -49,8 +56,10 @@ export class BlasBackend implements KernelBackend {
     const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
     const host = await WasmSimdBackend.create({ threads: 1 });
     library.setThreads(threads);
-    const helper = (opts.gatherAhead ?? threads >= 2) ? GatherWorker.create(await wasmModule(), host.sharedMemory, AHEAD_MAX_ROWS) : null;
-    return new BlasBackend(library, host, threads, helper);
+    if (!(opts.gatherAhead ?? threads >= 2)) return new BlasBackend(library, host, threads, null, null);
+    const module = await wasmModule();
+    const ex = new WebAssembly.Instance(module, { env: { memory: host.sharedMemory } }).exports as unknown as NormaliseExports;
+    return new BlasBackend(library, host, threads, GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS), ex);
   }
 
   matrix(rows: number, cols: number): HostMatrix {
@@ -91,9 +100,22 @@ export class BlasBackend implements KernelBackend {
       const vec = Math.ceil(d / 16) * 16; // floats, 64-byte multiples
       const base = this.host.matrix(1, 4 * vec + Math.ceil((count * d) / 4)).data.byteOffset;
       this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, staging: base + 4 * vec * 4, rows: count, d };
+      this.normOf = null;
     }
-    h.start(records, rows, count, d, mean, invStd, y.byteOffset, this.area);
+    const a = this.area;
+    if (this.normOf?.mean !== mean || this.normOf.invStd !== invStd) {
+      new Float32Array(this.host.sharedMemory.buffer, a.mean, d).set(mean.subarray(0, d));
+      new Float32Array(this.host.sharedMemory.buffer, a.invStd, d).set(invStd.subarray(0, d));
+      this.ex!.normalisers(a.mean, a.invStd, a.norm, a.norm + d * 4, d);
+      this.normOf = { mean, invStd };
+    }
+    h.start(records, rows, count, d, y.byteOffset, a);
     return () => h.join();
+  }
+
+  /** Chunks of batches gathered ahead: all, and those the calling thread gathered itself at the wait. */
+  get gatherStats(): { chunks: number; byCaller: number } | null {
+    return this.helper ? { ...this.helper.stats } : null;
   }
 
   biasRelu(s: Matrix, bias: Matrix): void {
