@@ -12,6 +12,7 @@ import { writeSyntheticCifar } from './helpers/synthetic.js';
 import { BlasNotFoundError, findBlas, openBlas, type BlasLibrary } from '../src/kernels/blas-library.js';
 import { BlasBackend } from '../src/kernels/blas.js';
 import { selectBackend } from '../src/kernels/select.js';
+import { poolSize } from '../src/search/plan.js';
 import { describeConformance, expectClose, pair, randomValues } from './helpers/backend-conformance.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
 import { Rng } from '../src/util/rng.js';
@@ -51,7 +52,7 @@ if (!library) {
     it('is named after the library it runs on and counts its threads besides the caller', async () => {
       const b = await create(2);
       expect(b.name).toBe(`blas-${library!.flavour}`);
-      expect(b.threads).toBe(library!.threadControl ? 1 : 0);
+      expect(b.threads).toBe(1);
       expect(b.dtype).toBe('float32');
     });
 
@@ -72,6 +73,21 @@ if (!library) {
       expect(library!.getThreads()).toBe(3);
       await product(one);
       expect(library!.getThreads()).toBe(1);
+    });
+
+    it('a search worker gets cores / workers BLAS threads and no gather helper: workers × threads ≤ cores', async () => {
+      for (const [workers, cores] of [[2, 2], [3, 8], [4, 4]]) {
+        const { threadsPerTrial } = poolSize({ workers, kernelThreads: 0, pending: 10, cores });
+        expect(workers * threadsPerTrial).toBeLessThanOrEqual(cores);
+      }
+      const { threadsPerTrial } = poolSize({ workers: 2, kernelThreads: 0, pending: 10, cores: 2 });
+      const { backend } = await selectBackend('blas', threadsPerTrial);
+      made.push(backend as BlasBackend);
+      expect(backend.threads).toBe(0);
+      expect((backend as BlasBackend).gatherStats).toBeNull(); // no helper thread beside a single-threaded BLAS
+      const a = backend.matrix(64, 64), c = backend.matrix(64, 64);
+      await backend.gemm(a, false, a, true, c);
+      if (library!.threadControl) expect(library!.getThreads()).toBe(1);
     });
 
     it('refuses matrices it did not allocate, and released ones', async () => {

@@ -47,7 +47,7 @@ export class BlasBackend implements KernelBackend {
     private readonly ex: NormaliseExports | null,
   ) {
     this.name = `blas-${library.flavour}`;
-    this.threads = library.threadControl ? blasThreads - 1 : 0;
+    this.threads = blasThreads - 1; // as asked: a library without a thread-count call (Accelerate) decides itself
   }
 
   static async create(opts: BlasOptions = {}): Promise<BlasBackend> {
