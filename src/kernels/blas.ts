@@ -30,6 +30,12 @@ const THREADED_FLOPS = 1e6;
 /** Rows a gather ahead can take (larger batches gather on the calling thread). */
 const AHEAD_MAX_ROWS = 4096;
 
+/** a[i] === b[i] for i < a.length (b may be longer). */
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class BlasBackend implements KernelBackend {
   readonly name: string;
   readonly dtype = 'float32' as const;
@@ -37,7 +43,7 @@ export class BlasBackend implements KernelBackend {
   readonly threads: number;
   private views = new WeakSet<object>(); // the Matrix.data arrays handed out since releaseAll
   private area: (GatherArea & { rows: number; d: number; mean: number; invStd: number }) | null = null;
-  private normOf: { mean: Float32Array; invStd: Float32Array } | null = null;
+  private normValid = false; // the area's scale and shift were made from the mean and invStd stored beside them
 
   private constructor(
     readonly library: BlasLibrary,
@@ -100,14 +106,17 @@ export class BlasBackend implements KernelBackend {
       const vec = Math.ceil(d / 16) * 16; // floats, 64-byte multiples
       const base = this.host.matrix(1, 4 * vec + Math.ceil((count * d) / 4)).data.byteOffset;
       this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, staging: base + 4 * vec * 4, rows: count, d };
-      this.normOf = null;
+      this.normValid = false;
     }
     const a = this.area;
-    if (this.normOf?.mean !== mean || this.normOf.invStd !== invStd) {
-      new Float32Array(this.host.sharedMemory.buffer, a.mean, d).set(mean.subarray(0, d));
-      new Float32Array(this.host.sharedMemory.buffer, a.invStd, d).set(invStd.subarray(0, d));
+    // the scale and shift vectors, remade when the statistics differ from the last ones (compared by value: µs)
+    const buf = this.host.sharedMemory.buffer;
+    const lastMean = new Float32Array(buf, a.mean, d), lastInv = new Float32Array(buf, a.invStd, d);
+    if (!this.normValid || !sameValues(lastMean, mean) || !sameValues(lastInv, invStd)) {
+      lastMean.set(mean.subarray(0, d));
+      lastInv.set(invStd.subarray(0, d));
       this.ex!.normalisers(a.mean, a.invStd, a.norm, a.norm + d * 4, d);
-      this.normOf = { mean, invStd };
+      this.normValid = true;
     }
     h.start(records, rows, count, d, y.byteOffset, a);
     return () => h.join();

@@ -178,6 +178,13 @@ export function describeConformance(label: string, create: () => Promise<KernelB
         await expectClose(b, out, outr, 1e-6, `gather ahead of ${rows.length} rows`);
       }
       await expectClose(b, x, xr, 1e-12, 'a matrix the gather does not target');
+      // statistics changed in place are used (not a stale copy)
+      mean.fill(0.25);
+      const rows = Int32Array.of(1, 2, 3);
+      const [out, outr] = await pair(b, 3, d, new Float64Array(3 * d));
+      await b.gatherNormalizedAhead(records, rows, 3, mean, invStd, out)();
+      ref.gatherNormalized(records, rows, 3, mean, invStd, outr);
+      await expectClose(b, out, outr, 1e-6, 'gather ahead after the mean changed');
       const target = b.matrix(1, d);
       await expect(Promise.resolve().then(() => b.gatherNormalizedAhead!(records, Int32Array.of(300), 1, mean, invStd, target)())).rejects.toThrow(/out of range/);
     });
