@@ -9,7 +9,7 @@ import { trainSchema } from '../src/config/train-schema.js';
 import { loadSplits } from '../src/data/splits.js';
 import { runTraining } from '../src/pipeline/train.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
-import { BlasNotFoundError, findBlas, openBlas, type BlasLibrary } from '../src/kernels/blas-library.js';
+import { blasCandidates, BlasNotFoundError, findBlas, openBlas, type BlasLibrary } from '../src/kernels/blas-library.js';
 import { BlasBackend } from '../src/kernels/blas.js';
 import { selectBackend } from '../src/kernels/select.js';
 import { poolSize } from '../src/search/plan.js';
@@ -207,9 +207,13 @@ describe('BLAS discovery', () => {
     // among the default candidates, a non-BLAS is named; missing files are only listed
     const e = (() => { try { findBlas({}, ['/nonexistent/libblis.so.4', NOT_A_BLAS!]); } catch (x) { return x as BlasNotFoundError; } })();
     expect(e).toBeInstanceOf(BlasNotFoundError);
-    expect(e!.message).toMatch(new RegExp(`^no BLAS found: looked for /nonexistent/libblis\\.so\\.4, ${NOT_A_BLAS!.replace(/\./g, '\\.')} \\(${NOT_A_BLAS!.replace(/\./g, '\\.')}: loads, but has no cblas_sgemm`));
+    expect(e!.message).toMatch(new RegExp(`^no BLAS found: looked for libblis\\.so\\.4, ${NOT_A_BLAS!.split('/').pop()!.replace(/\./g, '\\.')} \\(${NOT_A_BLAS!.replace(/\./g, '\\.')}: loads, but has no cblas_sgemm`));
     expect(e!.message).toContain('CIFAR_MLP_BLAS');
     expect(e!.tried.map((t) => t.path)).toEqual(['/nonexistent/libblis.so.4', NOT_A_BLAS]);
+    expect(e!.tried[0].reason).toMatch(/^\/nonexistent\/libblis\.so\.4: .*(no such file|cannot open)/i);
+    // the default list names each library once, and says that folders were searched too
+    const none = (() => { try { findBlas({}, blasCandidates('linux', 'x64').map((c) => c.replace(/^(\/?)/, '/nonexistent/'))); } catch (x) { return x as Error; } })();
+    expect(none!.message).toMatch(/^no BLAS found: looked for libopenblas\.so\.0, libopenblasp\.so\.0, libopenblaso\.so\.0, libopenblas\.so, libmkl_rt\.so\.2, libmkl_rt\.so, libblis\.so\.4, libblis\.so in the system's library path and the usual folders; install one or set CIFAR_MLP_BLAS=\/path\/to\/library \(docs\/blas\.md\)$/);
   });
 
   it('auto falls back to wasm-simd and records why blas did not load; --backend blas fails with the reason', async () => {

@@ -190,9 +190,10 @@ export function findBlas(env: NodeJS.ProcessEnv = process.env, candidates: strin
   }
   // a library that loaded but is not usable is worth naming; "not found" is the common case and stays short
   const odd = tried.filter((t) => !/No such file|cannot open|not found|image not found|could not be found|specified module/i.test(t.reason));
+  const names = [...new Set(candidates.map((c) => c.split(/[\\/]/).pop()!))];
   throw new BlasNotFoundError(
-    `no BLAS found: looked for ${candidates.join(', ')}` + (odd.length ? ` (${odd.map((t) => t.reason).join('; ')})` : '') +
-      `; set ${BLAS_ENV}=/path/to/libopenblas (see docs/blas.md)`,
+    `no BLAS found: looked for ${names.join(', ')}${names.length < candidates.length ? ' in the system\'s library path and the usual folders' : ''}` +
+      (odd.length ? ` (${odd.map((t) => t.reason).join('; ')})` : '') + `; install one or set ${BLAS_ENV}=/path/to/library (docs/blas.md)`,
     tried,
   );
 }
