@@ -30,7 +30,7 @@ export interface BlasLibrary {
   readonly sgemm: Sgemm;
   /** Whether setThreads changes anything (Accelerate and a bare CBLAS offer no control). */
   readonly threadControl: boolean;
-  /** Sets the library's thread count, process-wide (skipped when it already is n). */
+  /** Sets the library's thread count, process-wide (skipped when it already is n: the library is asked, where it can say). */
   setThreads(n: number): void;
   /** The library's current thread count, where it says (OpenBLAS, BLIS, MKL); null elsewhere. */
   getThreads(): number | null;
@@ -147,7 +147,7 @@ export function openBlas(path: string): BlasLibrary {
     const core = optional(lib, 'const char *openblas_get_corename()')?.() as string | undefined;
     if (config) description = `${config.trim()}${core ? ` (core ${core.trim()})` : ''}`;
   }
-  let current = get?.() ?? -1;
+  let current = -1; // what this thread last set, where the library cannot say (other threads may change it)
   const library: BlasLibrary = {
     path,
     flavour,
@@ -155,7 +155,7 @@ export function openBlas(path: string): BlasLibrary {
     sgemm: sgemm as unknown as Sgemm,
     threadControl: set !== null,
     setThreads(n: number) {
-      if (!set || n === current) return;
+      if (!set || (get ? get() : current) === n) return; // asked each time: search workers share the library
       set(n);
       current = n;
     },
