@@ -39,7 +39,7 @@ describe('training pipeline', () => {
     const s = await train('wasm-simd', out);
     expect(s.status).toBe('completed');
     expect(s.steps).toBe(60);
-    expect(s.final!.test.accuracy).toBeGreaterThan(0.6); // chance is 0.1
+    expect(s.final!.test!.accuracy).toBeGreaterThan(0.6); // chance is 0.1
     expect(s.final!.val.accuracy).toBeGreaterThan(0.6);
     const rows = metricsWithoutTime(out);
     expect(rows[0]).toBe('step,epoch,eta,train_loss,train_cost,train_acc,val_loss,val_cost,val_acc');
@@ -63,4 +63,29 @@ describe('training pipeline', () => {
     expect(s.divergedAtStep).toBeGreaterThan(0);
     expect(s.final).toBeNull();
   });
+
+  it('asks at each rung and ends pruned at the rung where it is told to, with the validation accuracy there', async () => {
+    const out = join(root, 'pruned');
+    const { backend } = await selectBackend('wasm-simd', 1);
+    const asked: [number, number][] = [];
+    try {
+      const { summary } = await runTraining({
+        config, splits: loadSplits(config.data, dataDir), backend, outDir: out,
+        rungs: { steps: [10, 25, 40], decide: async (step, acc) => { asked.push([step, acc]); return step === 25 ? 'prune' : 'continue'; } },
+      });
+      expect(asked.map(([s]) => s)).toEqual([10, 25]); // never asked at 40
+      expect(summary.status).toBe('pruned');
+      expect(summary.steps).toBe(25);
+      expect(summary.pruned).toEqual({ step: 25, valAccuracy: asked[1][1] });
+      expect(asked[1][1]).toBeGreaterThan(0.2); // learnt something by then (chance is 0.1)
+      expect(summary.final).toBeNull();
+      // 25 is not an evaluation point (every 10): its accuracy was evaluated for the rung; 10 is, and is the row's
+      const rows = metricsWithoutTime(out).slice(1);
+      expect(rows.map((l) => Number(l.split(',')[0]))).toEqual([0, 10, 20]);
+      expect(Number(rows[1].split(',')[8])).toBe(asked[0][1]);
+    } finally {
+      await backend.dispose();
+    }
+  });
 });
+

@@ -2,7 +2,8 @@
  * Run-time backend selection, with the reason each backend not chosen was passed over (the run's start line and
  * summary.json show them).
  *
- * `auto` takes the first CPU backend that loads (CPU_ORDER), then considers the GPU modes of gpu.js: a GPU backend
+ * `auto` takes the first CPU backend that loads (CPU_ORDER: the machine's BLAS, then wasm-simd, then gpu.js webasm and
+ * cpu), then considers the GPU modes of gpu.js: a GPU backend
  * wins only on real hardware (a software renderer such as Mesa's llvmpipe runs the kernels correctly but slowly)
  * and only where a short timed probe of training steps at the run's shapes finds it faster than the CPU pick.
  * On Linux a machine without GPU device nodes (/dev/dri, /dev/nvidia*) can only offer software renderers, so the
@@ -20,7 +21,7 @@ import type { BackendName } from './names.js';
 export { BACKEND_NAMES, type BackendName } from './names.js';
 
 /** CPU backends, fastest first: auto takes the first that loads. */
-export const CPU_ORDER: Exclude<BackendName, 'auto' | 'reference' | DeviceMode>[] = ['wasm-simd', 'webasm', 'cpu'];
+export const CPU_ORDER: Exclude<BackendName, 'auto' | 'reference' | DeviceMode>[] = ['blas', 'wasm-simd', 'webasm', 'cpu'];
 /** GPU backends auto considers (each only on hardware and where faster): WebGPU's compute shaders before WebGL 1. */
 export const GPU_CANDIDATES: DeviceMode[] = ['webgpu', 'headlessgl'];
 
@@ -84,6 +85,10 @@ async function load(name: Exclude<BackendName, 'auto'>, threads: number): Promis
   switch (name) {
     case 'reference':
       return new ReferenceBackend();
+    case 'blas': {
+      const { BlasBackend } = await import('./blas.js');
+      return BlasBackend.create({ threads });
+    }
     case 'wasm-simd': {
       const { WasmSimdBackend } = await import('./wasm-simd.js');
       return WasmSimdBackend.create({ threads });

@@ -11,7 +11,7 @@ import { onForcedExit } from '../util/shutdown.js';
 import type { EvaluatedStep, SplitMetrics } from '../stages/types.js';
 import type { RunPlan } from './plan.js';
 
-export type RunStatus = 'running' | 'completed' | 'diverged' | 'interrupted' | 'failed';
+export type RunStatus = 'running' | 'completed' | 'diverged' | 'pruned' | 'interrupted' | 'failed';
 
 export interface Summary {
   status: RunStatus;
@@ -30,11 +30,13 @@ export interface Summary {
   seconds: number;
   samplesPerSecond: number;
   divergedAtStep?: number;
+  /** Pruned runs (search trials stopped at a rung): the step and the validation accuracy there. */
+  pruned?: { step: number; valAccuracy: number };
   error?: string;
   startedAt: string;
   finishedAt: string;
   config: TrainConfig;
-  final: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics } | null;
+  final: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics | null } | null;
   lastMetrics: EvaluatedStep['metrics'] | null;
 }
 
@@ -44,6 +46,7 @@ export class RunLedger {
   lastMetrics: Summary['lastMetrics'] = null;
   checkpointStep: number | undefined;
   divergedAtStep: number | undefined;
+  pruned: Summary['pruned'];
   error: string | undefined;
   final: Summary['final'] = null;
   /** Seconds spent in update steps (evaluation excluded), for samplesPerSecond. */
@@ -90,6 +93,7 @@ export class RunLedger {
       seconds: (Date.now() - this.started) / 1000,
       samplesPerSecond: this.trainSeconds > 0 ? (trained * this.config.train.batchSize) / this.trainSeconds : 0,
       ...(this.divergedAtStep !== undefined ? { divergedAtStep: this.divergedAtStep } : {}),
+      ...(this.pruned ? { pruned: this.pruned } : {}),
       ...(this.error !== undefined ? { error: this.error } : {}),
       startedAt: new Date(this.started).toISOString(),
       finishedAt: new Date().toISOString(),

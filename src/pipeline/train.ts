@@ -1,7 +1,7 @@
 /**
  * The training pipeline: a stream of update steps through one operator per job,
  *
- *   step source → shuffle → normalize → train step → evaluate → metrics sink → checkpoint → ledger
+ *   step source → shuffle → normalize → train step → evaluate → metrics sink → [rung gate] → checkpoint → ledger
  *
  * The source emits the next step only when the ledger has taken the last one (step-source.ts), so the stream holds
  * one step at a time, whatever the run's length, and a stop (the abort signal: SIGINT/SIGTERM) ends it between two
@@ -9,7 +9,7 @@
  * end of the run (completed, interrupted, diverged, failed) writes its final metrics, checkpoint and summary.
  */
 import { join } from 'node:path';
-import { concat, defer, EMPTY, lastValueFrom, pipe, tap } from 'rxjs';
+import { concat, defer, EMPTY, identity, lastValueFrom, pipe, tap } from 'rxjs';
 import type { TrainConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
 import { PIXELS, CLASSES } from '../data/cifar.js';
@@ -21,13 +21,15 @@ import { Evaluator } from '../model/evaluator.js';
 import { Network } from '../model/network.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkpoint } from '../stages/checkpoint.js';
 import { evaluate } from '../stages/evaluate.js';
-import { CsvLog, METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { CsvLog } from '../util/csv-log.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { normalize } from '../stages/normalize.js';
 import { shuffle } from '../stages/shuffle.js';
+import { PrunedError, rungGate, type RungPlan } from '../stages/rung-gate.js';
 import { DivergedError, trainStep } from '../stages/train-step.js';
 import type { EvaluatedStep } from '../stages/types.js';
 import { RunLedger, type RunStatus, type Summary } from './ledger.js';
@@ -60,6 +62,10 @@ export interface TrainingOptions {
   resume?: ResumeState;
   /** Normalisation statistics, when already computed (search trials share them). */
   normalization?: Normalization;
+  /** Successive-halving rungs of a search trial: the run reports its validation accuracy there and may be pruned. */
+  rungs?: RungPlan;
+  /** Evaluate the finished run on the test split (default true; search trials: false, final.test is then null). */
+  testFinal?: boolean;
 }
 
 export interface TrainingResult {
@@ -71,7 +77,7 @@ export interface TrainingResult {
 export async function runTraining(opts: TrainingOptions): Promise<TrainingResult> {
   const { config, splits, backend, outDir, signal } = opts;
   const plan = planRun(config, splits.train.count);
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
@@ -84,7 +90,14 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
   const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
-  const log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
+  let log: CsvLog;
+  try {
+    log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
+  } catch (e) {
+    ledger.status = 'failed';
+    ledger.error = (e as Error).message;
+    return { summary: ledger.close(), network: net, normalization: norm };
+  }
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;
     await opts.onCheckpoint(net, step, norm);
@@ -108,6 +121,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     normalize(backend, splits.train, norm, X),
     trainStep(net, { etaAt: (step) => cyclicalEta(config.schedule, step), lambda, stepsPerEpoch: plan.stepsPerEpoch }),
     record,
+    opts.rungs ? rungGate(opts.rungs, evaluator, splits.val, lambda) : identity,
     checkpoint(config.checkpoint.every, firstStep, plan.totalSteps, save),
     tap((s) => {
       ledger.stepDone(s);
@@ -128,11 +142,15 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     await lastValueFrom(concat(start$, steps$), { defaultValue: null });
     ledger.status = ledger.stepsDone < plan.totalSteps ? 'interrupted' : 'completed';
   } catch (e) {
-    if (e instanceof DivergedError) {
-      ledger.status = 'diverged';
-      ledger.divergedAtStep = e.step;
-    } else ledger.status = 'failed';
-    ledger.error = (e as Error).message;
+    if (e instanceof PrunedError) {
+      ledger.status = 'pruned';
+      ledger.pruned = { step: e.step, valAccuracy: e.valAccuracy };
+      ledger.stepsDone = e.step;
+    } else {
+      ledger.status = e instanceof DivergedError ? 'diverged' : 'failed';
+      if (e instanceof DivergedError) ledger.divergedAtStep = e.step;
+      ledger.error = (e as Error).message;
+    }
   } finally {
     await log.close().catch((e) => {
       if (ledger.status !== 'failed') ledger.error = (e as Error).message;
@@ -146,7 +164,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       ledger.final = {
         train: await evaluator.evaluate(splits.train, lambda),
         val: await evaluator.evaluate(splits.val, lambda),
-        test: await evaluator.evaluate(splits.test, lambda),
+        test: opts.testFinal === false ? null : await evaluator.evaluate(splits.test, lambda),
       };
     }
     if (ledger.status === 'completed' || ledger.status === 'interrupted') await save(ledger.stepsDone);

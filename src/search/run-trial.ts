@@ -1,9 +1,16 @@
-/** One trial, wherever it runs: runTraining on a kernel backend with the given threads, into the trial's folder. */
+/**
+ * One trial, wherever it runs: runTraining on a kernel backend with the given threads, into the trial's folder, without
+ * a test evaluation (only the search's chosen trial is tested); a completed trial of a task with `saveModel` leaves
+ * its network in model.json.
+ */
+import { join, resolve } from 'node:path';
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
 import { selectBackend } from '../kernels/select.js';
 import type { KernelBackend } from '../kernels/backend.js';
+import { MODEL_FILE, readClassNames, saveCheckpoint } from '../model/checkpoint.js';
 import { runTraining } from '../pipeline/train.js';
+import type { RungDecision } from '../stages/rung-gate.js';
 import type { TrialResult, TrialTask } from './types.js';
 
 export interface TrialData {
@@ -21,8 +28,10 @@ export interface RunTrialOptions {
   backend?: KernelBackend;
   /** Stops the training after the current step (the trial then reports 'interrupted'). */
   signal?: AbortSignal;
-  /** Called after every update step (e.g. to poll a stop flag). */
-  onStep?: () => void;
+  /** Called after every update step with the steps done and the run's total (e.g. to poll a stop flag). */
+  onStep?: (stepsDone: number, totalSteps: number) => void;
+  /** The pruner's decision at each of the task's rungs (without it the trial runs to its end). */
+  onRung?: (step: number, valAccuracy: number) => Promise<RungDecision> | RungDecision;
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -40,24 +49,36 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
   }
   try {
     if (opts.signal?.aborted) return { ...failed('stopped before it started', backend.name, backend.threads + 1), status: 'interrupted' };
-    const { summary } = await runTraining({
+    const { summary, network, normalization } = await runTraining({
+      testFinal: false,
       config: task.config,
       splits: data.splits,
       normalization: data.normalization,
       backend,
       outDir: task.outDir,
       signal: opts.signal,
-      onStep: opts.onStep,
+      onStep: opts.onStep && ((s, plan) => opts.onStep!(s.step, plan.totalSteps)),
+      ...(task.rungs?.length && opts.onRung ? { rungs: { steps: task.rungs, decide: opts.onRung } } : {}),
     });
+    if (task.saveModel && summary.status === 'completed') {
+      const { train, val, test } = data.splits;
+      await saveCheckpoint(join(task.outDir, MODEL_FILE), network, {
+        config: task.config, step: summary.steps, totalSteps: summary.totalSteps, normalization,
+        data: { train: train.count, val: val.count, test: test.count, dir: resolve(task.dataDir) },
+        classes: readClassNames(task.dataDir) ?? undefined,
+      });
+    }
     return {
       trial: task.trial,
       status: summary.status === 'running' ? 'failed' : summary.status,
       final: summary.final,
       steps: summary.steps,
+      totalSteps: summary.totalSteps,
       seconds: summary.seconds,
       backend: summary.backend,
       threads: summary.threads,
       ...(summary.error !== undefined ? { reason: summary.error } : {}),
+      ...(summary.pruned ? { pruned: summary.pruned, reason: `pruned at step ${summary.pruned.step}` } : {}),
     };
   } catch (e) {
     return failed(message(e), backend.name, backend.threads + 1);

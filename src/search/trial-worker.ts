@@ -3,7 +3,8 @@
  * The splits and the normalisation arrive in shared memory (SharedArrayBuffer views are shared across
  * threads, not copied). The stop flag is a shared Int32Array that the main thread sets to 1 to stop
  * the trial: it is polled after every update step and turned into the AbortSignal runTraining takes,
- * so an interrupted trial ends cleanly with its summary.json saying so.
+ * so an interrupted trial ends cleanly with its summary.json saying so. The optional progress array tells the
+ * main thread how many steps the trial has done.
  * A worker keeps one kernel backend from trial to trial (its memory and kernel threads are reused; each trial
  * frees its matrices), and makes a new one after a failed trial, which may have left it broken.
  */
@@ -11,6 +12,8 @@ import type { BackendName } from '../kernels/names.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { selectBackend } from '../kernels/select.js';
 import { runTrial, type TrialData } from './run-trial.js';
+import type { MessagePort } from 'node:worker_threads';
+import type { RungDecision } from '../stages/rung-gate.js';
 import type { TrialResult, TrialTask } from './types.js';
 
 export interface WorkerTask {
@@ -19,6 +22,18 @@ export interface WorkerTask {
   threads: number;
   /** Shared Int32Array(1): 1 = stop. */
   stop: Int32Array;
+  /** For a task with rungs: posts { step, valAccuracy } at each rung and receives the decision ('continue' | 'prune'). */
+  rungPort?: MessagePort;
+  /** Shared Int32Array(2), when given: [update steps done, total steps], set after every step. */
+  progress?: Int32Array;
+}
+
+/** Asks the search across the port and waits for its answer. */
+function askOver(port: MessagePort): (step: number, valAccuracy: number) => Promise<RungDecision> {
+  return (step, valAccuracy) => new Promise((resolve) => {
+    port.once('message', (decision: RungDecision) => resolve(decision));
+    port.postMessage({ step, valAccuracy });
+  });
 }
 
 let held: { key: string; backend: KernelBackend } | undefined;
@@ -42,14 +57,25 @@ async function heldBackend(choice: BackendName, threads: number): Promise<Kernel
   }
 }
 
-export default async function trialWorker({ task, data, threads, stop }: WorkerTask): Promise<TrialResult> {
+export default async function trialWorker({ task, data, threads, stop, rungPort, progress }: WorkerTask): Promise<TrialResult> {
   const controller = new AbortController();
   const poll = () => {
     if (!controller.signal.aborted && Atomics.load(stop, 0) !== 0) controller.abort();
   };
+  const onStep = (steps: number, totalSteps: number) => {
+    if (progress) {
+      Atomics.store(progress, 1, totalSteps);
+      Atomics.store(progress, 0, steps);
+    }
+    poll();
+  };
   poll();
   const backend = await heldBackend(task.config.kernels.backend, threads);
-  const result = await runTrial(task, data, { threads, backend, signal: controller.signal, onStep: poll });
-  if (result.status === 'failed') await dropBackend();
-  return result;
+  try {
+    const result = await runTrial(task, data, { threads, backend, signal: controller.signal, onStep, ...(rungPort ? { onRung: askOver(rungPort) } : {}) });
+    if (result.status === 'failed') await dropBackend();
+    return result;
+  } finally {
+    rungPort?.close();
+  }
 }

@@ -6,6 +6,7 @@ export interface BatchPlan {
   step: number; // 0-based index of this update
   epoch: number; // 0-based
   rows: Int32Array; // record indices into the training split
+  next?: Int32Array; // those of the step after this one (the normalize stage may gather it ahead)
 }
 
 export interface Batch extends BatchPlan {

@@ -37,6 +37,21 @@ export async function expectClose(b: KernelBackend, got: Matrix, want: HostMatri
   expect(worst, `${what} worst at ${at}: ${g[at]} vs ${w[at]}`).toBeLessThan(tol);
 }
 
+/**
+ * The reference's results are the same for every backend that runs these cases (same seeds): computed once per
+ * process. `referenceOnce` stores the values `compute` leaves in `out`, or puts the stored ones there.
+ */
+const referenceValues = new Map<string, Float64Array>();
+function referenceOnce(key: string, out: HostMatrix, compute: () => void): void {
+  const known = referenceValues.get(key);
+  if (known) ref.write(out, known);
+  else {
+    compute();
+    referenceValues.set(key, ref.read(out));
+  }
+}
+const referenceSteps = new Map<string, { loss: number; params: Record<string, Float64Array> }>();
+
 const SHAPES: [number, number][] = [[1, 1], [3, 7], [7, 3], [17, 50], [100, 10], [33, 129]];
 const GEMM_SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [17, 13, 31], [100, 50, 3072], [37, 10, 50], [64, 33, 129]];
 
@@ -54,10 +69,10 @@ export function describeConformance(label: string, create: () => Promise<KernelB
           const [bb, br] = await pair(b, tb ? m : k, tb ? k : m, randomValues(rng, k * m));
           const [c, cr] = await pair(b, n, m, randomValues(rng, n * m));
           await b.gemm(a, ta, bb, tb, c, 0.75, 0.5);
-          ref.gemm(ar, ta, br, tb, cr, 0.75, 0.5);
+          referenceOnce(`gemm ${n} ${m} ${k} ${ta} ${tb} beta`, cr, () => ref.gemm(ar, ta, br, tb, cr, 0.75, 0.5));
           await expectClose(b, c, cr, 2e-5 * Math.sqrt(k), `gemm ${ta}${tb} beta`);
           await b.gemm(a, ta, bb, tb, c);
-          ref.gemm(ar, ta, br, tb, cr);
+          referenceOnce(`gemm ${n} ${m} ${k} ${ta} ${tb}`, cr, () => ref.gemm(ar, ta, br, tb, cr));
           await expectClose(b, c, cr, 2e-5 * Math.sqrt(k), `gemm ${ta}${tb}`);
         }
       }
@@ -159,6 +174,36 @@ export function describeConformance(label: string, create: () => Promise<KernelB
       }
     });
 
+    it('gathers ahead (where the backend offers it) what gatherNormalized gathers, while products run', async (ctx) => {
+      if (!b.gatherNormalizedAhead) return ctx.skip();
+      const rng = new Rng(6), d = 3072, n = 100;
+      const records = new Uint8Array(new SharedArrayBuffer(300 * d)).map(() => rng.int(0, 255));
+      const plain = Uint8Array.from(records); // not shared: the backend may gather it on the calling thread
+      const mean = Float32Array.from({ length: d }, () => rng.uniform());
+      const invStd = Float32Array.from({ length: d }, () => 1 + rng.uniform() * 3);
+      const [x, xr] = await pair(b, n, d, randomValues(rng, n * d));
+      const [w] = await pair(b, 50, d, randomValues(rng, 50 * d));
+      const s = b.matrix(n, 50);
+      for (const [source, rows] of [[records, Int32Array.from({ length: n }, () => rng.int(0, 299))], [plain, Int32Array.of(5, 299, 0)], [records, Int32Array.of(7, 7)]] as const) {
+        const [out, outr] = await pair(b, n, d, new Float64Array(n * d).fill(42));
+        const wait = b.gatherNormalizedAhead(source, rows, rows.length, mean, invStd, out);
+        for (let t = 0; t < 3; t++) await b.gemm(x, false, w, true, s); // products (and their pauses) while it gathers
+        await wait();
+        ref.gatherNormalized(source, rows, rows.length, mean, invStd, outr);
+        await expectClose(b, out, outr, 1e-6, `gather ahead of ${rows.length} rows`);
+      }
+      await expectClose(b, x, xr, 1e-12, 'a matrix the gather does not target');
+      // statistics changed in place are used (not a stale copy)
+      mean.fill(0.25);
+      const rows = Int32Array.of(1, 2, 3);
+      const [out, outr] = await pair(b, 3, d, new Float64Array(3 * d));
+      await b.gatherNormalizedAhead(records, rows, 3, mean, invStd, out)();
+      ref.gatherNormalized(records, rows, 3, mean, invStd, outr);
+      await expectClose(b, out, outr, 1e-6, 'gather ahead after the mean changed');
+      const target = b.matrix(1, d);
+      await expect(Promise.resolve().then(() => b.gatherNormalizedAhead!(records, Int32Array.of(300), 1, mean, invStd, target)())).rejects.toThrow(/out of range/);
+    });
+
     it('read and write round-trip through the backend\'s precision', async () => {
       const m = b.matrix(3, 3);
       await b.write(m, [1, 2, 3, 4, 5, 6, 7, 8, 0.1]);
@@ -175,7 +220,7 @@ export function describeConformance(label: string, create: () => Promise<KernelB
       ['momentum', { eta: 0.02, lambda: 0.01 }, { mu: 0.9, nesterov: false }],
       ['Nesterov with dropout', { eta: 0.02, lambda: 0.001, dropout: { keep: 0.8, seed: 7 } }, { mu: 0.9, nesterov: true }],
     ];
-    it.each(variants)('three training steps (%s) match the reference', async (_label, step, momentum) => {
+    it.each(variants)('three training steps (%s) match the reference', async (label, step, momentum) => {
       const rng = new Rng(7);
       const xv = Float64Array.from(randomValues(rng, n * shape.d, 2), Math.fround);
       const labels = Uint8Array.from({ length: n }, () => rng.int(0, 9));
@@ -192,7 +237,9 @@ export function describeConformance(label: string, create: () => Promise<KernelB
         for (let s = 0; s < 3; s++) loss = (await net.trainStep(X, labels, step)).lossSum;
         return { loss, params: await net.snapshot() };
       };
-      const got = await run(b), want = await run(ref);
+      const got = await run(b);
+      const want = referenceSteps.get(label) ?? (await run(ref));
+      referenceSteps.set(label, want);
       expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-4 * want.loss);
       for (const p of PARAM_NAMES) {
         const g = got.params[p], w = want.params[p];

@@ -11,6 +11,7 @@ import { formatTable, runGradcheck } from '../../gradcheck/run.js';
 import type { KernelBackend } from '../../kernels/backend.js';
 import { prepareOutDir } from '../out-dir.js';
 import { loadSplits } from '../../data/splits.js';
+import type { Dataset } from '../../data/cifar.js';
 import { describeSelection, log, selectBackendOrExplain, type RunOptions } from './train.js';
 
 export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions): Promise<number> {
@@ -19,7 +20,15 @@ export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions
   if (config.check.samples > splits.train.count) {
     throw new UsageError(`config: check.samples: ${config.check.samples} samples asked, the training split holds ${splits.train.count}`);
   }
-  const outDir = prepareOutDir(config.name, opts.out, opts);
+  const out = prepareOutDir(config.name, opts.out, { ...opts, log });
+  try {
+    return await check(config, opts, { dataDir, outDir: out.dir, train: splits.train });
+  } finally {
+    out.lock.release();
+  }
+}
+
+async function check(config: GradcheckConfig, opts: RunOptions, { dataDir, outDir, train }: { dataDir: string; outDir: string; train: Dataset }): Promise<number> {
   const { samples: n, entries, lambdas, h } = config.check;
   const { inputDims: d, hidden: m } = config.model;
   const selection = config.float32.enabled ? await selectBackendOrExplain(config.kernels.backend, config.kernels.threads, { n, d, m, k: CLASSES }) : null;
@@ -29,7 +38,7 @@ export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions
     (selection ? `; float32 ${describeSelection(selection)}` : '') + `; out ${outDir}`);
   let summary;
   try {
-    summary = await runGradcheck({ config, train: splits.train, backend, outDir, signal: opts.signal, log });
+    summary = await runGradcheck({ config, train, backend, outDir, signal: opts.signal, log });
   } finally {
     await backend?.dispose();
   }
