@@ -161,7 +161,7 @@ export const trainSchema = z.strictObject({
     .prefault({}),
   kernels: z
     .strictObject({
-      backend: z.enum(BACKEND_NAMES).default('auto').describe('Kernel backend; auto picks the fastest that loads (GPU via gpu.js, else wasm-simd).'),
+      backend: z.enum(BACKEND_NAMES).default('auto').describe('Kernel backend; auto takes a gpu.js GPU backend (webgpu, headlessgl) only on GPU hardware where a short timed probe beats the CPU, else the first CPU backend that loads (the machine\'s BLAS, else wasm-simd; see docs/blas.md); summary.json backendChoice says why.'),
       threads: z.int().min(0).default(0).describe('Threads for the kernels; 0 = all available cores (divided among search workers).'),
     })
     .prefault({}),

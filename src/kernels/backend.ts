@@ -97,6 +97,13 @@ export interface KernelBackend {
    */
   gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): MaybePromise<void>;
 
+  /**
+   * Optional: the same gather, started off the calling thread (where a helper thread can use a core the ops leave
+   * idle); returns a function that waits for it. Until that is called, `out` must not be used; other ops may run.
+   * The training stream assembles the next batch with it while the current one trains.
+   */
+  gatherNormalizedAhead?(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): () => MaybePromise<void>;
+
   /** Copies a matrix's values into a fresh Float64Array (checkpoints, reporting, tests). */
   read(a: Matrix): MaybePromise<Float64Array>;
   /** Overwrites a matrix's values. */

@@ -1,9 +1,12 @@
 /**
  * gpu.js backend: the products run as gpu.js kernels (one per layout and shape, built on first use);
- * the element-wise ops are HostBackend's loops on the returned float32 arrays. Runs on every gpu.js mode:
- * headlessgl / webgpu where a GPU is present, webasm (WebAssembly SIMD) or cpu elsewhere.
+ * the element-wise ops are HostBackend's loops on the returned float32 arrays. Runs on every gpu.js mode: the CPU
+ * modes webasm (WebAssembly SIMD) and cpu, which `--backend webasm|cpu` select, and the GPU modes headlessgl and
+ * webgpu with a host round trip per product (`--backend headlessgl|webgpu` select gpujs-device.ts instead, which
+ * keeps the data on the device; this one stays as the simplest check that a GPU mode computes at all).
  */
-import { GPU, type IKernelRunShortcut } from 'gpu.js';
+import { GPU, HeadlessGLKernel, type IKernelRunShortcut } from 'gpu.js';
+import { setUpWebGpu } from './webgpu-setup.js';
 import type { HostMatrix, Matrix } from './backend.js';
 import { HostBackend } from './host-backend.js';
 
@@ -38,6 +41,13 @@ function tt(this: any, a: number[], b: number[]) {
 }
 const layouts = { nn, nt, tn, tt };
 
+/** The gpu.js mode a kernel ran in. gpu.js names a headless-GL kernel's mode 'gpu' (as its WebGL kernels'). */
+export function modeThatRan(kernel: IKernelRunShortcut | undefined): string | undefined {
+  const ran = (kernel as { kernel?: { constructor: { mode?: string } } } | undefined)?.kernel;
+  if (!ran) return undefined;
+  return ran instanceof HeadlessGLKernel ? 'headlessgl' : ran.constructor.mode;
+}
+
 export class GpuJsBackend extends HostBackend {
   readonly dtype = 'float32' as const;
   readonly name: string;
@@ -50,6 +60,7 @@ export class GpuJsBackend extends HostBackend {
 
   /** Throws when the mode does not load on this machine. */
   static async create(mode: GpuJsMode, opts: { threads?: number } = {}): Promise<GpuJsBackend> {
+    if (mode === 'webgpu') await setUpWebGpu(); // navigator.gpu from Dawn
     const supported = {
       headlessgl: async () => GPU.isHeadlessGLSupported,
       webgpu: async () => Boolean(await (GPU as any).isWebGPUAvailable?.()),
@@ -65,8 +76,7 @@ export class GpuJsBackend extends HostBackend {
     backend.write(probe, [1, 2, 3, 4]);
     const out = backend.matrix(2, 2);
     await backend.gemm(probe, false, probe, false, out);
-    const ran = backend.kernels.values().next().value as any;
-    const ranMode = ran?.kernel?.constructor?.mode;
+    const ranMode = modeThatRan(backend.kernels.values().next().value);
     if (out.data[0] !== 7 || (ranMode && ranMode !== mode)) {
       backend.dispose();
       throw new Error(`gpu.js ${mode} did not run (ran ${ranMode ?? 'unknown'})`);

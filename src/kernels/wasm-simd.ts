@@ -240,6 +240,11 @@ export class WasmSimdBackend extends HostBackend {
     this.staging = { ptr: 0, bytes: 0 };
   }
 
+  /** The shared memory every matrix of this backend lives in (a helper thread may instantiate wasmModule() over it). */
+  get sharedMemory(): WebAssembly.Memory {
+    return this.memory;
+  }
+
   private f32(ptr: number, length: number): Float32Array {
     return new Float32Array(this.memory.buffer, ptr, length);
   }

@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { TrainConfig } from '../config/schema.js';
+import type { BackendChoice } from '../kernels/select.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { onForcedExit } from '../util/shutdown.js';
 import type { EvaluatedStep, SplitMetrics } from '../stages/types.js';
@@ -46,6 +47,8 @@ export interface Summary {
   name: string;
   backend: string;
   threads: number;
+  /** Which backend was asked for, the device it ran on, and why each other one was passed over. */
+  backendChoice?: BackendChoice;
   seed: number;
   /** Update steps done. */
   steps: number;
@@ -94,6 +97,7 @@ export class RunLedger {
     private readonly plan: RunPlan,
     private readonly backend: { name: string; threads: number },
     private readonly firstStep: number,
+    private readonly backendChoice?: BackendChoice,
   ) {
     this.path = join(outDir, 'summary.json');
     this.stepsDone = firstStep;
@@ -116,6 +120,7 @@ export class RunLedger {
       name: this.config.name,
       backend: this.backend.name,
       threads: this.backend.threads + 1,
+      ...(this.backendChoice ? { backendChoice: this.backendChoice } : {}),
       seed: this.config.seed,
       steps: this.stepsDone,
       totalSteps: this.plan.totalSteps,

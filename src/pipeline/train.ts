@@ -21,6 +21,7 @@ import type { Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { fillFromMean } from '../data/augmentation.js';
 import { Ensemble, evaluateEnsemble, type Member } from '../model/ensemble.js';
+import type { BackendChoice } from '../kernels/select.js';
 import { Evaluator } from '../model/evaluator.js';
 import { Network, type ParamValues } from '../model/network.js';
 import { cyclicalEta } from '../model/schedule.js';
@@ -58,6 +59,8 @@ export interface TrainingOptions {
   config: TrainConfig;
   splits: Splits;
   backend: KernelBackend;
+  /** How the backend was chosen (auto's reasons), for summary.json. */
+  backendChoice?: BackendChoice;
   outDir: string;
   signal?: AbortSignal;
   /** Called after every update step (progress display). */
@@ -117,7 +120,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const lambda = config.train.lambda;
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
-  const ledger = new RunLedger(outDir, config, plan, backend, firstStep);
+  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
   let log: CsvLog;
   try {
     log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);

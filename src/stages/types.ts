@@ -8,6 +8,7 @@ export interface BatchPlan {
   rows: Int32Array; // record indices into the training split
   /** The batch's images when augmented (uint8, record r at r · 3072): normalize reads these instead of the records `rows` name. */
   images?: Uint8Array;
+  next?: Int32Array; // those of the step after this one (the normalize stage may gather it ahead)
 }
 
 export interface Batch extends BatchPlan {

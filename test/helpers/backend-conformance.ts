@@ -174,6 +174,36 @@ export function describeConformance(label: string, create: () => Promise<KernelB
       }
     });
 
+    it('gathers ahead (where the backend offers it) what gatherNormalized gathers, while products run', async (ctx) => {
+      if (!b.gatherNormalizedAhead) return ctx.skip();
+      const rng = new Rng(6), d = 3072, n = 100;
+      const records = new Uint8Array(new SharedArrayBuffer(300 * d)).map(() => rng.int(0, 255));
+      const plain = Uint8Array.from(records); // not shared: the backend may gather it on the calling thread
+      const mean = Float32Array.from({ length: d }, () => rng.uniform());
+      const invStd = Float32Array.from({ length: d }, () => 1 + rng.uniform() * 3);
+      const [x, xr] = await pair(b, n, d, randomValues(rng, n * d));
+      const [w] = await pair(b, 50, d, randomValues(rng, 50 * d));
+      const s = b.matrix(n, 50);
+      for (const [source, rows] of [[records, Int32Array.from({ length: n }, () => rng.int(0, 299))], [plain, Int32Array.of(5, 299, 0)], [records, Int32Array.of(7, 7)]] as const) {
+        const [out, outr] = await pair(b, n, d, new Float64Array(n * d).fill(42));
+        const wait = b.gatherNormalizedAhead(source, rows, rows.length, mean, invStd, out);
+        for (let t = 0; t < 3; t++) await b.gemm(x, false, w, true, s); // products (and their pauses) while it gathers
+        await wait();
+        ref.gatherNormalized(source, rows, rows.length, mean, invStd, outr);
+        await expectClose(b, out, outr, 1e-6, `gather ahead of ${rows.length} rows`);
+      }
+      await expectClose(b, x, xr, 1e-12, 'a matrix the gather does not target');
+      // statistics changed in place are used (not a stale copy)
+      mean.fill(0.25);
+      const rows = Int32Array.of(1, 2, 3);
+      const [out, outr] = await pair(b, 3, d, new Float64Array(3 * d));
+      await b.gatherNormalizedAhead(records, rows, 3, mean, invStd, out)();
+      ref.gatherNormalized(records, rows, 3, mean, invStd, outr);
+      await expectClose(b, out, outr, 1e-6, 'gather ahead after the mean changed');
+      const target = b.matrix(1, d);
+      await expect(Promise.resolve().then(() => b.gatherNormalizedAhead!(records, Int32Array.of(300), 1, mean, invStd, target)())).rejects.toThrow(/out of range/);
+    });
+
     it('read and write round-trip through the backend\'s precision', async () => {
       const m = b.matrix(3, 3);
       await b.write(m, [1, 2, 3, 4, 5, 6, 7, 8, 0.1]);

@@ -20,13 +20,12 @@ import { loadSplits, type Splits } from '../../data/splits.js';
 import type { KernelBackend } from '../../kernels/backend.js';
 import type { FolderLock } from '../../util/folder-lock.js';
 import { claimDir } from '../out-dir.js';
-import type { BackendName } from '../../kernels/select.js';
+import { BACKEND_NAMES, type BackendName } from '../../kernels/names.js';
 import { argmax, deliveredMembers, loadCheckpoint, modelFromCheckpoint, Predictor, readClassNames, type Checkpoint } from '../../model/checkpoint.js';
 import { chosenTrialDir, isSearchFolder, missingTrialModel } from '../../search/folder.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { selectBackendOrExplain } from './train.js';
 
-const BACKENDS = ['auto', 'wasm-simd', 'webasm', 'cpu', 'headlessgl', 'webgpu', 'reference'] as const;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
 
@@ -265,7 +264,7 @@ export function registerModelCommands(program: Command, setExitCode: (code: numb
     .argument('<model>', 'model.json, a run folder holding one, a search folder (its chosen trial) or a search trial folder')
     .option('--data <dir>', 'CIFAR-10 folder (default: the one the model was trained on, else the usual search)')
     .option('--out <dir>', 'folder for evaluation.json and confusion-<split>.csv (default: the model file\'s folder)')
-    .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices(BACKENDS))
+    .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices([...BACKEND_NAMES]))
     .action(async (model: string, o) => setExitCode(await evaluateCommand(model, o)));
 
   program
@@ -274,6 +273,6 @@ export function registerModelCommands(program: Command, setExitCode: (code: numb
     .argument('<model>', 'model.json, or a run folder holding one')
     .argument('<inputs...>', 'image.png or records.bin files')
     .option('--json', 'one JSON object per line')
-    .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices(BACKENDS))
+    .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices([...BACKEND_NAMES]))
     .action(async (model: string, inputs: string[], o) => setExitCode(await predictCommand(model, inputs, o)));
 }

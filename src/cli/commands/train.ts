@@ -14,7 +14,8 @@ import type { TrainConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { computeNormalization, type Normalization } from '../../data/normalization.js';
 import { loadSplits, type Splits } from '../../data/splits.js';
-import { selectBackend, type BackendName } from '../../kernels/select.js';
+import { backendChoice, selectBackend, type BackendChoice, type BackendName, type Selection, type StepShape } from '../../kernels/select.js';
+import { CLASSES, PIXELS } from '../../data/cifar.js';
 import type { KernelBackend } from '../../kernels/backend.js';
 import { checkResumable, loadCheckpoint, MODEL_FILE, readClassNames, saveCheckpoint, type Checkpoint } from '../../model/checkpoint.js';
 import { checkSplitsFit, type RunPlan } from '../../pipeline/plan.js';
@@ -39,12 +40,30 @@ export interface RunOptions {
 export const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** A kernel backend, or a one-line UsageError naming the backend when it does not load here. */
-export async function selectBackendOrExplain(name: BackendName, threads: number) {
+export async function selectBackendOrExplain(name: BackendName, threads: number, shape?: StepShape): Promise<Selection> {
   try {
-    return await selectBackend(name, threads);
+    return await selectBackend(name, threads, shape ? { shape } : {});
   } catch (e) {
     throw new UsageError(`kernels.backend: ${(e as Error).message.split('\n')[0]}`);
   }
+}
+
+/** The start line's account of the backend: what runs, on which device, and why each other one was passed over. */
+export function describeSelection(s: Selection): string {
+  const { backend, device, skipped } = s;
+  return `backend ${backend.name} (${backend.threads + 1} thread${backend.threads ? 's' : ''})` +
+    (device ? ` on ${device.renderer}${device.software ? ` (software renderer ${device.software}: correct, not fast)` : ''}` : '') +
+    (skipped.length ? `; passed over: ${groupByReason(skipped).map((g) => `${g.names.join(' and ')} (${g.reason})`).join(', ')}` : '');
+}
+
+function groupByReason(items: Selection['skipped']): { names: string[]; reason: string }[] {
+  const groups: { names: string[]; reason: string }[] = [];
+  for (const { name, reason } of items) {
+    const last = groups[groups.length - 1];
+    if (last?.reason === reason) last.names.push(name);
+    else groups.push({ names: [name], reason });
+  }
+  return groups;
 }
 
 export const exitCodeOf = (s: Summary['status']) => ({ completed: 0, interrupted: 130, diverged: 3, pruned: 0, failed: 1, running: 1 })[s];
@@ -131,7 +150,9 @@ export async function trainCommand(config: TrainConfig, opts: RunOptions): Promi
     log('cifar-mlp: interrupted before the run started; nothing was written');
     return 130;
   }
-  const { backend, skipped } = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads);
+  const selection = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads,
+    { n: config.train.batchSize, d: PIXELS, m: config.model.hidden, k: CLASSES });
+  const { backend } = selection;
 
   // 2. The run, in a folder locked for this process.
   let out: OutDir;
@@ -152,7 +173,7 @@ export async function trainCommand(config: TrainConfig, opts: RunOptions): Promi
       await backend.dispose();
       throw e;
     }
-    return await runInFolder(config, opts, out.dir, { dataDir, splits, plan, counts, normalization, backend, skipped, checkpoint: resumeFrom });
+    return await runInFolder(config, opts, out.dir, { dataDir, splits, plan, counts, normalization, selection, checkpoint: resumeFrom });
   } finally {
     out.lock.release();
   }
@@ -164,16 +185,15 @@ interface Prepared {
   plan: RunPlan;
   counts: { train: number; val: number; test: number };
   normalization: Normalization;
-  backend: KernelBackend;
-  skipped: { name: string }[];
+  selection: Selection;
   checkpoint: Checkpoint | null;
 }
 
 async function runInFolder(config: TrainConfig, opts: RunOptions, outDir: string, p: Prepared): Promise<number> {
-  const { dataDir, splits, plan, counts, normalization, backend, skipped, checkpoint } = p;
+  const { dataDir, splits, plan, counts, normalization, selection, checkpoint } = p;
+  const { backend } = selection;
   log(`cifar-mlp: ${config.name}: data ${dataDir} (train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}); ` +
-    `backend ${backend.name} (${backend.threads + 1} thread${backend.threads ? 's' : ''})` +
-    (skipped.length ? `; not loaded: ${skipped.map((s) => s.name).join(', ')}` : '') + `; out ${outDir}` +
+    `${describeSelection(selection)}; out ${outDir}` +
     (checkpoint ? `; resuming at step ${checkpoint.step} of ${plan.totalSteps}` : ''));
   const modelPath = join(outDir, MODEL_FILE);
   const saveOpts = {
@@ -184,6 +204,7 @@ async function runInFolder(config: TrainConfig, opts: RunOptions, outDir: string
   const summary = await train(
     config, splits, backend, outDir, opts.signal, checkpoint,
     (net, step, _norm, members) => saveCheckpoint(modelPath, net, { ...saveOpts, step, members }), normalization,
+    backendChoice(config.kernels.backend, selection),
   );
   await renderRunArtifacts(outDir, log);
   const f = summary.final, e = summary.ensemble;
@@ -203,11 +224,12 @@ export function resumeStateOf(cp: Checkpoint): ResumeState {
 async function train(
   config: TrainConfig, splits: Splits, backend: KernelBackend, outDir: string, signal: AbortSignal, checkpoint: Checkpoint | null,
   onCheckpoint: Parameters<typeof runTraining>[0]['onCheckpoint'], normalization: Normalization,
+  choice: BackendChoice,
 ): Promise<Summary> {
   const progress = trainingProgress(config.name);
   try {
     const { summary } = await runTraining({
-      config, splits, backend, outDir, signal, normalization, onCheckpoint,
+      config, splits, backend, backendChoice: choice, outDir, signal, normalization, onCheckpoint,
       onStep: (s, plan) => progress.update(s, plan),
       ...(checkpoint ? { resume: resumeStateOf(checkpoint) } : {}),
     });

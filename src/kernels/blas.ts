@@ -1,0 +1,177 @@
+/**
+ * blas backend: the matrix products on the machine's BLAS (cblas_sgemm through koffi, blas-library.ts), everything
+ * else on a single-threaded wasm-simd backend that also owns the memory.
+ *
+ * - Matrices live in the wasm-simd backend's shared WebAssembly.Memory; their Float32Array views go to
+ *   cblas_sgemm as they are (koffi passes a typed array's address, nothing is copied). So the wasm gather,
+ *   sgdUpdate and sumSquares run on the same storage, and a step copies nothing.
+ * - Threads: the BLAS's own pool, sized to `threads` (openblas_set_num_threads & co., process-wide, set again
+ *   before a product whenever another backend of this process changed it). The wasm-simd part has no workers,
+ *   so no second pool competes with the BLAS's; search workers × threads ≤ cores (search/plan.ts).
+ * - With two threads or more, a helper thread assembles the next batch (gatherNormalizedAhead, gather-worker.ts)
+ *   on the core that the single-threaded parts of a step leave idle; it is paused around the threaded products.
+ */
+import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { CBLAS, findBlas, type BlasLibrary } from './blas-library.js';
+import { GatherWorker, type GatherArea, type NormaliseExports } from './gather-worker.js';
+import { WasmSimdBackend, wasmModule } from './wasm-simd.js';
+
+export interface BlasOptions {
+  /** Threads of the BLAS in all, the caller included (default: os.availableParallelism()). */
+  threads?: number;
+  /** The library to use (default: findBlas(): CIFAR_MLP_BLAS, else the usual places). */
+  library?: BlasLibrary;
+  /** Assemble batches ahead on a helper thread (default: when threads ≥ 2). */
+  gatherAhead?: boolean;
+}
+
+/** Products smaller than this (2·n·m·k flops) run single-threaded in the BLAS: the gather helper need not pause. */
+const THREADED_FLOPS = 1e6;
+/** Rows a gather ahead can take (larger batches gather on the calling thread). */
+const AHEAD_MAX_ROWS = 4096;
+
+/** a[i] === b[i] for i < a.length (b may be longer). */
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export class BlasBackend implements KernelBackend {
+  readonly name: string;
+  readonly dtype = 'float32' as const;
+  /** The BLAS's threads besides the caller. */
+  readonly threads: number;
+  private views = new WeakSet<object>(); // the Matrix.data arrays handed out since releaseAll
+  private area: (GatherArea & { rows: number; d: number; mean: number; invStd: number }) | null = null;
+  private normValid = false; // the area's scale and shift were made from the mean and invStd stored beside them
+
+  private constructor(
+    readonly library: BlasLibrary,
+    private readonly host: WasmSimdBackend,
+    private readonly blasThreads: number,
+    private readonly helper: GatherWorker | null,
+    private readonly ex: NormaliseExports | null,
+  ) {
+    this.name = `blas-${library.flavour}`;
+    this.threads = blasThreads - 1; // as asked: a library without a thread-count call (Accelerate) decides itself
+  }
+
+  static async create(opts: BlasOptions = {}): Promise<BlasBackend> {
+    const library = opts.library ?? findBlas();
+    const { availableParallelism } = await import('node:os');
+    const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+    const host = await WasmSimdBackend.create({ threads: 1 });
+    library.setThreads(threads);
+    if (!(opts.gatherAhead ?? threads >= 2)) return new BlasBackend(library, host, threads, null, null);
+    const module = await wasmModule();
+    const ex = new WebAssembly.Instance(module, { env: { memory: host.sharedMemory } }).exports as unknown as NormaliseExports;
+    return new BlasBackend(library, host, threads, GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS), ex);
+  }
+
+  matrix(rows: number, cols: number): HostMatrix {
+    const m = this.host.matrix(rows, cols);
+    this.views.add(m.data);
+    return m;
+  }
+
+  private data(m: Matrix, what: string): Float32Array {
+    const d = (m as HostMatrix).data as Float32Array;
+    if (!d || !this.views.has(d)) throw new Error(`${this.name}: ${what} was not allocated by this backend`);
+    return d;
+  }
+
+  gemm(a: Matrix, ta: boolean, b: Matrix, tb: boolean, c: Matrix, alpha = 1, beta = 0): void {
+    const [n, m, k] = gemmShape(a, ta, b, tb, c);
+    const A = this.data(a, 'gemm a'), B = this.data(b, 'gemm b'), C = this.data(c, 'gemm c');
+    if (n === 0 || m === 0) return;
+    this.library.setThreads(this.blasThreads);
+    const pause = this.helper?.busy && 2 * n * m * k >= THREADED_FLOPS;
+    if (pause) this.helper!.pause();
+    try {
+      this.library.sgemm(CBLAS.RowMajor, ta ? CBLAS.Trans : CBLAS.NoTrans, tb ? CBLAS.Trans : CBLAS.NoTrans, n, m, k,
+        alpha, A, Math.max(1, a.cols), B, Math.max(1, b.cols), beta, C, Math.max(1, m));
+    } finally {
+      if (pause) this.helper!.resume();
+    }
+  }
+
+  gatherNormalizedAhead(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): () => void {
+    const d = out.cols, y = this.data(out, 'gatherNormalized out');
+    const h = this.helper;
+    if (!h || !h.accepts(records, count) || count > out.rows || mean.length < d || invStd.length < d || count === 0) {
+      this.host.gatherNormalized(records, rows, count, mean, invStd, out); // the checks and their messages live there
+      return () => {};
+    }
+    if (!this.area || this.area.rows < count || this.area.d !== d) {
+      const vec = Math.ceil(d / 16) * 16; // floats, 64-byte multiples
+      const base = this.host.matrix(1, 4 * vec + Math.ceil((count * d) / 4)).data.byteOffset;
+      this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, staging: base + 4 * vec * 4, rows: count, d };
+      this.normValid = false;
+    }
+    const a = this.area;
+    // the scale and shift vectors, remade when the statistics differ from the last ones (compared by value: µs)
+    const buf = this.host.sharedMemory.buffer;
+    const lastMean = new Float32Array(buf, a.mean, d), lastInv = new Float32Array(buf, a.invStd, d);
+    if (!this.normValid || !sameValues(lastMean, mean) || !sameValues(lastInv, invStd)) {
+      lastMean.set(mean.subarray(0, d));
+      lastInv.set(invStd.subarray(0, d));
+      this.ex!.normalisers(a.mean, a.invStd, a.norm, a.norm + d * 4, d);
+      this.normValid = true;
+    }
+    h.start(records, rows, count, d, y.byteOffset, a);
+    return () => h.join();
+  }
+
+  /** Chunks of batches gathered ahead: all, and those the calling thread gathered itself at the wait. */
+  get gatherStats(): { chunks: number; byCaller: number } | null {
+    return this.helper ? { ...this.helper.stats } : null;
+  }
+
+  biasRelu(s: Matrix, bias: Matrix): void {
+    this.host.biasRelu(s, bias);
+  }
+  dropout(h: Matrix, keep: number, seed: number): void {
+    this.host.dropout(h, keep, seed);
+  }
+  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows?: number, gradient?: boolean): LossSums {
+    return this.host.softmax(s, bias, labels, rows, gradient);
+  }
+  crossEntropy(p: Matrix, labels: Labels, rows?: number): LossSums {
+    return this.host.crossEntropy(p, labels, rows);
+  }
+  reluBackward(g: Matrix, h: Matrix, scale?: number): void {
+    this.host.reluBackward(g, h, scale);
+  }
+  columnSums(a: Matrix, out: Matrix, alpha: number, beta?: number): void {
+    this.host.columnSums(a, out, alpha, beta);
+  }
+  scaleAdd(y: Matrix, x: Matrix, alpha: number, beta: number): void {
+    this.host.scaleAdd(y, x, alpha, beta);
+  }
+  sumSquares(a: Matrix): number {
+    return this.host.sumSquares(a);
+  }
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
+    this.host.sgdUpdate(w, g, eta, lambda, momentum);
+  }
+  gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
+    this.data(out, 'gatherNormalized out');
+    this.host.gatherNormalized(records, rows, count, mean, invStd, out);
+  }
+  read(a: Matrix): Float64Array {
+    return this.host.read(a);
+  }
+  write(a: Matrix, values: ArrayLike<number>): void {
+    this.host.write(a, values);
+  }
+  releaseAll(): void {
+    this.helper?.join(); // it writes into the memory that is about to be handed out again
+    this.host.releaseAll();
+    this.views = new WeakSet();
+    this.area = null;
+  }
+  async dispose(): Promise<void> {
+    await this.helper?.dispose();
+    await this.host.dispose();
+  }
+}
