@@ -7,6 +7,7 @@ import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
+import { workerCommand } from './commands/worker.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { existsSync } from 'node:fs';
 import { runForcedExitHooks } from '../util/shutdown.js';
@@ -85,10 +86,25 @@ async function main(argv: string[]): Promise<number> {
     .command('search')
     .description('Run a lambda search config (same as run; with --resume, continue an interrupted search in --out).')
     .argument('<config>', 'YAML search config, e.g. config/search-coarse.yaml'))
+    .option('--queue <url>', 'run the trials on `cifar-mlp worker` processes through Redis: redis://[user:password@]host:port[/db] or rediss:// (TLS)')
     .action(async (configPath: string, o) => {
       const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'search') throw new UsageError(`${configPath}: kind: search expects a search config (got ${JSON.stringify(config.kind)})`);
-      exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() });
+      exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal(), queue: o.queue });
+    });
+
+  program
+    .command('worker')
+    .description('Run search trials from a Redis queue (start any number, on any machines; stop with Ctrl-C: running trials go back to the queue).')
+    .requiredOption('--queue <url>', 'redis://[user:password@]host:port[/db] or rediss:// (TLS), as given to search --queue')
+    .option('--data <dir>', 'CIFAR-10 folder of this machine (else $CIFAR10_DIR, ./data/cifar-10-batches-bin; never downloaded)')
+    .option('--concurrency <n>', 'trials at once', '1')
+    .option('--work <dir>', 'parent of this worker\'s own work folder (default: the system temporary folder)')
+    .option('--name <name>', 'how the coordinator shows this worker (default host:pid)')
+    .option('--lock-seconds <s>', 'a trial whose worker stops renewing its lock for this long runs again on another worker', '30')
+    .option('--rung-timeout <s>', 'longest wait for the coordinator\'s decision at a rung; then the trial continues', '600')
+    .action(async (o) => {
+      exitCode = await workerCommand(o);
     });
 
   registerModelCommands(program, (code) => { exitCode = code; });
