@@ -75,7 +75,7 @@ export const descriptorSchema = z.object({
   schema: z.string().max(50),
   host: z.string().max(200),
   createdAt: z.string().max(50),
-});
+}).refine((d) => d.queue === trialQueueName(d.id), 'the queue of a search is trials-<its id>');
 export type SearchDescriptor = z.infer<typeof descriptorSchema>;
 
 const decision = z.enum(['continue', 'prune']);

@@ -95,7 +95,7 @@ export class QueueWorker {
   private readonly reporter: ConnectionReporter;
   private redis: Redis | null = null;
   private readonly queues = new Map<string, Queue>();
-  private loaded: LoadedData | null = null;
+  private readonly loaded = new Map<string, LoadedData>();
   private readonly executors = new Map<string, TrialExecutor>();
   private readonly backendChecks = new Map<string, Promise<string | null>>();
   private readonly running = new Map<string, RunningTrial>();
@@ -275,18 +275,23 @@ export class QueueWorker {
   /** The splits a trial's data config selects, from this worker's folder (cached for the next trials). */
   private dataFor(data: TrainConfig['data']): LoadedData {
     const key = dataKey(data);
-    if (this.loaded?.key === key) return this.loaded;
+    const known = this.loaded.get(key);
+    if (known) return known;
     // Nothing from the queue names a file outside the data folder (the schema allows plain names only; checked again).
     const root = resolve(this.opts.dataDir);
     for (const name of [...data.train, ...validationFiles(data), ...data.test]) {
       if (!resolve(batchPath(root, name)).startsWith(root + sep)) throw new Error(`batch name ${JSON.stringify(name)} leaves the data folder`);
     }
-    for (const [k, e] of this.executors) { this.executors.delete(k); void e.close().catch(() => {}); }
-    this.loaded = null;
+    // Other data: the old splits and their pools go, unless a trial still runs on them.
+    if (this.running.size === 0) {
+      for (const [k, e] of this.executors) { this.executors.delete(k); void e.close().catch(() => {}); }
+      this.loaded.clear();
+    }
     const splits = loadSplits(data, root, 'trial config');
     const normalization = computeNormalization(splits.train);
-    this.loaded = { key, splits, fingerprint: dataFingerprint(splits), data: { splits, normalization } };
-    return this.loaded;
+    const loaded = { key, splits, fingerprint: dataFingerprint(splits), data: { splits, normalization } };
+    this.loaded.set(key, loaded);
+    return loaded;
   }
 
   /** Why the backend does not load here (null: it loads). Checked once per backend and thread count. */
