@@ -8,6 +8,7 @@ const entries = {
   'trial-worker': 'src/search/trial-worker.ts',
   bench: 'bench/bench.ts',
   'search-bench': 'bench/search-bench.ts',
+  'queue-bench': 'bench/queue-bench.ts',
 };
 
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
