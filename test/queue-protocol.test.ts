@@ -1,5 +1,6 @@
 // What crosses the queue, without Redis: the handshake, the job and result schemas (untrusted input), the trial
 // folder's packing, the data fingerprint, URL checks and the classification of Redis errors.
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import {
   encodeNumbers, handshakeProblem, isSearchId, jobDataSchema, localIdentity, newSearchId, redactUrl, resultEnvelopeSchema, trialResultSchema, zodProblems,
 } from '../src/search/queue-protocol.js';
 import { trialConfig } from '../src/search/search.js';
+import { CLI } from './helpers/queue-fixtures.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
 let root: string;
@@ -142,5 +144,38 @@ describe('queue URLs and Redis errors', () => {
     expect(a).toMatch(/^search-coarse-[0-9a-f]{8}$/);
     expect(a).not.toBe(b);
     expect(isSearchId(newSearchId('∂∂∂'))).toBe(true);
+  });
+});
+
+describe('bad input on the command line (exit 2, one line, nothing written)', () => {
+  const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+  it('search --queue with a URL that is not redis:// names it without its password', () => {
+    const data = writeSyntheticCifar(join(root, 'cli-data'), 50, 60);
+    const cfg = join(root, 'cli.yaml');
+    writeFileSync(cfg, JSON.stringify({ kind: 'search', name: 'cli', trials: 1, space: { lMin: -3, lMax: -2 }, base: { data: { holdout: 20 } } }));
+    const out = join(root, 'cli-out');
+    const r = cli('search', cfg, '--data', data, '--out', out, '--queue', 'http://u:secret@h:1');
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe('cifar-mlp: --queue http://u:***@h:1/: unsupported scheme http; expected redis:// or rediss:// (TLS)');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it.each([
+    [['--concurrency', '0'], /--concurrency: expected a whole number above 0 and at most 256 \(got "0"\)/],
+    [['--lock-seconds', 'x'], /--lock-seconds: expected a number above 0/],
+    [['--name', 'a b'], /--name: letters, digits/],
+    [['--data', '/nonexistent/cifar'], /--data.*\/nonexistent\/cifar/],
+  ])('worker %j', (args, message) => {
+    const r = cli('worker', '--queue', 'redis://127.0.0.1:1', '--data', root, ...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('worker without --queue', () => {
+    const r = cli('worker');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/required option '--queue <url>' not specified/);
   });
 });
