@@ -7,7 +7,6 @@ import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
-import { workerCommand } from './commands/worker.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { existsSync } from 'node:fs';
 import { runForcedExitHooks } from '../util/shutdown.js';
@@ -104,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--lock-seconds <s>', 'a trial whose worker stops renewing its lock for this long runs again on another worker', '30')
     .option('--rung-timeout <s>', 'longest wait for the coordinator\'s decision at a rung; then the trial continues', '600')
     .action(async (o) => {
+      const { workerCommand } = await import('./commands/worker.js'); // bullmq loads only for this command
       exitCode = await workerCommand(o);
     });
 

@@ -9,23 +9,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { UsageError } from '../config/errors.js';
 import { descriptorSchema, redactUrl, REGISTRY_KEY, type SearchDescriptor } from './queue-protocol.js';
 
-/** Checks a queue URL; returns it as it may be printed. */
-export function checkQueueUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new UsageError(`--queue ${JSON.stringify(redactUrl(url))}: not a URL; expected redis://[user:password@]host:port[/db] or rediss://…`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new UsageError(`--queue ${redactUrl(url)}: unsupported scheme ${u.protocol.replace(/:$/, '')}; expected redis:// or rediss:// (TLS)`);
-  }
-  if (!u.hostname) throw new UsageError(`--queue ${redactUrl(url)}: no host`);
-  if (u.pathname && u.pathname !== '/' && !/^\/\d{1,2}$/.test(u.pathname)) {
-    throw new UsageError(`--queue ${redactUrl(url)}: the path must be a database number such as /0`);
-  }
-  return redactUrl(url);
-}
+export { checkQueueUrl } from './queue-protocol.js';
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
 

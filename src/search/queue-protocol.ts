@@ -13,6 +13,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import pkg from '../../package.json' with { type: 'json' };
+import { UsageError } from '../config/errors.js';
 import { trainSchema } from '../config/train-schema.js';
 import type { RungDecision } from '../stages/rung-gate.js';
 import type { TrialResult, TrialTask } from './types.js';
@@ -175,6 +176,24 @@ export function redactUrl(url: string): string {
   } catch {
     return '(unparsable url)';
   }
+}
+
+/** Checks a queue URL; returns it as it may be printed. */
+export function checkQueueUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`--queue ${JSON.stringify(redactUrl(url))}: not a URL; expected redis://[user:password@]host:port[/db] or rediss://…`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+    throw new UsageError(`--queue ${redactUrl(url)}: unsupported scheme ${u.protocol.replace(/:$/, '')}; expected redis:// or rediss:// (TLS)`);
+  }
+  if (!u.hostname) throw new UsageError(`--queue ${redactUrl(url)}: no host`);
+  if (u.pathname && u.pathname !== '/' && !/^\/\d{1,2}$/.test(u.pathname)) {
+    throw new UsageError(`--queue ${redactUrl(url)}: the path must be a database number such as /0`);
+  }
+  return redactUrl(url);
 }
 
 /** One line per zod problem, naming the field. */

@@ -7,13 +7,13 @@ import { CliProcess } from './redis.js';
 
 export const CLI = resolve('dist/cli.js');
 
-/** Trials that take a second or two here and whose accuracies differ (noisy synthetic records). */
+/** Trials of 100 steps (a second or two here) whose accuracies differ (noisy synthetic records). */
 export const BASE = {
   seed: 1,
   data: { train: ['data_batch_1', 'data_batch_2'], holdout: 100, test: ['test_batch'] },
   model: { hidden: 16 },
   train: { batchSize: 50 },
-  schedule: { etaMin: 0.1, etaMax: 0.1, ns: 100, cycles: 1 },
+  schedule: { etaMin: 0.1, etaMax: 0.1, ns: 50, cycles: 1 },
   eval: { pointsPerCycle: 2 },
   kernels: { backend: 'wasm-simd' },
 };

@@ -14,9 +14,7 @@ import { computeNormalization } from '../../data/normalization.js';
 import { checkSplitsFit } from '../../pipeline/plan.js';
 import { dataFingerprint, dataKey } from '../../search/data-fingerprint.js';
 import { LocalPoolExecutor } from '../../search/local-pool.js';
-import { QueueExecutor } from '../../search/queue-executor.js';
-import { checkQueueUrl } from '../../search/queue-connection.js';
-import { isSearchId, newSearchId } from '../../search/queue-protocol.js';
+import { checkQueueUrl, isSearchId, newSearchId } from '../../search/queue-protocol.js';
 import type { TrialTask } from '../../search/types.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
 import { poolSize, resolveRange } from '../../search/plan.js';
@@ -126,6 +124,7 @@ export async function searchCommand(config: SearchConfig, opts: SearchCommandOpt
           `${pending} trial${pending === 1 ? '' : 's'} to run on the queue ${queueDisplay} (search ${searchId}), up to ${slots} at once, ` +
           `${threads} kernel thread${threads === 1 ? '' : 's'} each; backend ${config.base.kernels.backend}; out ${outDir}`);
         log(`cifar-mlp: start workers with: cifar-mlp worker --queue ${queueDisplay} --data DIR`);
+        const { QueueExecutor } = await import('../../search/queue-executor.js'); // bullmq loads only for --queue
         const executor = await QueueExecutor.open({
           url: opts.queue, searchId, searchName: config.name, slots, threadsPerTrial: threads,
           fingerprint: fingerprints(config.base, splits, dataDir), signal: opts.signal,
