@@ -9,6 +9,7 @@ const entries = {
   bench: 'bench/bench.ts',
   'search-bench': 'bench/search-bench.ts',
   'queue-bench': 'bench/queue-bench.ts',
+  'rss-bench': 'bench/rss-bench.ts',
 };
 
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
@@ -29,14 +30,20 @@ await build({
 });
 if (existsSync('dist/cli.js')) await chmod('dist/cli.js', 0o755);
 
-// WebAssembly SIMD kernels of the wasm-simd backend: assembly/*.ts → dist/wasm/kernels.wasm (loaded at run time
-// by src/kernels/wasm-simd.ts, from src/ and from the bundles alike). Skipped when the output is newer than its sources.
+// WebAssembly SIMD kernels of the wasm-simd backend: assembly/*.ts → dist/wasm/kernels.wasm (SIMD128) and
+// dist/wasm/kernels-relaxed.wasm (the same kernels with relaxed-SIMD fused multiply-add), loaded at run time by
+// src/kernels/wasm-simd.ts (from src/ and from the bundles alike), which picks the relaxed one where the runtime
+// validates it. Each is skipped when it is newer than its sources.
 {
   const { readdirSync, statSync, mkdirSync, renameSync, rmSync } = await import('node:fs');
-  const out = 'dist/wasm/kernels.wasm';
   const sources = ['build.mjs', ...readdirSync('assembly').filter((f) => f.endsWith('.ts')).map((f) => `assembly/${f}`)];
-  const fresh = existsSync(out) && sources.every((f) => statSync(f).mtimeMs <= statSync(out).mtimeMs);
-  if (!fresh) {
+  const variants = [
+    { out: 'dist/wasm/kernels.wasm', features: 'simd,threads,bulk-memory' },
+    { out: 'dist/wasm/kernels-relaxed.wasm', features: 'simd,threads,bulk-memory,relaxed-simd' },
+  ];
+  for (const { out, features } of variants) {
+    const fresh = existsSync(out) && sources.every((f) => statSync(f).mtimeMs <= statSync(out).mtimeMs);
+    if (fresh) continue;
     const { default: asc } = await import('assemblyscript/asc');
     mkdirSync('dist/wasm', { recursive: true });
     const tmp = `${out}.${process.pid}.tmp`;
@@ -44,7 +51,7 @@ if (existsSync('dist/cli.js')) await chmod('dist/cli.js', 0o755);
       'assembly/index.ts', '--outFile', tmp,
       '-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=',
       '--importMemory', '--sharedMemory', '--initialMemory', '1', '--maximumMemory', '65536',
-      '--enable', 'simd,threads,bulk-memory',
+      '--enable', features,
     ]);
     if (error) {
       rmSync(tmp, { force: true });

@@ -1,5 +1,6 @@
 // Generates assembly/kernels.gen.ts: the register-blocked f32x4 micro-kernels (every R×C edge variant).
-// Run `node assembly/gen-kernels.mjs [NT_R NT_C BC_R BC_V]` after changing block sizes; build.mjs compiles the result.
+// Run `node assembly/gen-kernels.mjs [NT_R NT_C BC_R BC_V]` after changing block sizes; build.mjs compiles the result twice
+// (plain SIMD128, and relaxed SIMD where `madd` is one fused multiply-add).
 import { writeFileSync } from 'node:fs';
 
 const args = process.argv.slice(2).map(Number);
@@ -15,6 +16,11 @@ L.push('');
 L.push(`@inline function hsum(v: v128): f32 {`);
 L.push(`  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));`);
 L.push(`  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);`);
+L.push(`}`);
+L.push(`// a·b + c: fused (one rounding) in the relaxed-SIMD build where the hardware has FMA, else multiply then add`);
+L.push(`@inline function madd(a: v128, b: v128, c: v128): v128 {`);
+L.push(`  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);`);
+L.push(`  return f32x4.add(c, f32x4.mul(a, b));`);
 L.push(`}`);
 L.push(`@inline function put(c: usize, s: f32, alpha: f32, beta: f32): void {`);
 L.push(`  store<f32>(c, beta == 0 ? alpha * s : alpha * s + beta * load<f32>(c));`);
@@ -33,7 +39,7 @@ function nt(R, C) {
   for (let q = 0; q < C; q++) f.push(`    const vb${q} = v128.load(b${q} + o);`);
   for (let r = 0; r < R; r++) {
     f.push(`    const va${r} = v128.load(a${r} + o);`);
-    for (let q = 0; q < C; q++) f.push(`    c${r}${q} = f32x4.add(c${r}${q}, f32x4.mul(va${r}, vb${q}));`);
+    for (let q = 0; q < C; q++) f.push(`    c${r}${q} = madd(va${r}, vb${q}, c${r}${q});`);
   }
   f.push(`  }`);
   for (let r = 0; r < R; r++) for (let q = 0; q < C; q++) f.push(`  let s${r}${q} = hsum(c${r}${q});`);
@@ -59,7 +65,7 @@ function bc(R, V) {
   for (let v = 0; v < V; v++) f.push(`    const vb${v} = v128.load(pb, ${v * 16});`);
   for (let r = 0; r < R; r++) {
     f.push(`    const va${r} = v128.load32_splat(pa + ${r} * sar);`);
-    for (let v = 0; v < V; v++) f.push(`    c${r}${v} = f32x4.add(c${r}${v}, f32x4.mul(va${r}, vb${v}));`);
+    for (let v = 0; v < V; v++) f.push(`    c${r}${v} = madd(va${r}, vb${v}, c${r}${v});`);
   }
   f.push(`    pa += sap; pb += ldb;`);
   f.push(`  }`);

@@ -7,13 +7,15 @@ import { ntBlock, bcBlock, NT_R, NT_C, BC_R, BC_V } from './kernels.gen';
 /**
  * NT: C[i][j] = alpha Σ_p A[i][p] B[j][p] + beta C[i][j] for i in [i0, i1), j in [j0, j1).
  * Strides in elements. A is ?×K, B is ?×K, both with p contiguous (dot products, f32x4 over p).
+ * B's blocks of NT_C rows are the outer loop: each stays in L1 while A's rows stream past it, so B (W1, the big
+ * operand of the forward product) is read from memory once per call, not once per block of A's rows.
  */
 export function gemmNT(a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, K: i32, alpha: f32, beta: f32, i0: i32, i1: i32, j0: i32, j1: i32): void {
   const la = <usize>lda << 2, lb = <usize>ldb << 2, lc = <usize>ldc << 2;
-  for (let i = i0; i < i1; i += NT_R) {
-    const R = min(NT_R, i1 - i);
-    for (let j = j0; j < j1; j += NT_C) {
-      const C = min(NT_C, j1 - j);
+  for (let j = j0; j < j1; j += NT_C) {
+    const C = min(NT_C, j1 - j);
+    for (let i = i0; i < i1; i += NT_R) {
+      const R = min(NT_R, i1 - i);
       ntBlock(R, C, a + <usize>i * la, la, b + <usize>j * lb, lb, c + <usize>i * lc + (<usize>j << 2), lc, K, alpha, beta);
     }
   }
@@ -147,6 +149,11 @@ export function sumSquares(a: usize, n: i32): f64 {
     total += x * x;
   }
   return total;
+}
+
+/** 1 in the build with relaxed SIMD (fused multiply-add), 0 in the plain SIMD128 build. */
+export function relaxedSimd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 }
 
 /** The micro-kernel sizes, packed: NT_R | NT_C << 8 | BC_R << 16 | BC_V << 24 (the host sizes scratch and splits with them). */

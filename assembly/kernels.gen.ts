@@ -8,6 +8,11 @@ export const BC_V: i32 = 4;
   const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
 }
+// a·b + c: fused (one rounding) in the relaxed-SIMD build where the hardware has FMA, else multiply then add
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
 @inline function put(c: usize, s: f32, alpha: f32, beta: f32): void {
   store<f32>(c, beta == 0 ? alpha * s : alpha * s + beta * load<f32>(c));
 }
@@ -20,7 +25,7 @@ function nt_1x1(a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize
   for (let o: usize = 0; o < end; o += 16) {
     const vb0 = v128.load(b0 + o);
     const va0 = v128.load(a0 + o);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
+    c00 = madd(va0, vb0, c00);
   }
   let s00 = hsum(c00);
   for (let o: usize = end; o < (<usize>K << 2); o += 4) {
@@ -42,8 +47,8 @@ function nt_1x2(a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize
     const vb0 = v128.load(b0 + o);
     const vb1 = v128.load(b1 + o);
     const va0 = v128.load(a0 + o);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
   }
   let s00 = hsum(c00);
   let s01 = hsum(c01);
@@ -68,9 +73,9 @@ function nt_2x1(a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize
   for (let o: usize = 0; o < end; o += 16) {
     const vb0 = v128.load(b0 + o);
     const va0 = v128.load(a0 + o);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
+    c00 = madd(va0, vb0, c00);
     const va1 = v128.load(a1 + o);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
+    c10 = madd(va1, vb0, c10);
   }
   let s00 = hsum(c00);
   let s10 = hsum(c10);
@@ -99,11 +104,11 @@ function nt_2x2(a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize
     const vb0 = v128.load(b0 + o);
     const vb1 = v128.load(b1 + o);
     const va0 = v128.load(a0 + o);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
     const va1 = v128.load(a1 + o);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
-    c11 = f32x4.add(c11, f32x4.mul(va1, vb1));
+    c10 = madd(va1, vb0, c10);
+    c11 = madd(va1, vb1, c11);
   }
   let s00 = hsum(c00);
   let s01 = hsum(c01);
@@ -137,11 +142,11 @@ function nt_3x1(a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize
   for (let o: usize = 0; o < end; o += 16) {
     const vb0 = v128.load(b0 + o);
     const va0 = v128.load(a0 + o);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
+    c00 = madd(va0, vb0, c00);
     const va1 = v128.load(a1 + o);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
+    c10 = madd(va1, vb0, c10);
     const va2 = v128.load(a2 + o);
-    c20 = f32x4.add(c20, f32x4.mul(va2, vb0));
+    c20 = madd(va2, vb0, c20);
   }
   let s00 = hsum(c00);
   let s10 = hsum(c10);
@@ -177,14 +182,14 @@ function nt_3x2(a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize
     const vb0 = v128.load(b0 + o);
     const vb1 = v128.load(b1 + o);
     const va0 = v128.load(a0 + o);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
     const va1 = v128.load(a1 + o);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
-    c11 = f32x4.add(c11, f32x4.mul(va1, vb1));
+    c10 = madd(va1, vb0, c10);
+    c11 = madd(va1, vb1, c11);
     const va2 = v128.load(a2 + o);
-    c20 = f32x4.add(c20, f32x4.mul(va2, vb0));
-    c21 = f32x4.add(c21, f32x4.mul(va2, vb1));
+    c20 = madd(va2, vb0, c20);
+    c21 = madd(va2, vb1, c21);
   }
   let s00 = hsum(c00);
   let s01 = hsum(c01);
@@ -227,13 +232,13 @@ function nt_4x1(a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize
   for (let o: usize = 0; o < end; o += 16) {
     const vb0 = v128.load(b0 + o);
     const va0 = v128.load(a0 + o);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
+    c00 = madd(va0, vb0, c00);
     const va1 = v128.load(a1 + o);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
+    c10 = madd(va1, vb0, c10);
     const va2 = v128.load(a2 + o);
-    c20 = f32x4.add(c20, f32x4.mul(va2, vb0));
+    c20 = madd(va2, vb0, c20);
     const va3 = v128.load(a3 + o);
-    c30 = f32x4.add(c30, f32x4.mul(va3, vb0));
+    c30 = madd(va3, vb0, c30);
   }
   let s00 = hsum(c00);
   let s10 = hsum(c10);
@@ -276,17 +281,17 @@ function nt_4x2(a: usize, lda: usize, b: usize, ldb: usize, c: usize, ldc: usize
     const vb0 = v128.load(b0 + o);
     const vb1 = v128.load(b1 + o);
     const va0 = v128.load(a0 + o);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
     const va1 = v128.load(a1 + o);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
-    c11 = f32x4.add(c11, f32x4.mul(va1, vb1));
+    c10 = madd(va1, vb0, c10);
+    c11 = madd(va1, vb1, c11);
     const va2 = v128.load(a2 + o);
-    c20 = f32x4.add(c20, f32x4.mul(va2, vb0));
-    c21 = f32x4.add(c21, f32x4.mul(va2, vb1));
+    c20 = madd(va2, vb0, c20);
+    c21 = madd(va2, vb1, c21);
     const va3 = v128.load(a3 + o);
-    c30 = f32x4.add(c30, f32x4.mul(va3, vb0));
-    c31 = f32x4.add(c31, f32x4.mul(va3, vb1));
+    c30 = madd(va3, vb0, c30);
+    c31 = madd(va3, vb1, c31);
   }
   let s00 = hsum(c00);
   let s01 = hsum(c01);
@@ -328,7 +333,7 @@ function bc_1x1(a: usize, sar: usize, sap: usize, b: usize, ldb: usize, c: usize
   for (let p = 0; p < K; p++) {
     const vb0 = v128.load(pb, 0);
     const va0 = v128.load32_splat(pa + 0 * sar);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
+    c00 = madd(va0, vb0, c00);
     pa += sap; pb += ldb;
   }
   const va = f32x4.splat(alpha);
@@ -348,8 +353,8 @@ function bc_1x2(a: usize, sar: usize, sap: usize, b: usize, ldb: usize, c: usize
     const vb0 = v128.load(pb, 0);
     const vb1 = v128.load(pb, 16);
     const va0 = v128.load32_splat(pa + 0 * sar);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
     pa += sap; pb += ldb;
   }
   const va = f32x4.splat(alpha);
@@ -373,9 +378,9 @@ function bc_1x3(a: usize, sar: usize, sap: usize, b: usize, ldb: usize, c: usize
     const vb1 = v128.load(pb, 16);
     const vb2 = v128.load(pb, 32);
     const va0 = v128.load32_splat(pa + 0 * sar);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
-    c02 = f32x4.add(c02, f32x4.mul(va0, vb2));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
+    c02 = madd(va0, vb2, c02);
     pa += sap; pb += ldb;
   }
   const va = f32x4.splat(alpha);
@@ -403,10 +408,10 @@ function bc_1x4(a: usize, sar: usize, sap: usize, b: usize, ldb: usize, c: usize
     const vb2 = v128.load(pb, 32);
     const vb3 = v128.load(pb, 48);
     const va0 = v128.load32_splat(pa + 0 * sar);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
-    c02 = f32x4.add(c02, f32x4.mul(va0, vb2));
-    c03 = f32x4.add(c03, f32x4.mul(va0, vb3));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
+    c02 = madd(va0, vb2, c02);
+    c03 = madd(va0, vb3, c03);
     pa += sap; pb += ldb;
   }
   const va = f32x4.splat(alpha);
@@ -431,9 +436,9 @@ function bc_2x1(a: usize, sar: usize, sap: usize, b: usize, ldb: usize, c: usize
   for (let p = 0; p < K; p++) {
     const vb0 = v128.load(pb, 0);
     const va0 = v128.load32_splat(pa + 0 * sar);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
+    c00 = madd(va0, vb0, c00);
     const va1 = v128.load32_splat(pa + 1 * sar);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
+    c10 = madd(va1, vb0, c10);
     pa += sap; pb += ldb;
   }
   const va = f32x4.splat(alpha);
@@ -457,11 +462,11 @@ function bc_2x2(a: usize, sar: usize, sap: usize, b: usize, ldb: usize, c: usize
     const vb0 = v128.load(pb, 0);
     const vb1 = v128.load(pb, 16);
     const va0 = v128.load32_splat(pa + 0 * sar);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
     const va1 = v128.load32_splat(pa + 1 * sar);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
-    c11 = f32x4.add(c11, f32x4.mul(va1, vb1));
+    c10 = madd(va1, vb0, c10);
+    c11 = madd(va1, vb1, c11);
     pa += sap; pb += ldb;
   }
   const va = f32x4.splat(alpha);
@@ -492,13 +497,13 @@ function bc_2x3(a: usize, sar: usize, sap: usize, b: usize, ldb: usize, c: usize
     const vb1 = v128.load(pb, 16);
     const vb2 = v128.load(pb, 32);
     const va0 = v128.load32_splat(pa + 0 * sar);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
-    c02 = f32x4.add(c02, f32x4.mul(va0, vb2));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
+    c02 = madd(va0, vb2, c02);
     const va1 = v128.load32_splat(pa + 1 * sar);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
-    c11 = f32x4.add(c11, f32x4.mul(va1, vb1));
-    c12 = f32x4.add(c12, f32x4.mul(va1, vb2));
+    c10 = madd(va1, vb0, c10);
+    c11 = madd(va1, vb1, c11);
+    c12 = madd(va1, vb2, c12);
     pa += sap; pb += ldb;
   }
   const va = f32x4.splat(alpha);
@@ -536,15 +541,15 @@ function bc_2x4(a: usize, sar: usize, sap: usize, b: usize, ldb: usize, c: usize
     const vb2 = v128.load(pb, 32);
     const vb3 = v128.load(pb, 48);
     const va0 = v128.load32_splat(pa + 0 * sar);
-    c00 = f32x4.add(c00, f32x4.mul(va0, vb0));
-    c01 = f32x4.add(c01, f32x4.mul(va0, vb1));
-    c02 = f32x4.add(c02, f32x4.mul(va0, vb2));
-    c03 = f32x4.add(c03, f32x4.mul(va0, vb3));
+    c00 = madd(va0, vb0, c00);
+    c01 = madd(va0, vb1, c01);
+    c02 = madd(va0, vb2, c02);
+    c03 = madd(va0, vb3, c03);
     const va1 = v128.load32_splat(pa + 1 * sar);
-    c10 = f32x4.add(c10, f32x4.mul(va1, vb0));
-    c11 = f32x4.add(c11, f32x4.mul(va1, vb1));
-    c12 = f32x4.add(c12, f32x4.mul(va1, vb2));
-    c13 = f32x4.add(c13, f32x4.mul(va1, vb3));
+    c10 = madd(va1, vb0, c10);
+    c11 = madd(va1, vb1, c11);
+    c12 = madd(va1, vb2, c12);
+    c13 = madd(va1, vb3, c13);
     pa += sap; pb += ldb;
   }
   const va = f32x4.splat(alpha);

@@ -82,15 +82,18 @@ function run(cli: string, args: string[]): { child: ChildProcess; done: Promise<
   return { child, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr }))) };
 }
 
-interface Measurement { wallS: number; trials: number; perMinute: number; valAcc: Record<number, number | null> }
+/** valAcc: each trial's validation accuracy by its number and searched values ("3 {"base.train.lambda":0.0012}"). */
+interface Measurement { wallS: number; trials: number; perMinute: number; valAcc: Record<string, number | null> }
 
 async function search(cli: string, args: string[], outDir: string): Promise<Measurement> {
   const t0 = process.hrtime.bigint();
   const { code, stderr } = await run(cli, [...args, '--out', outDir, '--force']).done;
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9;
   if (code !== 0) throw new Error(`queue-bench: \`cifar-mlp ${args.join(' ')}\` exited with ${code}:\n${stderr}`);
-  const summary = JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')) as { results: { trial: number; row: { val_acc: number | null } | null }[] };
-  const valAcc = Object.fromEntries(summary.results.map((r) => [r.trial, r.row?.val_acc ?? null]));
+  const summary = JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')) as {
+    results: { trial: number; params: Record<string, number | string | boolean>; row: { val_acc: number | null } | null }[];
+  };
+  const valAcc = Object.fromEntries(summary.results.map((r) => [`${r.trial} ${JSON.stringify(r.params)}`, r.row?.val_acc ?? null]));
   const trials = summary.results.filter((r) => r.row).length;
   return { wallS, trials, perMinute: (trials / wallS) * 60, valAcc };
 }

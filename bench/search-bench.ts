@@ -91,9 +91,9 @@ async function main(): Promise<void> {
         const args = ['search', a.config, ...dataArgs, ...s.sets.flatMap((x) => ['--set', x])];
         const m = await runCli(cli, args, join(root, `${s.name}-${r}`));
         results.get(s.name)!.push(m);
-        const sm = m.summary as { threadsPerTrial?: number; workers?: number; bestL?: number | null; status?: string };
+        const sm = m.summary as { threadsPerTrial?: number; workers?: number; best?: Array<{ val_acc: number | null }>; status?: string };
         log(`  run ${r} ${s.name.padEnd(6)} ${m.wallS.toFixed(1).padStart(6)} s  ${(m.peakRssKB / 1024).toFixed(0).padStart(5)} MiB  ` +
-          `(${sm.workers} worker(s) × ${sm.threadsPerTrial} kernel thread(s); ${sm.status}, best l ${sm.bestL?.toFixed(4) ?? 'none'})`);
+          `(${sm.workers} worker(s) × ${sm.threadsPerTrial} kernel thread(s); ${sm.status}, best val ${sm.best?.[0]?.val_acc != null ? `${(100 * sm.best[0].val_acc).toFixed(2)}%` : 'none'})`);
       }
     }
     const trialConfig = join(root, 'pool-1', 'trials', '01', 'config.yaml');

@@ -419,3 +419,68 @@ describe('progressBar (non-TTY)', () => {
     expect(out).toBe('Downloading CIFAR-10: 1.0 MiB\nDownloading CIFAR-10: 2.0 MiB received\n');
   });
 });
+
+describe('downloadCifar10 limits: a total deadline and a size cap besides the stall timeout', () => {
+  it('cuts off a server that trickles 10 bytes a second at the deadline, though it never stalls', async () => {
+    fresh();
+    routes.set('/trickle.tar.gz', (_req, res) => {
+      res.writeHead(200, { 'content-length': 100_000 });
+      const t = setInterval(() => res.write(Buffer.alloc(10, 1)), 1000);
+      t.unref();
+      res.on('close', () => clearInterval(t));
+      res.write(Buffer.alloc(10, 1));
+    });
+    const t0 = Date.now();
+    const err = await failure(
+      downloadCifar10({ url: `${base}/trickle.tar.gz`, md5: 'x', destDir: dest, timeoutMs: 5000, deadlineMs: 2500 }),
+    );
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(2400);
+    expect(took).toBeLessThan(6000);
+    expect(err.code).toBe('deadline');
+    expect(err.message).toMatch(/did not finish within 2\.5 s \(after \d+ B of 97\.7 KiB\); the partial download was removed/);
+    expectNothingLeft();
+  });
+
+  it('applies the deadline to a server that never answers too', async () => {
+    fresh();
+    const err = await failure(downloadCifar10({ url: silentUrl, md5: 'x', destDir: dest, timeoutMs: 10_000, deadlineMs: 300 }));
+    expect(err.code).toBe('deadline');
+    expectNothingLeft();
+  });
+
+  it('cuts off a body larger than the cap as it arrives (no Content-Length)', async () => {
+    fresh();
+    let sent = 0;
+    routes.set('/endless.tar.gz', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/gzip' });
+      const t = setInterval(() => {
+        res.write(Buffer.alloc(4096, 2));
+        sent += 4096;
+      }, 2);
+      res.on('close', () => clearInterval(t));
+    });
+    const err = await failure(downloadCifar10({ url: `${base}/endless.tar.gz`, md5: 'x', destDir: dest, maxBytes: 50_000 }));
+    expect(err.code).toBe('too-large');
+    expect(err.message).toMatch(/refused: it sent more than 48\.8 KiB, more than the 48\.8 KiB an archive may have/);
+    expect(sent).toBeLessThan(2_000_000); // stopped reading, not drained
+    expectNothingLeft();
+  });
+
+  it('refuses a Content-Length above the cap before reading the body', async () => {
+    fresh();
+    const archive = tarGz(goodEntries());
+    const url = serve('announced.tar.gz', archive);
+    const err = await failure(downloadCifar10({ url, md5: md5(archive), destDir: dest, maxBytes: archive.length - 1 }));
+    expect(err.code).toBe('too-large');
+    expect(err.message).toContain(`it announces ${(archive.length / 1024).toFixed(1)} KiB`);
+    expectNothingLeft();
+  });
+
+  it('accepts an archive of exactly the cap', async () => {
+    fresh();
+    const archive = tarGz(goodEntries());
+    const dir = await downloadCifar10({ url: serve('exact.tar.gz', archive), md5: md5(archive), destDir: dest, maxBytes: archive.length, deadlineMs: 10_000 });
+    expect(await verifyCifar10Dir(dir)).toEqual([]);
+  });
+});

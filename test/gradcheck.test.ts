@@ -263,8 +263,13 @@ describe('gradcheck config and outputs', () => {
     const data = writeSyntheticCifar(join(dir, 'cifar'), 40);
     const args = ['dist/cli.js', 'run', 'config/gradcheck.yaml', '--data', data, '--backend', 'cpu', '--set', 'model.hidden=6'];
     const ok = await run(process.execPath, [...args, '--out', join(dir, 'cli-ok')]);
-    expect(ok.stdout).toMatch(/numerical-f64\s+reference-f64\s+0\s+W1\s+60\/60/);
-    expect(ok.stdout).toMatch(/float32-vs-f64\s+gpujs-cpu\s+0\.1\s+b2/);
+    // One table per check, titled with it and its backend; rows: lambda, param, entries checked, errors.
+    const [numerical, float32] = ok.stdout.trim().split('\n\n');
+    expect(numerical).toMatch(/^numerical-f64 \(reference-f64\): .*max rel err ≤ 1e-6\n/);
+    expect(numerical).toMatch(/^0\s+W1\s+60\/60\s/m);
+    expect(float32).toMatch(/^float32-vs-f64 \(gpujs-cpu\): .*inf-rel err ≤ 1e-4\n/);
+    expect(float32).toMatch(/^0\.1\s+b2\s+10\/10\s/m);
+    for (const l of ok.stdout.split('\n')) expect(l.length).toBeLessThanOrEqual(100);
     expect(ok.stderr).toMatch(/gradient check passed/);
     const failed = await run(process.execPath, [...args, '--out', join(dir, 'cli-fail'), '--set', 'float32.threshold=1e-12']).then(
       () => ({ code: 0, stderr: '' }),

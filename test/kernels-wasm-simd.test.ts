@@ -1,29 +1,37 @@
-// The wasm-simd backend: the conformance cases (every op and training steps against the float64 reference) single- and
-// multi-threaded, its gemm on odd shapes and all layouts, threaded = single-threaded bit for bit, memory growth, clean exit.
+// The wasm-simd backend, both builds of its kernels (plain SIMD128 and relaxed-SIMD fused multiply-add): the conformance
+// cases (every op and training steps against the float64 reference) single- and multi-threaded, its gemm on odd and wide
+// shapes and all layouts, threaded = single-threaded bit for bit, build selection, memory growth, clean exit.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import v8 from 'node:v8';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostMatrix, KernelBackend, Matrix } from '../src/kernels/backend.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
-import { WasmSimdBackend } from '../src/kernels/wasm-simd.js';
+import { WasmSimdBackend, relaxedSimdAvailable, type SimdVariant } from '../src/kernels/wasm-simd.js';
 import { Rng } from '../src/util/rng.js';
 import { describeConformance } from './helpers/backend-conformance.js';
 
 const U = 2 ** -24; // float32 unit roundoff
 
+// Node 20 runs relaxed SIMD only behind a V8 flag; this test process sets it so the relaxed build is tested here too
+// (Node >= 22 runs it without flags, and users of Node 20 get the plain build: see "build selection" below).
+const RELAXED_BY_DEFAULT = relaxedSimdAvailable();
+if (!RELAXED_BY_DEFAULT) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+const VARIANTS: SimdVariant[] = ['plain', 'relaxed'];
+
 const ref = new ReferenceBackend();
-let single: WasmSimdBackend;
-let threaded: WasmSimdBackend; // 3 threads, split even the smallest products
-let threadedCols: WasmSimdBackend; // NT split by columns, finer chunks
+let single: WasmSimdBackend; // the default build (relaxed here, see above)
+let threaded: WasmSimdBackend;
 
 beforeAll(async () => {
   single = await WasmSimdBackend.create({ threads: 1 });
   threaded = await WasmSimdBackend.create({ threads: 3, parallelFlops: 0, spinMicros: 0 });
-  threadedCols = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0, ntSplit: 'cols', chunksPerThread: 8 });
 });
 afterAll(async () => {
-  await Promise.all([single?.dispose(), threaded?.dispose(), threadedCols?.dispose()]);
+  await Promise.all([single?.dispose(), threaded?.dispose()]);
 });
 
 function random(rng: Rng, n: number, scale = 1): Float64Array {
@@ -46,6 +54,13 @@ function refGemm(av: Float64Array, ar: number, ac: number, ta: boolean, bv: Floa
   return { c: ref.read(C), bound: ref.read(bound) };
 }
 
+/** The first index where two arrays differ (NaN equals NaN), or −1. */
+function firstDifference(a: Float64Array, b: Float64Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return i;
+  return -1;
+}
+
 function runGemm(b: WasmSimdBackend, av: Float64Array, ar: number, ac: number, ta: boolean, bv: Float64Array, br: number, bc: number, tb: boolean, cv: Float64Array, alpha: number, beta: number) {
   const n = ta ? ac : ar, m = tb ? br : bc;
   const C = make(b, n, m, cv);
@@ -53,98 +68,138 @@ function runGemm(b: WasmSimdBackend, av: Float64Array, ar: number, ac: number, t
   return b.read(C);
 }
 
-describe('wasm-simd gemm', () => {
-  // n × k times k × m, including sizes below and between the micro-kernel blocks (4×2 NT, 2×16 broadcast)
-  const shapes: [number, number, number][] = [
-    [1, 1, 1], [1, 7, 1], [3, 5, 2], [5, 3, 7], [4, 8, 16], [7, 13, 33], [9, 1, 17], [17, 31, 5], [2, 100, 3],
-    [13, 6, 50], [6, 37, 129], [33, 19, 4], [100, 3, 10],
-  ];
-  const layouts: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
-  const scalars: [number, number][] = [[1, 0], [0.01, 0], [-1.5, 0.5], [2, 1]];
+for (const simd of VARIANTS) {
+  describe(`wasm-simd gemm, ${simd} build`, () => {
+    let one: WasmSimdBackend; // 1 thread
+    let three: WasmSimdBackend; // 3 threads, split even the smallest products (NT by columns)
+    let rows: WasmSimdBackend; // 2 threads, NT split by rows, finer chunks
+    beforeAll(async () => {
+      one = await WasmSimdBackend.create({ threads: 1, simd });
+      three = await WasmSimdBackend.create({ threads: 3, parallelFlops: 0, spinMicros: 0, simd });
+      rows = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0, ntSplit: 'rows', chunksPerThread: 8, simd });
+    });
+    afterAll(async () => {
+      await Promise.all([one?.dispose(), three?.dispose(), rows?.dispose()]);
+    });
 
-  for (const [ta, tb] of layouts) {
-    it(`matches the float64 reference: ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}, odd shapes, alpha/beta`, () => {
-      const rng = new Rng(11 + Number(ta) * 2 + Number(tb));
-      let checked = 0;
-      for (const [n, k, m] of shapes) {
-        for (const [alpha, beta] of scalars) {
-          const [ar, ac] = ta ? [k, n] : [n, k];
-          const [br, bc] = tb ? [m, k] : [k, m];
-          const av = random(rng, ar * ac), bv = random(rng, br * bc, 3), cv = random(rng, n * m);
-          const want = refGemm(av, ar, ac, ta, bv, br, bc, tb, cv, alpha, beta);
-          for (const b of [single, threaded, threadedCols]) {
-            const got = runGemm(b, av, ar, ac, ta, bv, br, bc, tb, cv, alpha, beta);
-            for (let i = 0; i < n * m; i++) {
-              const tol = (k + 4) * U * want.bound[i] * 1.01 + 1e-30;
-              if (!(Math.abs(got[i] - want.c[i]) <= tol)) {
-                throw new Error(`${b.name}/${b.threads}: ${n}×${k}×${m} α=${alpha} β=${beta} [${i}]: ${got[i]} vs ${want.c[i]} (tol ${tol})`);
+    // n × k times k × m, including sizes below, at and between the micro-kernel blocks (4×2 NT, 2×16 broadcast)
+    const shapes: [number, number, number][] = [
+      [1, 1, 1], [1, 7, 1], [3, 5, 2], [5, 3, 7], [4, 8, 16], [7, 13, 33], [9, 1, 17], [17, 31, 5], [2, 100, 3],
+      [13, 6, 50], [6, 37, 129], [33, 19, 4], [100, 3, 10], [8, 4, 32], [12, 9, 48], [3, 17, 1001],
+    ];
+    const layouts: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+    const scalars: [number, number][] = [[1, 0], [0.01, 0], [-1.5, 0.5], [2, 1]];
+
+    it('runs the build it was asked for', () => {
+      expect([one.simd, three.simd, rows.simd]).toEqual([simd, simd, simd]);
+    });
+
+    for (const [ta, tb] of layouts) {
+      it(`matches the float64 reference: ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}, odd shapes, alpha/beta`, () => {
+        const rng = new Rng(11 + Number(ta) * 2 + Number(tb));
+        let checked = 0;
+        for (const [n, k, m] of shapes) {
+          for (const [alpha, beta] of scalars) {
+            const [ar, ac] = ta ? [k, n] : [n, k];
+            const [br, bc] = tb ? [m, k] : [k, m];
+            const av = random(rng, ar * ac), bv = random(rng, br * bc, 3), cv = random(rng, n * m);
+            const want = refGemm(av, ar, ac, ta, bv, br, bc, tb, cv, alpha, beta);
+            for (const b of [one, three, rows]) {
+              const got = runGemm(b, av, ar, ac, ta, bv, br, bc, tb, cv, alpha, beta);
+              for (let i = 0; i < n * m; i++) {
+                const tol = (k + 4) * U * want.bound[i] * 1.01 + 1e-30;
+                if (!(Math.abs(got[i] - want.c[i]) <= tol)) {
+                  throw new Error(`${b.name}/${b.threads}: ${n}×${k}×${m} α=${alpha} β=${beta} [${i}]: ${got[i]} vs ${want.c[i]} (tol ${tol})`);
+                }
+                checked++;
               }
-              checked++;
             }
           }
         }
-      }
-      expect(checked).toBeGreaterThan(1000);
-    });
-  }
-
-  it('beta = 0 ignores NaN in the output (it is overwritten, not scaled)', () => {
-    for (const [ta, tb] of layouts) {
-      const a = single.matrix(6, 6), b = single.matrix(6, 6), c = single.matrix(6, 6);
-      single.write(a, random(new Rng(1), 36)); single.write(b, random(new Rng(2), 36));
-      c.data.fill(NaN);
-      single.gemm(a, ta, b, tb, c);
-      expect(Array.from(c.data).every(Number.isFinite)).toBe(true);
+        expect(checked).toBeGreaterThan(1000);
+      });
     }
-  });
 
-  it('the training shapes (100×3072 · 50×3072ᵀ and 100×50ᵀ · 100×3072) match the reference', () => {
-    const rng = new Rng(5);
-    const n = 100, d = 3072, m = 50;
-    const xv = random(rng, n * d), wv = random(rng, m * d, 0.02), gv = random(rng, n * m);
-    for (const b of [single, threaded]) {
-      const X = make(b, n, d, xv), W = make(b, m, d, wv), G = make(b, n, m, gv);
-      const S = b.matrix(n, m), dW = b.matrix(m, d);
-      b.gemm(X, false, W, true, S);
-      b.gemm(G, true, X, false, dW, 1 / n);
-      const s = refGemm(xv, n, d, false, wv, m, d, true, new Float64Array(n * m), 1, 0);
-      const g = refGemm(gv, n, m, true, xv, n, d, false, new Float64Array(m * d), 1 / n, 0);
-      const sGot = b.read(S), gGot = b.read(dW);
-      let worst = 0;
-      for (let i = 0; i < n * m; i++) worst = Math.max(worst, Math.abs(sGot[i] - s.c[i]) / ((d + 4) * U * s.bound[i]));
-      for (let i = 0; i < m * d; i++) worst = Math.max(worst, Math.abs(gGot[i] - g.c[i]) / ((n + 4) * U * g.bound[i]));
-      expect(worst).toBeLessThan(1);
-      expect(worst).toBeGreaterThan(0); // it really is float32
-    }
-  });
-
-  it('threaded results are bit-identical to single-threaded ones', () => {
-    const rng = new Rng(9);
-    for (const [n, k, m] of [[100, 3072, 50], [37, 211, 29], [50, 100, 3072], [10, 100, 50]] as const) {
+    it('beta = 0 ignores NaN in the output (it is overwritten, not scaled)', () => {
       for (const [ta, tb] of layouts) {
-        const [ar, ac] = ta ? [k, n] : [n, k];
-        const [br, bc] = tb ? [m, k] : [k, m];
-        const av = random(rng, ar * ac), bv = random(rng, br * bc), cv = random(rng, n * m);
-        const one = runGemm(single, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
-        const three = runGemm(threaded, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
-        const cols = runGemm(threadedCols, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
-        expect(three).toEqual(one);
-        expect(cols).toEqual(one);
+        const a = one.matrix(6, 6), b = one.matrix(6, 6), c = one.matrix(6, 6);
+        one.write(a, random(new Rng(1), 36)); one.write(b, random(new Rng(2), 36));
+        c.data.fill(NaN);
+        one.gemm(a, ta, b, tb, c);
+        expect(Array.from(c.data).every(Number.isFinite)).toBe(true);
       }
-    }
-    // the workers really took part
-    expect(threaded.stats.jobs).toBeGreaterThan(10);
-    expect(threaded.stats.callerChunks).toBeLessThan(threaded.stats.chunks);
-    expect(single.stats.jobs).toBe(0);
-  });
+    });
 
-  it('rejects mismatched shapes and matrices it did not allocate', () => {
-    const a = single.matrix(3, 4), b = single.matrix(5, 4), c = single.matrix(3, 5);
-    expect(() => single.gemm(a, false, b, false, c)).toThrow(/do not fit/);
-    expect(() => single.gemm(a, false, b, true, threaded.matrix(3, 5))).toThrow(/not allocated by this backend/);
-    expect(() => single.gemm(a, false, { rows: 5, cols: 4, data: new Float32Array(20) } as Matrix, true, c)).toThrow(/not allocated/);
+    /** The forward product X·Wᵀ and the folded update W ← beta W + alpha Gᵀ X: worst error / float32's bound, per backend. */
+    function trainingProducts(backends: WasmSimdBackend[], n: number, d: number, m: number, seed: number): number[] {
+      const rng = new Rng(seed);
+      const xv = random(rng, n * d), wv = random(rng, m * d, 0.02), gv = random(rng, n * m);
+      const s = refGemm(xv, n, d, false, wv, m, d, true, new Float64Array(n * m), 1, 0);
+      const w = refGemm(gv, n, m, true, xv, n, d, false, wv, -0.5 / n, 0.999);
+      return backends.map((b) => {
+        const X = make(b, n, d, xv), W = make(b, m, d, wv), G = make(b, n, m, gv);
+        const S = b.matrix(n, m);
+        b.gemm(X, false, W, true, S);
+        b.gemm(G, true, X, false, W, -0.5 / n, 0.999);
+        const sGot = b.read(S), wGot = b.read(W);
+        let worst = 0;
+        for (let i = 0; i < n * m; i++) worst = Math.max(worst, Math.abs(sGot[i] - s.c[i]) / ((d + 4) * U * s.bound[i]));
+        for (let i = 0; i < m * d; i++) worst = Math.max(worst, Math.abs(wGot[i] - w.c[i]) / ((n + 4) * U * w.bound[i]));
+        return worst;
+      });
+    }
+
+    it('the training shapes at m = 50 (100×3072 · 50×3072ᵀ, 100×50ᵀ · 100×3072 into W1) match the reference', () => {
+      for (const worst of trainingProducts([one, three], 100, 3072, 50, 5)) {
+        expect(worst).toBeLessThan(1);
+        expect(worst).toBeGreaterThan(0); // it really is float32
+      }
+    });
+
+    it('wide layers (m = 1001, 999; d odd) match the reference, single- and multi-threaded', () => {
+      for (const [n, m] of [[9, 1001], [6, 999]]) {
+        for (const worst of trainingProducts([one, three, rows], n, 517, m, n + m)) {
+          expect(worst).toBeLessThan(1);
+          expect(worst).toBeGreaterThan(0);
+        }
+      }
+    });
+
+    it('threaded results are bit-identical to single-threaded ones, wide layers included', () => {
+      const rng = new Rng(9);
+      const all = layouts, nt: [boolean, boolean][] = [[false, true]], tn: [boolean, boolean][] = [[true, false]];
+      // n, k, m and the layouts: every layout on small shapes, the wide layer's two big products (X·W1ᵀ and G1ᵀ·X) on fewer rows
+      const cases: [number, number, number, [boolean, boolean][]][] = [
+        [100, 3072, 50, all], [37, 211, 29, all], [50, 100, 3072, all], [10, 100, 50, all], [100, 10, 1000, all], [10, 100, 1000, all],
+        [20, 1031, 1000, nt], [1000, 20, 1031, tn], [7, 515, 1001, nt], [1001, 7, 515, tn],
+      ];
+      for (const [n, k, m, which] of cases) {
+        for (const [ta, tb] of which) {
+          const [ar, ac] = ta ? [k, n] : [n, k];
+          const [br, bc] = tb ? [m, k] : [k, m];
+          const av = random(rng, ar * ac), bv = random(rng, br * bc), cv = random(rng, n * m);
+          const want = runGemm(one, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
+          for (const b of [three, rows]) {
+            const got = runGemm(b, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
+            const at = firstDifference(got, want); // (toEqual on millions of elements takes minutes)
+            expect(at, `${n}×${k}×${m} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} on ${b.threads + 1} threads: [${at}] ${got[at]} vs ${want[at]}`).toBe(-1);
+          }
+        }
+      }
+      // the workers really took part
+      expect(three.stats.jobs).toBeGreaterThan(10);
+      expect(three.stats.callerChunks).toBeLessThan(three.stats.chunks);
+      expect(one.stats.jobs).toBe(0);
+    });
+
+    it('rejects mismatched shapes and matrices it did not allocate', () => {
+      const a = one.matrix(3, 4), b = one.matrix(5, 4), c = one.matrix(3, 5);
+      expect(() => one.gemm(a, false, b, false, c)).toThrow(/do not fit/);
+      expect(() => one.gemm(a, false, b, true, three.matrix(3, 5))).toThrow(/not allocated by this backend/);
+      expect(() => one.gemm(a, false, { rows: 5, cols: 4, data: new Float32Array(20) } as Matrix, true, c)).toThrow(/not allocated/);
+    });
   });
-});
+}
 
 describe('wasm-simd gather', () => {
   function close(got: Float64Array, want: Float64Array, rtol: number, atol = 0) {
@@ -179,8 +234,10 @@ describe('wasm-simd gather', () => {
 
 });
 
-describeConformance('wasm-simd, 1 thread', () => WasmSimdBackend.create({ threads: 1 }));
-describeConformance('wasm-simd, 3 threads splitting every op', () => WasmSimdBackend.create({ threads: 3, parallelFlops: 0, spinMicros: 0 }));
+for (const simd of VARIANTS) {
+  describeConformance(`wasm-simd ${simd}, 1 thread`, () => WasmSimdBackend.create({ threads: 1, simd }));
+  describeConformance(`wasm-simd ${simd}, 3 threads splitting every op`, () => WasmSimdBackend.create({ threads: 3, parallelFlops: 0, spinMicros: 0, simd }));
+}
 
 describe('wasm-simd memory', () => {
   it('earlier matrices keep their values and views while the memory grows', async () => {
@@ -239,6 +296,79 @@ describe('wasm-simd memory', () => {
     const b = await WasmSimdBackend.create({ threads: 1, maxMemoryMiB: 8 });
     expect(() => b.matrix(1024, 4096)).toThrow(/out of memory/);
     await b.dispose();
+  });
+});
+
+/** Runs `contents` (TypeScript importing the backend as WasmSimdBackend etc.) bundled into dist/, in a fresh node. */
+async function runFresh(contents: string, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<string> {
+  const file = `dist/.wasm-simd-child-${process.pid}-${Math.random().toString(36).slice(2)}.mjs`;
+  try {
+    await build({
+      stdin: { contents, resolveDir: 'dist', sourcefile: 'child.ts', loader: 'ts' },
+      outfile: file, bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'error',
+    });
+    return execFileSync(process.execPath, [...nodeArgs, file], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, CIFAR_MLP_WASM: '', ...env } });
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+describe('wasm-simd build selection', () => {
+  const probe = `import { WasmSimdBackend, relaxedSimdAvailable } from '../src/kernels/wasm-simd.ts';
+    const auto = await WasmSimdBackend.create({ threads: 1 });
+    const plain = await WasmSimdBackend.create({ threads: 1, simd: 'plain' });
+    let relaxed: string;
+    try { relaxed = (await WasmSimdBackend.create({ threads: 1, simd: 'relaxed' })).simd; } catch (e) { relaxed = (e as Error).message; }
+    console.log(JSON.stringify({ available: relaxedSimdAvailable(), auto: auto.simd, plain: plain.simd, relaxed }));`;
+
+  it('auto runs the relaxed build exactly where the runtime has relaxed SIMD, else the plain one', async () => {
+    const bare = JSON.parse(await runFresh(probe));
+    expect(bare.available).toBe(RELAXED_BY_DEFAULT); // Node 20: false, Node >= 22: true
+    expect(bare.auto).toBe(bare.available ? 'relaxed' : 'plain');
+    expect(bare.plain).toBe('plain');
+    if (bare.available) expect(bare.relaxed).toBe('relaxed');
+    else expect(bare.relaxed).toMatch(/no relaxed SIMD .*--experimental-wasm-relaxed-simd/);
+    const flagged = JSON.parse(await runFresh(probe, RELAXED_BY_DEFAULT ? [] : ['--experimental-wasm-relaxed-simd']));
+    expect(flagged).toEqual({ available: true, auto: 'relaxed', plain: 'plain', relaxed: 'relaxed' });
+  });
+
+  it('without kernels-relaxed.wasm, auto falls back to the plain build and simd: relaxed says what is missing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wasm-simd-'));
+    try {
+      copyFileSync('dist/wasm/kernels.wasm', join(dir, 'kernels.wasm'));
+      const out = JSON.parse(await runFresh(probe, RELAXED_BY_DEFAULT ? [] : ['--experimental-wasm-relaxed-simd'], { CIFAR_MLP_WASM: join(dir, 'kernels.wasm') }));
+      expect(out.auto).toBe('plain');
+      expect(out.relaxed).toMatch(/kernels-relaxed\.wasm not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("each build rounds the same in V8's baseline and optimising compilers, on 1 and 3 threads", async () => {
+    // a fused multiply-add in one tier and a separate multiply and add in the other would make results depend on
+    // which tier a thread happens to run: hash both products of a training step under each compiler alone
+    const hashes = `import v8 from 'node:v8';
+      import { createHash } from 'node:crypto';
+      import { WasmSimdBackend, relaxedSimdAvailable } from '../src/kernels/wasm-simd.ts';
+      if (!relaxedSimdAvailable()) v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      const out: Record<string, string> = {};
+      for (const simd of ['plain', 'relaxed'] as const) {
+        for (const threads of [1, 3]) {
+          const b = await WasmSimdBackend.create({ threads, simd, parallelFlops: 0 });
+          const fill = (r: number, c: number, f: number) => { const m = b.matrix(r, c); for (let i = 0; i < r * c; i++) m.data[i] = Math.sin(i * f); return m; };
+          const X = fill(37, 301, 1.3), W = fill(29, 301, 0.7), S = b.matrix(37, 29);
+          b.gemm(X, false, W, true, S);
+          b.gemm(S, true, X, false, W, 0.5, 0.25);
+          out[simd + threads] = createHash('sha1').update(S.data).update(W.data).digest('hex');
+          await b.dispose();
+        }
+      }
+      console.log(JSON.stringify(out));`;
+    const baseline = JSON.parse(await runFresh(hashes, ['--liftoff-only']));
+    const optimised = JSON.parse(await runFresh(hashes, ['--no-liftoff']));
+    expect(optimised).toEqual(baseline);
+    expect(baseline.plain3).toBe(baseline.plain1);
+    expect(baseline.relaxed3).toBe(baseline.relaxed1);
   });
 });
 

@@ -39,7 +39,7 @@ describe('training pipeline', () => {
     const s = await train('wasm-simd', out);
     expect(s.status).toBe('completed');
     expect(s.steps).toBe(60);
-    expect(s.final!.test.accuracy).toBeGreaterThan(0.6); // chance is 0.1
+    expect(s.final!.test!.accuracy).toBeGreaterThan(0.6); // chance is 0.1
     expect(s.final!.val.accuracy).toBeGreaterThan(0.6);
     const rows = metricsWithoutTime(out);
     expect(rows[0]).toBe('step,epoch,eta,train_loss,train_cost,train_acc,val_loss,val_cost,val_acc');

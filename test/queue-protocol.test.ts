@@ -14,7 +14,7 @@ import { packFolder, unpackInto } from '../src/search/queue-files.js';
 import {
   encodeNumbers, handshakeProblem, isSearchId, jobDataSchema, localIdentity, newSearchId, redactUrl, resultEnvelopeSchema, trialResultSchema, zodProblems,
 } from '../src/search/queue-protocol.js';
-import { trialConfig } from '../src/search/search.js';
+import { trialConfig } from '../src/search/plan.js';
 import { CLI } from './helpers/queue-fixtures.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
@@ -25,7 +25,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const config = searchSchema.parse({ kind: 'search', name: 's', trials: 1, space: { lMin: -3, lMax: -2 }, base: { data: { holdout: 100 } } });
 const job = (over: Record<string, unknown> = {}, task: Record<string, unknown> = {}) => ({
   ...localIdentity(), search: 's-0123abcd', fingerprint: 'a'.repeat(64), threads: 1, control: {},
-  task: { trial: 1, l: -3, lambda: 1e-3, config: trialConfig(config, { trial: 1, l: -3, lambda: 1e-3 }, 1), ...task }, ...over,
+  task: { trial: 1, params: { 'base.train.lambda': 1e-3 }, config: trialConfig(config, { trial: 1, params: { 'base.train.lambda': 1e-3 } }, 1, 1), ...task }, ...over,
 });
 
 describe('handshake', () => {
@@ -42,15 +42,26 @@ describe('handshake', () => {
 
 describe('job payloads', () => {
   it('accept a trial and validate its config with the training schema', () => {
-    const parsed = jobDataSchema.parse(job({}, { rungs: [5, 10] }));
+    const parsed = jobDataSchema.parse(job({}, { rungs: [5, 10], saveModel: true, params: { 'base.train.lambda': 1e-3, 'base.model.hidden': 20, 'base.kernels.backend': 'wasm-simd', 'base.x.on': false } }));
     expect(parsed.task.config.train.lambda).toBe(1e-3);
-    expect(parsed.task.l).toBe(-3); // the rest of the task travels as it is
+    expect(parsed.task.params).toEqual({ 'base.train.lambda': 1e-3, 'base.model.hidden': 20, 'base.kernels.backend': 'wasm-simd', 'base.x.on': false });
+    expect(parsed.task.rungs).toEqual([5, 10]);
+    expect(parsed.task.saveModel).toBe(true);
   });
 
   it.each([
     ['a batch name with a path', {}, { config: { ...job().task.config, data: { ...job().task.config.data, train: ['../x'] } } }, /task\.config\.data\.train\.0/],
     ['an unknown config field', {}, { config: { ...job().task.config, extra: 1 } }, /task\.config/],
-    ['a folder in the task', {}, { outDir: '/tmp/x' }, /names no folders/],
+    ['a folder in the task', {}, { outDir: '/tmp/x' }, /task\.outDir: a task from the queue names no folders/],
+    ['a data folder in the task', {}, { dataDir: '/etc' }, /task\.dataDir: a task from the queue names no folders/],
+    ['an unknown task field', {}, { l: -3 }, /task: Unrecognized key.*"l"/],
+    ['no params', {}, { params: undefined }, /task\.params/],
+    ['a param value that is not finite (Infinity arrives as null)', {}, { params: { 'base.train.lambda': null } }, /task\.params\.base\.train\.lambda/],
+    ['a param value that is an object', {}, { params: { 'base.train.lambda': { $gt: 1 } } }, /task\.params\.base\.train\.lambda/],
+    ['a param path outside base', {}, { params: { '__proto__.x': 1 } }, /task\.params\.__proto__\.x: Invalid key/],
+    ['a string param value too long', {}, { params: { 'base.kernels.backend': 'x'.repeat(201) } }, /task\.params\.base\.kernels\.backend/],
+    ['saveModel that is not a boolean', {}, { saveModel: 'yes' }, /task\.saveModel/],
+    ['rungs that are not steps', {}, { rungs: [0] }, /task\.rungs\.0/],
     ['a bad fingerprint', { fingerprint: 'zz' }, {}, /fingerprint/],
     ['a bad search id', { search: '../../x' }, {}, /search/],
     ['too many threads', { threads: 100000 }, {}, /threads/],
@@ -69,6 +80,15 @@ describe('results', () => {
     expect(back.steps).toBeNaN();
     expect(back.pruned!.valAccuracy).toBe(-Infinity);
     expect(back.seconds).toBe(1.5);
+  });
+
+  it('accept a search trial\'s result: no test metrics (only the chosen trial is tested), its total steps', () => {
+    const split = { loss: 1, cost: 1.2, accuracy: 0.4 };
+    const result = { trial: 1, status: 'completed', final: { train: split, val: split, test: null }, steps: 100, totalSteps: 100, seconds: 1, backend: 'wasm-simd', threads: 1 };
+    const back = trialResultSchema.parse(JSON.parse(JSON.stringify(encodeNumbers(result))));
+    expect(back.final!.test).toBeNull();
+    expect(back.totalSteps).toBe(100);
+    expect(trialResultSchema.safeParse({ ...result, final: { train: split, val: null, test: null } }).success).toBe(false);
   });
 
   it.each(['../x', '/etc/passwd', 'a/../../b', 'a/./b', '.hidden', 'a\\b', ''])('refuse the result file path %j', (path) => {

@@ -1,5 +1,5 @@
 // Searches on BullMQ + a real redis-server (each test starts its own on a free loopback port): the same results as
-// the local pool, resume after the coordinator is killed, Ctrl-C, rungs and progress through the queue, the files of
+// the local pool (the chosen trial's model and test accuracy included; an ASHA search prunes alike), resume after the coordinator is killed, Ctrl-C, rungs and progress through the queue, the files of
 // a trial, several searches on one Redis, password and TLS, jobs that must be refused; and faults: a worker killed
 // with kill -9 mid-trial, Redis killed and restarted without its data, a worker that cannot use its data, a worker
 // stopped with SIGTERM, coordinator and worker of different versions. One file: its tests run one after another,
@@ -18,11 +18,14 @@ import { QueueExecutor } from '../src/search/queue-executor.js';
 import { registerSearch } from '../src/search/queue-connection.js';
 import { localIdentity, QUEUE_PREFIX, trialQueueName } from '../src/search/queue-protocol.js';
 import { QueueWorker } from '../src/search/queue-worker.js';
-import { trialConfig } from '../src/search/search.js';
+import { trialConfig } from '../src/search/plan.js';
 import type { RungReport, TrialResult, TrialTask } from '../src/search/types.js';
 import { BASE, CLI, metricsWithoutTime, queueKeys, rowsOf, startsPerTrial, startWorker, writeSearchConfig } from './helpers/queue-fixtures.js';
 import { CliProcess, describeWithRedis, makeTlsFiles, OPENSSL, RedisServer } from './helpers/redis.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
+
+/** The value of the one searched field of the tasks made here. */
+const LAMBDA = { 'base.train.lambda': 1e-3 };
 
 let root: string;
 let dataDir: string;
@@ -67,7 +70,7 @@ describeWithRedis('search --queue (redis-server)', () => {
 
     const [a, b] = [await rowsOf(join(root, 'same-local')), await rowsOf(join(root, 'same-queue'))];
     expect(b.map((r) => r.trial).sort()).toEqual([1, 2, 3, 4]);
-    const key = (r: (typeof a)[number]) => [r.trial, r.l, r.lambda, r.status, r.train_acc, r.val_acc, r.test_acc, r.train_cost, r.val_cost, r.steps, r.backend, r.threads];
+    const key = (r: (typeof a)[number]) => [r.trial, JSON.stringify(r.params), r.status, r.train_acc, r.val_acc, r.train_cost, r.val_cost, r.steps, r.total_steps, r.backend, r.threads];
     expect(b.map(key).sort()).toEqual(a.map(key).sort());
     expect(new Set(b.map((r) => r.val_acc)).size).toBeGreaterThan(1); // the trials differ: a real comparison
     for (const id of ['01', '02', '03', '04']) {
@@ -78,7 +81,25 @@ describeWithRedis('search --queue (redis-server)', () => {
       expect({ ...sy, seconds: 0, samplesPerSecond: 0, startedAt: '', finishedAt: '', lastMetrics: { ...sy.lastMetrics, elapsed_s: 0 } })
         .toEqual({ ...sx, seconds: 0, samplesPerSecond: 0, startedAt: '', finishedAt: '', lastMetrics: { ...sx.lastMetrics, elapsed_s: 0 } });
     }
-    expect(JSON.parse(readFileSync(join(root, 'same-queue', 'summary.json'), 'utf8')).status).toBe('completed');
+    // The models: the best keepModels (3) trials' model.json came back from the workers, the same networks as the
+    // local pool's; the chosen trial's test accuracy, measured here from its model.json, is the local pool's.
+    const withModel = (dir: string) => ['01', '02', '03', '04'].filter((id) => existsSync(join(dir, 'trials', id, 'model.json')));
+    expect(withModel(join(root, 'same-queue'))).toHaveLength(3);
+    expect(withModel(join(root, 'same-queue'))).toEqual(withModel(join(root, 'same-local')));
+    const [ls, qs] = [JSON.parse(readFileSync(join(root, 'same-local', 'summary.json'), 'utf8')), JSON.parse(readFileSync(join(root, 'same-queue', 'summary.json'), 'utf8'))];
+    expect(qs.status).toBe('completed');
+    expect(qs.chosen.test?.accuracy, JSON.stringify(qs.chosen)).toBeGreaterThan(0);
+    expect(qs.chosen).toEqual(ls.chosen);
+    const model = (dir: string) => {
+      const { createdAt: _c, sha256: _s, ...body } = JSON.parse(readFileSync(join(dir, 'trials', qs.chosen.id, 'model.json'), 'utf8'));
+      return body;
+    };
+    expect(model(join(root, 'same-queue'))).toEqual(model(join(root, 'same-local')));
+    // `evaluate <search folder>` finds the chosen trial's model and measures the same test accuracy.
+    const evaluate = new CliProcess(CLI, ['evaluate', join(root, 'same-queue'), '--data', dataDir]);
+    expect(await evaluate.exited, evaluate.out).toBe(0);
+    const evaluation = JSON.parse(readFileSync(join(root, 'same-queue', 'trials', qs.chosen.id, 'evaluation.json'), 'utf8'));
+    expect(evaluation.splits.test.accuracy).toBeCloseTo(qs.chosen.test.accuracy, 2);
     // Who ran what: the coordinator said which worker ran each trial, each worker its own trials.
     expect(queued.out).toMatch(/trial \d running on w[12]/);
     expect(queued.out).toMatch(/\d done, \d running.*\d queued/);
@@ -88,6 +109,39 @@ describeWithRedis('search --queue (redis-server)', () => {
     expect(await queueKeys(server.url)).toEqual([]);
   }, 240_000);
 
+  it('an ASHA search on the queue prunes as on the local pool: the same rungs, decisions and results (one trial at a time)', async () => {
+    const server = await redis();
+    // 4 trials of 100 steps, one rung at step 50 (an evaluation point); one trial at a time on both, so that the
+    // asynchronous pruner sees the rungs in the same order and must decide alike.
+    const path = join(root, 'asha.yaml');
+    writeFileSync(path, JSON.stringify({
+      kind: 'search', name: 'asha', seed: 3, trials: 4, workers: 1, keepModels: 1,
+      space: { sampler: 'grid', params: { 'base.train.lambda': { dist: 'choice', values: [0.1, 0.01, 0.001, 0.0001] } } }, // the best first: the others are pruned
+      pruning: { rule: 'asha', minSteps: 50, eta: 2, maxRungs: 1 }, base: { ...BASE, kernels: { backend: 'wasm-simd', threads: 1 } }, // the queue's threads
+    }));
+    const w = track(startWorker(server.url, dataDir, 'aw', join(root, 'work-asha')));
+    await w.waitFor(/waiting for trials/);
+    const local = new CliProcess(CLI, ['search', path, '--data', dataDir, '--out', join(root, 'asha-local')]);
+    const queued = new CliProcess(CLI, ['search', path, '--data', dataDir, '--out', join(root, 'asha-queue'), '--queue', server.url]);
+    expect(await queued.exited, queued.out).toBe(0);
+    expect(await local.exited, local.out).toBe(0);
+
+    const [a, b] = [await rowsOf(join(root, 'asha-local')), await rowsOf(join(root, 'asha-queue'))];
+    const key = (r: (typeof a)[number]) => [r.trial, JSON.stringify(r.params), r.status, r.val_acc, r.steps, r.total_steps, r.reason];
+    expect(b.map(key)).toEqual(a.map(key));
+    expect(b.filter((r) => r.status === 'pruned').length, JSON.stringify(b)).toBeGreaterThan(0);
+    for (const r of b.filter((x) => x.status === 'pruned')) expect(r.steps).toBe(50);
+    const rungs = (dir: string) => readFileSync(join(dir, 'rungs.csv'), 'utf8');
+    expect(rungs(join(root, 'asha-queue'))).toBe(rungs(join(root, 'asha-local')));
+    expect(rungs(join(root, 'asha-queue')).trim().split('\n')).toHaveLength(5); // header and one decision per trial
+    expect(w.out).toMatch(/trial \d of asha at rung step 50: val [\d.]+%; prune/);
+    const [ls, qs] = [JSON.parse(readFileSync(join(root, 'asha-local', 'summary.json'), 'utf8')), JSON.parse(readFileSync(join(root, 'asha-queue', 'summary.json'), 'utf8'))];
+    expect(qs.budget).toEqual(ls.budget);
+    expect(qs.budget.stepsSpent).toBeLessThan(qs.budget.stepsWithoutPruning);
+    expect(qs.chosen).toEqual(ls.chosen);
+    expect(qs.chosen.test?.accuracy).toBeGreaterThan(0);
+  }, 240_000);
+
   it('search --resume --queue after the coordinator was killed collects what finished meanwhile and enqueues only what is missing', async () => {
     const server = await redis();
     const cfg = writeSearchConfig(root, 'resume', 6);
@@ -95,7 +149,7 @@ describeWithRedis('search --queue (redis-server)', () => {
     const w = track(startWorker(server.url, dataDir, 'w1', join(root, 'work-resume')));
     await w.waitFor(/waiting for trials/);
     const first = new CliProcess(CLI, ['search', cfg, '--data', dataDir, '--out', out, '--queue', server.url]);
-    await first.waitFor(/trial 2 \(l=[-\d.]+, λ=[\de.+-]+\) completed/, 120_000); // its trials.csv row is written
+    await first.waitFor(/trial 2 \(lambda=[\de.+-]+\) completed/, 120_000); // its trials.csv row is written
     first.child.kill('SIGKILL');
     await first.exited;
     // The worker goes on with the queued trials while no coordinator runs.
@@ -118,7 +172,8 @@ describeWithRedis('search --queue (redis-server)', () => {
 
   it('Ctrl-C stops the search: the running trial stops on its worker, redis is cleaned up, --resume --queue finishes it', async () => {
     const server = await redis();
-    const cfg = writeSearchConfig(root, 'ctrlc', 3);
+    // Trials of 2000 steps (a few seconds): trial 2 still runs when the SIGINT arrives.
+    const cfg = writeSearchConfig(root, 'ctrlc', 3, { ...BASE, schedule: { ...BASE.schedule, ns: 1000 } });
     const out = join(root, 'ctrlc-out');
     const work = join(root, 'work-ctrlc');
     const w = track(startWorker(server.url, dataDir, 'cw', work));
@@ -126,7 +181,7 @@ describeWithRedis('search --queue (redis-server)', () => {
     const first = new CliProcess(CLI, ['search', cfg, '--data', dataDir, '--out', out, '--queue', server.url]);
     // Once trial 1 is recorded (an interrupted search without any row leaves a trials.csv that --resume misreads:
     // a bug of the search's CsvLog, reported) and trial 2 runs.
-    await first.waitFor(/trial 1 \(l=[-\d.]+, λ=[\de.+-]+\) completed/, 120_000);
+    await first.waitFor(/trial 1 \(lambda=[\de.+-]+\) completed/, 120_000);
     await w.waitFor(/trial 2 of ctrlc started/);
     first.child.kill('SIGINT');
     expect(await first.exited, first.out).toBe(130);
@@ -146,8 +201,8 @@ describeWithRedis('search --queue (redis-server)', () => {
     const splits = loadSplits(config.base.data, dataDir);
     const fp = dataFingerprint(splits);
     const task = (trial: number): TrialTask => ({
-      trial, l: -3, lambda: 1e-3, outDir: join(root, 'rungs', String(trial)), dataDir: '/nowhere', rungs: [6, 12, 18],
-      config: trialConfig(config, { trial, l: -3, lambda: 1e-3 }, 1),
+      trial, params: LAMBDA, outDir: join(root, 'rungs', String(trial)), dataDir: '/nowhere', rungs: [6, 12, 18],
+      config: trialConfig(config, { trial, params: LAMBDA }, 1, 2),
     });
     const w = track(startWorker(server.url, dataDir, 'rw', join(root, 'work-rungs'), ['--concurrency', '2']));
     const ex = await QueueExecutor.open({ url: server.url, searchId: 'rungs-0001', searchName: 'rungs', slots: 2, threadsPerTrial: 1, fingerprint: () => fp });
@@ -179,7 +234,7 @@ describeWithRedis('search --queue (redis-server)', () => {
     const w = track(startWorker(server.url, dataDir, 'tw', join(root, 'work-norung'), ['--rung-timeout', '1']));
     const ex = await QueueExecutor.open({ url: server.url, searchId: 'norung-0001', searchName: 'norung', slots: 1, threadsPerTrial: 1, fingerprint: () => fp });
     try {
-      const task: TrialTask = { trial: 1, l: -3, lambda: 1e-3, outDir: join(root, 'norung'), dataDir, rungs: [6], config: trialConfig(config, { trial: 1, l: -3, lambda: 1e-3 }, 1) };
+      const task: TrialTask = { trial: 1, params: LAMBDA, outDir: join(root, 'norung'), dataDir, rungs: [6], config: trialConfig(config, { trial: 1, params: LAMBDA }, 1, 1) };
       const never = () => new Promise<'prune'>(() => {});
       const r = await ex.run(task, new AbortController().signal, { onRung: never });
       expect(r.status).toBe('completed');
@@ -215,7 +270,7 @@ describeWithRedis('search --queue (redis-server)', () => {
     const progress: [number, number][] = [];
     try {
       const outDir = join(root, 'files-out');
-      const r: TrialResult = await ex.run({ trial: 1, l: -3, lambda: 1e-3, outDir, dataDir, config: trialConfig(config, { trial: 1, l: -3, lambda: 1e-3 }, 1) },
+      const r: TrialResult = await ex.run({ trial: 1, params: LAMBDA, outDir, dataDir, saveModel: true, config: trialConfig(config, { trial: 1, params: LAMBDA }, 1, 1) },
         new AbortController().signal, { onProgress: (s, n) => progress.push([s, n]) });
       expect(r.status).toBe('completed');
       expect(r.final!.val.accuracy).toBe(0.25);
@@ -243,27 +298,29 @@ describeWithRedis('search --queue (redis-server)', () => {
     const queue = new Queue(trialQueueName('evil-0001'), { connection: r, prefix: QUEUE_PREFIX });
     try {
       await registerSearch(r, { id: 'evil-0001', name: 'evil', queue: trialQueueName('evil-0001'), ...localIdentity(), host: 'x', createdAt: new Date().toISOString() });
-      const config = trialConfig(searchSchema.parse({ kind: 'search', name: 'evil', trials: 1, space: { lMin: -3, lMax: -2 }, base: BASE }), { trial: 1, l: -3, lambda: 1e-3 }, 1);
+      const config = trialConfig(searchSchema.parse({ kind: 'search', name: 'evil', trials: 1, space: { lMin: -3, lMax: -2 }, base: BASE }), { trial: 1, params: LAMBDA }, 1, 1);
       const good = { ...localIdentity(), search: 'evil-0001', fingerprint: '0'.repeat(64), threads: 1, control: {} };
       const escape = join(root, 'escaped');
       const jobs = {
-        traversal: { ...good, task: { trial: 1, config: { ...config, data: { ...config.data, train: ['../../../etc/passwd'] } } } },
-        unknownField: { ...good, task: { trial: 2, config: { ...config, shell: 'rm -rf /' } } },
-        outDir: { ...good, task: { trial: 3, config, outDir: escape } },
-        badType: { ...good, task: { trial: 4, config: { ...config, model: { hidden: 'many' } } } },
+        traversal: { ...good, task: { trial: 1, params: LAMBDA, config: { ...config, data: { ...config.data, train: ['../../../etc/passwd'] } } } },
+        unknownField: { ...good, task: { trial: 2, params: LAMBDA, config: { ...config, shell: 'rm -rf /' } } },
+        outDir: { ...good, task: { trial: 3, params: LAMBDA, config, outDir: escape } },
+        badType: { ...good, task: { trial: 4, params: LAMBDA, config: { ...config, model: { hidden: 'many' } } } },
+        badParam: { ...good, task: { trial: 5, params: { 'base.train.lambda': { $eval: 'x' } }, config } },
         notAnObject: 'hello',
       };
       for (const [name, data] of Object.entries(jobs)) await queue.add(name, data, { jobId: name, attempts: 3 });
       const deadline = Date.now() + 60_000;
       let failed: { id?: string; failedReason: string; attemptsMade: number }[] = [];
-      while (Date.now() < deadline && failed.length < 5) {
+      while (Date.now() < deadline && failed.length < Object.keys(jobs).length) {
         failed = await queue.getFailed();
         await new Promise((res) => setTimeout(res, 300));
       }
       const reason = Object.fromEntries(failed.map((j) => [j.id, j.failedReason]));
       expect(reason.traversal).toMatch(/invalid trial job: task\.config\.data\.train\.0/);
       expect(reason.unknownField).toMatch(/invalid trial job: .*shell|Unrecognized key/);
-      expect(reason.outDir).toMatch(/invalid trial job: task: a task from the queue names no folders/);
+      expect(reason.outDir).toMatch(/invalid trial job: task\.outDir: a task from the queue names no folders/);
+      expect(reason.badParam).toMatch(/invalid trial job: task\.params\.base\.train\.lambda/);
       expect(reason.badType).toMatch(/invalid trial job: task\.config\.model\.hidden/);
       expect(reason.notAnObject).toMatch(/invalid trial job/);
       // Invalid for every worker: failed for good at the first attempt, not retried.
@@ -377,7 +434,7 @@ describeWithRedis('search --queue faults (redis-server)', () => {
     const starts = startsPerTrial(w1, w2, w3);
     expect(starts.get(killed)).toBe(2);
     expect([...starts].filter(([t]) => t !== killed).every(([, n]) => n === 1)).toBe(true);
-    expect(JSON.parse(readFileSync(join(root, 'kill-out', 'summary.json'), 'utf8')).counts).toEqual({ completed: 6, diverged: 0, failed: 0, pending: 0 });
+    expect(JSON.parse(readFileSync(join(root, 'kill-out', 'summary.json'), 'utf8')).counts).toEqual({ completed: 6, pruned: 0, diverged: 0, failed: 0, pending: 0 });
     await new Promise((r) => setTimeout(r, 1500));
     expect(await queueKeys(server.url)).toEqual([]);
   }, 240_000);
@@ -454,7 +511,7 @@ describeWithRedis('search --queue faults (redis-server)', () => {
     const server = await redis();
     const config = searchSchema.parse({ kind: 'search', name: 'versions', trials: 1, space: { lMin: -3, lMax: -2 }, base: { ...BASE, schedule: { ...BASE.schedule, ns: 12 } } });
     const fp = dataFingerprint(loadSplits(config.base.data, dataDir));
-    const task = (id: string): TrialTask => ({ trial: 1, l: -3, lambda: 1e-3, outDir: join(root, id), dataDir, config: trialConfig(config, { trial: 1, l: -3, lambda: 1e-3 }, 1) });
+    const task = (id: string): TrialTask => ({ trial: 1, params: LAMBDA, outDir: join(root, id), dataDir, config: trialConfig(config, { trial: 1, params: LAMBDA }, 1, 1) });
 
     // A coordinator of another version: the (current) worker refuses its trials.
     const w = track(startWorker(server.url, dataDir, 'vw', join(root, 'work-versions')));

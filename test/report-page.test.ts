@@ -3,14 +3,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_COLUMNS } from '../src/report/metrics-csv.js';
 import { writeReportPage } from '../src/report/page.js';
+import { browserOrSkip } from './helpers/browser.js';
 import { metricsLines, SUMMARY } from './helpers/metrics.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const HEADER = METRICS_COLUMNS.join(',');
 
 
@@ -27,28 +27,13 @@ model:
   hidden: 50
 `;
 
-
-const LAUNCH_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
+// The npm Chromium (Linux x64/arm64), else a system Chrome/Chromium; none: one line and a skip (a failure under CI=true).
+const launched = await browserOrSkip('report.html in headless Chromium');
+const browser: Browser | undefined = launched?.browser;
 let root: string;
-let browser: Browser | undefined;
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'cifar-report-page-'));
-  // Not a skip: CI installs Chromium, so its absence is a broken environment.
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium is required for the report page test but ${CHROMIUM} does not exist (install it: apt-get install chromium)`);
-  }
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: LAUNCH_ARGS });
 });
 
 afterAll(async () => {
@@ -65,7 +50,7 @@ async function runDir(name: string, files: Record<string, string>): Promise<stri
 
 /** Opens report.html, checks the plots rendered, no console errors and no network; returns the page text. */
 async function openAndCheck(reportPath: string, screenshotPath: string): Promise<string> {
-  expect(browser, `Chromium did not start (${CHROMIUM})`).toBeDefined();
+  expect(browser, 'Chromium did not start').toBeDefined();
   const context = await browser!.newContext({ viewport: { width: 1100, height: 900 } });
   const page = await context.newPage();
   const consoleErrors: string[] = [];
@@ -111,7 +96,7 @@ async function expectScreenshot(path: string): Promise<void> {
   expect(png.height).toBeGreaterThan(1500); // summary + three figures + config
 }
 
-describe('report.html in headless Chromium', () => {
+describe.skipIf(!browser)(`report.html in headless Chromium (${launched?.source ?? 'no browser'})`, () => {
   it('shows the summary, the config and three rendered plots of a completed run', async () => {
     const dir = await runDir('completed', {
       'metrics.csv': [HEADER, ...metricsLines(11)].join('\n') + '\n',

@@ -10,8 +10,9 @@ import { searchSchema } from '../src/config/search-schema.js';
 import { computeNormalization } from '../src/data/normalization.js';
 import { loadSplits } from '../src/data/splits.js';
 import { defaultWorkerFile, LocalPoolExecutor } from '../src/search/local-pool.js';
-import { readTrialsCsv, TRIAL_COLUMNS } from '../src/search/results.js';
-import { runSearch, trialConfig, type SearchSummary } from '../src/search/search.js';
+import { trialConfig } from '../src/search/plan.js';
+import { readTrialsCsv, trialColumns } from '../src/search/results.js';
+import { runSearch, type SearchSummary } from '../src/search/search.js';
 import type { RungReport, TrialTask } from '../src/search/types.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
@@ -66,7 +67,7 @@ export default async function (w) {
     });
     expect(executor!.slots).toBe(2);
     expect(summary.status).toBe('completed');
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), false);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), summary.space, false);
     const by = new Map(rows.map((r) => [r.trial, r]));
     expect(rows).toHaveLength(4);
     expect(by.get(1)).toMatchObject({ status: 'completed', steps: 24, threads: 1 });
@@ -102,9 +103,10 @@ describe('LocalPoolExecutor rungs', () => {
     const executor = new LocalPoolExecutor({ splits, normalization: computeNormalization(splits.train), workers: 2, threadsPerTrial: 1 });
     const reports: RungReport[] = [];
     try {
+      const params = { 'base.train.lambda': 1e-3 };
       const task = (trial: number): TrialTask => ({
-        trial, l: -3, lambda: 1e-3, outDir: join(root, 'rungs', String(trial)), dataDir, rungs: [6, 12, 18],
-        config: trialConfig(config, { trial, l: -3, lambda: 1e-3 }, 1),
+        trial, params, outDir: join(root, 'rungs', String(trial)), dataDir, rungs: [6, 12, 18],
+        config: trialConfig(config, { trial, params }, 1, 2),
       });
       const stop = new AbortController().signal;
       const onRung = async (r: RungReport) => { reports.push(r); return r.trial === 1 && r.step === 12 ? 'prune' as const : 'continue' as const; };
@@ -150,7 +152,8 @@ describe('cifar-mlp search (built CLI)', () => {
       }, 5);
       child.on('exit', () => clearInterval(poll));
     });
-    expect(first.stderr).toMatch(/trial 1 \(l=.*\) completed/);
+    expect(first.stderr).toMatch(/trial 1 \(lambda=.*\) completed: val [\d.]+% in/);
+    expect(first.stderr).not.toMatch(/trial \d+ .*test/); // no trial's test accuracy is shown
     expect(first.code).toBe(130);
     const s1 = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as SearchSummary;
     expect(s1.status).toBe('interrupted');
@@ -169,18 +172,96 @@ describe('cifar-mlp search (built CLI)', () => {
     expect(second.stderr).toMatch(/resuming .*: 1 of 3 trials done, 2 to run/);
     expect(second.stderr).not.toMatch(/trial 1 started/);
     const lines = readFileSync(join(out, 'trials.csv'), 'utf8').trimEnd().split('\n');
-    expect(lines[0]).toBe(TRIAL_COLUMNS.join(','));
+    expect(lines[0]).toBe(trialColumns(['base.train.lambda']).join(','));
     expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['1', '2', '3']);
     const s2 = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as SearchSummary;
     expect(s2.status).toBe('completed');
-    expect(s2.results.map((r) => r.l)).toEqual(s1.results.map((r) => r.l));
+    expect(s2.results.map((r) => r.params)).toEqual(s1.results.map((r) => r.params));
     expect(s2.best).toHaveLength(3);
-    for (const f of ['lambda.svg', 'lambda.png', 'report.html', 'plan.json', 'config.yaml']) expect(existsSync(join(out, f))).toBe(true);
-    const bestId = String(s2.best[0].trial).padStart(2, '0');
-    for (const f of ['lr.png', 'loss.png', 'accuracy.png', 'report.html']) expect(existsSync(join(out, 'trials', bestId, f)), `trials/${bestId}/${f}`).toBe(true);
+    // the chosen trial's test accuracy, measured once from its model.json, is the only test figure
+    expect(second.stderr).toMatch(new RegExp(`chosen trial ${s2.chosen!.id} \\(lambda=[^)]+\\): val [\\d.]+%, test [\\d.]+%`));
+    expect(s2.chosen!.test!.accuracy).toBeGreaterThan(0.2);
+    for (const f of ['param-base.train.lambda.svg', 'param-base.train.lambda.png', 'overview.png', 'curves.png', 'report.html', 'plan.json', 'config.yaml']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    for (const id of ['01', '02', '03']) {
+      for (const f of ['lr.png', 'loss.png', 'accuracy.png', 'report.html']) expect(existsSync(join(out, 'trials', id, f)), `trials/${id}/${f}`).toBe(true);
+    }
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    expect(html).toContain('Lambda search: cli-search');
+    expect(html).toContain('Search: cli-search');
     expect(html).not.toMatch(/<script|(src|href)="https?:/);
+  }, 300_000);
+});
+
+describe('cifar-mlp search over two fields with pruning, then plot and evaluate on its folder (built CLI)', () => {
+  it('prunes trials through the pool, keeps the best models, and plot / evaluate work on the search and on each trial', async () => {
+    const cfg = join(root, 'search-asha.yaml');
+    writeFileSync(cfg, JSON.stringify({
+      kind: 'search', name: 'cli-asha', seed: 3, trials: 6, workers: 2, keepModels: 2,
+      space: { params: { 'base.train.lambda': { dist: 'log-uniform', min: 1e-5, max: 1 }, 'base.model.hidden': { dist: 'int', min: 4, max: 24, log: true } } },
+      pruning: { rule: 'asha', minSteps: 8, eta: 2, maxRungs: 2 },
+      base: { ...BASE, schedule: { etaMin: 1e-4, etaMax: 0.05, ns: 16, cycles: 1 }, eval: { pointsPerCycle: 4 } },
+    }));
+    const out = join(root, 'cli-asha');
+    const run = await cli(['search', cfg, '--data', dataDir, '--out', out]);
+    expect(run.code, run.stderr).toBe(0);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as SearchSummary;
+    expect(s.counts.pruned).toBeGreaterThan(0);
+    expect(s.counts.completed + s.counts.pruned + s.counts.diverged).toBe(6);
+    expect(run.stderr).toMatch(/trial \d+ \(lambda=\S+ hidden=\d+\) pruned at step (8|16): val/);
+    expect(run.stderr).toMatch(new RegExp(`pruning \\(asha\\): ${s.counts.pruned} trial\\(s\\) pruned; ${s.budget.stepsSpent} update steps spent, ${s.budget.stepsWithoutPruning} without pruning`));
+    expect(s.budget.stepsSpent).toBeLessThan(s.budget.stepsWithoutPruning);
+    // rungs.csv holds every decision, trials.csv a pruned trial at its rung
+    const rungLines = readFileSync(join(out, 'rungs.csv'), 'utf8').trimEnd().split('\n');
+    expect(rungLines[0]).toBe('trial,rung,step,val_acc,cutoff,margin,reported,decision');
+    expect(rungLines.length - 1).toBe(s.rungs.length);
+    for (const e of s.results.filter((r) => r.status === 'pruned')) {
+      const last = s.rungs.filter((r) => r.trial === e.trial).at(-1)!;
+      expect(last.decision).toBe('prune');
+      expect(e.row!.steps).toBe(last.step);
+      expect(e.row!.val_acc).toBe(last.valAccuracy);
+    }
+    const kept = s.results.filter((e) => existsSync(join(out, 'trials', e.id, 'model.json'))).map((e) => e.trial).sort();
+    expect(kept).toEqual(s.ranking.slice(0, 2).map((r) => r.trial).sort());
+    for (const f of ['param-base.train.lambda.png', 'param-base.model.hidden.png', 'overview.png', 'rungs.png', 'curves.png']) expect(existsSync(join(out, f)), f).toBe(true);
+
+    // plot on the search folder re-renders the search's figures and every trial's page
+    for (const f of ['report.html', 'rungs.svg', join('trials', '01', 'report.html')]) rmSync(join(out, f));
+    const plot = await cli(['plot', out]);
+    expect(plot.code, plot.stderr).toBe(0);
+    for (const f of ['report.html', 'rungs.svg', join('trials', '01', 'report.html')]) expect(existsSync(join(out, f)), f).toBe(true);
+    // ... and on one trial folder (a run folder)
+    const plotTrial = await cli(['plot', join(out, 'trials', '05')]);
+    expect(plotTrial.code, plotTrial.stderr).toBe(0);
+
+    // evaluate on the search folder evaluates the chosen trial: its test accuracy is the summary's
+    const ev = await cli(['evaluate', out, '--data', dataDir]);
+    expect(ev.code, ev.stderr).toBe(0);
+    expect(ev.stderr).toMatch(new RegExp(`evaluating its chosen trial .*trials/${s.chosen!.id}`));
+    const evaluation = JSON.parse(readFileSync(join(out, 'trials', s.chosen!.id, 'evaluation.json'), 'utf8'));
+    expect(evaluation.splits.test.accuracy).toBe(s.chosen!.test!.accuracy);
+    expect(evaluation.splits.val.accuracy).toBe(s.chosen!.valAccuracy);
+    // ... on a trial whose model was kept, and on one whose model was not: a one-line reason, exit 2
+    const other = s.results.find((e) => !kept.includes(e.trial))!;
+    const refused = await cli(['evaluate', join(out, 'trials', other.id), '--data', dataDir]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/no model\.json: the search kept the models of its best trials only \(keepModels: 2\)/);
+    const second = s.ranking[1];
+    if (second) {
+      const evTrial = await cli(['evaluate', join(out, 'trials', String(second.trial).padStart(2, '0')), '--data', dataDir]);
+      expect(evTrial.code, evTrial.stderr).toBe(0);
+    }
+  }, 400_000);
+
+  it('rejects a space naming no training field with one line and exit 2, writing nothing', async () => {
+    const cfg = join(root, 'search-bad.yaml');
+    writeFileSync(cfg, 'kind: search\nspace:\n  params:\n    base.model.hiden: { dist: int, min: 8, max: 64 }\n');
+    const out = join(root, 'cli-bad');
+    const r = await cli(['search', cfg, '--data', dataDir, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`cifar-mlp: ${cfg}: space.params.base.model.hiden: not a field of the training config (base.model has hidden) (got "base.model.hiden")`);
+    expect(existsSync(out)).toBe(false);
   });
 });
 
@@ -213,5 +294,5 @@ describe('search benchmark (dist/search-bench.js)', () => {
     expect(report.ratios.poolVsOne).toBeCloseTo(byName.pool.wallMedianS / byName.one.wallMedianS, 10);
     expect(report.ratios.poolVsSequentialOneThread).toBeCloseTo(byName.pool.wallMedianS / byName['seq-1t'].wallMedianS, 10);
     expect(report.ratios.poolMemoryVsSingleRun).toBeCloseTo(byName.pool.peakRssMedianMiB / report.single.peakRssMiB, 10);
-  }, 120_000);
+  }, 300_000);
 });

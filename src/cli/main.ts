@@ -8,23 +8,57 @@ import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
+import { isSearchFolder, readSearchSummary } from '../search/folder.js';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readMetricsCsv } from '../report/metrics-csv.js';
+import { lockFolder } from '../util/folder-lock.js';
+import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
+import { addExamples } from './examples.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-const backendOption = () =>
-  new Option('--backend <name>', 'kernel backend (same as --set kernels.backend=…, base.kernels.backend for a search)').choices([...BACKEND_NAMES]);
+/** Commander puts its suggestion on a line of its own ("(Did you mean run?)"): one line per error, as for config errors. */
+const oneLine = (s: string) => s.replace(/\n\(Did you mean (.+?)\?\)/, '; did you mean $1?');
+
+/** The commands that run a config. Their help differs only where a search config nests its training fields under `base.`. */
+type RunKind = 'run' | 'search';
+
+const backendOption = (kind: RunKind) =>
+  new Option('--backend <name>', kind === 'run'
+    ? 'kernel backend (same as --set kernels.backend=<name>; base.kernels.backend in a search config)'
+    : 'kernel backend of the trials (same as --set base.kernels.backend=<name>)').choices([...BACKEND_NAMES]);
+
+const SET_HELP: Record<RunKind, string> = {
+  run: 'override a config field, e.g. --set train.lambda=0.001 (repeatable; in a search config the training fields are under base.)',
+  search: 'override a config field, e.g. --set trials=4 or --set base.schedule.ns=500 (repeatable; the training fields are under base.)',
+};
 
 /** The options of the commands that run a config (run, search). */
-function runOptions(command: Command): Command {
+function runOptions(command: Command, kind: RunKind): Command {
   return command
     .option('--data <dir>', 'CIFAR-10 folder (else config data.dir, $CIFAR10_DIR, ./data/cifar-10-batches-bin, else download)')
     .option('--out <dir>', 'output folder (default runs/<name>, or runs/<name>-<time> when taken)')
-    .option('--set <key=value>', 'override a config field, e.g. --set train.lambda=0.001 (repeatable)', collect, [])
+    .option('--set <key=value>', SET_HELP[kind], collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
-    .option('--resume', 'continue an interrupted run or search in --out')
-    .addOption(backendOption());
+    .option('--resume', `continue the interrupted ${kind === 'run' ? 'run' : 'search'} in --out (without <config>: with the config.yaml there)`)
+    .addOption(backendOption(kind));
+}
+
+/**
+ * The config file of run/search: the argument, else, with --resume, the config.yaml of the --out folder (a given
+ * config or --set that differs from the folder's is refused later by the resume checks, naming the field).
+ */
+function configFileOf(kind: RunKind, configPath: string | undefined, o: { resume?: boolean; out?: string }): string {
+  if (configPath) return configPath;
+  const example = kind === 'run' ? 'config/cycle1.yaml' : 'config/search-coarse.yaml';
+  if (!o.resume) throw new UsageError(`${kind}: missing the config argument (e.g. cifar-mlp ${kind} ${example}); only --resume --out DIR may leave it out`);
+  if (!o.out) throw new UsageError(`${kind} --resume without a config needs --out DIR: the folder to continue, whose config.yaml is used`);
+  if (!existsSync(o.out)) throw new UsageError(`--out ${o.out}: no such folder to resume`);
+  const path = join(o.out, 'config.yaml');
+  if (!existsSync(path)) throw new UsageError(`--resume: ${path} does not exist; give the config file as the argument`);
+  return path;
 }
 
 /** --backend as a --set: a search config keeps its training settings, kernels included, under `base`. */
@@ -58,13 +92,14 @@ async function main(argv: string[]): Promise<number> {
     .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, lambda search, final training.')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `cifar-mlp: ${s}` : s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `cifar-mlp: ${oneLine(s)}` : s) });
 
   runOptions(program
     .command('run')
     .description('Run the experiment a config file describes (kind: train, gradcheck or search).')
-    .argument('<config>', 'YAML config file, e.g. config/cycle1.yaml'))
-    .action(async (configPath: string, o) => {
+    .argument('[config]', 'YAML config file, e.g. config/cycle1.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'run')
+    .action(async (given: string | undefined, o) => {
+      const configPath = configFileOf('run', given, o);
       const sets: string[] = [...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
       const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() };
@@ -84,9 +119,10 @@ async function main(argv: string[]): Promise<number> {
   runOptions(program
     .command('search')
     .description('Run a lambda search config (same as run; with --resume, continue an interrupted search in --out).')
-    .argument('<config>', 'YAML search config, e.g. config/search-coarse.yaml'))
+    .argument('[config]', 'YAML search config, e.g. config/search-coarse.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'search')
     .option('--queue <url>', 'run the trials on `cifar-mlp worker` processes through Redis: redis://[user:password@]host:port[/db] or rediss:// (TLS)')
-    .action(async (configPath: string, o) => {
+    .action(async (given: string | undefined, o) => {
+      const configPath = configFileOf('search', given, o);
       const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'search') throw new UsageError(`${configPath}: kind: search expects a search config (got ${JSON.stringify(config.kind)})`);
       exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal(), queue: o.queue });
@@ -122,15 +158,38 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('plot')
-    .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted run).')
-    .argument('<out-dir>', 'a run folder holding metrics.csv')
+    .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted run), or of a search folder (the search\'s and every trial\'s).')
+    .argument('<out-dir>', 'a run folder holding metrics.csv, a search folder, or one of its trials/<id> folders')
     .action(async (dir: string) => {
-      if (!existsSync(`${dir}/metrics.csv`)) throw new UsageError(`${dir}: no metrics.csv in this folder`);
-      let failed = false;
-      await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
-      if (failed) exitCode = 1;
-      else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
+      if (isSearchFolder(dir)) {
+        const { writeSearchReport } = await import('../search/report.js');
+        await writeSearchReport(dir, readSearchSummary(dir));
+        process.stderr.write(`cifar-mlp: search plots, every trial's plots and report pages, and report.html written to ${dir}\n`);
+        return;
+      }
+      const csv = join(dir, 'metrics.csv');
+      if (!existsSync(csv)) throw new UsageError(`${dir}: no metrics.csv in this folder (neither a run nor a search folder)`);
+      const lock = lockFolder(dir, { log: (l) => process.stderr.write(`${l}\n`) });
+      try {
+        let metrics;
+        try {
+          metrics = await readMetricsCsv(csv);
+        } catch (e) {
+          throw e instanceof FileReadError ? new UsageError(e.message) : e;
+        }
+        if (metrics.rows.length === 0) {
+          throw new UsageError(`no usable rows in ${csv} (${metrics.skipped} malformed line${metrics.skipped === 1 ? '' : 's'} skipped); nothing plotted`);
+        }
+        let failed = false;
+        await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
+        if (failed) exitCode = 1;
+        else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
+      } finally {
+        lock.release();
+      }
     });
+
+  for (const command of program.commands) addExamples(command);
 
   try {
     await program.parseAsync(argv);

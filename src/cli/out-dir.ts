@@ -1,9 +1,11 @@
 /** Output folders: a non-empty folder is never silently reused. */
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../config/errors.js';
+import { FolderLockedError, LOCK_FILE, lockFolder, type FolderLock } from '../util/folder-lock.js';
+import { makeDirs } from '../util/make-dirs.js';
 
-const isNonEmptyDir = (p: string) => existsSync(p) && statSync(p).isDirectory() && readdirSync(p).length > 0;
+const isNonEmptyDir = (p: string, ignore?: string) => existsSync(p) && statSync(p).isDirectory() && readdirSync(p).some((n) => n !== ignore);
 
 function timestamp(d = new Date()): string {
   return d.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -27,36 +29,58 @@ function clearRunFiles(dir: string): void {
   }
 }
 
-function makeDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new UsageError(`--out ${dir}: cannot create the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+/** An output folder, created and locked for this process (release the lock when done; process exit also does). */
+export interface OutDir {
+  dir: string;
+  lock: FolderLock;
+}
+
+/** Creates `dir` (level by level) and takes its lock; `label` names it in messages. */
+export function claimDir(dir: string, label: string, log?: (line: string) => void): FolderLock {
+  makeDirs(dir, label);
+  return lockFolder(dir, { log });
 }
 
 /**
  * --out given: used as is when absent or empty; a non-empty one needs --force (its run files are replaced)
  * or --resume (the run in it continues).
- * No --out: runs/<name>, or runs/<name>-<timestamp> when that is taken.
+ * No --out: runs/<name>, or runs/<name>-<timestamp> when that is taken (or held by another process).
+ * The folder is locked before anything is written into it (--force's removals included).
  */
-export function prepareOutDir(name: string, out: string | undefined, opts: { force?: boolean; resume?: boolean } = {}): string {
-  let dir: string;
+export function prepareOutDir(name: string, out: string | undefined, opts: { force?: boolean; resume?: boolean; log?: (line: string) => void } = {}): OutDir {
   if (out) {
     if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`--out ${out}: exists and is not a directory`);
-    if (isNonEmptyDir(out)) {
-      if (!opts.force && !opts.resume) {
-        throw new UsageError(`--out ${out}: folder is not empty; pass --force to overwrite it, --resume to continue the run in it, or choose another --out`);
-      }
-      if (opts.force && !opts.resume) clearRunFiles(out);
+    const nonEmpty = isNonEmptyDir(out, LOCK_FILE);
+    if (nonEmpty && !opts.force && !opts.resume) {
+      throw new UsageError(`--out ${out}: folder is not empty; pass --force to overwrite it, --resume to continue the run in it, or choose another --out`);
     }
-    dir = out;
-  } else {
-    const safe = name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^\.+/, '_') || 'run';
-    dir = join('runs', safe);
-    if (isNonEmptyDir(dir)) dir = join('runs', `${safe}-${timestamp()}`);
-    for (let i = 2; isNonEmptyDir(dir); i++) dir = join('runs', `${safe}-${timestamp()}-${i}`);
+    const lock = claimDir(out, `--out ${out}`, opts.log);
+    if (nonEmpty && opts.force && !opts.resume) {
+      try {
+        clearRunFiles(out);
+      } catch (e) {
+        lock.release();
+        throw e;
+      }
+    }
+    return { dir: out, lock };
   }
-  makeDir(dir);
-  return dir;
+  const safe = name.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^\.+/, '_') || 'run';
+  const candidates = function* () {
+    yield join('runs', safe);
+    const stamp = timestamp();
+    yield join('runs', `${safe}-${stamp}`);
+    for (let i = 2; ; i++) yield join('runs', `${safe}-${stamp}-${i}`);
+  };
+  for (const dir of candidates()) {
+    if (isNonEmptyDir(dir, LOCK_FILE)) continue;
+    try {
+      const lock = claimDir(dir, `--out ${dir}`, opts.log);
+      if (!isNonEmptyDir(dir, LOCK_FILE)) return { dir, lock }; // still empty now that it is ours
+      lock.release();
+    } catch (e) {
+      if (!(e instanceof FolderLockedError)) throw e; // another process just took this one: try the next name
+    }
+  }
+  throw new Error('unreachable');
 }

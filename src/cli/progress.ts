@@ -1,41 +1,94 @@
-/** Training progress on stderr: a bar on a terminal, a plain line per evaluation point otherwise. */
+/**
+ * Training progress on stderr: on a terminal, one line redrawn in place that fits the terminal's width
+ * (stream.columns; the least important fields go first as it narrows, the step count and the time estimate stay);
+ * otherwise (piped, a log file) one plain line per evaluation point.
+ */
 import cliProgress from 'cli-progress';
 import type { RunPlan } from '../pipeline/plan.js';
 import type { EvaluatedStep } from '../stages/types.js';
+import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
 
 export interface TrainingProgress {
   update(s: EvaluatedStep, plan: RunPlan): void;
   stop(): void;
 }
 
-const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '  -  ' : `${(100 * v).toFixed(2)}%`);
+const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : `${(100 * v).toFixed(2)}%`);
+
+/** What the terminal line shows. */
+export interface ProgressFields {
+  label: string;
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  /** The learning rate of the step. */
+  lr: number;
+  /** Latest validation accuracy (undefined before the first evaluation). */
+  valAcc?: number;
+  elapsedSeconds: number;
+  /** Time left; null while unknown. */
+  secondsLeft: number | null;
+}
+
+/**
+ * The terminal line for `width` columns. Dropped first to last as the width shrinks: the label, the elapsed time,
+ * the epoch, the bar, the learning rate, the validation accuracy; the steps and the time estimate always stay.
+ */
+export function progressLine(f: ProgressFields, width: number): string {
+  const parts: LinePart[] = [
+    { text: f.label, keep: 1 },
+    { text: '', keep: 4, sep: ' ', grow: { min: 12, max: 32, draw: (w) => drawBar(f.step / f.totalSteps, w) } },
+    { text: `${f.step}/${f.totalSteps}`, keep: Infinity, sep: ' ' },
+    { text: `epoch ${f.epoch.toFixed(2)}`, keep: 3 },
+    { text: `lr ${f.lr.toExponential(2)}`, keep: 5 },
+    { text: `val acc ${pct(f.valAcc)}`, keep: 6 },
+    { text: `elapsed ${formatSeconds(f.elapsedSeconds)}`, keep: 2 },
+    { text: `ETA ${formatSeconds(f.secondsLeft)}`, keep: Infinity },
+  ];
+  return fitLine(parts, width);
+}
+
+/** The plain line of an evaluation point (piped output). */
+export function evaluationLine(label: string, s: EvaluatedStep, plan: RunPlan, elapsedSeconds: number): string {
+  const m = s.metrics!;
+  return `${label} step ${s.step}/${plan.totalSteps} epoch ${s.epoch.toFixed(2)} lr ${s.eta.toExponential(2)} ` +
+    `train loss ${m.train.loss.toFixed(4)} acc ${pct(m.train.accuracy)} | val loss ${m.val.loss.toFixed(4)} acc ${pct(m.val.accuracy)} | ${elapsedSeconds.toFixed(1)}s`;
+}
 
 export function trainingProgress(label: string, stream: NodeJS.WriteStream = process.stderr): TrainingProgress {
-  let valAcc: number | undefined;
-  if (stream.isTTY) {
-    const bar = new cliProgress.SingleBar(
-      { stream, format: `${label} [{bar}] {value}/{total} steps | epoch {epoch} | eta {lr} | val acc {valAcc} | {duration_formatted} (ETA {eta_formatted})`, hideCursor: true, etaBuffer: 200, fps: 5 },
-      cliProgress.Presets.shades_classic,
-    );
-    let started = false;
+  const t0 = Date.now();
+  if (!stream.isTTY) {
     return {
       update(s, plan) {
-        if (s.metrics) valAcc = s.metrics.val.accuracy;
-        const payload = { epoch: s.epoch.toFixed(2), lr: s.eta.toExponential(2), valAcc: pct(valAcc) };
-        if (!started) { bar.start(plan.totalSteps, s.step, payload); started = true; }
-        bar.update(s.step, payload);
+        if (s.metrics) stream.write(`${evaluationLine(label, s, plan, (Date.now() - t0) / 1000)}\n`);
       },
-      stop: () => { if (started) bar.stop(); },
+      stop() {},
     };
   }
-  const t0 = Date.now();
+  let valAcc: number | undefined;
+  let first: { step: number; at: number } | null = null;
+  let latest: ProgressFields | null = null;
+  const bar = new cliProgress.SingleBar({
+    stream,
+    hideCursor: true,
+    fps: 5,
+    // Rendered by cli-progress at its frame rate: the width is read at every frame, so a resized terminal is followed.
+    // One column stays free: cli-progress turns line wrapping off, and its clear-to-end-of-line after a line that
+    // fills the last column would erase that column's character.
+    format: (_o: unknown, params: { maxWidth: number }) => (latest ? progressLine({ ...latest, elapsedSeconds: (Date.now() - t0) / 1000 }, params.maxWidth - 1) : ''),
+  });
   return {
     update(s, plan) {
-      if (!s.metrics) return;
-      const m = s.metrics;
-      stream.write(`${label} step ${s.step}/${plan.totalSteps} epoch ${s.epoch.toFixed(2)} eta ${s.eta.toExponential(2)} ` +
-        `train loss ${m.train.loss.toFixed(4)} acc ${pct(m.train.accuracy)} | val loss ${m.val.loss.toFixed(4)} acc ${pct(m.val.accuracy)} | ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+      if (s.metrics) valAcc = s.metrics.val.accuracy;
+      const now = Date.now();
+      first ??= { step: s.step, at: now };
+      // The rate so far (evaluation time included) over the steps left; unknown until a step has been timed.
+      const done = s.step - first.step;
+      const secondsLeft = done > 0 ? ((now - first.at) / 1000 / done) * (plan.totalSteps - s.step) : null;
+      latest = { label, step: s.step, totalSteps: plan.totalSteps, epoch: s.epoch, lr: s.eta, valAcc, elapsedSeconds: (now - t0) / 1000, secondsLeft };
+      if (!bar.isActive) bar.start(plan.totalSteps, s.step);
+      bar.update(s.step);
     },
-    stop() {},
+    stop: () => { if (bar.isActive) bar.stop(); },
   };
 }

@@ -1,7 +1,7 @@
 /** The config reference, rendered from the schemas (their descriptions, types, bounds and defaults). */
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic.js';
+import { FileReadError, readRegularText } from '../util/read-file.js';
 import { UsageError } from './errors.js';
 import { configSchemas, type ConfigKind } from './schema.js';
 
@@ -60,7 +60,13 @@ export const REFERENCE_END = '<!-- config-reference:end -->';
 
 /** Rewrites the part of a markdown file between the reference markers. */
 export function replaceReferenceSection(path: string): void {
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try {
+    text = readRegularText(path, { maxBytes: 16 * 2 ** 20, expected: 'a markdown file' });
+  } catch (e) {
+    if (e instanceof FileReadError) throw new UsageError(`--write ${e.message}`);
+    throw e;
+  }
   const a = text.indexOf(REFERENCE_START), b = text.indexOf(REFERENCE_END);
   if (a < 0 || b < a) throw new UsageError(`${path}: no ${REFERENCE_START} … ${REFERENCE_END} markers`);
   writeFileAtomic(path, `${text.slice(0, a + REFERENCE_START.length)}\n\n${configReference()}\n\n${text.slice(b)}`);

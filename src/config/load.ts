@@ -2,11 +2,13 @@
  * Loading a config: YAML file → `--set key.path=value` overrides → validation against the schema of
  * its `kind`. Every problem becomes one line naming the file, the field path and the bad value.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { parse as parseYaml, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import type { z } from 'zod';
+import { parseCoreYaml } from '../util/core-yaml.js';
+import { FileReadError, readRegularText } from '../util/read-file.js';
 import { ConfigError } from './errors.js';
 import { configSchemas, type AnyConfig, type ConfigKind } from './schema.js';
+import { fieldPaths, suggestField } from './suggest.js';
 
 const MAX_CONFIG_BYTES = 1 << 20;
 
@@ -47,17 +49,23 @@ const pathText = (path: PropertyKey[]) => (path.length ? path.map((p) => String(
 
 /**
  * One line per problem: `<source>: <field path>: <message> (got <value>)`. An unknown key gets a line of its
- * own naming its full path. `setPaths`: field paths given with --set, marked as such.
+ * own naming its full path, and the field it probably means when `fields` (every known field path) has a near
+ * one. `setPaths`: field paths given with --set, marked as such.
  */
-export function formatIssues(source: string, issues: z.core.$ZodIssue[], setPaths: string[] = []): string[] {
+export function formatIssues(source: string, issues: z.core.$ZodIssue[], setPaths: string[] = [], fields: readonly string[] = []): string[] {
   const fromSet = (path: string) => (setPaths.some((p) => path === p || path.startsWith(`${p}.`) || p.startsWith(`${path}.`)) ? ' [from --set]' : '');
+  const didYouMean = (path: string) => {
+    const intended = setPaths.find((p) => p.startsWith(`${path}.`));
+    const field = fields.length ? suggestField(path, fields, intended) : undefined;
+    return field ? `; did you mean ${field}?` : '';
+  };
   return issues.flatMap((i) => {
     if (i.code === 'unrecognized_keys') {
       const input = (i as { input?: unknown }).input;
       return i.keys.map((k) => {
         const path = pathText([...i.path, k]);
         const value = input !== null && typeof input === 'object' && Object.hasOwn(input, k) ? ` (got ${show((input as Record<string, unknown>)[k])})` : '';
-        return `${source}: ${path}: unknown field${value}${fromSet(path)}`;
+        return `${source}: ${path}: unknown field${value}${fromSet(path)}${didYouMean(path)}`;
       });
     }
     const path = pathText(i.path);
@@ -76,9 +84,10 @@ export function applySet(raw: Record<string, unknown>, assignment: string, sourc
   }
   let value: unknown;
   try {
-    value = parseYaml(assignment.slice(eq + 1), { maxAliasCount: 0, logLevel: 'error' });
+    value = parseCoreYaml(assignment.slice(eq + 1), 0);
   } catch (e) {
-    throw new ConfigError([`${source} ${JSON.stringify(assignment)}: value is not valid YAML (${(e as Error).message.split('\n')[0]})`]);
+    const why = (e as Error).message.split('\n')[0];
+    throw new ConfigError([`${source} ${JSON.stringify(assignment)}: ${why.startsWith('invalid YAML: ') ? `value is not valid YAML (${why.slice(14)})` : `value: ${why}`}`]);
   }
   let node: Record<string, unknown> = raw;
   for (const key of path.slice(0, -1)) {
@@ -92,22 +101,23 @@ export function applySet(raw: Record<string, unknown>, assignment: string, sourc
   node[path[path.length - 1]] = value;
 }
 
+/**
+ * A YAML config file as a plain object: a regular file of at most MAX_CONFIG_BYTES (a device, named pipe, socket or
+ * folder is refused without blocking), core-schema YAML only. Every problem is a one-line ConfigError naming the file.
+ */
 export function readYamlFile(path: string): Record<string, unknown> {
   let text: string;
   try {
-    const st = statSync(path);
-    if (st.isDirectory()) throw new ConfigError([`${path}: is a directory, expected a YAML config file`]);
-    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError([`${path}: ${st.size} bytes is too large for a config file`]);
-    text = readFileSync(path, 'utf8');
+    text = readRegularText(path, { maxBytes: MAX_CONFIG_BYTES, expected: 'a YAML config file' });
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError([`${path}: cannot read config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
+    if (!(e instanceof FileReadError)) throw e;
+    throw new ConfigError([e.code === 'ENOTREG' || e.code === 'EFBIG' ? e.message : `${path}: cannot read config file (${e.code ?? e.reason})`]);
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text, { maxAliasCount: 50, prettyErrors: true, logLevel: 'error' });
+    raw = parseCoreYaml(text, 50);
   } catch (e) {
-    throw new ConfigError([`${path}: invalid YAML: ${(e as Error).message.split('\n')[0]}`]);
+    throw new ConfigError([`${path}: ${(e as Error).message}`]);
   }
   if (raw === null || raw === undefined) return {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError([`${path}: expected a mapping of config fields at the top level`]);
@@ -122,7 +132,7 @@ export function validateConfig(raw: Record<string, unknown>, source: string, set
     throw new ConfigError([`${source}: kind: must be one of ${Object.keys(configSchemas).join(', ')} (got ${show(raw.kind)})`]);
   }
   const result = schema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(formatIssues(source, result.error.issues, setPaths));
+  if (!result.success) throw new ConfigError(formatIssues(source, result.error.issues, setPaths, fieldPaths(schema)));
   return result.data as AnyConfig;
 }
 

@@ -17,15 +17,38 @@ export interface AcquireOptions {
   log?: (line: string) => void;
 }
 
+/** A positive number from an environment variable (undefined when unset); a bad value is a UsageError naming it. */
+function envNumber(name: string, env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`environment variable ${name}: expected a positive number (got ${JSON.stringify(raw)})`);
+  return v;
+}
+
+/**
+ * The download's limits: CIFAR10_DOWNLOAD_DEADLINE_S (total seconds, default 3600) and CIFAR10_DOWNLOAD_MAX_MB
+ * (largest archive in MiB, default 256).
+ */
+export function downloadLimits(env: NodeJS.ProcessEnv = process.env): { deadlineMs?: number; maxBytes?: number } {
+  const deadline = envNumber('CIFAR10_DOWNLOAD_DEADLINE_S', env);
+  const maxMb = envNumber('CIFAR10_DOWNLOAD_MAX_MB', env);
+  return {
+    ...(deadline !== undefined ? { deadlineMs: deadline * 1000 } : {}),
+    ...(maxMb !== undefined ? { maxBytes: Math.floor(maxMb * 1024 ** 2) } : {}),
+  };
+}
+
 export async function acquireDataDir(opts: AcquireOptions): Promise<string> {
   try {
     const found = resolveDataDir({ cliDir: opts.cliDir, configDir: opts.data.dir, configBase: opts.configPath ? dirname(opts.configPath) : undefined });
     if (found.dir) return found.dir;
     const dest = defaultDataRoot();
+    const limits = downloadLimits();
     opts.log?.(`No CIFAR-10 folder found (looked in ${found.tried.join(', ')}); downloading ${opts.data.url} into ${dest}`);
     const progress = progressBar();
     try {
-      return await downloadCifar10({ url: opts.data.url, md5: opts.data.md5, destDir: dest, onProgress: progress, signal: opts.signal });
+      return await downloadCifar10({ url: opts.data.url, md5: opts.data.md5, destDir: dest, onProgress: progress, signal: opts.signal, ...limits });
     } finally {
       progress.stop();
     }

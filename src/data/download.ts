@@ -18,6 +18,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
+import { makeDirs } from '../util/make-dirs.js';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -41,6 +42,8 @@ export type DownloadErrorCode =
   | 'offline' // DNS failure, connection refused, network unreachable...
   | 'network' // fetch failed for another reason (bad URL, TLS error...)
   | 'timeout' // no response / no bytes for timeoutMs
+  | 'deadline' // the whole download took longer than deadlineMs
+  | 'too-large' // the server sends (or announces) more than maxBytes
   | 'http' // non-2xx status
   | 'truncated' // connection dropped or fewer bytes than Content-Length
   | 'checksum' // md5 mismatch
@@ -69,6 +72,10 @@ export interface DownloadOptions {
   destDir: string;
   /** Stall timeout: no response headers / no body bytes for this long -> abort. Default 30000. */
   timeoutMs?: number;
+  /** Total deadline of the download, connection included, however steadily bytes arrive. Default 1 hour. */
+  deadlineMs?: number;
+  /** Largest archive accepted: a larger Content-Length is refused at once, a body is cut off at this size. Default 256 MiB. */
+  maxBytes?: number;
   /** Called as bytes arrive; total is the Content-Length, or null if unknown. */
   onProgress?: (received: number, total: number | null) => void;
   /** For tests. Defaults to the global fetch. */
@@ -82,6 +89,9 @@ export interface DownloadOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_DEADLINE_MS = 60 * 60_000;
+/** The real archive is 170,052,171 bytes (162.2 MiB). */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 256 * 1024 ** 2;
 const DEFAULT_MAX_EXTRACTED = 1024 ** 3;
 
 /** One-line advice on installing the files by hand. */
@@ -115,9 +125,9 @@ export async function downloadCifar10(opts: DownloadOptions): Promise<string> {
   }
   let created: string | undefined;
   try {
-    created = await fsp.mkdir(destDir, { recursive: true });
+    created = makeDirs(destDir);
   } catch (e) {
-    throw ioError(`cannot create the data folder ${destDir}`, e);
+    throw new DownloadError('io', `CIFAR-10 download: ${(e as Error).message}`, { cause: e });
   }
   try {
     return await fetchAndExtract(opts, destDir, finalDir, archive, md5);
@@ -179,9 +189,15 @@ async function fetchArchive(opts: DownloadOptions, destDir: string, archive: str
   const fetchImpl = opts.fetchImpl ?? fetch;
   const part = path.join(destDir, `.${CIFAR10_ARCHIVE_NAME}.${process.pid}.part`);
 
+  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES;
   const controller = new AbortController();
-  let timedOut: 'connect' | 'body' | null = null;
+  let timedOut: 'connect' | 'body' | 'deadline' | null = null;
   let timer: NodeJS.Timeout | undefined;
+  const deadline = setTimeout(() => {
+    timedOut = 'deadline';
+    controller.abort(new Error('deadline'));
+  }, deadlineMs);
   const arm = (phase: 'connect' | 'body'): void => {
     clearTimeout(timer);
     timer = setTimeout(() => {
@@ -196,6 +212,19 @@ async function fetchArchive(opts: DownloadOptions, destDir: string, archive: str
   let received = 0;
   let total: number | null = null;
   const secs = `${+(timeoutMs / 1000).toFixed(3)} s`;
+  const deadlineError = (e?: unknown) =>
+    new DownloadError(
+      'deadline',
+      `Download of CIFAR-10 from ${url} did not finish within ${+(deadlineMs / 1000).toFixed(3)} s (after ${fmtBytes(received)}` +
+        `${total !== null ? ' of ' + fmtBytes(total) : ''}); the partial download was removed. ${manualInstallHint(destDir, url)}`,
+      { cause: e },
+    );
+  const tooLarge = (what: string) =>
+    new DownloadError(
+      'too-large',
+      `Download of CIFAR-10 from ${url} refused: ${what}, more than the ${fmtBytes(maxBytes)} an archive may have; ` +
+        `the partial download was removed. ${manualInstallHint(destDir, url)}`,
+    );
   try {
     // --- connect and wait for the response headers
     arm('connect');
@@ -208,6 +237,7 @@ async function fetchArchive(opts: DownloadOptions, destDir: string, archive: str
       });
     } catch (e) {
       if (opts.signal?.aborted) throw abortedError();
+      if (timedOut === 'deadline') throw deadlineError(e);
       if (timedOut) {
         throw new DownloadError(
           'timeout',
@@ -244,6 +274,10 @@ async function fetchArchive(opts: DownloadOptions, destDir: string, archive: str
     const lenHeader = res.headers.get('content-length');
     const encoded = (res.headers.get('content-encoding') ?? 'identity').toLowerCase() !== 'identity';
     if (lenHeader !== null && /^\d+$/.test(lenHeader.trim()) && !encoded) total = Number(lenHeader);
+    if (total !== null && total > maxBytes) {
+      await res.body.cancel().catch(() => {});
+      throw tooLarge(`it announces ${fmtBytes(total)}`);
+    }
 
     // --- stream the body into the temporary file, hashing as we go
     try {
@@ -262,6 +296,7 @@ async function fetchArchive(opts: DownloadOptions, destDir: string, archive: str
         chunk = await reader.read();
       } catch (e) {
         if (opts.signal?.aborted) throw abortedError();
+        if (timedOut === 'deadline') throw deadlineError(e);
         if (timedOut) {
           throw new DownloadError(
             'timeout',
@@ -282,6 +317,10 @@ async function fetchArchive(opts: DownloadOptions, destDir: string, archive: str
       if (chunk.done) break;
       const bytes = chunk.value;
       clearTimeout(timer); // local disk time does not count as a network stall
+      if (received + bytes.length > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(`it sent more than ${fmtBytes(maxBytes)}`);
+      }
       hash.update(bytes);
       try {
         await fh.write(bytes);
@@ -330,6 +369,7 @@ async function fetchArchive(opts: DownloadOptions, destDir: string, archive: str
     throw e;
   } finally {
     clearTimeout(timer);
+    clearTimeout(deadline);
     opts.signal?.removeEventListener('abort', onCallerAbort);
   }
 }

@@ -3,7 +3,6 @@
  * float64 numerical check for every lambda and (optionally) the float32-vs-float64 comparison, and writes
  * gradcheck.csv (fast-csv), summary.json and config.yaml to the output folder.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GradcheckConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
@@ -12,8 +11,10 @@ import { computeNormalization } from '../data/normalization.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
 import { ReferenceBackend } from '../kernels/reference.js';
 import { Network, PARAM_NAMES, type ParamName } from '../model/network.js';
-import { CsvLog } from '../stages/metrics-sink.js';
+import { CsvLog } from '../util/csv-log.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { makeDirs } from '../util/make-dirs.js';
+import { cutAtSpace } from '../util/fit-line.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { compareBackends, gradientCheck, sampleEntries, toFloat32Values, type ParamError } from './check.js';
 
@@ -84,7 +85,7 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
   const { config, train, outDir } = opts;
   const log = opts.log ?? (() => {});
   const started = Date.now();
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const n = config.check.samples, d = config.model.inputDims, m = config.model.hidden, k = CLASSES;
@@ -168,15 +169,36 @@ export function csvRecord(r: GradcheckRow): Record<(typeof GRADCHECK_COLUMNS)[nu
   };
 }
 
-/** A plain-text table of the results, one line per check, lambda and parameter. */
+const TABLE_WIDTH = 100;
+
+/** A threshold as written in a config: 1e-6, 0.0001 → 1e-4, 0.5. */
+const threshold = (v: number) => (v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential().replace(/\.?0*e/, 'e') : String(v));
+
+const CHECK_TITLES: Record<CheckKind, (backend: string, t: number) => string> = {
+  'numerical-f64': (b, t) => `numerical-f64 (${b}): analytic vs numerical gradients; pass when max rel err ≤ ${threshold(t)}`,
+  'float32-vs-f64': (b, t) => `float32-vs-f64 (${b}): float32 vs float64 gradients; pass when inf-rel err ≤ ${threshold(t)}`,
+};
+
+/**
+ * The results as plain-text tables within TABLE_WIDTH (100) columns: one table per check and backend (its title names them and
+ * the pass criterion), one line per lambda and parameter. gradcheck.csv holds the same numbers and more.
+ */
 export function formatTable(rows: GradcheckRow[]): string {
-  const head = ['check', 'backend', 'lambda', 'param', 'checked', 'max abs diff', 'max rel err', 'inf-rel err', 'norm-rel err', 'threshold', 'pass'];
-  const body = rows.map((r) => [
-    r.check, r.backend, String(r.lambda), r.param, `${r.checked}/${r.size}`,
-    sci(r.maxAbsDiff), sci(r.maxRelError), sci(r.infRelError), sci(r.normRelError),
-    `${r.criterion === 'max_rel_error' ? 'rel' : 'inf-rel'} ≤ ${r.threshold}`, r.passed ? 'yes' : 'NO',
-  ]);
-  const widths = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c].length)));
-  const line = (cells: string[]) => cells.map((s, c) => s.padEnd(widths[c])).join('  ').trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  const head = ['lambda', 'param', 'checked', 'max abs diff', 'max rel err', 'inf-rel err', 'norm-rel err', 'pass'];
+  const groups = new Map<string, GradcheckRow[]>();
+  for (const r of rows) {
+    const key = `${r.check}\u0000${r.backend}\u0000${r.threshold}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const tables = [...groups.values()].map((group) => {
+    const body = group.map((r) => [
+      String(r.lambda), r.param, `${r.checked}/${r.size}`,
+      sci(r.maxAbsDiff), sci(r.maxRelError), sci(r.infRelError), sci(r.normRelError), r.passed ? 'yes' : 'NO',
+    ]);
+    const widths = head.map((h, c) => Math.max(h.length, ...body.map((row) => row[c].length)));
+    const line = (cells: string[]) => cells.map((s, c) => s.padEnd(widths[c])).join('  ').trimEnd();
+    const { check, backend, threshold: t } = group[0];
+    return [cutAtSpace(CHECK_TITLES[check](backend, t), TABLE_WIDTH), line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  });
+  return tables.join('\n\n');
 }

@@ -1,12 +1,14 @@
 /**
  * wasm-simd backend: float32 kernels in WebAssembly SIMD (f32x4), compiled from assembly/ by build.mjs
- * into dist/wasm/kernels.wasm, optionally spread over worker_threads.
+ * into dist/wasm/kernels.wasm and, with relaxed-SIMD fused multiply-add, kernels-relaxed.wasm (run where the
+ * runtime has relaxed SIMD: see SimdVariant), optionally spread over worker_threads.
  *
  * - Every matrix lives in one shared WebAssembly.Memory owned by the backend; Matrix.data is a Float32Array
  *   view into it (its byteOffset is the matrix's address). The memory only grows and never moves (it is
  *   shared, so older views stay valid; each view is made on the buffer current at allocation time).
- * - gemm: NT (A·Bᵀ, the forward product X W1ᵀ) runs register-blocked dot products; NN and TN (the backward
- *   product G1ᵀ X) run a broadcast kernel over packed column panels of B; TT falls back to scalar loops.
+ * - gemm: NT (A·Bᵀ, the forward product X W1ᵀ) runs register-blocked dot products, B's blocks outermost (each
+ *   thread reads only its own rows of W1); NN and TN (the backward product G1ᵀ X) run a broadcast kernel over
+ *   packed column panels of B; TT falls back to scalar loops.
  * - Threads: the caller plus `threads − 1` workers instantiate the same module over the same memory. A big
  *   op's output range is cut into chunks aligned to the micro-kernel blocks (so results do not depend on the
  *   thread count); the caller posts the job in a control SharedArrayBuffer, claims chunks like the workers
@@ -33,8 +35,15 @@ export interface WasmSimdOptions {
   parallelFlops?: number;
   /** Chunks per thread a split op is cut into (default 4): more balance late threads better, fewer cost less. */
   chunksPerThread?: number;
-  /** How the NT product is split across threads: by rows of C (default) or by its columns. */
+  /** How the NT product is split across threads: by columns of C (default: each thread reads its own rows of B) or by its rows. */
   ntSplit?: 'rows' | 'cols';
+  /**
+   * Which build of the kernels runs (default auto: relaxed where the runtime has relaxed SIMD, else plain).
+   * The builds round differently (fused multiply-add); each one's results do not depend on the thread count.
+   */
+  simd?: 'auto' | SimdVariant;
+  /** A kernels module compiled elsewhere (benchmarks comparing builds); overrides `simd`. */
+  module?: WebAssembly.Module;
 }
 
 interface Exports {
@@ -46,6 +55,7 @@ interface Exports {
   normaliseRows(src: number, d: number, scale: number, shift: number, out: number, r0: number, r1: number): void;
   sumSquares(a: number, n: number): number;
   blockSizes(): number;
+  relaxedSimd(): number;
 }
 
 const PAGE = 65536;
@@ -53,25 +63,68 @@ const ALIGN = 64;
 const DEFAULT_SPIN_MICROS = 100;
 const OP = Object.fromEntries(OPS.map((name, i) => [name, i])) as Record<(typeof OPS)[number], number>;
 
-/** Where build.mjs puts the module: next to a bundle in dist/ (./wasm/), or dist/wasm/ seen from src/kernels/. */
-const WASM_CANDIDATES = ['./wasm/kernels.wasm', '../../dist/wasm/kernels.wasm', '../dist/wasm/kernels.wasm'];
+/** Where build.mjs puts the modules: next to a bundle in dist/ (./wasm/), or dist/wasm/ seen from src/kernels/. */
+const WASM_DIRS = ['./wasm/', '../../dist/wasm/', '../dist/wasm/'];
 
-let compiled: Promise<WebAssembly.Module> | undefined;
+/**
+ * The two builds of the kernels: `plain` uses SIMD128 only; `relaxed` is the same source with relaxed SIMD, whose
+ * f32x4.relaxed_madd is one fused multiply-add (one rounding) on hardware with FMA. Node ≥ 22 has relaxed SIMD;
+ * Node 20 only with `node --experimental-wasm-relaxed-simd` (a V8 flag that NODE_OPTIONS does not accept).
+ */
+export type SimdVariant = 'relaxed' | 'plain';
 
-/** The compiled kernels module (compiled once per process). */
-export function wasmModule(): Promise<WebAssembly.Module> {
-  compiled ??= (async () => {
-    const tried: string[] = [];
-    const override = process.env.CIFAR_MLP_WASM;
-    const paths = override ? [override] : WASM_CANDIDATES.map((c) => fileURLToPath(new URL(c, import.meta.url)));
-    for (const path of paths) {
-      tried.push(path);
-      if (existsSync(path)) return WebAssembly.compile(readFileSync(path));
+// (module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd))
+const RELAXED_PROBE = new Uint8Array([
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x01, 0x60, 0x03, 0x7b, 0x7b, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00,
+  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0xfd, 0x85, 0x02, 0x0b,
+]);
+
+/** Whether this runtime runs relaxed-SIMD WebAssembly (checked on a one-instruction module). */
+export function relaxedSimdAvailable(): boolean {
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+const compiled = new Map<SimdVariant, Promise<WebAssembly.Module>>();
+
+/**
+ * The compiled kernels module of a build (compiled once per process). CIFAR_MLP_WASM=/path/kernels.wasm overrides
+ * the plain build's file; the relaxed build is then looked for beside it, as kernels-relaxed.wasm.
+ */
+export function wasmModule(variant: SimdVariant = 'plain'): Promise<WebAssembly.Module> {
+  let module = compiled.get(variant);
+  if (!module) {
+    module = (async () => {
+      const file = variant === 'relaxed' ? 'kernels-relaxed.wasm' : 'kernels.wasm';
+      const override = process.env.CIFAR_MLP_WASM;
+      const paths = override
+        ? [variant === 'relaxed' ? override.replace(/(\.wasm)?$/, '-relaxed.wasm') : override]
+        : WASM_DIRS.map((dir) => fileURLToPath(new URL(dir + file, import.meta.url)));
+      for (const path of paths) {
+        if (existsSync(path)) return WebAssembly.compile(readFileSync(path));
+      }
+      throw new Error(`wasm-simd: ${file} not found (run \`node build.mjs\`); looked at ${paths.join(', ')}`);
+    })();
+    compiled.set(variant, module);
+    module.catch(() => compiled.delete(variant));
+  }
+  return module;
+}
+
+/** The build to run: `auto` takes the relaxed one where the runtime has relaxed SIMD and the file is there. */
+async function chooseModule(simd: WasmSimdOptions['simd']): Promise<WebAssembly.Module> {
+  if (simd === 'plain') return wasmModule('plain');
+  if (simd === 'relaxed' && !relaxedSimdAvailable()) {
+    throw new Error('wasm-simd: this runtime has no relaxed SIMD (Node >= 22 has it; Node 20 needs `node --experimental-wasm-relaxed-simd`)');
+  }
+  if (simd === 'relaxed') return wasmModule('relaxed');
+  if (relaxedSimdAvailable()) {
+    try {
+      return await wasmModule('relaxed');
+    } catch {
+      // a dist/ built before the relaxed build existed: the plain one runs everywhere
     }
-    throw new Error(`wasm-simd: kernels.wasm not found (run \`node build.mjs\`); looked at ${tried.join(', ')}`);
-  })();
-  compiled.catch(() => { compiled = undefined; });
-  return compiled;
+  }
+  return wasmModule('plain');
 }
 
 export class WasmSimdBackend extends HostBackend {
@@ -79,6 +132,8 @@ export class WasmSimdBackend extends HostBackend {
   readonly dtype = 'float32' as const;
   /** Worker threads besides the caller. */
   readonly threads: number;
+  /** The build of the kernels that runs: relaxed SIMD (fused multiply-add) or plain SIMD128. */
+  readonly simd: SimdVariant;
 
   private readonly ex: Exports;
   private readonly fns: ((...a: number[]) => void)[];
@@ -120,14 +175,15 @@ export class WasmSimdBackend extends HostBackend {
     this.spinMicros = opts.spinMicros ?? DEFAULT_SPIN_MICROS;
     this.chunksPerThread = Math.max(1, opts.chunksPerThread ?? 4);
     this.parallelFlops = opts.parallelFlops ?? 1e6;
-    this.ntSplit = opts.ntSplit ?? 'rows';
+    this.ntSplit = opts.ntSplit ?? 'cols';
+    this.simd = this.ex.relaxedSimd() ? 'relaxed' : 'plain';
     const b = this.ex.blockSizes();
     this.blocks = { ntR: b & 255, ntC: (b >> 8) & 255, bcR: (b >> 16) & 255, bcV: (b >> 24) & 255 };
   }
 
   static async create(opts: WasmSimdOptions = {}): Promise<WasmSimdBackend> {
     const threads = Math.max(1, Math.min(MAX_THREADS, Math.floor(opts.threads ?? availableParallelism())));
-    const module = await wasmModule();
+    const module = opts.module ?? await chooseModule(opts.simd);
     const maxPages = Math.max(2, Math.min(65536, Math.floor(((opts.maxMemoryMiB ?? 4096) * 1024 * 1024) / PAGE)));
     const memory = new WebAssembly.Memory({ initial: 2, maximum: maxPages, shared: true });
     const instance = new WebAssembly.Instance(module, { env: { memory } });

@@ -14,7 +14,7 @@
  * finite values) and turns every problem into a one-line CheckpointError (exit code 2).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, ConfigError } from '../config/errors.js';
 import { trainSchema, type TrainConfig } from '../config/train-schema.js';
@@ -23,6 +23,8 @@ import { CLASSES, PIXELS, type Dataset } from '../data/cifar.js';
 import type { Normalization } from '../data/normalization.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { jsonDepth, MAX_JSON_DEPTH } from '../util/bounded-json.js';
+import { FileReadError, readRegularText } from '../util/read-file.js';
 import { Network, PARAM_NAMES, type NetworkShape, type ParamName } from './network.js';
 
 export const MODEL_FORMAT = 'cifar-mlp-model';
@@ -143,28 +145,27 @@ export function resolveModelPath(path: string): string {
 }
 
 export function readCheckpointText(path: string): string {
-  let size: number;
+  let text: string;
   try {
-    const st = statSync(path);
-    if (st.isDirectory()) throw new CheckpointError(`${path}: is a directory without ${MODEL_FILE}, expected a model file`);
-    if (!st.isFile()) throw new CheckpointError(`${path}: not a regular file`);
-    size = st.size;
+    text = readRegularText(path, { maxBytes: MAX_MODEL_BYTES, expected: 'a model file' });
   } catch (e) {
-    if (e instanceof CheckpointError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CheckpointError(`${path}: ${code === 'ENOENT' ? 'model file not found' : `cannot read the model file (${code ?? (e as Error).message})`}`);
+    if (!(e instanceof FileReadError)) throw e;
+    if (e.code === 'ENOENT') throw new CheckpointError(`${path}: model file not found`);
+    if (e.code === 'EFBIG') throw new CheckpointError(`${path}: larger than ${MAX_MODEL_BYTES} bytes, too large for a model file`);
+    if (e.code === 'ENOTREG') {
+      throw new CheckpointError(`${path}: ${/is a directory/.test(e.reason) ? `is a directory without ${MODEL_FILE}, expected a model file` : e.reason}`);
+    }
+    throw new CheckpointError(`${path}: cannot read the model file (${e.code ?? e.reason})`);
   }
-  if (size === 0) throw new CheckpointError(`${path}: the model file is empty`);
-  if (size > MAX_MODEL_BYTES) throw new CheckpointError(`${path}: ${size} bytes is too large for a model file`);
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CheckpointError(`${path}: cannot read the model file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  if (text.length === 0) throw new CheckpointError(`${path}: the model file is empty`);
+  return text;
 }
 
 /** Parses and verifies a model file's text; `path` names it in messages. */
 export function parseCheckpoint(text: string, path: string): Checkpoint {
+  if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+    throw new CheckpointError(`${path}: not a cifar-mlp model file (JSON nested deeper than ${MAX_JSON_DEPTH} levels)`);
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -343,7 +344,7 @@ export function argmax(p: ArrayLike<number>): number {
 /** Class names from a batches.meta.txt (10 non-empty lines), else null. */
 export function readClassNames(dataDir: string): string[] | null {
   try {
-    const names = readFileSync(join(dataDir, 'batches.meta.txt'), 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    const names = readRegularText(join(dataDir, 'batches.meta.txt'), { maxBytes: 64 * 1024, expected: 'a class name list' }).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
     return names.length === CLASSES ? names : null;
   } catch {
     return null;

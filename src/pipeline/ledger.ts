@@ -33,7 +33,7 @@ export interface Summary {
   startedAt: string;
   finishedAt: string;
   config: TrainConfig;
-  final: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics } | null;
+  final: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics | null } | null;
   lastMetrics: EvaluatedStep['metrics'] | null;
 }
 

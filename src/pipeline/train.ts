@@ -20,11 +20,12 @@ import { Evaluator } from '../model/evaluator.js';
 import { Network } from '../model/network.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { mkdirSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkpoint } from '../stages/checkpoint.js';
 import { evaluate } from '../stages/evaluate.js';
-import { CsvLog, METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
+import { CsvLog } from '../util/csv-log.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { normalize } from '../stages/normalize.js';
 import { shuffle } from '../stages/shuffle.js';
 import { PrunedError, rungGate, type RungPlan } from '../stages/rung-gate.js';
@@ -60,6 +61,8 @@ export interface TrainingOptions {
   normalization?: Normalization;
   /** Successive-halving rungs of a search trial: the run reports its validation accuracy there and may be pruned. */
   rungs?: RungPlan;
+  /** Evaluate the finished run on the test split (default true; search trials: false, final.test is then null). */
+  testFinal?: boolean;
 }
 
 export interface TrainingResult {
@@ -71,7 +74,7 @@ export interface TrainingResult {
 export async function runTraining(opts: TrainingOptions): Promise<TrainingResult> {
   const { config, splits, backend, outDir, signal } = opts;
   const plan = planRun(config, splits.train.count);
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
@@ -84,7 +87,14 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
   const ledger = new RunLedger(outDir, config, plan, backend, firstStep);
-  const log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
+  let log: CsvLog;
+  try {
+    log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
+  } catch (e) {
+    ledger.status = 'failed';
+    ledger.error = (e as Error).message;
+    return { summary: ledger.close(), network: net, normalization: norm };
+  }
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;
     await opts.onCheckpoint(net, step, norm);
@@ -151,7 +161,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       ledger.final = {
         train: await evaluator.evaluate(splits.train, lambda),
         val: await evaluator.evaluate(splits.val, lambda),
-        test: await evaluator.evaluate(splits.test, lambda),
+        test: opts.testFinal === false ? null : await evaluator.evaluate(splits.test, lambda),
       };
     }
     if (ledger.status === 'completed' || ledger.status === 'interrupted') await save(ledger.stepsDone);

@@ -2,9 +2,10 @@
  * Tolerant reading of a run's output directory: `metrics.csv` (streamed during training, so it may
  * end with a partial line), `summary.json` (absent when the run was interrupted) and `config.yaml`.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseJsonBounded } from '../util/bounded-json.js';
+import { parseCoreYaml } from '../util/core-yaml.js';
+import { FileReadError, readRegularText } from '../util/read-file.js';
 
 import { METRICS_COLUMNS } from '../stages/metrics-sink.js';
 
@@ -77,9 +78,14 @@ export function parseMetricsCsv(text: string): ParsedMetrics {
   return { rows, header, skipped };
 }
 
-/** Reads and parses `path` (a metrics.csv). Throws when the file does not exist. */
+/** Largest metrics.csv read (a run of a million evaluation points is about 100 MB). */
+const MAX_METRICS_BYTES = 512 * 2 ** 20;
+/** Largest summary.json or config.yaml read. */
+const MAX_SIDE_FILE_BYTES = 16 * 2 ** 20;
+
+/** Reads and parses `path` (a metrics.csv). Throws a FileReadError when it is missing, not a regular file or too large. */
 export async function readMetricsCsv(path: string): Promise<ParsedMetrics> {
-  return parseMetricsCsv(await readFile(path, 'utf8'));
+  return parseMetricsCsv(readRegularText(path, { maxBytes: MAX_METRICS_BYTES, expected: 'a metrics.csv file' }));
 }
 
 /** What a run directory holds, as far as it could be read. */
@@ -109,11 +115,12 @@ export interface RunSummary {
   [key: string]: unknown;
 }
 
-async function readOptional(path: string): Promise<string | null> {
+/** A file's text; null when it does not exist. Throws a FileReadError when it is not a regular file, too large or unreadable. */
+function readOptional(path: string, maxBytes: number): string | null {
   try {
-    return await readFile(path, 'utf8');
+    return readRegularText(path, { maxBytes, expected: 'a file of a run folder' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (err instanceof FileReadError && err.code === 'ENOENT') return null;
     throw err;
   }
 }
@@ -122,17 +129,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Reads metrics.csv, summary.json and config.yaml from a run directory; never throws on missing or damaged files. */
+/**
+ * Reads metrics.csv, summary.json and config.yaml from a run directory; never throws on missing or damaged contents
+ * (a summary cut short, nested too deep or a config.yaml with tags reads as absent). Throws a FileReadError when one
+ * of them is not a regular file, too large or unreadable.
+ */
 export async function readRunArtifacts(outDir: string): Promise<RunArtifacts> {
-  const [csv, summaryText, configYaml] = await Promise.all([
-    readOptional(join(outDir, 'metrics.csv')),
-    readOptional(join(outDir, 'summary.json')),
-    readOptional(join(outDir, 'config.yaml')),
-  ]);
+  const csv = readOptional(join(outDir, 'metrics.csv'), MAX_METRICS_BYTES);
+  const summaryText = readOptional(join(outDir, 'summary.json'), MAX_SIDE_FILE_BYTES);
+  const configYaml = readOptional(join(outDir, 'config.yaml'), MAX_SIDE_FILE_BYTES);
   let summary: RunSummary | null = null;
   if (summaryText !== null) {
     try {
-      const parsed: unknown = JSON.parse(summaryText);
+      const parsed: unknown = parseJsonBounded(summaryText);
       if (isObject(parsed)) summary = parsed as RunSummary;
     } catch {
       summary = null; // a summary cut short while being written: treat as absent
@@ -141,7 +150,7 @@ export async function readRunArtifacts(outDir: string): Promise<RunArtifacts> {
   let config: Record<string, unknown> | null = isObject(summary?.config) ? summary.config : null;
   if (config === null && configYaml !== null) {
     try {
-      const parsed: unknown = parseYaml(configYaml);
+      const parsed: unknown = parseCoreYaml(configYaml, 50);
       if (isObject(parsed)) config = parsed;
     } catch {
       config = null;

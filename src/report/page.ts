@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
+import { learningRateCurve } from './lr-curve.js';
 import { readRunArtifacts, type MetricsRow, type RunArtifacts } from './metrics-csv.js';
 import { RUN_FIGURES, renderMetricsPlots, runInfoFromConfig, runPlotTitle, runTitle } from './plots.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -221,7 +222,7 @@ export async function writeReportPage(outDir: string, options: WriteReportOption
   const run = await readRunArtifacts(outDir);
   const figures: PageFigure[] = [];
   if (run.metrics !== null && options.renderPlots !== false) {
-    for (const f of await renderMetricsPlots(run.metrics.rows, runPlotTitle(run), outDir)) {
+    for (const f of await renderMetricsPlots(run.metrics.rows, runPlotTitle(run), outDir, learningRateCurve(run))) {
       figures.push({ name: f.name, caption: CAPTIONS[f.name] ?? f.name, svg: f.svg });
     }
   } else if (run.metrics !== null) {

@@ -9,6 +9,7 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/atomic.js';
+import { learningRateCurve, type LrPoint } from './lr-curve.js';
 import { readRunArtifacts, type MetricsRow, type RunArtifacts } from './metrics-csv.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -36,7 +37,7 @@ function installedSansFamily(): string | null {
 /** Font stack used in the specs: the browser picks the first it has, resvg is told which one exists. */
 const FONT = 'DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif';
 
-const BASE_CONFIG = {
+export const BASE_CONFIG = {
   font: FONT,
   background: 'white',
   padding: 8,
@@ -181,20 +182,35 @@ function titleSpec(heading: string, t: PlotTitle): TopLevelSpec['title'] {
 
 const STEP_AXIS = { field: 'step', type: 'quantitative' as const, title: 'update step', axis: { format: ',~r', tickCount: 8 } };
 
-/** Learning rate vs update step. */
-export function lrSpec(rows: MetricsRow[], t: PlotTitle): TopLevelSpec {
-  const values = rows.filter((r) => r.eta !== null && Number.isFinite(r.eta)).map((r) => ({ step: r.step, eta: r.eta }));
+/**
+ * A figure whose metric has no value in any row (a column all NA) would leave vega with empty extents ("Infinite
+ * extent" warnings, blank axes): it gets fixed domains instead (the steps of the rows, 0..1) and says so in its title.
+ */
+function emptyFigure(rows: MetricsRow[], heading: string): { heading: string; x: { domain: [number, number] }; y: { domain: [number, number] } } {
+  const steps = rows.map((r) => r.step).filter(Number.isFinite);
+  const lo = steps.length ? Math.min(...steps) : 0;
+  const hi = steps.length ? Math.max(...steps) : 1;
+  return { heading: `${heading}: no values recorded`, x: { domain: [lo, hi > lo ? hi : lo + 1] }, y: { domain: [0, 1] } };
+}
+
+/**
+ * Learning rate vs update step: `schedule`, the rate at every step from the run's schedule (learningRateCurve), drawn
+ * as a line; without it, the rates recorded at the evaluation points.
+ */
+export function lrSpec(rows: MetricsRow[], t: PlotTitle, schedule?: LrPoint[] | null): TopLevelSpec {
+  const values = schedule ?? rows.filter((r) => r.eta !== null && Number.isFinite(r.eta)).map((r) => ({ step: r.step, eta: r.eta as number }));
+  const empty = values.length === 0 ? emptyFigure(rows, 'Learning rate') : null;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: titleSpec('Learning rate', t),
+    title: titleSpec(empty?.heading ?? 'Learning rate', t),
     width: 560,
     height: 300,
     config: BASE_CONFIG,
     data: { values },
-    mark: { type: 'line', strokeWidth: 2, color: '#4c78a8', point: values.length <= MAX_POINTS_WITH_MARKERS },
+    mark: { type: 'line', strokeWidth: 2, color: '#4c78a8', point: !schedule && values.length <= MAX_POINTS_WITH_MARKERS },
     encoding: {
-      x: STEP_AXIS,
-      y: { field: 'eta', type: 'quantitative', title: 'learning rate η', axis: { format: '~g' } },
+      x: empty ? { ...STEP_AXIS, scale: empty.x } : STEP_AXIS,
+      y: { field: 'eta', type: 'quantitative', title: 'learning rate η', axis: { format: '~g' }, ...(empty ? { scale: empty.y } : {}) },
     },
   };
 }
@@ -219,20 +235,21 @@ function longFormat(rows: MetricsRow[], series: SeriesDef[]): Array<{ step: numb
 
 function seriesSpec(rows: MetricsRow[], series: SeriesDef[], heading: string, yTitle: string, yFormat: string, t: PlotTitle): TopLevelSpec {
   const values = longFormat(rows, series);
+  const empty = values.length === 0 ? emptyFigure(rows, heading) : null;
   const perSeries = Math.max(0, ...series.map((s) => values.filter((v) => v.series === s.label).length));
   // Below the plot, so it never hides a curve whatever their shape.
   const legend = { title: null, orient: 'bottom' as const, direction: 'horizontal' as const, columns: 2, symbolType: 'stroke', columnPadding: 24 };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: titleSpec(heading, t),
+    title: titleSpec(empty?.heading ?? heading, t),
     width: 560,
     height: 300,
     config: BASE_CONFIG,
     data: { values },
     mark: { type: 'line', strokeWidth: 2, point: perSeries <= MAX_POINTS_WITH_MARKERS ? { size: 25 } : false },
     encoding: {
-      x: STEP_AXIS,
-      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false }, axis: { format: yFormat } },
+      x: empty ? { ...STEP_AXIS, scale: empty.x } : STEP_AXIS,
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: empty ? empty.y : { zero: false }, axis: { format: yFormat } },
       color: {
         field: 'series',
         type: 'nominal',
@@ -288,12 +305,15 @@ export function accuracySpec(rows: MetricsRow[], t: PlotTitle): TopLevelSpec {
 export const RUN_FIGURES = ['lr', 'loss', 'accuracy'] as const;
 export type RunFigureName = (typeof RUN_FIGURES)[number];
 
-/** Renders the three run figures from rows and writes `lr`, `loss`, `accuracy` `.svg/.png` into `outDir`. */
-export async function renderMetricsPlots(rows: MetricsRow[], title: PlotTitle | string, outDir: string): Promise<Figure[]> {
+/**
+ * Renders the three run figures from rows (and the learning rate from `schedule` when given, see lrSpec) and
+ * writes `lr`, `loss`, `accuracy` `.svg/.png` into `outDir`.
+ */
+export async function renderMetricsPlots(rows: MetricsRow[], title: PlotTitle | string, outDir: string, schedule?: LrPoint[] | null): Promise<Figure[]> {
   const t = typeof title === 'string' ? { title } : title;
   const sorted = [...rows].sort((a, b) => a.step - b.step);
   const specs: Record<RunFigureName, TopLevelSpec> = {
-    lr: lrSpec(sorted, t),
+    lr: lrSpec(sorted, t, schedule),
     loss: lossSpec(sorted, t),
     accuracy: accuracySpec(sorted, t),
   };
@@ -316,7 +336,7 @@ export function runPlotTitle(run: RunArtifacts): PlotTitle {
 export async function renderRunFigures(outDir: string): Promise<{ run: RunArtifacts; figures: Figure[] }> {
   const run = await readRunArtifacts(outDir);
   if (run.metrics === null) throw new Error(`cannot plot ${outDir}: no metrics.csv there`);
-  const figures = await renderMetricsPlots(run.metrics.rows, runPlotTitle(run), outDir);
+  const figures = await renderMetricsPlots(run.metrics.rows, runPlotTitle(run), outDir, learningRateCurve(run));
   return { run, figures };
 }
 
@@ -352,6 +372,8 @@ export interface ScatterOptions<P extends Record<string, unknown> = Record<strin
   yFormat?: string;
   /** Include zero in the y scale. Default false. */
   yZero?: boolean;
+  /** The x domain when no point has finite x and y (default 0..1; the y domain is then 0..1): no empty extents. */
+  emptyXDomain?: [number, number];
   width?: number;
   height?: number;
 }
@@ -359,9 +381,10 @@ export interface ScatterOptions<P extends Record<string, unknown> = Record<strin
 /** The Vega-Lite spec of a scatter (or line) plot. */
 export function scatterSpec(o: ScatterOptions): TopLevelSpec {
   const values = o.points.filter((p) => Number.isFinite(p[o.x] as number) && Number.isFinite(p[o.y] as number));
+  const empty = values.length === 0;
   const encoding: Record<string, unknown> = {
-    x: { field: o.x, type: 'quantitative', title: o.xLabel, scale: { zero: false, nice: true, padding: 10 }, axis: { tickCount: 8, ...(o.xFormat ? { format: o.xFormat } : {}) } },
-    y: { field: o.y, type: 'quantitative', title: o.yLabel, scale: { zero: o.yZero ?? false, padding: 10 }, ...(o.yFormat ? { axis: { format: o.yFormat } } : {}) },
+    x: { field: o.x, type: 'quantitative', title: o.xLabel, scale: { zero: false, nice: true, padding: 10, ...(empty ? { domain: o.emptyXDomain ?? [0, 1] } : {}) }, axis: { tickCount: 8, ...(o.xFormat ? { format: o.xFormat } : {}) } },
+    y: { field: o.y, type: 'quantitative', title: o.yLabel, scale: { zero: o.yZero ?? false, padding: 10, ...(empty ? { domain: [0, 1] } : {}) }, ...(o.yFormat ? { axis: { format: o.yFormat } } : {}) },
   };
   if (o.color) encoding.color = { field: o.color, type: 'nominal', title: o.colorLabel ?? o.color };
   return {

@@ -17,6 +17,12 @@ export interface TrialHooks {
   onRung?: (report: RungReport) => Promise<RungDecision> | RungDecision;
 }
 
+/** How far a running trial is: update steps done of its total. */
+export interface TrialProgress {
+  steps: number;
+  totalSteps: number;
+}
+
 export interface TrialExecutor {
   /** How many trials it runs at once (the search keeps this many in flight). */
   readonly slots: number;
@@ -26,8 +32,29 @@ export interface TrialExecutor {
    * Runs one trial. When `signal` aborts, the trial must stop soon: resolve with status 'interrupted'
    * (or reject); either way the search treats it as not run. A rejection otherwise means the trial
    * failed (e.g. its worker died): the search records the error message as the reason.
+   * `hooks.onProgress`, when given, hears now and then how many steps the trial has done (for time estimates);
+   * an executor that cannot tell may never call it.
    */
   run(task: TrialTask, signal: AbortSignal, hooks?: TrialHooks): Promise<TrialResult>;
   /** Releases workers; waits for nothing that is still running to finish (the search aborts those first). */
   close(): Promise<void>;
+}
+
+/**
+ * The executor with every trial's progress sent to `onProgress` (for callers, such as the search loop, that run
+ * trials without a progress callback of their own).
+ */
+export function withTrialProgress(executor: TrialExecutor, onProgress: (trial: number, p: TrialProgress) => void): TrialExecutor {
+  return {
+    get slots() { return executor.slots; },
+    get threadsPerTrial() { return executor.threadsPerTrial; },
+    run: (task, signal, hooks) => executor.run(task, signal, {
+      ...hooks,
+      onProgress: (steps, totalSteps) => {
+        onProgress(task.trial, { steps, totalSteps });
+        hooks?.onProgress?.(steps, totalSteps);
+      },
+    }),
+    close: () => executor.close(),
+  };
 }

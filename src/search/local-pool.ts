@@ -53,6 +53,8 @@ export interface LocalPoolOptions {
   filename?: string;
   /** How long a stopped trial may take to return before its worker is terminated (default 15 s). */
   graceMs?: number;
+  /** How often a running trial's step count is read for `run`'s onProgress (default 500 ms). */
+  progressMs?: number;
 }
 
 export class LocalPoolExecutor implements TrialExecutor {
@@ -61,11 +63,13 @@ export class LocalPoolExecutor implements TrialExecutor {
   private readonly pool: Piscina<WorkerTask, TrialResult>;
   private readonly data: TrialData;
   private readonly graceMs: number;
+  private readonly progressMs: number;
 
   constructor(opts: LocalPoolOptions) {
     this.slots = Math.max(1, opts.workers);
     this.threadsPerTrial = Math.max(1, opts.threadsPerTrial);
     this.graceMs = opts.graceMs ?? 15_000;
+    this.progressMs = opts.progressMs ?? 500;
     this.data = { splits: opts.splits, normalization: shareNormalization(opts.normalization) };
     for (const [name, ds] of Object.entries(opts.splits)) {
       if (!(ds.pixels.buffer instanceof SharedArrayBuffer)) throw new Error(`search: the ${name} split is not in shared memory`);
@@ -82,6 +86,16 @@ export class LocalPoolExecutor implements TrialExecutor {
 
   async run(task: TrialTask, signal: AbortSignal, hooks: TrialHooks = {}): Promise<TrialResult> {
     const stop = new Int32Array(new SharedArrayBuffer(4));
+    // The worker writes [steps done, total steps] after every step; read here a few times a second.
+    const onProgress = hooks.onProgress;
+    const progress = onProgress ? new Int32Array(new SharedArrayBuffer(8)) : undefined;
+    let reported = 0;
+    const report = () => {
+      const steps = Atomics.load(progress!, 0);
+      if (steps !== reported) onProgress!((reported = steps), Atomics.load(progress!, 1));
+    };
+    const reader = progress ? setInterval(report, this.progressMs) : undefined;
+    reader?.unref();
     const kill = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const onStop = () => {
@@ -97,9 +111,10 @@ export class LocalPoolExecutor implements TrialExecutor {
       channel.port1.postMessage(decision);
     });
     try {
-      const workerTask: WorkerTask = { task, data: this.data, threads: this.threadsPerTrial, stop, ...(channel ? { rungPort: channel.port2 } : {}) };
+      const workerTask: WorkerTask = { task, data: this.data, threads: this.threadsPerTrial, stop, ...(channel ? { rungPort: channel.port2 } : {}), ...(progress ? { progress } : {}) };
       return await this.pool.run(workerTask, { signal: kill.signal, ...(channel ? { transferList: [channel.port2] } : {}) });
     } finally {
+      if (reader) clearInterval(reader);
       signal.removeEventListener('abort', onStop);
       if (timer) clearTimeout(timer);
       channel?.port1.close();

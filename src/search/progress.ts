@@ -1,47 +1,56 @@
 /**
- * Search progress on stderr: trials done / total, running, best so far with its lambda, and the time
- * left (estimated from the trials finished so far). A cli-progress bar on a terminal, plain lines
- * (one per trial started or finished) otherwise.
+ * Search progress on stderr: trials done / total, running, best so far with its parameter values, and the time
+ * left. A cli-progress bar on a terminal (every line fitted to its width), plain lines (one per trial started or
+ * finished) otherwise.
+ *
+ * Time left: each running trial's own projection (its elapsed time over the fraction of its steps done, as
+ * the executor reports them), and for the trials not started the mean trial time, from finished trials and those
+ * projections: so there is an estimate as soon as a trial has done some steps.
  */
 import cliProgress from 'cli-progress';
+import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
+import type { TrialProgress } from './executor.js';
 import type { RowStatus } from './results.js';
 
 export interface ProgressState {
   total: number;
   done: number;
   running: number;
-  best: { valAcc: number; l: number } | null;
+  best: { valAcc: number; label: string } | null;
 }
 
 export interface TrialOutcome {
   status: RowStatus | 'interrupted';
+  /** Validation accuracy at the end (pruned: at the rung it stopped at). */
   valAcc: number | null;
-  testAcc: number | null;
+  steps: number | null;
   seconds: number;
   reason?: string | null;
 }
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? 'NA' : `${(100 * v).toFixed(2)}%`);
 
-export function formatEta(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return '?';
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m ${String(s % 60).padStart(2, '0')}s`;
-}
+export const formatEta = formatSeconds;
 
-/** Time left: the trials not started and the rest of the running ones, at the mean trial time so far, over the slots. */
-export function estimateSecondsLeft(o: { durations: number[]; notStarted: number; runningElapsed: number[]; slots: number }): number | null {
-  if (o.durations.length === 0) return null;
-  const mean = o.durations.reduce((a, b) => a + b, 0) / o.durations.length;
-  const work = o.notStarted * mean + o.runningElapsed.reduce((a, e) => a + Math.max(0, mean - e), 0);
+/**
+ * Time left: the trials not started at the mean trial time, plus the rest of the running ones (from their own
+ * progress where `runningFraction` gives it, else from the mean), over the slots. The mean is over finished
+ * trials and running trials' projected durations; null while there is neither.
+ */
+export function estimateSecondsLeft(o: { durations: number[]; notStarted: number; runningElapsed: number[]; runningFraction?: number[]; slots: number }): number | null {
+  const fraction = (i: number) => o.runningFraction?.[i] ?? 0;
+  const projected = o.runningElapsed.map((e, i) => (fraction(i) > 0 ? e / Math.min(1, fraction(i)) : null));
+  const known = [...o.durations, ...projected.filter((p): p is number => p !== null)];
+  if (known.length === 0) return null;
+  const mean = known.reduce((a, b) => a + b, 0) / known.length;
+  const work = o.notStarted * mean + o.runningElapsed.reduce((a, e, i) => a + Math.max(0, (projected[i] ?? mean) - e), 0);
   return work / Math.max(1, Math.min(o.slots, o.notStarted + o.runningElapsed.length || 1));
 }
 
 export class SearchProgress {
   private readonly tty: boolean;
   private readonly startedAt = new Map<number, number>();
+  private readonly fractions = new Map<number, number>();
   private readonly durations: number[] = [];
   private state: ProgressState = { total: 0, done: 0, running: 0, best: null };
   private multi: cliProgress.MultiBar | null = null;
@@ -57,34 +66,58 @@ export class SearchProgress {
     this.tty = tty ?? Boolean(stream.isTTY);
   }
 
-  private secondsLeft(): number | null {
+  /**
+   * Columns for a line on the terminal: its width less one (cli-progress turns line wrapping off, and its
+   * clear-to-end-of-line after a line that fills the last column would erase that column's character).
+   */
+  private get columns(): number {
+    return (this.stream.columns || 80) - 1;
+  }
+
+  secondsLeft(): number | null {
     const now = Date.now();
     const notStarted = this.state.total - this.state.done - this.state.running;
+    const running = [...this.startedAt.entries()];
     return estimateSecondsLeft({
       durations: this.durations,
       notStarted: Math.max(0, notStarted),
-      runningElapsed: [...this.startedAt.values()].map((t) => (now - t) / 1000),
+      runningElapsed: running.map(([, t]) => (now - t) / 1000),
+      runningFraction: running.map(([trial]) => this.fractions.get(trial) ?? 0),
       slots: this.slots,
     });
   }
 
   private bestText(): string {
     const b = this.state.best;
-    return b ? `best val ${pct(b.valAcc)} at λ=10^${b.l.toFixed(3)}` : 'best: none yet';
+    return b ? `best val ${pct(b.valAcc)} at ${b.label}` : 'best: none yet';
   }
 
   private statusText(): string {
     return `${this.state.done}/${this.state.total} done, ${this.state.running} running, ${this.bestText()}, ~${formatEta(this.secondsLeft())} left`;
   }
 
-  private line(text: string): void {
-    if (this.multi) this.multi.log(`${text}\n`);
-    else this.stream.write(`${text}\n`);
+  /** The bar line for `width` columns (dropped first: the label, the running count, the best trial). */
+  barLine(width: number): string {
+    const s = this.state;
+    const parts: LinePart[] = [
+      { text: this.label, keep: 1 },
+      { text: '', keep: 3, sep: ' ', grow: { min: 12, max: 32, draw: (w) => drawBar(s.total ? s.done / s.total : 0, w) } },
+      { text: `${s.done}/${s.total} trials`, keep: Infinity, sep: ' ' },
+      { text: `${s.running} running`, keep: 2 },
+      { text: this.bestText(), keep: 4 },
+      { text: `~${formatEta(this.secondsLeft())} left`, keep: Infinity },
+    ];
+    return fitLine(parts, width);
   }
 
-  private redraw(): void {
-    if (!this.bar) return;
-    this.bar.update(this.state.done, { running: this.state.running, best: this.bestText(), left: formatEta(this.secondsLeft()) });
+  /** A line above the bar: fitted to the terminal (the bar itself shows the search's state). */
+  private line(parts: LinePart[], plainStatus = true): void {
+    if (this.multi) {
+      this.multi.log(`${fitLine(parts, this.columns)}\n`);
+      return;
+    }
+    const text = parts.map((p, i) => (i > 0 ? p.sep ?? ' ' : '') + p.text).join('');
+    this.stream.write(`${text}${plainStatus ? ` | ${this.statusText()}` : ''}\n`);
   }
 
   /** The state before any trial of this session runs (trials already done on resume count as done). */
@@ -92,38 +125,70 @@ export class SearchProgress {
     this.state = { ...state };
     if (this.tty) {
       this.multi = new cliProgress.MultiBar(
-        { stream: this.stream, format: `${this.label} [{bar}] {value}/{total} trials | {running} running | {best} | ~{left} left`, hideCursor: true, fps: 2, clearOnComplete: false },
+        { stream: this.stream, hideCursor: true, fps: 2, clearOnComplete: false, format: () => this.barLine(this.columns) },
         cliProgress.Presets.shades_classic,
       );
-      this.bar = this.multi.create(state.total, state.done, { running: state.running, best: this.bestText(), left: '?' });
+      this.bar = this.multi.create(state.total, state.done);
       this.ticker = setInterval(() => this.redraw(), 1000);
       this.ticker.unref();
     } else {
-      this.line(`${this.label}: ${state.total} trials, ${state.done} already done, ${this.slots} at once`);
+      this.line([{ text: `${this.label}: ${state.total} trials, ${state.done} already done, ${this.slots} at once`, keep: Infinity }], false);
     }
   }
 
-  started(trial: number, l: number, state: ProgressState): void {
-    this.startedAt.set(trial, Date.now());
-    this.state = { ...state };
-    if (this.tty) this.redraw();
-    else this.line(`${this.label}: trial ${trial} started (l=${l.toFixed(3)}) | ${this.statusText()}`);
+  private redraw(): void {
+    this.bar?.update(this.state.done);
   }
 
-  finished(trial: number, l: number, outcome: TrialOutcome, state: ProgressState): void {
+  private trialParts(trial: number, params: string): LinePart[] {
+    return [
+      { text: `${this.label}: trial ${trial}`, keep: Infinity },
+      { text: `(${params})`, keep: 6, sep: ' ', shrink: 24 },
+    ];
+  }
+
+  started(trial: number, params: string, state: ProgressState): void {
+    this.startedAt.set(trial, Date.now());
+    this.fractions.set(trial, 0);
+    this.state = { ...state };
+    if (this.tty) this.redraw();
+    else this.line([{ text: `${this.label}: trial ${trial} started (${params})`, keep: Infinity }]);
+  }
+
+  /** A running trial's steps (from the executor): the time estimate follows them. */
+  trialProgress(trial: number, p: TrialProgress): void {
+    if (!this.startedAt.has(trial) || !(p.totalSteps > 0)) return;
+    this.fractions.set(trial, Math.max(0, Math.min(1, p.steps / p.totalSteps)));
+  }
+
+  finished(trial: number, params: string, outcome: TrialOutcome, state: ProgressState): void {
     const t0 = this.startedAt.get(trial);
     this.startedAt.delete(trial);
+    this.fractions.delete(trial);
     if (outcome.status !== 'interrupted') this.durations.push(t0 !== undefined ? (Date.now() - t0) / 1000 : outcome.seconds);
     this.state = { ...state };
-    const what = outcome.status === 'completed'
-      ? `completed: val ${pct(outcome.valAcc)}, test ${pct(outcome.testAcc)} in ${outcome.seconds.toFixed(1)}s`
-      : `${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ''}`;
-    this.line(`${this.label}: trial ${trial} (l=${l.toFixed(3)}, λ=${(10 ** l).toExponential(2)}) ${what} | ${this.statusText()}`);
+    const parts = this.trialParts(trial, params);
+    if (outcome.status === 'completed') {
+      parts.push(
+        { text: 'completed:', keep: Infinity, sep: ' ' },
+        { text: `val ${pct(outcome.valAcc)}`, keep: 8, sep: ' ' },
+        { text: `in ${outcome.seconds.toFixed(1)}s`, keep: 5, sep: ' ' },
+      );
+    } else if (outcome.status === 'pruned') {
+      parts.push(
+        { text: `pruned at step ${outcome.steps ?? '?'}:`, keep: Infinity, sep: ' ' },
+        { text: `val ${pct(outcome.valAcc)}`, keep: 8, sep: ' ' },
+        { text: `in ${outcome.seconds.toFixed(1)}s`, keep: 5, sep: ' ' },
+      );
+    } else {
+      parts.push({ text: `${outcome.status}${outcome.reason ? `: ${outcome.reason}` : ''}`, keep: Infinity, sep: ' ', shrink: 24 });
+    }
+    this.line(parts);
     this.redraw();
   }
 
   note(text: string): void {
-    this.line(`${this.label}: ${text}`);
+    this.line([{ text: `${this.label}: ${text}`, keep: Infinity }], false);
   }
 
   stop(): void {
@@ -131,6 +196,8 @@ export class SearchProgress {
     this.ticker = null;
     if (this.multi) {
       this.redraw();
+      // MultiBar.stop() does not write the lines still waiting in its log buffer: update() does.
+      this.multi.update();
       this.multi.stop();
     }
     this.multi = null;

@@ -5,10 +5,12 @@
  *
  *   registry   hash  cifar-mlp:searches        search id → descriptor (which queue, which version): how workers find work
  *   queue      BullMQ cifar-mlp:trials-<id>    one job per trial, id trial-<n>:
- *     data        TrialJobData   the trial (config validated by trainSchema), the data fingerprint, the thread count,
+ *     data        TrialJobData   the trial (its searched values, its config validated by trainSchema, its rungs, whether
+ *                                to keep its model), the data fingerprint, the thread count,
  *                                and `control`: the coordinator's stop request and rung decisions (job.updateData)
  *     progress    TrialProgress  the worker's name, steps done, and a rung report waiting for its decision
- *     returnvalue TrialJobResult the TrialResult and the files the trial left in its folder (gzip, base64)
+ *     returnvalue TrialJobResult the TrialResult and the files the trial left in its folder (gzip, base64): metrics.csv,
+ *                                summary.json, config.yaml, and model.json when the task says saveModel
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -107,6 +109,25 @@ export const identityFields = z.object({ protocol: z.unknown(), version: z.unkno
     schema: typeof i.schema === 'string' ? i.schema.slice(0, 50) : undefined,
   }));
 
+/** A searched field's path under base (e.g. base.train.lambda) and its value: a finite number, a string or a boolean. */
+const paramsSchema = z.record(
+  z.string().max(200).regex(/^base(\.[A-Za-z0-9_]+)+$/, 'a config path under base, e.g. base.train.lambda'),
+  z.union([z.number(), z.string().max(200), z.boolean()]),
+).refine((p) => Object.keys(p).length <= 100, 'at most 100 searched fields');
+
+const noFolder = z.never({ error: 'a task from the queue names no folders' }).optional();
+
+/** A TrialTask without its folders (the worker sets its own); the config is checked by the training schema. */
+const taskSchema = z.strictObject({
+  trial: z.int().min(1).max(1_000_000),
+  params: paramsSchema,
+  config: trainSchema,
+  rungs: z.array(z.int().positive()).max(1000).optional(),
+  saveModel: z.boolean().optional(),
+  outDir: noFolder,
+  dataDir: noFolder,
+});
+
 export const jobDataSchema = z.strictObject({
   protocol: z.number(),
   version: z.string(),
@@ -114,12 +135,7 @@ export const jobDataSchema = z.strictObject({
   search: z.string().regex(SEARCH_ID),
   fingerprint: z.string().regex(/^[0-9a-f]{64}$/),
   threads: z.int().min(1).max(256),
-  // The task is opaque to the queue apart from these fields: the rest travels as it is (plain JSON).
-  task: z.looseObject({
-    trial: z.int().min(1).max(1_000_000),
-    config: trainSchema,
-    rungs: z.array(z.int().positive()).max(1000).optional(),
-  }).refine((t) => !('outDir' in t) && !('dataDir' in t), 'a task from the queue names no folders'),
+  task: taskSchema,
   control: controlSchema.prefault({}),
 });
 
@@ -142,8 +158,9 @@ const split = z.object({ loss: num, cost: num, accuracy: num });
 export const trialResultSchema = z.looseObject({
   trial: z.int(),
   status: z.enum(['completed', 'diverged', 'pruned', 'failed', 'interrupted']),
-  final: z.object({ train: split, val: split, test: split }).nullable(),
+  final: z.object({ train: split, val: split, test: split.nullable() }).nullable(),
   steps: num,
+  totalSteps: num.optional(),
   seconds: num,
   backend: z.string().max(100),
   threads: num,

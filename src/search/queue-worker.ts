@@ -32,12 +32,14 @@ import { dataFingerprint, dataKey } from './data-fingerprint.js';
 import type { RungDecision, TrialExecutor, TrialHooks } from './executor.js';
 import { LocalPoolExecutor } from './local-pool.js';
 import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, listSearches, processName } from './queue-connection.js';
+import { MODEL_FILE } from '../model/checkpoint.js';
 import { packFolder } from './queue-files.js';
 import {
   controlSchema, encodeNumbers, handshakeProblem, identityFields, identityText, jobDataSchema, localIdentity, MAX_STALLED, QUEUE_PREFIX, zodProblems,
   type Identity, type SearchDescriptor, type TrialControl, type TrialJobResult, type TrialProgress,
 } from './queue-protocol.js';
 import type { TrialData } from './run-trial.js';
+import { formatValue, shortName } from './space.js';
 import type { TrialResult, TrialTask } from './types.js';
 
 export interface QueueWorkerOptions {
@@ -73,6 +75,9 @@ interface RunningTrial {
   stop: (why: 'coordinator' | 'shutdown' | 'lost') => void;
 }
 
+/** "lambda=1.00e-3 hidden=57": a trial's searched values by their short names. */
+const paramsText = (params: TrialTask['params']) =>
+  Object.entries(params).map(([path, v]) => `${shortName(path)}=${formatValue(undefined, v)}`).join(' ') || 'no searched values';
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
 const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'NA' : `${(100 * v).toFixed(2)}%`);
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
@@ -355,7 +360,7 @@ export class QueueWorker {
     const outDir = join(this.workDir, search.id, `trial-${trial}-${job.attemptsStarted}`);
     rmSync(outDir, { recursive: true, force: true });
     mkdirSync(outDir, { recursive: true });
-    const task = { ...payload.task, outDir, dataDir: this.opts.dataDir } as unknown as TrialTask;
+    const task: TrialTask = { ...payload.task, outDir, dataDir: this.opts.dataDir };
     const key = `${search.id}/${job.id}`;
     const label = `worker ${this.name}: trial ${trial} of ${search.name}`;
 
@@ -406,7 +411,7 @@ export class QueueWorker {
       ...(payload.task.rungs?.length ? { onRung: (r) => this.awaitDecision(r, label, () => control, readControl, controller.signal, post, progress) } : {}),
     };
 
-    this.log(`${label} started (λ=${config.train.lambda.toExponential(2)}, backend ${config.kernels.backend}, ${payload.threads} thread(s), attempt ${job.attemptsStarted})`);
+    this.log(`${label} started (${paramsText(payload.task.params)}, backend ${config.kernels.backend}, ${payload.threads} thread(s), attempt ${job.attemptsStarted})`);
     await post({ worker: this.name });
     let result: TrialResult;
     try {
@@ -429,7 +434,7 @@ export class QueueWorker {
       const files = packFolder(outDir);
       this.trialsRun++;
       const what = result.status === 'completed'
-        ? `completed: val ${pct(result.final?.val.accuracy)}, test ${pct(result.final?.test.accuracy)} in ${result.seconds.toFixed(1)}s`
+        ? `completed: val ${pct(result.final?.val.accuracy)} in ${result.seconds.toFixed(1)}s${files.some((f) => f.path === MODEL_FILE) ? ' (with its model)' : ''}`
         : `${result.status}${result.reason ? `: ${result.reason}` : ''}`;
       this.log(`${label} ${what}`);
       return { ...this.identity, worker: this.name, result: encodeNumbers(result) as unknown as TrialJobResult['result'], files };

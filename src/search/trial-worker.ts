@@ -3,7 +3,8 @@
  * The splits and the normalisation arrive in shared memory (SharedArrayBuffer views are shared across
  * threads, not copied). The stop flag is a shared Int32Array that the main thread sets to 1 to stop
  * the trial: it is polled after every update step and turned into the AbortSignal runTraining takes,
- * so an interrupted trial ends cleanly with its summary.json saying so.
+ * so an interrupted trial ends cleanly with its summary.json saying so. The optional progress array tells the
+ * main thread how many steps the trial has done.
  * A worker keeps one kernel backend from trial to trial (its memory and kernel threads are reused; each trial
  * frees its matrices), and makes a new one after a failed trial, which may have left it broken.
  */
@@ -23,6 +24,8 @@ export interface WorkerTask {
   stop: Int32Array;
   /** For a task with rungs: posts { step, valAccuracy } at each rung and receives the decision ('continue' | 'prune'). */
   rungPort?: MessagePort;
+  /** Shared Int32Array(2), when given: [update steps done, total steps], set after every step. */
+  progress?: Int32Array;
 }
 
 /** Asks the search across the port and waits for its answer. */
@@ -54,15 +57,22 @@ async function heldBackend(choice: BackendName, threads: number): Promise<Kernel
   }
 }
 
-export default async function trialWorker({ task, data, threads, stop, rungPort }: WorkerTask): Promise<TrialResult> {
+export default async function trialWorker({ task, data, threads, stop, rungPort, progress }: WorkerTask): Promise<TrialResult> {
   const controller = new AbortController();
   const poll = () => {
     if (!controller.signal.aborted && Atomics.load(stop, 0) !== 0) controller.abort();
   };
+  const onStep = (steps: number, totalSteps: number) => {
+    if (progress) {
+      Atomics.store(progress, 1, totalSteps);
+      Atomics.store(progress, 0, steps);
+    }
+    poll();
+  };
   poll();
   const backend = await heldBackend(task.config.kernels.backend, threads);
   try {
-    const result = await runTrial(task, data, { threads, backend, signal: controller.signal, onStep: poll, ...(rungPort ? { onRung: askOver(rungPort) } : {}) });
+    const result = await runTrial(task, data, { threads, backend, signal: controller.signal, onStep, ...(rungPort ? { onRung: askOver(rungPort) } : {}) });
     if (result.status === 'failed') await dropBackend();
     return result;
   } finally {

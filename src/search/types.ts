@@ -2,14 +2,13 @@
 import type { TrainConfig } from '../config/schema.js';
 import type { SplitMetrics } from '../stages/types.js';
 
-/** One trial of a search: which lambda, with which training config, written where. */
+/** One trial of a search: which parameter values, with which training config, written where. */
 export interface TrialTask {
   /** 1-based trial number. */
   trial: number;
-  /** l = log10(lambda). */
-  l: number;
-  lambda: number;
-  /** The complete training config of this trial (train.lambda = lambda, name and threads set). */
+  /** The searched fields' values by config path (e.g. "base.train.lambda"): already set in `config`; for logs only. */
+  params: Record<string, number | string | boolean>;
+  /** The complete training config of this trial (the searched fields set, name and threads set). */
   config: TrainConfig;
   /** Where runTraining writes the trial's metrics.csv, summary.json and config.yaml. */
   outDir: string;
@@ -23,6 +22,8 @@ export interface TrialTask {
    * the executor's `onRung` hook, which may prune it there. Absent: the trial runs to its end.
    */
   rungs?: number[];
+  /** Save the trained network as `<outDir>/model.json` when the trial completes (the search keeps the best k). */
+  saveModel?: boolean;
 }
 
 /**
@@ -34,10 +35,15 @@ export type TrialStatus = 'completed' | 'diverged' | 'pruned' | 'failed' | 'inte
 export interface TrialResult {
   trial: number;
   status: TrialStatus;
-  /** Final metrics on the three splits (completed trials only). */
-  final: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics } | null;
+  /**
+   * Final metrics (completed trials only). A search trial is not evaluated on the test split (test: null): only the
+   * chosen trial's test accuracy is measured, from its model.json, after the search.
+   */
+  final: { train: SplitMetrics; val: SplitMetrics; test: SplitMetrics | null } | null;
   /** Update steps done (NaN when unknown: the worker died). */
   steps: number;
+  /** Update steps of the whole run (what it costs unpruned), when known. */
+  totalSteps?: number;
   /** Wall time of the trial, seconds. */
   seconds: number;
   /** Kernel backend that ran it, e.g. "wasm-simd". */

@@ -1,7 +1,9 @@
-/** Metrics sink: streams every evaluation point to metrics.csv with fast-csv, one row as it happens. */
-import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { format, type CsvFormatterStream, type FormatterRow as Row } from 'fast-csv';
+/**
+ * Metrics sink: streams every evaluation point to metrics.csv (a CsvLog), one row as it happens. A row that cannot
+ * be written errors the stream at once (the CsvLog's FileWriteError names the file and the errno).
+ */
 import { concatMap, type OperatorFunction } from 'rxjs';
+import type { CsvLog } from '../util/csv-log.js';
 import type { EvaluatedStep, MetricsRow } from './types.js';
 
 export const METRICS_COLUMNS = ['step', 'epoch', 'eta', 'train_loss', 'train_cost', 'train_acc', 'val_loss', 'val_cost', 'val_acc', 'elapsed_s'] as const;
@@ -15,34 +17,6 @@ export function metricsRecord(m: MetricsRow): Record<(typeof METRICS_COLUMNS)[nu
     val_loss: num(m.val.loss), val_cost: num(m.val.cost), val_acc: num(m.val.accuracy),
     elapsed_s: Number(m.elapsed_s.toFixed(3)),
   };
-}
-
-/** A CSV file written row by row; appends (header kept) when `append` and the file has content. */
-export class CsvLog {
-  private readonly csv: CsvFormatterStream<Row, Row>;
-  private readonly done: Promise<void>;
-
-  constructor(path: string, columns: readonly string[], append = false) {
-    const hasContent = append && existsSync(path) && statSync(path).size > 0;
-    const file = createWriteStream(path, { flags: hasContent ? 'a' : 'w' });
-    this.csv = format({ headers: [...columns], writeHeaders: !hasContent, includeEndRowDelimiter: true });
-    this.done = new Promise((resolve, reject) => {
-      file.on('finish', resolve);
-      file.on('error', reject);
-      this.csv.on('error', reject);
-    });
-    this.csv.pipe(file);
-  }
-
-  /** Resolves once the row has been handed to the file. */
-  write(row: Row): Promise<void> {
-    return new Promise((resolve, reject) => this.csv.write(row, (e) => (e ? reject(e) : resolve())));
-  }
-
-  close(): Promise<void> {
-    this.csv.end();
-    return this.done;
-  }
 }
 
 export function metricsSink(log: CsvLog): OperatorFunction<EvaluatedStep, EvaluatedStep> {

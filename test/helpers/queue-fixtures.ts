@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import type { ParamSpec } from '../../src/config/search-schema.js';
 import { readTrialsCsv, type TrialRow } from '../../src/search/results.js';
 import { CliProcess } from './redis.js';
 
@@ -18,7 +19,7 @@ export const BASE = {
   kernels: { backend: 'wasm-simd' },
 };
 
-/** A search config file of `trials` grid trials (l from -4 to -1). */
+/** A search config file of `trials` grid trials, lambda from 1e-4 to 1e-1 (the lambda-only form of the space). */
 export function writeSearchConfig(dir: string, name: string, trials: number, base: object = BASE): string {
   const path = join(dir, `${name}.yaml`);
   writeFileSync(path, JSON.stringify({ kind: 'search', name, seed: 3, trials, workers: 0, space: { sampling: 'grid', lMin: -4, lMax: -1 }, base }));
@@ -29,8 +30,10 @@ export function startWorker(url: string, dataDir: string, name: string, work: st
   return new CliProcess(CLI, ['worker', '--queue', url, '--data', dataDir, '--name', name, '--work', work, ...extra], env);
 }
 
+/** The rows of a search folder's trials.csv (its columns are those of the space in its plan.json). */
 export async function rowsOf(outDir: string): Promise<TrialRow[]> {
-  return (await readTrialsCsv(join(outDir, 'trials.csv'), false)).rows;
+  const { space } = JSON.parse(readFileSync(join(outDir, 'plan.json'), 'utf8')) as { space: Record<string, ParamSpec> };
+  return (await readTrialsCsv(join(outDir, 'trials.csv'), space, false)).rows;
 }
 
 /** metrics.csv without its elapsed_s column (the only one that depends on timing). */

@@ -8,8 +8,9 @@ import type { GradcheckConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { formatTable, runGradcheck } from '../../gradcheck/run.js';
 import type { KernelBackend } from '../../kernels/backend.js';
-import { prepareOutDir } from '../out-dir.js';
+import { prepareOutDir, type OutDir } from '../out-dir.js';
 import { loadSplits } from '../../data/splits.js';
+import type { Dataset } from '../../data/cifar.js';
 import { log, selectBackendOrExplain, type RunOptions } from './train.js';
 
 export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions): Promise<number> {
@@ -18,10 +19,27 @@ export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions
   if (config.check.samples > splits.train.count) {
     throw new UsageError(`config: check.samples: ${config.check.samples} samples asked, the training split holds ${splits.train.count}`);
   }
-  const outDir = prepareOutDir(config.name, opts.out, opts);
   let backend: KernelBackend | null = null;
   let skipped: { name: string }[] = [];
   if (config.float32.enabled) ({ backend, skipped } = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads));
+  let out: OutDir;
+  try {
+    out = prepareOutDir(config.name, opts.out, { ...opts, log });
+  } catch (e) {
+    await backend?.dispose();
+    throw e;
+  }
+  try {
+    return await check(config, opts, { dataDir, outDir: out.dir, train: splits.train, backend, skipped });
+  } finally {
+    out.lock.release();
+  }
+}
+
+async function check(
+  config: GradcheckConfig, opts: RunOptions,
+  { dataDir, outDir, train, backend, skipped }: { dataDir: string; outDir: string; train: Dataset; backend: KernelBackend | null; skipped: { name: string }[] },
+): Promise<number> {
   const { samples: n, entries, lambdas, h } = config.check;
   const { inputDims: d, hidden: m } = config.model;
   log(`cifar-mlp: ${config.name}: data ${dataDir}; ${n} samples × ${d} dims, m = ${m}, lambda ${lambdas.join(', ')}, h = ${h}` +
@@ -30,7 +48,7 @@ export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions
     (skipped.length ? ` (not loaded: ${skipped.map((s) => s.name).join(', ')})` : '') + `; out ${outDir}`);
   let summary;
   try {
-    summary = await runGradcheck({ config, train: splits.train, backend, outDir, signal: opts.signal, log });
+    summary = await runGradcheck({ config, train, backend, outDir, signal: opts.signal, log });
   } finally {
     await backend?.dispose();
   }

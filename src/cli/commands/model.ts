@@ -8,16 +8,20 @@
  * predict: the predicted class and the class probabilities of 32×32 RGB(A) PNG images and of CIFAR-10 records
  *   (.bin files: one line per record).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { PNG } from 'pngjs';
 import { UsageError } from '../../config/errors.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { CLASSES, PIXELS, RECORD_BYTES, readBatches, type Dataset } from '../../data/cifar.js';
-import { loadSplits } from '../../data/splits.js';
+import { loadSplits, type Splits } from '../../data/splits.js';
+import type { KernelBackend } from '../../kernels/backend.js';
+import type { FolderLock } from '../../util/folder-lock.js';
+import { claimDir } from '../out-dir.js';
 import type { BackendName } from '../../kernels/select.js';
 import { argmax, loadCheckpoint, networkFromCheckpoint, Predictor, readClassNames, type Checkpoint } from '../../model/checkpoint.js';
+import { chosenTrialDir, isSearchFolder, missingTrialModel } from '../../search/folder.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { selectBackendOrExplain } from './train.js';
 
@@ -77,6 +81,13 @@ async function withInterruptibleDownload<T>(f: (signal: AbortSignal) => Promise<
 }
 
 async function evaluateCommand(modelPath: string, o: { data?: string; out?: string; backend?: BackendName }): Promise<number> {
+  if (isSearchFolder(modelPath)) {
+    const dir = chosenTrialDir(modelPath);
+    log(`cifar-mlp: ${modelPath} is a search: evaluating its chosen trial (best validation accuracy), ${dir}`);
+    modelPath = dir;
+  }
+  const missing = missingTrialModel(modelPath);
+  if (missing) throw new UsageError(missing);
   const cp = loadCheckpoint(modelPath);
   // The data: --data, else the folder the model was trained on (when it still exists), else the usual search.
   const cliDir = o.data ?? (cp.data.dir && existsSync(cp.data.dir) ? cp.data.dir : undefined);
@@ -91,6 +102,21 @@ async function evaluateCommand(modelPath: string, o: { data?: string; out?: stri
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir}: exists and is not a directory`);
 
   const { backend } = await selectBackendOrExplain(backendOf(o, cp), cp.config.kernels.threads);
+  let lock: FolderLock;
+  try {
+    lock = claimDir(outDir, o.out ? `--out ${outDir}` : outDir, log);
+  } catch (e) {
+    await backend.dispose();
+    throw e;
+  }
+  try {
+    return await evaluateInto(cp, splits, classes, backend, outDir, dataDir);
+  } finally {
+    lock.release();
+  }
+}
+
+async function evaluateInto(cp: Checkpoint, splits: Splits, classes: string[], backend: KernelBackend, outDir: string, dataDir: string): Promise<number> {
   const results: Record<string, SplitEvaluation> = {};
   try {
     const predictor = new Predictor(await networkFromCheckpoint(cp, backend), cp.normalization);
@@ -113,16 +139,12 @@ async function evaluateCommand(modelPath: string, o: { data?: string; out?: stri
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 
-  try {
-    mkdirSync(outDir, { recursive: true });
-    for (const n of names) writeFileAtomic(join(outDir, `confusion-${n}.csv`), confusionCsv(results[n].confusion, classes));
-    writeJsonAtomic(join(outDir, 'evaluation.json'), {
-      model: cp.path, step: cp.step, totalSteps: cp.totalSteps, dataDir, backend: backend.name, classes,
-      splits: results,
-    });
-  } catch (e) {
-    throw new UsageError(`--out ${outDir}: cannot write the evaluation files (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  // A write failure (full disk…) names the file: exit 1. An unwritable folder was refused when it was locked.
+  for (const n of names) writeFileAtomic(join(outDir, `confusion-${n}.csv`), confusionCsv(results[n].confusion, classes));
+  writeJsonAtomic(join(outDir, 'evaluation.json'), {
+    model: cp.path, step: cp.step, totalSteps: cp.totalSteps, dataDir, backend: backend.name, classes,
+    splits: results,
+  });
   log(`cifar-mlp: evaluation written to ${join(outDir, 'evaluation.json')} and ${names.map((n) => `confusion-${n}.csv`).join(', ')}`);
   return 0;
 }
@@ -231,7 +253,7 @@ export function registerModelCommands(program: Command, setExitCode: (code: numb
   program
     .command('evaluate')
     .description('Accuracy of a trained model (model.json or its run folder) on each split its config defines, per class, with confusion matrices.')
-    .argument('<model>', 'model.json, or a run folder holding one')
+    .argument('<model>', 'model.json, a run folder holding one, a search folder (its chosen trial) or a search trial folder')
     .option('--data <dir>', 'CIFAR-10 folder (default: the one the model was trained on, else the usual search)')
     .option('--out <dir>', 'folder for evaluation.json and confusion-<split>.csv (default: the model file\'s folder)')
     .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices(BACKENDS))

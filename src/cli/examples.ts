@@ -1,0 +1,28 @@
+/** The "Examples:" section of each command's --help (test/cli-help.test.ts checks every one is valid). */
+import type { Command } from 'commander';
+
+export const EXAMPLES: Record<string, string[]> = {
+  run: [
+    'cifar-mlp run config/cycle1.yaml',
+    'cifar-mlp run config/cycle1.yaml --set train.lambda=0.001 --set schedule.ns=800 --out runs/cycle1-l3',
+    'cifar-mlp run config/sanity.yaml --data ~/cifar-10-batches-bin',
+    'cifar-mlp run config/gradcheck.yaml --set check.samples=10',
+    'cifar-mlp run --resume --out runs/cycle1',
+  ],
+  search: [
+    'cifar-mlp search config/search-coarse.yaml',
+    'cifar-mlp search config/search-coarse.yaml --set trials=4 --set base.schedule.cycles=1 --out runs/quick',
+    'cifar-mlp search config/search-fine.yaml --set space.from.dir=runs/search-coarse',
+    'cifar-mlp search --resume --out runs/search-coarse',
+  ],
+  plot: ['cifar-mlp plot runs/cycle1'],
+  evaluate: ['cifar-mlp evaluate runs/final', 'cifar-mlp evaluate runs/final/model.json --out runs/final-eval'],
+  predict: ['cifar-mlp predict runs/final cat.png', 'cifar-mlp predict runs/final ~/cifar-10-batches-bin/test_batch.bin --json'],
+  'config-doc': ['cifar-mlp config-doc', 'cifar-mlp config-doc --write README.md'],
+};
+
+/** Appends the command's examples to its --help. */
+export function addExamples(command: Command): void {
+  const lines = EXAMPLES[command.name()];
+  if (lines?.length) command.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`);
+}
