@@ -32,7 +32,7 @@ describe('cifar-mlp plot', () => {
     const dir = mkdtempSync(join(root, 'empty-'));
     const r = cli('plot', dir);
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe(`cifar-mlp: ${dir}: no metrics.csv in this folder`);
+    expect(r.stderr.trim()).toBe(`cifar-mlp: ${dir}: no metrics.csv in this folder (neither a run nor a search folder)`);
     expect(existsSync(join(dir, 'report.html'))).toBe(false);
   });
 });
