@@ -9,6 +9,7 @@ const entries = {
   bench: 'bench/bench.ts',
   'search-bench': 'bench/search-bench.ts',
   'augment-bench': 'bench/augment-bench.ts',
+  'queue-bench': 'bench/queue-bench.ts',
   'rss-bench': 'bench/rss-bench.ts',
 };
 

@@ -120,11 +120,27 @@ async function main(argv: string[]): Promise<number> {
     .command('search')
     .description('Run a lambda search config (same as run; with --resume, continue an interrupted search in --out).')
     .argument('[config]', 'YAML search config, e.g. config/search-coarse.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'search')
+    .option('--queue <url>', 'run the trials on `cifar-mlp worker` processes through Redis: redis://[user:password@]host:port[/db] or rediss:// (TLS)')
     .action(async (given: string | undefined, o) => {
       const configPath = configFileOf('search', given, o);
       const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'search') throw new UsageError(`${configPath}: kind: search expects a search config (got ${JSON.stringify(config.kind)})`);
-      exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() });
+      exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal(), queue: o.queue });
+    });
+
+  program
+    .command('worker')
+    .description('Run search trials from a Redis queue (start any number, on any machines; stop with Ctrl-C: running trials go back to the queue).')
+    .requiredOption('--queue <url>', 'redis://[user:password@]host:port[/db] or rediss:// (TLS), as given to search --queue')
+    .option('--data <dir>', 'CIFAR-10 folder of this machine (else $CIFAR10_DIR, ./data/cifar-10-batches-bin; never downloaded)')
+    .option('--concurrency <n>', 'trials at once', '1')
+    .option('--work <dir>', 'parent of this worker\'s own work folder (default: the system temporary folder)')
+    .option('--name <name>', 'how the coordinator shows this worker (default host:pid)')
+    .option('--lock-seconds <s>', 'a trial whose worker stops renewing its lock for this long runs again on another worker', '30')
+    .option('--rung-timeout <s>', 'longest wait for the coordinator\'s decision at a rung; then the trial continues', '600')
+    .action(async (o) => {
+      const { workerCommand } = await import('./commands/worker.js'); // bullmq loads only for this command
+      exitCode = await workerCommand(o);
     });
 
   program

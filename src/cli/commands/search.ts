@@ -1,5 +1,6 @@
 /**
- * `cifar-mlp run|search <search config>`: a search on a pool of worker threads.
+ * `cifar-mlp run|search <search config>`: a search on a pool of worker threads, or with `--queue URL` on
+ * `cifar-mlp worker` processes through Redis (src/search/queue-executor.ts).
  * The data is read and normalised once here; every trial shares it. Exit code: 0 completed,
  * 130 interrupted (continue with --resume), 1 when no trial completed.
  */
@@ -12,7 +13,13 @@ import { acquireDataDir } from '../../data/acquire.js';
 import { computeNormalization } from '../../data/normalization.js';
 import { checkSplitsFit } from '../../pipeline/plan.js';
 import { withTrialProgress } from '../../search/executor.js';
+import { dataFingerprint, dataKey } from '../../search/data-fingerprint.js';
 import { LocalPoolExecutor } from '../../search/local-pool.js';
+import { checkQueueUrl, isSearchId, newSearchId } from '../../search/queue-protocol.js';
+import type { TrialTask } from '../../search/types.js';
+import { writeJsonAtomic } from '../../util/atomic.js';
+import { parseJsonBounded } from '../../util/bounded-json.js';
+import { readRegularText } from '../../util/read-file.js';
 import { poolSize } from '../../search/plan.js';
 import { SearchProgress } from '../../search/progress.js';
 import { isSearchFigureFile } from '../../search/report-files.js';
@@ -30,7 +37,45 @@ const pct = (v: number | null | undefined) => (v === null || v === undefined ? '
  * What a search writes into its folder, removed before a new search with --force (the trials/ folder only when
  * the folder held a search); nothing else is touched.
  */
-const SEARCH_FILES = [PLAN_FILE, TRIALS_CSV, RUNGS_CSV, SUMMARY_FILE, 'config.yaml', 'report.html'];
+const QUEUE_FILE = 'queue.json';
+const SEARCH_FILES = [PLAN_FILE, TRIALS_CSV, RUNGS_CSV, SUMMARY_FILE, 'config.yaml', 'report.html', QUEUE_FILE];
+
+export interface SearchCommandOptions extends RunOptions {
+  /** Run the trials on `cifar-mlp worker` processes through this Redis URL instead of the local pool. */
+  queue?: string;
+}
+
+/**
+ * The search's id on the queue: the one in <out>/queue.json when it resumes (its jobs, finished or not, are found
+ * there), else a new one, written there.
+ */
+function queueSearchId(outDir: string, name: string, resume: boolean): string {
+  const path = join(outDir, QUEUE_FILE);
+  if (resume && existsSync(path)) {
+    try {
+      const id = (parseJsonBounded(readRegularText(path, { maxBytes: 4096, expected: 'a queue.json file' })) as { id?: unknown } | null)?.id;
+      if (typeof id === 'string' && isSearchId(id)) return id;
+    } catch { /* a new id below */ }
+    log(`cifar-mlp: ${path}: unreadable; the search gets a new queue (trials that finished on workers meanwhile run again)`);
+  }
+  const id = newSearchId(name);
+  writeJsonAtomic(path, { id });
+  return id;
+}
+
+/** The fingerprint of the records each trial trains on, read here once per data config. */
+function fingerprints(base: SearchConfig['base'], splits: Splits, dataDir: string): (task: TrialTask) => string {
+  const cache = new Map<string, string>();
+  return (task) => {
+    const key = dataKey(task.config.data);
+    let fp = cache.get(key);
+    if (!fp) {
+      fp = dataFingerprint(key === dataKey(base.data) ? splits : loadSplits(task.config.data, dataDir));
+      cache.set(key, fp);
+    }
+    return fp;
+  };
+}
 
 function outDirFor(config: SearchConfig, opts: RunOptions): OutDir {
   if (opts.resume && opts.force) throw new UsageError('--resume and --force exclude each other: --force would remove the search that --resume continues');
@@ -58,8 +103,9 @@ function outDirFor(config: SearchConfig, opts: RunOptions): OutDir {
   return out;
 }
 
-export async function searchCommand(config: SearchConfig, opts: RunOptions): Promise<number> {
+export async function searchCommand(config: SearchConfig, opts: SearchCommandOptions): Promise<number> {
   const source = opts.configPath;
+  if (opts.queue !== undefined) checkQueueUrl(opts.queue); // a bad URL is refused before anything is read or written
   // Everything that can reject the input is checked before anything is written: data, sizes, the range source.
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.base.data, signal: opts.signal, log });
   const t0 = Date.now();
@@ -80,8 +126,9 @@ export async function searchCommand(config: SearchConfig, opts: RunOptions): Pro
   }
 }
 
-async function searchInFolder(config: SearchConfig, opts: RunOptions, outDir: string, { dataDir, splits, readSeconds }: { dataDir: string; splits: Splits; readSeconds: number }): Promise<number> {
+async function searchInFolder(config: SearchConfig, opts: SearchCommandOptions, outDir: string, { dataDir, splits, readSeconds }: { dataDir: string; splits: Splits; readSeconds: number }): Promise<number> {
   const cores = availableParallelism();
+  const queueDisplay = opts.queue !== undefined ? checkQueueUrl(opts.queue) : undefined;
   let progress: SearchProgress | undefined;
 
   const summary = await runSearch({
@@ -94,7 +141,29 @@ async function searchInFolder(config: SearchConfig, opts: RunOptions, outDir: st
     trainRecords: splits.train.count,
     valRecords: splits.val.count,
     testChosen: testFromModel(splits.test, config.base.kernels.backend, config.base.kernels.threads || cores),
-    executor: (pending) => {
+    executor: async (pending) => {
+      if (opts.queue !== undefined) {
+        const threads = Math.max(1, config.base.kernels.threads);
+        const slots = config.workers > 0 ? config.workers : Math.min(pending, 512);
+        const searchId = queueSearchId(outDir, config.name, opts.resume ?? false);
+        log(`cifar-mlp: ${config.name}: data ${dataDir} (train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}); ` +
+          `${pending} trial${pending === 1 ? '' : 's'} to run on the queue ${queueDisplay} (search ${searchId}), up to ${slots} at once, ` +
+          `${threads} kernel thread${threads === 1 ? '' : 's'} each; backend ${config.base.kernels.backend}; out ${outDir}`);
+        log(`cifar-mlp: start workers with: cifar-mlp worker --queue ${queueDisplay} --data DIR`);
+        if (config.space.sampler === 'tpe' && config.workers === 0) {
+          log('cifar-mlp: warning: space.sampler tpe with workers: 0 queues every trial at once, so each is proposed before any result comes back ' +
+            '(as random sampling); set workers to the number of worker processes');
+        }
+        const { QueueExecutor } = await import('../../search/queue-executor.js'); // bullmq loads only for --queue
+        const executor = await QueueExecutor.open({
+          url: opts.queue, searchId, searchName: config.name, slots, threadsPerTrial: threads,
+          fingerprint: fingerprints(config.base, splits, dataDir), signal: opts.signal,
+          note: (t) => (progress ? progress.note(t) : log(`${config.name}: ${t}`)), log,
+        });
+        const shown = new SearchProgress(config.name, executor.slots);
+        progress = shown;
+        return withTrialProgress(executor, (trial, p) => shown.trialProgress(trial, p));
+      }
       const t1 = Date.now();
       const normalization = computeNormalization(splits.train);
       const size = poolSize({ workers: config.workers, kernelThreads: config.base.kernels.threads, pending, cores });
