@@ -15,6 +15,7 @@ const entries = {
   'search-bench': 'bench/search-bench.ts',
   'augment-bench': 'bench/augment-bench.ts',
   'rss-bench': 'bench/rss-bench.ts',
+  screenshots: 'scripts/screenshots.ts',
 };
 
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
