@@ -18,7 +18,7 @@ import {
 } from '../src/model/checkpoint.js';
 import { Network } from '../src/model/network.js';
 import { runTraining } from '../src/pipeline/train.js';
-import { resumeStateOf, trimMetricsForResume } from '../src/cli/commands/train.js';
+import { resumeStateOf, trimMetricsForResume } from '../src/pipeline/train-into-folder.js';
 import { Rng } from '../src/util/rng.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 

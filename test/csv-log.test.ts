@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { trimMetricsForResume } from '../src/cli/commands/train.js';
+import { trimMetricsForResume } from '../src/pipeline/train-into-folder.js';
 import { UsageError } from '../src/config/errors.js';
 import { readTrialsCsv, trialColumns } from '../src/search/results.js';
 import type { ParamSpec } from '../src/config/search-schema.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memberConfig } from '../src/cli/commands/members.js';
+import { memberConfig } from '../src/pipeline/members-into-folder.js';
 import { trainSchema } from '../src/config/train-schema.js';
 import { loadSplits } from '../src/data/splits.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';

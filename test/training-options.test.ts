@@ -7,7 +7,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resumeStateOf } from '../src/cli/commands/train.js';
+import { resumeStateOf } from '../src/pipeline/train-into-folder.js';
 import { ConfigError } from '../src/config/errors.js';
 import { searchSchema } from '../src/config/search-schema.js';
 import { trainSchema, type TrainConfig } from '../src/config/train-schema.js';

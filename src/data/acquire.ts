@@ -15,6 +15,8 @@ export interface AcquireOptions {
   data: TrainConfig['data'];
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** Draw the download's progress on stderr (default true; a library caller that logs elsewhere turns it off). */
+  downloadProgress?: boolean;
 }
 
 /** A positive number from an environment variable (undefined when unset); a bad value is a UsageError naming it. */
@@ -46,7 +48,7 @@ export async function acquireDataDir(opts: AcquireOptions): Promise<string> {
     const dest = defaultDataRoot();
     const limits = downloadLimits();
     opts.log?.(`No CIFAR-10 folder found (looked in ${found.tried.join(', ')}); downloading ${opts.data.url} into ${dest}`);
-    const progress = progressBar();
+    const progress = opts.downloadProgress === false ? Object.assign(() => {}, { stop() {} }) : progressBar();
     try {
       return await downloadCifar10({ url: opts.data.url, md5: opts.data.md5, destDir: dest, onProgress: progress, signal: opts.signal, ...limits });
     } finally {

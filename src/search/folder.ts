@@ -55,3 +55,18 @@ export function missingTrialModel(dir: string): string | null {
   }
   return `${dir}: no ${MODEL_FILE}: the search kept the models of its best trials only (${keep}); this trial's was not kept (or it did not complete)`;
 }
+
+/**
+ * The model a path names for `evaluate`: a search folder stands for its chosen trial's folder (`log` says so); a trial
+ * folder whose model was not kept is a one-line UsageError. Anything else is returned as it is.
+ */
+export function modelTarget(path: string, log: (line: string) => void): string {
+  let target = path;
+  if (isSearchFolder(target)) {
+    target = chosenTrialDir(path);
+    log(`cifar-mlp: ${path} is a search: evaluating its chosen trial (best validation accuracy), ${target}`);
+  }
+  const missing = missingTrialModel(target);
+  if (missing) throw new UsageError(missing);
+  return target;
+}

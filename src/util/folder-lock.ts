@@ -135,6 +135,8 @@ export function lockFolder(dir: string, opts: { log?: (line: string) => void; co
     procStart: procStart(process.pid),
   };
   const text = `${JSON.stringify(holder)}\n`;
+  // The stale lock this process removed: said once the folder is ours (another process may take it first).
+  let tookOver: string | null = null;
   for (let attempt = 0; attempt < 8; attempt++) {
     let fd: number;
     try {
@@ -158,9 +160,7 @@ export function lockFolder(dir: string, opts: { log?: (line: string) => void; co
         }
         if (state) throw new FolderLockedError(`${dir}: in use by ${describe(other)}; wait for it to finish, stop it, or choose another folder`, other);
       }
-      if (takeOver(file, found)) {
-        opts.log?.(`cifar-mlp: warning: ${dir}: taking over the lock of ${other ? `${describe(other)}, which is no longer running` : 'an unreadable lock file'}`);
-      }
+      if (takeOver(file, found)) tookOver = other ? `${describe(other)}, which is no longer running` : 'an unreadable lock file';
       continue;
     }
     try {
@@ -175,6 +175,7 @@ export function lockFolder(dir: string, opts: { log?: (line: string) => void; co
       throw new UsageError(`${dir}: cannot write into the folder (${errnoText(e)})`);
     }
     closeSync(fd);
+    if (tookOver) opts.log?.(`cifar-mlp: warning: ${dir}: taking over the lock of ${tookOver}`);
     held.set(file, text);
     installExitHook();
     return lockHandle(dir, file);

@@ -9,10 +9,11 @@ import type { GradcheckConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';
 import { formatTable, runGradcheck } from '../../gradcheck/run.js';
 import type { KernelBackend } from '../../kernels/backend.js';
-import { prepareOutDir } from '../out-dir.js';
+import { prepareOutDir } from '../../util/out-dir.js';
 import { loadSplits } from '../../data/splits.js';
 import type { Dataset } from '../../data/cifar.js';
-import { describeSelection, log, selectBackendOrExplain, type RunOptions } from './train.js';
+import { describeSelection, selectBackendOrExplain } from '../../kernels/choose.js';
+import { log, type RunOptions } from './train.js';
 
 export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions): Promise<number> {
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });

@@ -11,11 +11,13 @@ import { CsvLog } from '../../util/csv-log.js';
 import { lrFindConfig, runLrFind } from '../../pipeline/lr-find.js';
 import { writeLrFindFigure } from '../../report/lr-find-plot.js';
 import { writeJsonAtomic } from '../../util/atomic.js';
-import { prepareOutDir, type OutDir } from '../out-dir.js';
+import { prepareOutDir, type OutDir } from '../../util/out-dir.js';
 import type { Splits } from '../../data/splits.js';
 import type { Normalization } from '../../data/normalization.js';
 import type { KernelBackend } from '../../kernels/backend.js';
-import { log, prepareData, selectBackendOrExplain, type RunOptions } from './train.js';
+import { selectBackendOrExplain } from '../../kernels/choose.js';
+import { prepareData } from '../../pipeline/train-into-folder.js';
+import { log, type RunOptions } from './train.js';
 
 export const LR_FIND_COLUMNS = ['step', 'eta', 'loss', 'smoothed'] as const;
 
@@ -23,7 +25,7 @@ const g = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(6)) : 'NA');
 
 export async function lrFindCommand(config: TrainConfig, opts: RunOptions): Promise<number> {
   const sweep = lrFindConfig(config);
-  const { dataDir, splits, normalization } = await prepareData(sweep, opts);
+  const { dataDir, splits, normalization } = await prepareData(sweep, { ...opts, log });
   if (opts.signal.aborted) {
     log('cifar-mlp: interrupted before the range test started; nothing was written');
     return 130;

@@ -2,8 +2,8 @@
 import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../config/errors.js';
-import { FolderLockedError, LOCK_FILE, lockFolder, type FolderLock } from '../util/folder-lock.js';
-import { makeDirs } from '../util/make-dirs.js';
+import { FolderLockedError, LOCK_FILE, lockFolder, type FolderLock } from './folder-lock.js';
+import { makeDirs } from './make-dirs.js';
 
 const isNonEmptyDir = (p: string, ignore?: string) => existsSync(p) && statSync(p).isDirectory() && readdirSync(p).some((n) => n !== ignore);
 

@@ -1,5 +1,5 @@
 /**
- * `cifar-mlp run <train config>` with ensemble.members = N > 1: N independently seeded networks trained one after
+ * A training run with ensemble.members = N > 1 (`cifar-mlp run`, the library's `train()`): N independently seeded networks trained one after
  * the other, each a complete run in `<out>/member-<i>` (metrics.csv, summary.json, model.json, plots: a run of its
  * own, config seed for member 1 and seeds derived from it for the others), then measured together. `<out>` gets the
  * ensemble: summary.json (final = the ensemble's metrics; ensemble.members = each network alone; memberRuns), an
@@ -11,31 +11,32 @@
  * an interrupted one resumes from its model.json, the others start.
  */
 import { existsSync } from 'node:fs';
-import { makeDirs } from '../../util/make-dirs.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../../config/errors.js';
-import type { TrainConfig } from '../../config/schema.js';
-import { toYaml } from '../../config/load.js';
-import { CLASSES, PIXELS } from '../../data/cifar.js';
-import type { Normalization } from '../../data/normalization.js';
-import type { DataCounts } from '../../model/checkpoint.js';
+import { UsageError } from '../config/errors.js';
+import type { TrainConfig } from '../config/schema.js';
+import { toYaml } from '../config/load.js';
+import { CLASSES, PIXELS } from '../data/cifar.js';
+import type { Normalization } from '../data/normalization.js';
+import type { DataCounts } from '../model/checkpoint.js';
 import {
   checkResumable, checkSameRun, deliveredMembers, loadCheckpoint, MODEL_FILE, readClassNames, saveCheckpoint, serializeModel, type Checkpoint,
-} from '../../model/checkpoint.js';
-import type { Member } from '../../model/ensemble.js';
-import { RunLedger, type MemberRun, type RunStatus, type Summary } from '../../pipeline/ledger.js';
-import { measureEnsemble, runTraining } from '../../pipeline/train.js';
-import { renderRunArtifacts } from '../../report/run-artifacts.js';
-import { writeFileAtomic } from '../../util/atomic.js';
-import { parseJsonBounded } from '../../util/bounded-json.js';
-import { readRegularText } from '../../util/read-file.js';
-import { deriveSeed } from '../../util/rng.js';
-import { prepareOutDir, type OutDir } from '../out-dir.js';
-import type { Splits } from '../../data/splits.js';
-import type { KernelBackend } from '../../kernels/backend.js';
-import type { RunPlan } from '../../pipeline/plan.js';
-import { trainingProgress } from '../progress.js';
-import { exitCodeOf, log, prepareData, resumeStateOf, selectBackendOrExplain, trimMetricsForResume, type RunOptions } from './train.js';
+} from '../model/checkpoint.js';
+import type { Member } from '../model/ensemble.js';
+import { RunLedger, type MemberRun, type RunStatus, type Summary } from './ledger.js';
+import { measureEnsemble, runTraining } from './train.js';
+import { renderRunArtifacts } from '../report/run-artifacts.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { parseJsonBounded } from '../util/bounded-json.js';
+import { readRegularText } from '../util/read-file.js';
+import { deriveSeed } from '../util/rng.js';
+import { prepareOutDir, type OutDir } from '../util/out-dir.js';
+import type { Splits } from '../data/splits.js';
+import type { KernelBackend } from '../kernels/backend.js';
+import { selectBackendOrExplain } from '../kernels/choose.js';
+import type { RunPlan } from './plan.js';
+import type { EvaluatedStep } from '../stages/types.js';
+import { prepareData, resumeStateOf, trimMetricsForResume, type TrainFolderOptions, type TrainFolderResult } from './train-into-folder.js';
 
 export const memberDir = (i: number) => `member-${i + 1}`;
 
@@ -74,7 +75,8 @@ function readSummary(dir: string): Partial<Summary> {
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
-export async function membersCommand(config: TrainConfig, opts: RunOptions): Promise<number> {
+/** Trains the members into `opts.out` and measures them together; null when the signal was aborted before anything was written. */
+export async function trainMembersIntoFolder(config: TrainConfig, opts: TrainFolderOptions): Promise<TrainFolderResult | null> {
   const n = config.ensemble.members;
   if (opts.resume) {
     if (!opts.out) throw new UsageError('--resume needs --out DIR: the folder of the run to continue');
@@ -86,22 +88,19 @@ export async function membersCommand(config: TrainConfig, opts: RunOptions): Pro
   const { dataDir, splits, plan, counts, normalization } = await prepareData(config, opts);
   const configs = Array.from({ length: n }, (_, i) => memberConfig(config, i));
   const states: MemberState[] = configs.map((c, i) => (opts.resume ? memberState(join(opts.out!, memberDir(i)), c, counts, normalization) : { kind: 'fresh' }));
-  if (opts.signal.aborted) {
-    log('cifar-mlp: interrupted before the run started; nothing was written');
-    return 130;
-  }
+  if (opts.signal.aborted) return null;
   const { backend, skipped } = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads);
 
   // 2. The member runs, then the ensemble.
   let out: OutDir;
   try {
-    out = prepareOutDir(config.name, opts.out, { ...opts, log });
+    out = prepareOutDir(config.name, opts.out, opts);
   } catch (e) {
     await backend.dispose();
     throw e;
   }
   try {
-    return await membersInFolder(config, opts, out.dir, { dataDir, splits, plan, counts, normalization, configs, states, backend, skipped });
+    return { summary: await membersInFolder(config, opts, out.dir, { dataDir, splits, plan, counts, normalization, configs, states, backend, skipped }), outDir: out.dir };
   } finally {
     out.lock.release();
   }
@@ -119,7 +118,8 @@ interface Prepared {
   skipped: { name: string }[];
 }
 
-async function membersInFolder(config: TrainConfig, opts: RunOptions, outDir: string, p: Prepared): Promise<number> {
+async function membersInFolder(config: TrainConfig, opts: TrainFolderOptions, outDir: string, p: Prepared): Promise<Summary> {
+  const { log } = opts;
   const n = config.ensemble.members;
   const { dataDir, splits, plan, counts, normalization, configs, states, backend, skipped } = p;
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
@@ -150,18 +150,18 @@ async function membersInFolder(config: TrainConfig, opts: RunOptions, outDir: st
       }
       makeDirs(dir);
       if (st.kind === 'resume') trimMetricsForResume(join(dir, 'metrics.csv'), st.cp.step);
-      const progress = trainingProgress(`${config.name} ${memberDir(i)}/${n}`);
+      const progress = opts.progress?.(`${config.name} ${memberDir(i)}/${n}`);
       const modelPath = join(dir, MODEL_FILE);
       let result;
       try {
         result = await runTraining({
           config: mc, splits, backend, outDir: dir, signal: opts.signal, normalization,
           onCheckpoint: (net, step, _norm, members) => saveCheckpoint(modelPath, net, { ...saveBase, config: mc, step, members }),
-          onStep: (s, p) => progress.update(s, p),
+          ...(progress ? { onStep: (s: EvaluatedStep, p: RunPlan) => progress.update(s, p) } : {}),
           ...(st.kind === 'resume' ? { resume: resumeStateOf(st.cp) } : {}),
         });
       } finally {
-        progress.stop();
+        progress?.stop();
       }
       const s = result.summary;
       const run: MemberRun = { dir: memberDir(i), seed: mc.seed, status: s.status, steps: s.steps, seconds: s.seconds };
@@ -195,11 +195,5 @@ async function membersInFolder(config: TrainConfig, opts: RunOptions, outDir: st
   ledger.status = status;
   const summary = ledger.close();
   await renderRunArtifacts(outDir, log);
-  const f = summary.final;
-  log(`cifar-mlp: ${summary.status}: ${ledger.memberRuns.filter((r) => r.status === 'completed').length} of ${n} members in ${summary.seconds.toFixed(1)}s` +
-    (f ? `; ensemble of ${networks.length} networks: accuracy train ${pct(f.train.accuracy)}, val ${pct(f.val.accuracy)}, test ${f.test ? pct(f.test.accuracy) : '—'}` +
-      `; single networks test ${summary.ensemble!.members.map((m) => (m.final.test ? pct(m.final.test.accuracy) : '—')).join(', ')}` : summary.error ? `; ${summary.error}` : '') +
-    (summary.status === 'interrupted' ? `; continue with --out ${outDir} --resume` : '') +
-    `; results in ${outDir}`);
-  return exitCodeOf(summary.status);
+  return summary;
 }

@@ -1,0 +1,110 @@
+/**
+ * The README's pictures, from real runs: `npm run screenshots -- --data DIR` (DIR: the CIFAR-10 binary folder).
+ *
+ *   docs/images/run-report.png     report.html of `cifar-mlp run config/cycle1.yaml`, in headless Chromium
+ *   docs/images/search-report.png  report.html of `cifar-mlp search config/search-coarse.yaml`, in headless Chromium
+ *   docs/images/progress-80.png    that run in an 80-column terminal (util-linux `script` gives it one): the start
+ *   docs/images/progress-80.txt    line, the progress line as drawn mid-run, the closing line (text and picture)
+ *
+ * Chromium: as the tests find it (test/helpers/browser.ts: the npm @sparticuz/chromium, else a system one).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { launchChromium } from '../test/helpers/browser.js';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    out: { type: 'string', default: 'docs/images' },
+    columns: { type: 'string', default: '80' },
+  },
+});
+const cli = resolve('dist/cli.js');
+const outDir = resolve(values.out!);
+const work = mkdtempSync(join(tmpdir(), 'cifar-screenshots-'));
+const columns = Number(values.columns);
+mkdirSync(outDir, { recursive: true });
+symlinkSync(resolve('config'), join(work, 'config'));
+if (values.data) {
+  mkdirSync(join(work, 'data'));
+  symlinkSync(resolve(values.data), join(work, 'data', 'cifar-10-batches-bin'));
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+// eslint-disable-next-line no-control-regex
+const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]/g, '');
+
+/** Lines as a terminal of `width` columns shows them (long ones wrapped). */
+const wrap = (line: string, width: number) => line.match(new RegExp(`.{1,${width}}`, 'gu')) ?? [''];
+
+/** Runs `cifar-mlp run config/cycle1.yaml` (into runs/cycle1) in a pseudo-terminal of `columns` columns; returns what it showed. */
+function runInTerminal(): { start: string; frame: string; closing: string } {
+  const command = ['node', cli, 'run', 'config/cycle1.yaml'].map(shellQuote).join(' ');
+  const r = spawnSync('script', ['-q', '-c', `stty cols ${columns} rows 24; ${command}`, '/dev/null'], { cwd: work, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+  if (r.error || r.status !== 0) throw new Error(`cycle1 in a terminal failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stdout?.slice(-500)}`);
+  const text = r.stdout.replace(/\r/g, '');
+  const lines = text.split('\n').map(stripAnsi).filter((l) => l.trim());
+  const start = lines.find((l) => l.startsWith('cifar-mlp: cycle1: data'))!;
+  const closing = lines.find((l) => / after \d+ steps /.test(l))!;
+  // The bar is redrawn in place: each frame starts at column 1 (ESC [1G). The one nearest 60% of the run.
+  const frames = text.split('\x1b[1G').map(stripAnsi).map((f) => f.split('\n')[0].trimEnd()).filter((f) => / \d+\/1000 /.test(f));
+  const at = (f: string) => Number(/ (\d+)\/1000 /.exec(f)![1]);
+  const frame = frames.reduce((best, f) => (Math.abs(at(f) - 600) < Math.abs(at(best) - 600) ? f : best));
+  return { start, frame, closing };
+}
+
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function terminalHtml(lines: string[]): string {
+  return `<!doctype html><meta charset="utf-8"><style>
+    body { margin: 0; background: #1e1e1e; }
+    pre { margin: 0; padding: 14px 16px; color: #d4d4d4; font: 14px/1.35 "DejaVu Sans Mono", Menlo, Consolas, monospace; width: ${columns}ch; }
+    .cmd { color: #9cdcfe; }
+  </style><pre>${lines.map((l, i) => (i === 0 ? `<span class="cmd">${escapeHtml(l)}</span>` : escapeHtml(l))).join('\n')}</pre>`;
+}
+
+const run = join(work, 'runs', 'cycle1');
+const search = join(work, 'runs', 'search-coarse');
+const shown = runInTerminal();
+const terminal = [
+  '$ npx cifar-mlp run config/cycle1.yaml',
+  ...wrap(shown.start, columns),
+  shown.frame,
+  `  … the line above is redrawn in place until the run ends, then:`,
+  ...wrap(shown.closing, columns),
+];
+writeFileSync(join(outDir, 'progress-80.txt'), `${terminal.join('\n')}\n`);
+execFileSync(process.execPath, [cli, 'search', 'config/search-coarse.yaml'], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
+
+const launched = await launchChromium();
+if (!('browser' in launched)) throw new Error(launched.missing);
+const { browser } = launched;
+try {
+  // A report page down to its plots (the resolved config below them is left out).
+  const shoot = async (url: string, file: string, viewport: { width: number; height: number }) => {
+    const page = await browser.newPage({ viewport, deviceScaleFactor: 1 });
+    await page.goto(url);
+    await page.waitForLoadState('load');
+    const config = await page.locator('h2', { hasText: 'Resolved configuration' }).boundingBox();
+    if (!config) throw new Error(`${url}: no "Resolved configuration" section`);
+    await page.screenshot({ path: join(outDir, file), fullPage: true, clip: { x: 0, y: 0, width: viewport.width, height: Math.ceil(config.y) } });
+    await page.close();
+    process.stderr.write(`screenshots: ${join(values.out!, file)}\n`);
+  };
+  await shoot(pathToFileURL(join(run, 'report.html')).href, 'run-report.png', { width: 1100, height: 900 });
+  await shoot(pathToFileURL(join(search, 'report.html')).href, 'search-report.png', { width: 1100, height: 900 });
+  const termFile = join(work, 'terminal.html');
+  writeFileSync(termFile, terminalHtml(terminal));
+  const page = await browser.newPage({ viewport: { width: 800, height: 200 }, deviceScaleFactor: 1 });
+  await page.goto(pathToFileURL(termFile).href);
+  await page.locator('pre').screenshot({ path: join(outDir, 'progress-80.png') });
+  await page.close();
+  process.stderr.write(`screenshots: ${join(values.out!, 'progress-80.png')} and progress-80.txt\n`);
+} finally {
+  await browser.close();
+}
+process.stderr.write(`screenshots: the runs are in ${work}\n${readFileSync(join(outDir, 'progress-80.txt'), 'utf8')}`);

@@ -1,0 +1,88 @@
+/** `search()`: a search over training config fields on a pool of worker threads, as `cifar-mlp search` runs it. */
+import type { SearchConfig } from '../config/schema.js';
+import type { ProgressState } from '../search/progress.js';
+import { searchIntoFolder, type SearchDisplay } from '../search/search-into-folder.js';
+import type { SearchSummary } from '../search/search.js';
+import { abortedBeforeStart } from './abort.js';
+import { configOfKind, type ConfigSource } from './config.js';
+
+export interface SearchOptions {
+  /** The output folder: trials.csv, trials/<id>/, summary.json, plots, report.html. */
+  out: string;
+  /** The CIFAR-10 folder; default as for `train()` (base.data.dir, $CIFAR10_DIR, ./data/…, else download). */
+  data?: string;
+  /** Replace the search files of a non-empty `out`. */
+  force?: boolean;
+  /** Run only the trials of the search in `out` that did not finish (same config). */
+  resume?: boolean;
+  /** Stops the search: running trials stop after their current step; it ends 'interrupted' (resumable). */
+  signal?: AbortSignal;
+  /** Called as trials start, advance and finish. */
+  onProgress?: (event: SearchEvent) => void;
+  /** Receives the lines the CLI prints (start line, warnings); default: none. */
+  log?: (line: string) => void;
+}
+
+/** The search as a whole when an event happens. */
+export interface SearchState {
+  /** Trials of the search, of which `done` have a result and `running` are running. */
+  total: number;
+  done: number;
+  running: number;
+  /** The best completed trial so far (by validation accuracy) and its parameter values as text. */
+  best: { valAccuracy: number; params: string } | null;
+}
+
+/** What a search reports while it runs. `params`: the trial's searched values as text, e.g. "lambda=10^-3.07". */
+export type SearchEvent =
+  | { type: 'begin'; state: SearchState }
+  | { type: 'trial-started'; trial: number; params: string; state: SearchState }
+  | { type: 'trial-progress'; trial: number; steps: number; totalSteps: number }
+  | {
+    type: 'trial-finished'; trial: number; params: string; state: SearchState;
+    /** completed, pruned, diverged, failed, or interrupted (the signal: runs again on resume). */
+    status: string;
+    /** Validation accuracy at its end (pruned: at the rung it stopped at); null when it has none. */
+    valAccuracy: number | null;
+    seconds: number;
+    reason?: string | null;
+  }
+  | { type: 'note'; text: string };
+
+const stateOf = (s: ProgressState): SearchState => ({
+  total: s.total, done: s.done, running: s.running, best: s.best ? { valAccuracy: s.best.valAcc, params: s.best.label } : null,
+});
+
+function eventDisplay(emit: (e: SearchEvent) => void): SearchDisplay {
+  return {
+    begin: (state) => emit({ type: 'begin', state: stateOf(state) }),
+    started: (trial, params, state) => emit({ type: 'trial-started', trial, params, state: stateOf(state) }),
+    trialProgress: (trial, p) => emit({ type: 'trial-progress', trial, steps: p.steps, totalSteps: p.totalSteps }),
+    finished: (trial, params, o, state) => emit({
+      type: 'trial-finished', trial, params, state: stateOf(state), status: o.status, valAccuracy: o.valAcc, seconds: o.seconds, reason: o.reason,
+    }),
+    note: (text) => emit({ type: 'note', text }),
+    stop: () => {},
+  };
+}
+
+/**
+ * Runs the search a search config describes (a validated config, a plain object, or the path of a YAML file) into
+ * `options.out` and resolves with its summary (also written as summary.json): the ranking by validation accuracy,
+ * every trial's result, and the chosen trial with its test accuracy (the only test figure of a search).
+ * `status` is completed, interrupted (the signal) or failed (no trial completed). Rejects with a
+ * ConfigError/UsageError on bad input (nothing written), with an AbortError when aborted before it started.
+ */
+export async function search(config: SearchConfig | ConfigSource, options: SearchOptions): Promise<SearchSummary> {
+  const { config: resolved, configPath } = configOfKind(config, 'search');
+  const onProgress = options.onProgress;
+  const result = await searchIntoFolder(resolved, {
+    data: options.data, out: options.out, force: options.force, resume: options.resume, configPath,
+    signal: options.signal ?? new AbortController().signal,
+    log: options.log ?? (() => {}),
+    downloadProgress: false,
+    ...(onProgress ? { display: () => eventDisplay(onProgress) } : {}),
+  });
+  if (!result) throw abortedBeforeStart('search()');
+  return result.summary;
+}

@@ -1,0 +1,73 @@
+/** `train()`: one training run into a folder, as `cifar-mlp run <train config>` does it. */
+import type { TrainConfig } from '../config/schema.js';
+import type { Summary } from '../pipeline/ledger.js';
+import { trainIntoFolder } from '../pipeline/train-into-folder.js';
+import type { SplitMetrics } from '../stages/types.js';
+import { abortedBeforeStart } from './abort.js';
+import { configOfKind, type ConfigSource } from './config.js';
+
+export interface TrainOptions {
+  /** The output folder: metrics.csv, summary.json, model.json, config.yaml, plots, report.html. */
+  out: string;
+  /**
+   * The CIFAR-10 folder (the binary version: data_batch_1.bin …). Default: the config's data.dir, $CIFAR10_DIR,
+   * ./data/cifar-10-batches-bin, else the official archive is downloaded (162 MiB, md5-checked) into ./data.
+   */
+  data?: string;
+  /** Replace the run files of a non-empty `out` (otherwise a non-empty folder is refused). */
+  force?: boolean;
+  /** Continue the interrupted run in `out` from its model.json (same config). */
+  resume?: boolean;
+  /** Stops the run after the current update step: it ends with status 'interrupted', its model saved (resumable). */
+  signal?: AbortSignal;
+  /** Called after every update step, and at step 0 of a fresh run (keep it cheap: it runs on the training loop). */
+  onProgress?: (progress: TrainProgress) => void;
+  /** Receives the lines the CLI prints (start line with data and backend, warnings); default: none. */
+  log?: (line: string) => void;
+}
+
+/** Where a training run is after one update step. */
+export interface TrainProgress {
+  /** The network being trained: the config's name, or "<name> member-<i>/<n>" in an ensemble run (ensemble.members). */
+  label: string;
+  /** Update steps done, of `totalSteps`; 0 (once, at the start of a fresh run) is the untrained network's evaluation. */
+  step: number;
+  totalSteps: number;
+  /** Epochs done (fractional). */
+  epoch: number;
+  /** The learning rate (eta) of this step. */
+  lr: number;
+  /** Mean cross-entropy of this step's mini-batch, before the update (NaN at step 0). */
+  batchLoss: number;
+  /** At evaluation points only (the rows of metrics.csv): loss, cost (loss + lambda·‖W‖²) and accuracy. */
+  metrics?: { train: SplitMetrics; val: SplitMetrics };
+}
+
+/**
+ * Trains the network a training config describes (a validated config, a plain object of its fields, or the path of a
+ * YAML file) into `options.out`, and resolves with its summary (also written as summary.json): `status` completed,
+ * diverged, interrupted (the signal) or failed, and `final.{train,val,test}.{loss,cost,accuracy}` (fractions).
+ * Rejects with a ConfigError/UsageError on bad input (nothing written), with an AbortError when the signal was
+ * aborted before the run started.
+ */
+export async function train(config: TrainConfig | ConfigSource, options: TrainOptions): Promise<Summary> {
+  const { config: resolved, configPath } = configOfKind(config, 'train');
+  const onProgress = options.onProgress;
+  const result = await trainIntoFolder(resolved, {
+    data: options.data, out: options.out, force: options.force, resume: options.resume, configPath,
+    signal: options.signal ?? new AbortController().signal,
+    log: options.log ?? (() => {}),
+    downloadProgress: false,
+    ...(onProgress ? {
+      progress: (label: string) => ({
+        update: (s, plan) => onProgress({
+          label, step: s.step, totalSteps: plan.totalSteps, epoch: s.epoch, lr: s.eta, batchLoss: s.batchLoss,
+          ...(s.metrics ? { metrics: { train: s.metrics.train, val: s.metrics.val } } : {}),
+        }),
+        stop: () => {},
+      }),
+    } : {}),
+  });
+  if (!result) throw abortedBeforeStart('train()');
+  return result.summary;
+}

@@ -1,0 +1,28 @@
+/**
+ * cifar-mlp as a library: load and validate configs, train, search, evaluate and predict, with the CLI's checks,
+ * output folders and results.
+ *
+ * ```js
+ * import { loadConfig, train } from 'cifar-mlp';
+ * const config = loadConfig('config/cycle1.yaml', { kind: 'train', set: ['train.lambda=0.001'] });
+ * const summary = await train(config, { out: 'runs/mine', onProgress: (p) => console.log(p.step, p.lr) });
+ * console.log(summary.status, summary.final?.test?.accuracy);
+ * ```
+ */
+export { loadConfig, validateConfig, type ConfigSource, type LoadConfigOptions } from './api/config.js';
+export { train, type TrainOptions, type TrainProgress } from './api/train.js';
+export { search, type SearchEvent, type SearchOptions, type SearchState } from './api/search.js';
+export { evaluate, type EvaluateOptions, type Evaluation } from './api/evaluate.js';
+export { loadModel, predict, type ImageSource, type LoadModelOptions, type Model, type Prediction } from './api/predict.js';
+export { ConfigError, UsageError } from './config/errors.js';
+export { configReference } from './config/doc.js';
+
+export type { AnyConfig, ConfigKind, GradcheckConfig, SearchConfig, TrainConfig } from './config/schema.js';
+export type { ParamSpec, SamplerName } from './config/search-schema.js';
+export type { BackendName } from './kernels/names.js';
+export type { BackendChoice } from './kernels/select.js';
+export type { EnsembleResult, FinalMetrics, MemberResult, MemberRun, RunStatus, Summary } from './pipeline/ledger.js';
+export type { SplitEvaluation } from './model/evaluate-model.js';
+export type { ChosenTrial, SearchStatus, SearchSummary, TrialEntry } from './search/search.js';
+export type { RankedTrial, TrialRow } from './search/results.js';
+export type { MetricsRow, SplitMetrics } from './stages/types.js';

@@ -1,0 +1,85 @@
+/**
+ * Evaluating a trained model file on the splits its config defines: accuracy, accuracy per class and a confusion
+ * matrix per split (`cifar-mlp evaluate`, the library's `evaluate()`). A model file holding an ensemble (snapshots,
+ * or the members of an ensemble run) predicts with the average of its networks.
+ */
+import { existsSync } from 'node:fs';
+import { acquireDataDir } from '../data/acquire.js';
+import { CLASSES, type Dataset } from '../data/cifar.js';
+import { loadSplits, type Splits } from '../data/splits.js';
+import type { KernelBackend } from '../kernels/backend.js';
+import { argmax, loadCheckpoint, modelFromCheckpoint, Predictor, readClassNames, type Checkpoint } from './checkpoint.js';
+
+export interface SplitEvaluation {
+  records: number;
+  accuracy: number;
+  perClass: Record<string, { records: number; accuracy: number }>;
+  /** confusion[true][predicted] */
+  confusion: number[][];
+}
+
+/** Accuracy, per-class accuracy and confusion matrix of a model on a dataset. */
+export async function evaluateSplit(predictor: Predictor, data: Dataset, classes: string[]): Promise<SplitEvaluation> {
+  const confusion = Array.from({ length: CLASSES }, () => new Array<number>(CLASSES).fill(0));
+  let correct = 0;
+  await predictor.forEach(data, (i, p) => {
+    const y = data.labels[i], guess = argmax(p);
+    confusion[y][guess]++;
+    if (y === guess) correct++;
+  });
+  const perClass = Object.fromEntries(classes.map((name, c) => {
+    const n = confusion[c].reduce((a, b) => a + b, 0);
+    return [name, { records: n, accuracy: n ? confusion[c][c] / n : NaN }];
+  }));
+  return { records: data.count, accuracy: data.count ? correct / data.count : NaN, perClass, confusion };
+}
+
+export function confusionCsv(confusion: number[][], classes: string[]): string {
+  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return [['true\\predicted', ...classes].map(q).join(','), ...confusion.map((row, c) => [q(classes[c]), ...row].join(','))].join('\n') + '\n';
+}
+
+/** What an evaluation reads: the model, its data and the class names. */
+export interface EvaluationInputs {
+  cp: Checkpoint;
+  dataDir: string;
+  splits: Splits;
+  classes: string[];
+}
+
+export interface EvaluationInputOptions {
+  /** The CIFAR-10 folder (default: the one the model was trained on when it still exists, else the usual search). */
+  data?: string;
+  log: (line: string) => void;
+  /** Cancels a download. */
+  signal?: AbortSignal;
+  downloadProgress?: boolean;
+}
+
+/** A model file (model.json or a folder holding one) and its data. Every problem is a one-line UsageError. */
+export async function evaluationInputs(modelPath: string, opts: EvaluationInputOptions): Promise<EvaluationInputs> {
+  const cp = loadCheckpoint(modelPath);
+  // The data: `data`, else the folder the model was trained on (when it still exists), else the usual search.
+  const cliDir = opts.data ?? (cp.data.dir && existsSync(cp.data.dir) ? cp.data.dir : undefined);
+  const dataDir = await acquireDataDir({ cliDir, data: cp.config.data, log: opts.log, signal: opts.signal, downloadProgress: opts.downloadProgress });
+  const splits = loadSplits(cp.config.data, dataDir, `${cp.path}: config`);
+  if (splits.train.count !== cp.data.train || splits.val.count !== cp.data.val || splits.test.count !== cp.data.test) {
+    opts.log(`cifar-mlp: warning: ${dataDir} gives ${splits.train.count}/${splits.val.count}/${splits.test.count} train/val/test records, ` +
+      `the model was trained with ${cp.data.train}/${cp.data.val}/${cp.data.test}`);
+  }
+  return { cp, dataDir, splits, classes: readClassNames(dataDir) ?? cp.classes };
+}
+
+/** The model's evaluation on every non-empty split (train, val, test), on `backend` (disposed at the end). */
+export async function evaluateSplits(inputs: EvaluationInputs, backend: KernelBackend): Promise<Record<string, SplitEvaluation>> {
+  const results: Record<string, SplitEvaluation> = {};
+  try {
+    const predictor = new Predictor(await modelFromCheckpoint(inputs.cp, backend), inputs.cp.normalization);
+    for (const [name, data] of Object.entries(inputs.splits)) {
+      if (data.count > 0) results[name] = await evaluateSplit(predictor, data, inputs.classes);
+    }
+  } finally {
+    await backend.dispose();
+  }
+  return results;
+}
