@@ -89,7 +89,15 @@ export function redisOptions(name: string): RedisOptions {
 }
 
 /** BullMQ's connection option for objects that need a dedicated connection (workers, events). */
-export function bullConnection(url: string, name: string) {
+export interface BullConnection {
+  url: string;
+  maxRetriesPerRequest: null;
+  enableReadyCheck?: boolean;
+  connectionName?: string;
+  retryStrategy: (times: number) => number;
+}
+
+export function bullConnection(url: string, name: string): BullConnection {
   const { retryStrategy: _r, ...rest } = redisOptions(name);
   return { url, ...rest, maxRetriesPerRequest: null, retryStrategy: (times: number) => Math.min(100 * times, 2000) };
 }
