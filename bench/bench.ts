@@ -11,7 +11,7 @@
  *            --steps S (steps per timed epoch; default a full epoch, 49,000 / N)  --quick (fewer steps, 1 round)
  *            --backends a,b,...  (blas, blas-1t, wasm-simd, wasm-simd-1t, gpujs-webasm, gpujs-cpu, gpujs-headlessgl,
  *                                 gpujs-webgpu, reference, pipeline, pipeline-inline)
- *            --no-peers  --peer PATH (another peer program: .py runs with python3 from PATH, or $CIFAR_MLP_BENCH_PYTHON, .js/.mjs with node)
+ *            --no-peers  --peer PATH (another peer program: .py runs with /usr/bin/python3, .js/.mjs with node)
  *            --keep-blas-env (measure ours with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when they are set)
  *
  * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where set, force old kernels on a current OpenBLAS; the peer script drops
@@ -35,8 +35,7 @@ import { median } from './stats.js';
 const D = 3072, K = 10, RECORDS = 49000, LAMBDA = 1.5e-3, ETA = 0.05;
 const BLAS_ENV_VARS = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'] as const;
 const STRIPPED_MARK = 'CIFAR_MLP_BENCH_STRIPPED';
-/** The Python that runs the peer: the user's `python3` (first on PATH, as they would run step_bench.py), or $CIFAR_MLP_BENCH_PYTHON. */
-const PYTHON = process.env.CIFAR_MLP_BENCH_PYTHON ?? 'python3';
+const PYTHON = '/usr/bin/python3';
 
 interface Args {
   json: boolean;
@@ -186,21 +185,19 @@ async function findPeers(args: Args): Promise<PeerRun | { skipped: string }> {
     .flatMap((dir) => [join(dir, '..', 'shared'), join(dir, '..', '..', 'shared')])
     .map((dir) => join(dir, 'peers', 'step_bench.py'))
     .find((p) => existsSync(p));
-  if (!script) return { skipped: 'no ../shared/peers/step_bench.py' };
-  let python: string;
+  if (!existsSync(PYTHON) || !script) return { skipped: `no ${PYTHON} or ../shared/peers/step_bench.py` };
   try {
-    // the interpreter's own path, so that the log says which Python (and so which numpy and BLAS) the peer ran on
-    python = (await run(PYTHON, ['-c', 'import sys, numpy; print(sys.executable)'])).stdout.trim() || PYTHON;
+    await run(PYTHON, ['-c', 'import numpy']);
   } catch {
-    return { skipped: `no ${PYTHON} with numpy here (Debian: apt-get install python3-numpy)` };
+    return { skipped: `numpy is not installed for ${PYTHON} (Debian: apt-get install python3-numpy)` };
   }
   let torch: string | null = null;
   try {
-    await run(python, ['-c', 'import torch']);
+    await run(PYTHON, ['-c', 'import torch']);
   } catch {
-    torch = `PyTorch is not installed for ${python} (\`pip install torch\` adds the torch-1t/torch-2t peers)`;
+    torch = `PyTorch is not installed for ${PYTHON} (Debian 12 does not package it; \`pip install torch\` adds the torch-1t/torch-2t peers)`;
   }
-  return { command: [python, script, ...peerArgs, ...(torch ? ['--no-torch'] : [])], torch };
+  return { command: [PYTHON, script, ...peerArgs, ...(torch ? ['--no-torch'] : [])], torch };
 }
 
 /** One run of the peers: { 'numpy-f32': samples/s, … }. */
