@@ -8,7 +8,7 @@
  * --resume giving exactly the metrics of an uninterrupted run, evaluate and predict.
  */
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRecords, PIXELS, RECORD_BYTES } from '../src/data/cifar.js';
 import { checksumOf } from '../src/model/checkpoint.js';
 import { METRICS_COLUMNS } from '../src/stages/metrics-sink.js';
+import { listing } from './helpers/cli.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
 const CLI = process.env.CIFAR_MLP_CLI ?? resolve('dist/cli.js');
@@ -94,19 +95,6 @@ function png(path: string, width: number, height: number, colorType = 6): void {
   const p = new PNG({ width, height, colorType: colorType as 6 });
   for (let i = 0; i < p.data.length; i++) p.data[i] = (i * 37) % 256;
   writeFileSync(path, PNG.sync.write(p, { colorType: colorType as 6 }));
-}
-
-/** Every file under dir with its size and mtime: "nothing written" means this does not change. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name), st = statSync(p);
-      if (st.isDirectory()) { out.push(`${p}/`); walk(p); } else out.push(`${p} ${st.size} ${st.mtimeMs}`);
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
 }
 
 function expectCleanError(r: Result, code: number, message: RegExp, lines = 1, lastLine = false): void {

@@ -5,11 +5,12 @@
  * Through the built CLI on tiny synthetic data.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { listing } from './helpers/cli.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
 const CLI = resolve('dist/cli.js');
@@ -30,19 +31,6 @@ function cli(args: string[], onStderr?: (all: string, kill: (s: NodeJS.Signals) 
     child.on('error', reject);
     child.on('close', (code) => { clearTimeout(timer); done({ code, stderr }); });
   });
-}
-
-/** Every file under dir with its size and mtime: a refused command must leave this unchanged. */
-function listing(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name), st = statSync(p);
-      if (st.isDirectory()) { out.push(`${p}/`); walk(p); } else out.push(`${p} ${st.size} ${st.mtimeMs}`);
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out;
 }
 
 const write = (name: string, config: object) => { const p = join(root, name); writeFileSync(p, stringify(config)); return p; };
