@@ -2,7 +2,9 @@
 // without cblas_sgemm), its thread-count control, and `auto`'s fallback to wasm-simd when no BLAS loads.
 // Without a BLAS library here the backend's own cases skip with one line; under CI=true they fail instead.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { build } from 'esbuild';
 import { platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainSchema } from '../src/config/train-schema.js';
@@ -168,6 +170,45 @@ if (!library) {
       Atomics.add(helper.ctrl, 1, 1); // as if the (dead) helper had claimed a chunk: nobody will finish it
       expect(() => stuck()).toThrow(/gather worker thread (died|made no progress)/);
     }, 30_000);
+
+    // OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, when it loads: measured in fresh processes. Its idle threads
+    // spin for about 2^28 cycles (~0.1 s) after a product by default; the backend loads it with 2^4 unless the
+    // user set the variable, and leaves the environment as it was.
+    it.runIf(library.flavour === 'openblas')('OpenBLAS\'s idle threads sleep right after a product, unless the user set OPENBLAS_THREAD_TIMEOUT', async () => {
+      const dir = mkdtempSync(join(process.cwd(), 'node_modules', '.cifar-mlp-blas-idle-')); // where koffi resolves
+      try {
+        const script = join(dir, 'idle.mjs');
+        await build({
+          stdin: {
+            contents: `
+              import { BlasBackend } from ${JSON.stringify(join(process.cwd(), 'src/kernels/blas.ts'))};
+              const b = await BlasBackend.create({ threads: 2, gatherAhead: false });
+              const afterLoad = process.env.OPENBLAS_THREAD_TIMEOUT ?? null;
+              const x = b.matrix(100, 3072), w = b.matrix(500, 3072), s = b.matrix(100, 500);
+              for (let i = 0; i < 5; i++) b.gemm(x, false, w, true, s);
+              const u0 = process.cpuUsage();
+              await new Promise((r) => setTimeout(r, 300));
+              const u = process.cpuUsage(u0);
+              console.log(JSON.stringify({ afterLoad, idleCpuMs: (u.user + u.system) / 1000 }));
+              await b.dispose();`,
+            resolveDir: process.cwd(), loader: 'ts',
+          },
+          bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: script, logLevel: 'silent',
+        });
+        const run = (env: NodeJS.ProcessEnv) => JSON.parse(execFileSync(process.execPath, [script], { env, encoding: 'utf8' })) as { afterLoad: string | null; idleCpuMs: number };
+        const base = { ...process.env };
+        delete base.OPENBLAS_THREAD_TIMEOUT;
+        delete base.GOTO_THREAD_TIMEOUT;
+        const ours = run(base);
+        const users = run({ ...base, OPENBLAS_THREAD_TIMEOUT: '30' }); // 2^30 cycles: spins through the whole idle time
+        expect(ours.afterLoad).toBeNull(); // set for the load only
+        expect(users.afterLoad).toBe('30');
+        expect(ours.idleCpuMs).toBeLessThan(60);
+        expect(users.idleCpuMs).toBeGreaterThan(ours.idleCpuMs + 40);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 60_000);
 
     it('beta = 0 overwrites NaN in the output (BLAS semantics, as the other backends)', async () => {
       const b = await create(1);

@@ -108,6 +108,29 @@ function koffi(): Koffi {
 
 const loaded = new Map<string, BlasLibrary>();
 
+/**
+ * Environment defaults for the library's load, where the user has not set them (theirs are kept). OpenBLAS reads its
+ * environment once, when it loads.
+ * - OPENBLAS_THREAD_TIMEOUT=4: OpenBLAS's idle threads sleep right after a product (2^4 cycles) instead of
+ *   spinning for 2^28 cycles (about 0.1 s, longer than a whole step at small widths) on the core where the next
+ *   batch is being gathered; measured: the pipeline's epoch at m = 50 went from 1.2–1.7× the bare steps' time to
+ *   about 1.0× (docs/blas.md), the bare steps unchanged.
+ * Set for the load only and restored after it, so that child processes (a benchmark's peers) see the user's
+ * environment. From a worker thread this reaches the C library only where the thread shares the process's
+ * environment (worker_threads' SHARE_ENV, as the search's pool has it).
+ */
+export const LOAD_ENV_DEFAULTS: Readonly<Record<string, string>> = { OPENBLAS_THREAD_TIMEOUT: '4' };
+
+function withEnvDefaults<T>(defaults: Readonly<Record<string, string>>, fn: () => T): T {
+  const added = Object.keys(defaults).filter((k) => process.env[k] === undefined && (k !== 'OPENBLAS_THREAD_TIMEOUT' || process.env.GOTO_THREAD_TIMEOUT === undefined));
+  for (const k of added) process.env[k] = defaults[k];
+  try {
+    return fn();
+  } finally {
+    for (const k of added) delete process.env[k];
+  }
+}
+
 /** A function of the library, or null when it does not export it. */
 function optional(lib: KoffiLib, decl: string): ((...args: unknown[]) => unknown) | null {
   try {
@@ -121,9 +144,10 @@ function optional(lib: KoffiLib, decl: string): ((...args: unknown[]) => unknown
 export function openBlas(path: string): BlasLibrary {
   const cached = loaded.get(path);
   if (cached) return cached;
+  const ffi = koffi(); // its absence is not this candidate's fault: BlasNotFoundError, which findBlas passes on
   let lib: KoffiLib;
   try {
-    lib = koffi().load(path);
+    lib = withEnvDefaults(LOAD_ENV_DEFAULTS, () => ffi.load(path));
   } catch (e) {
     throw new Error(`${path}: ${(e as Error).message.replace(/^Failed to load shared library: /, '')}`);
   }

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
-import { MessageChannel } from 'node:worker_threads';
+import { MessageChannel, SHARE_ENV } from 'node:worker_threads';
 import type { TrialExecutor, TrialHooks } from './executor.js';
 import type { TrialData } from './run-trial.js';
 import type { WorkerTask } from './trial-worker.js';
@@ -81,6 +81,8 @@ export class LocalPoolExecutor implements TrialExecutor {
       concurrentTasksPerWorker: 1,
       idleTimeout: 60_000,
       atomics: 'disabled',
+      // the process's environment, not a copy: the BLAS reads its defaults from it when a worker loads it (blas-library.ts)
+      env: SHARE_ENV,
     });
   }
 
