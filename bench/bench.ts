@@ -10,7 +10,7 @@
  *   options: --m M (hidden units, default 50)  --batch N (default 100)  --rounds R (default 3)
  *            --steps S (steps per timed epoch; default a full epoch, 49,000 / N)  --quick (fewer steps, 1 round)
  *            --backends a,b,...  (blas, blas-1t, wasm-simd, wasm-simd-1t, gpujs-webasm, gpujs-cpu, gpujs-headlessgl,
- *                                 gpujs-webgpu, reference, pipeline, pipeline-inline)
+ *                                 gpujs-webgpu, reference, pipeline, pipeline-inline, pipeline-1t)
  *            --no-peers  --peer PATH (another peer program: .py runs with /usr/bin/python3, .js/.mjs with node)
  *            --keep-blas-env (measure ours with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when they are set)
  *
@@ -299,6 +299,11 @@ async function main(): Promise<void> {
   if (want('pipeline')) {
     await add(`pipeline`, async () => (await selectBackend('auto', 0)).backend, steps, `runTraining, ${defaultName}`, pipelineLoop);
   }
+  if (want('pipeline-1t') && defaultName.startsWith('blas-') && cores > 1) {
+    // one BLAS thread, and the next batch gathered on the other core throughout the step (never paused)
+    const { BlasBackend } = await import('../src/kernels/blas.js');
+    await add('pipeline-1t', () => BlasBackend.create({ threads: 1, gatherAhead: true }), steps, `runTraining, ${defaultName}, 1 BLAS thread + gather thread`, pipelineLoop);
+  }
   if (want('pipeline-inline') && defaultName.startsWith('blas-')) {
     // the same, with every batch gathered on the calling thread: what gathering ahead saves
     const { BlasBackend } = await import('../src/kernels/blas.js');
@@ -373,12 +378,13 @@ async function main(): Promise<void> {
   };
   const pipeline = pipelineFigures(candidates.find((c) => c.label === 'pipeline'));
   const pipelineInline = pipelineFigures(candidates.find((c) => c.label === 'pipeline-inline'));
+  const pipeline1t = pipelineFigures(candidates.find((c) => c.label === 'pipeline-1t'));
 
   if (args.json) {
     console.log(JSON.stringify({
       shape: { n, d: D, m, k: K, steps, epochSteps }, rounds: args.rounds, cores, node: process.version, defaultBackend: defaultName,
       environment: process.env[STRIPPED_MARK] ? { removed: process.env[STRIPPED_MARK] } : {},
-      rows, pipeline, pipelineInline, gatherAhead, peers: 'command' in peer ? { best: peerBest, rounds: peerRates, torch: peer.torch } : peer, skipped,
+      rows, pipeline, pipelineInline, pipeline1t, gatherAhead, peers: 'command' in peer ? { best: peerBest, rounds: peerRates, torch: peer.torch } : peer, skipped,
     }, null, 2));
     return;
   }
@@ -401,6 +407,11 @@ async function main(): Promise<void> {
   if (pipelineInline) {
     log(`pipeline epoch with every batch gathered inline (no helper thread): ${fmt(pipelineInline.samplesPerSec)} samples/s (median ${fmt(pipelineInline.median)})` +
       (pipelineInline.epochTimeVsSteps !== undefined ? `: ${fmt(pipelineInline.epochTimeVsSteps, 2)} × the bare steps' time (best/best ${fmt(pipelineInline.epochTimeVsStepsBest, 2)})` : ''));
+  }
+  if (pipeline1t) {
+    log(`pipeline epoch on 1 BLAS thread with the gather thread beside it: ${fmt(pipeline1t.samplesPerSec)} samples/s (median ${fmt(pipeline1t.median)})` +
+      (pipeline1t.vsNumpyF32 ? ` = ${fmt(pipeline1t.vsNumpyF32, 2)} × numpy-f32` : '') +
+      (pipeline1t.epochTimeVsSteps !== undefined ? `: ${fmt(pipeline1t.epochTimeVsSteps, 2)} × blas-1t's bare steps' time (best/best ${fmt(pipeline1t.epochTimeVsStepsBest, 2)})` : ''));
   }
   if ('skipped' in peer) log(`peers: ${peer.skipped}`);
   else if (peer.torch) log(`peers: ${peer.torch}`);

@@ -1,8 +1,9 @@
 // Per-op time of a training step (where the time goes), as the minimum over many steps (on a loaded machine the
 // minimum is what an op costs when it is not preempted) and the median:
 //   npx esbuild bench/profile-step.ts --bundle --platform=node --format=esm --packages=external --outfile=dist/profile-step.js
-//   node dist/profile-step.js [--backend wasm-simd|blas] [--threads T] [--m M] [--batch N] [--steps S] [--variant serial|ahead] [--options '{json}']
-// (ahead: the next batch is gathered with gatherNormalizedAhead while the step runs, as the training stream does)
+//   node dist/profile-step.js [--backend wasm-simd|blas] [--threads T] [--m M] [--batch N] [--steps S] [--variant serial|ahead|none] [--options '{json}']
+// (ahead: the next batch is gathered with gatherNormalizedAhead while the step runs, as the training stream does;
+// none: no gather at all, the bare step)
 import type { KernelBackend, Matrix } from '../src/kernels/backend.js';
 import { BlasBackend } from '../src/kernels/blas.js';
 import { WasmSimdBackend } from '../src/kernels/wasm-simd.js';
@@ -58,7 +59,7 @@ for (let s = 0; s < steps; s++) {
     wait();
     current.set('join', performance.now() - j);
     wait = b.gatherNormalizedAhead!(records, rowsOf[s + 1], N, mean, invStd, next);
-  } else wrapped.gatherNormalized(records, rowsOf[s], N, mean, invStd, X);
+  } else if (variant !== 'none') wrapped.gatherNormalized(records, rowsOf[s], N, mean, invStd, X);
   await net.trainStep(X, labels, { eta: 0.01, lambda: 0.001 });
   stepTimes.push(performance.now() - t);
   if (s < 10) continue; // warm-up

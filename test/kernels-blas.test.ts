@@ -100,7 +100,7 @@ if (!library) {
       expect(() => b.gemm(x, false, y, false, z)).toThrow(/not allocated by this backend/);
     });
 
-    it('the training stream gathers ahead on two threads and gives exactly what it gives without (metrics, weights)', async () => {
+    it('the training stream gathers ahead (beside two BLAS threads, or one) and gives exactly what it gives without (metrics, weights)', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'cifar-blas-stream-'));
       try {
         const dataDir = writeSyntheticCifar(join(dir, 'data'), 200, 90);
@@ -109,8 +109,8 @@ if (!library) {
           schedule: { etaMin: 1e-4, etaMax: 5e-2, ns: 25, cycles: 1 }, eval: { pointsPerCycle: 5 },
         });
         const splits = loadSplits(config.data, dataDir);
-        const runWith = async (gatherAhead: boolean) => {
-          const backend = await BlasBackend.create({ threads: 2, gatherAhead });
+        const runWith = async (gatherAhead: boolean, threads = 2) => {
+          const backend = await BlasBackend.create({ threads, gatherAhead });
           made.push(backend);
           let gathersAhead = 0;
           const counted = new Proxy(backend, {
@@ -120,18 +120,24 @@ if (!library) {
               return typeof v === 'function' ? v.bind(t) : v;
             },
           });
-          const out = join(dir, String(gatherAhead));
+          const out = join(dir, `${gatherAhead}-${threads}`);
           const { summary, network } = await runTraining({ config, splits, backend: counted, outDir: out });
           const metrics = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, -1).join(','));
-          return { summary, metrics, weights: await network.snapshot(), gathersAhead };
+          return { summary, metrics, weights: await network.snapshot(), gathersAhead, helper: backend.gatherStats };
         };
         const ahead = await runWith(true), inline = await runWith(false);
+        const beside1 = await runWith(true, 1), inline1 = await runWith(false, 1); // (the BLAS's sums may depend on its threads)
         expect(ahead.summary.status).toBe('completed');
         expect(ahead.summary.steps).toBe(50); // 2.5 epochs of 20 steps: the look-ahead crosses epoch boundaries
         expect(ahead.gathersAhead).toBe(50);
         expect(ahead.metrics).toEqual(inline.metrics);
         for (const p of ['W1', 'b1', 'W2', 'b2'] as const) expect(Array.from(ahead.weights[p])).toEqual(Array.from(inline.weights[p]));
         expect(ahead.summary.final).toEqual(inline.summary.final);
+        expect(beside1.gathersAhead).toBe(50); // one BLAS thread: the helper is never paused
+        expect(beside1.helper!.chunks).toBeGreaterThan(0); // a helper thread gathered, beside the one BLAS thread
+        expect(inline1.helper).toBeNull();
+        expect(beside1.metrics).toEqual(inline1.metrics);
+        expect(beside1.summary.final).toEqual(inline1.summary.final);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -7,13 +7,12 @@ import cliProgress from 'cli-progress';
 import type { RunPlan } from '../pipeline/plan.js';
 import type { EvaluatedStep } from '../stages/types.js';
 import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
+import { percent } from '../util/format.js';
 
 export interface TrainingProgress {
   update(s: EvaluatedStep, plan: RunPlan): void;
   stop(): void;
 }
-
-const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : `${(100 * v).toFixed(2)}%`);
 
 /** What the terminal line shows. */
 export interface ProgressFields {
@@ -41,7 +40,7 @@ export function progressLine(f: ProgressFields, width: number): string {
     { text: `${f.step}/${f.totalSteps}`, keep: Infinity, sep: ' ' },
     { text: `epoch ${f.epoch.toFixed(2)}`, keep: 3 },
     { text: `lr ${f.lr.toExponential(2)}`, keep: 5 },
-    { text: `val acc ${pct(f.valAcc)}`, keep: 6 },
+    { text: `val acc ${percent(f.valAcc, '-')}`, keep: 6 },
     { text: `elapsed ${formatSeconds(f.elapsedSeconds)}`, keep: 2 },
     { text: `ETA ${formatSeconds(f.secondsLeft)}`, keep: Infinity },
   ];
@@ -52,7 +51,7 @@ export function progressLine(f: ProgressFields, width: number): string {
 export function evaluationLine(label: string, s: EvaluatedStep, plan: RunPlan, elapsedSeconds: number): string {
   const m = s.metrics!;
   return `${label} step ${s.step}/${plan.totalSteps} epoch ${s.epoch.toFixed(2)} lr ${s.eta.toExponential(2)} ` +
-    `train loss ${m.train.loss.toFixed(4)} acc ${pct(m.train.accuracy)} | val loss ${m.val.loss.toFixed(4)} acc ${pct(m.val.accuracy)} | ${elapsedSeconds.toFixed(1)}s`;
+    `train loss ${m.train.loss.toFixed(4)} acc ${percent(m.train.accuracy, '-')} | val loss ${m.val.loss.toFixed(4)} acc ${percent(m.val.accuracy, '-')} | ${elapsedSeconds.toFixed(1)}s`;
 }
 
 export function trainingProgress(label: string, stream: NodeJS.WriteStream = process.stderr): TrainingProgress {

@@ -85,7 +85,7 @@ export class BlasBackend implements KernelBackend {
     const A = this.data(a, 'gemm a'), B = this.data(b, 'gemm b'), C = this.data(c, 'gemm c');
     if (n === 0 || m === 0) return;
     this.library.setThreads(this.blasThreads);
-    const pause = this.helper?.busy && 2 * n * m * k >= THREADED_FLOPS;
+    const pause = this.blasThreads > 1 && this.helper?.busy && 2 * n * m * k >= THREADED_FLOPS;
     if (pause) this.helper!.pause();
     try {
       this.library.sgemm(CBLAS.RowMajor, ta ? CBLAS.Trans : CBLAS.NoTrans, tb ? CBLAS.Trans : CBLAS.NoTrans, n, m, k,

@@ -37,6 +37,7 @@ import { selectBackendOrExplain } from '../kernels/choose.js';
 import type { RunPlan } from './plan.js';
 import type { EvaluatedStep } from '../stages/types.js';
 import { prepareData, resumeStateOf, trimMetricsForResume, type TrainFolderOptions, type TrainFolderResult } from './train-into-folder.js';
+import { percent } from '../util/format.js';
 
 export const memberDir = (i: number) => `member-${i + 1}`;
 
@@ -72,8 +73,6 @@ function readSummary(dir: string): Partial<Summary> {
     return {};
   }
 }
-
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 /** Trains the members into `opts.out` and measures them together; null when the signal was aborted before anything was written. */
 export async function trainMembersIntoFolder(config: TrainConfig, opts: TrainFolderOptions): Promise<TrainFolderResult | null> {
@@ -173,7 +172,7 @@ async function membersInFolder(config: TrainConfig, opts: TrainFolderOptions, ou
       }
       backend.releaseAll(); // the member's matrices: its delivered networks are kept on the host
       await renderRunArtifacts(dir, log);
-      log(`cifar-mlp: ${memberDir(i)} ${s.status}` + (s.final?.test ? `: test accuracy ${pct(s.final.test.accuracy)}` : s.error ? `: ${s.error}` : ''));
+      log(`cifar-mlp: ${memberDir(i)} ${s.status}` + (s.final?.test ? `: test accuracy ${percent(s.final.test.accuracy)}` : s.error ? `: ${s.error}` : ''));
       if (s.status !== 'completed') {
         status = s.status;
         if (s.error) ledger.error = `${memberDir(i)}: ${s.error}`;

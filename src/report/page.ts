@@ -9,6 +9,7 @@ import { learningRateCurve } from './lr-curve.js';
 import { readRunArtifacts, type MetricsRow, type RunArtifacts } from './metrics-csv.js';
 import { RUN_FIGURES, renderMetricsPlots, runInfoFromConfig, runPlotTitle, runTitle } from './plots.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { fixed, isFiniteNumber, percent } from '../util/format.js';
 
 /** A figure to embed: its SVG text (preferred) or PNG bytes. */
 export interface PageFigure {
@@ -28,25 +29,13 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
-function isNum(v: unknown): v is number {
-  return typeof v === 'number' && Number.isFinite(v);
-}
-
-function pct(v: unknown): string {
-  return isNum(v) ? `${(v * 100).toFixed(2)}%` : '—';
-}
-
-function fixed(v: unknown, digits = 4): string {
-  return isNum(v) ? v.toFixed(digits) : '—';
-}
-
 function int(v: unknown): string {
-  return isNum(v) ? Math.round(v).toLocaleString('en-US') : '—';
+  return isFiniteNumber(v) ? Math.round(v).toLocaleString('en-US') : '—';
 }
 
 /** 75.3 → "1 min 15.3 s"; 4000 → "1 h 6 min 40 s". */
 export function formatDuration(seconds: unknown): string {
-  if (!isNum(seconds)) return '—';
+  if (!isFiniteNumber(seconds)) return '—';
   if (seconds < 60) return `${seconds.toFixed(1)} s`;
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
@@ -63,7 +52,7 @@ function statusClass(status: string | null): string {
 }
 
 function lastWith(rows: MetricsRow[], key: keyof MetricsRow): MetricsRow | undefined {
-  for (let i = rows.length - 1; i >= 0; i--) if (isNum(rows[i][key])) return rows[i];
+  for (let i = rows.length - 1; i >= 0; i--) if (isFiniteNumber(rows[i][key])) return rows[i];
   return undefined;
 }
 
@@ -77,18 +66,18 @@ function summarySection(run: RunArtifacts): string {
   if (s) {
     kv.push(
       ['backend', escapeHtml(typeof s.backend === 'string' ? s.backend : '—')],
-      ['seed', isNum(s.seed) ? String(s.seed) : '—'],
+      ['seed', isFiniteNumber(s.seed) ? String(s.seed) : '—'],
       ['update steps', int(s.steps)],
-      ['epochs', isNum(s.epochs) ? String(Number(s.epochs.toFixed(3))) : '—'],
+      ['epochs', isFiniteNumber(s.epochs) ? String(Number(s.epochs.toFixed(3))) : '—'],
       ['training time', formatDuration(s.seconds)],
-      ['throughput', isNum(s.samplesPerSecond) ? `${int(s.samplesPerSecond)} samples/s` : '—'],
+      ['throughput', isFiniteNumber(s.samplesPerSecond) ? `${int(s.samplesPerSecond)} samples/s` : '—'],
     );
   } else {
     const last = rows[rows.length - 1];
     kv.push(
       ['evaluation points recorded', String(rows.length)],
       ['last recorded step', last ? int(last.step) : '—'],
-      ['last recorded epoch', last && isNum(last.epoch) ? String(Number(last.epoch.toFixed(3))) : '—'],
+      ['last recorded epoch', last && isFiniteNumber(last.epoch) ? String(Number(last.epoch.toFixed(3))) : '—'],
       ['elapsed at last point', last ? formatDuration(last.elapsed_s) : '—'],
     );
   }
@@ -108,7 +97,7 @@ function summarySection(run: RunArtifacts): string {
     const body = splits
       .map(([label, k]) => {
         const m = f[k];
-        return `<tr><th scope="row">${label}</th><td class="acc">${pct(m?.accuracy)}</td><td>${fixed(m?.loss)}</td><td>${fixed(m?.cost)}</td></tr>`;
+        return `<tr><th scope="row">${label}</th><td class="acc">${percent(m?.accuracy, '—')}</td><td>${fixed(m?.loss)}</td><td>${fixed(m?.cost)}</td></tr>`;
       })
       .join('\n');
     finalHtml = `<table class="final"><caption>Final metrics</caption><thead><tr><th></th><th>accuracy</th><th>loss</th><th>cost</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
@@ -118,8 +107,8 @@ function summarySection(run: RunArtifacts): string {
     finalHtml =
       lt || lv
         ? `<table class="final"><caption>Last recorded metrics (no final evaluation)</caption><thead><tr><th></th><th>step</th><th>accuracy</th><th>loss</th><th>cost</th></tr></thead><tbody>
-<tr><th scope="row">training</th><td>${lt ? int(lt.step) : '—'}</td><td class="acc">${pct(lt?.train_acc)}</td><td>${fixed(lt?.train_loss)}</td><td>${fixed(lt?.train_cost)}</td></tr>
-<tr><th scope="row">validation</th><td>${lv ? int(lv.step) : '—'}</td><td class="acc">${pct(lv?.val_acc)}</td><td>${fixed(lv?.val_loss)}</td><td>${fixed(lv?.val_cost)}</td></tr>
+<tr><th scope="row">training</th><td>${lt ? int(lt.step) : '—'}</td><td class="acc">${percent(lt?.train_acc, '—')}</td><td>${fixed(lt?.train_loss)}</td><td>${fixed(lt?.train_cost)}</td></tr>
+<tr><th scope="row">validation</th><td>${lv ? int(lv.step) : '—'}</td><td class="acc">${percent(lv?.val_acc, '—')}</td><td>${fixed(lv?.val_loss)}</td><td>${fixed(lv?.val_cost)}</td></tr>
 </tbody></table>`
         : '<p class="note">No metrics recorded.</p>';
   }

@@ -11,6 +11,7 @@ import cliProgress from 'cli-progress';
 import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
 import type { TrialProgress } from './executor.js';
 import type { RowStatus } from './results.js';
+import { percent } from '../util/format.js';
 
 export interface ProgressState {
   total: number;
@@ -27,8 +28,6 @@ export interface TrialOutcome {
   seconds: number;
   reason?: string | null;
 }
-
-const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? 'NA' : `${(100 * v).toFixed(2)}%`);
 
 export const formatEta = formatSeconds;
 
@@ -89,7 +88,7 @@ export class SearchProgress {
 
   private bestText(): string {
     const b = this.state.best;
-    return b ? `best val ${pct(b.valAcc)} at ${b.label}` : 'best: none yet';
+    return b ? `best val ${percent(b.valAcc)} at ${b.label}` : 'best: none yet';
   }
 
   private statusText(): string {
@@ -171,13 +170,13 @@ export class SearchProgress {
     if (outcome.status === 'completed') {
       parts.push(
         { text: 'completed:', keep: Infinity, sep: ' ' },
-        { text: `val ${pct(outcome.valAcc)}`, keep: 8, sep: ' ' },
+        { text: `val ${percent(outcome.valAcc)}`, keep: 8, sep: ' ' },
         { text: `in ${outcome.seconds.toFixed(1)}s`, keep: 5, sep: ' ' },
       );
     } else if (outcome.status === 'pruned') {
       parts.push(
         { text: `pruned at step ${outcome.steps ?? '?'}:`, keep: Infinity, sep: ' ' },
-        { text: `val ${pct(outcome.valAcc)}`, keep: 8, sep: ' ' },
+        { text: `val ${percent(outcome.valAcc)}`, keep: 8, sep: ' ' },
         { text: `in ${outcome.seconds.toFixed(1)}s`, keep: 5, sep: ' ' },
       );
     } else {

@@ -41,6 +41,7 @@ import {
 import type { TrialData } from './run-trial.js';
 import { formatValue, shortName } from './space.js';
 import type { TrialResult, TrialTask } from './types.js';
+import { percent } from '../util/format.js';
 
 export interface QueueWorkerOptions {
   url: string;
@@ -79,7 +80,6 @@ interface RunningTrial {
 const paramsText = (params: TrialTask['params']) =>
   Object.entries(params).map(([path, v]) => `${shortName(path)}=${formatValue(undefined, v)}`).join(' ') || 'no searched values';
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
-const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 'NA' : `${(100 * v).toFixed(2)}%`);
 const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
   if (signal?.aborted) return r();
   const done = () => { clearTimeout(t); signal?.removeEventListener('abort', done); r(); };
@@ -434,7 +434,7 @@ export class QueueWorker {
       const files = packFolder(outDir);
       this.trialsRun++;
       const what = result.status === 'completed'
-        ? `completed: val ${pct(result.final?.val.accuracy)} in ${result.seconds.toFixed(1)}s${files.some((f) => f.path === MODEL_FILE) ? ' (with its model)' : ''}`
+        ? `completed: val ${percent(result.final?.val.accuracy)} in ${result.seconds.toFixed(1)}s${files.some((f) => f.path === MODEL_FILE) ? ' (with its model)' : ''}`
         : `${result.status}${result.reason ? `: ${result.reason}` : ''}`;
       this.log(`${label} ${what}`);
       return { ...this.identity, worker: this.name, result: encodeNumbers(result) as unknown as TrialJobResult['result'], files };
@@ -459,7 +459,7 @@ export class QueueWorker {
     }
     const said = decision ?? 'continue';
     if (!decision && !signal.aborted) this.log(`${label}: no rung decision at step ${r.step} within ${this.rungTimeoutMs / 1000}s; it continues`);
-    else this.log(`${label} at rung step ${r.step}: val ${pct(r.valAccuracy)}; ${said}`);
+    else this.log(`${label} at rung step ${r.step}: val ${percent(r.valAccuracy)}; ${said}`);
     await post({ ...last, worker: this.name });
     return said;
   }

@@ -18,10 +18,7 @@ import {
 import { CURVES_FIGURE, OVERVIEW_FIGURE, paramFigureName, RUNGS_FIGURE } from './report-files.js';
 import type { SearchSummary, TrialEntry } from './search.js';
 import { formatValue, shortName } from './space.js';
-
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const pct = (v: unknown) => (isNum(v) ? `${(100 * v).toFixed(2)}%` : '—');
-const fixed = (v: unknown, d = 4) => (isNum(v) ? v.toFixed(d) : '—');
+import { fixed, isFiniteNumber, percent } from '../util/format.js';
 
 const dataUri = (svg: string) => `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
 
@@ -33,8 +30,8 @@ const valueCell = (s: SearchSummary, path: string, v: unknown) => (v === undefin
 
 /** The validation accuracy with its noise half-width, e.g. "52.30% ± 1.38". */
 function accWithNoise(s: SearchSummary, v: number | null): string {
-  if (!isNum(v)) return '—';
-  return s.valRecords ? `${pct(v)} <span class="noise">± ${(100 * noiseHalfWidth(v, s.valRecords)).toFixed(2)}</span>` : pct(v);
+  if (!isFiniteNumber(v)) return '—';
+  return s.valRecords ? `${percent(v, '—')} <span class="noise">± ${(100 * noiseHalfWidth(v, s.valRecords)).toFixed(2)}</span>` : percent(v, '—');
 }
 
 /** The link to a trial's own page (its folder when the page is not there). */
@@ -49,8 +46,8 @@ function rankingTable(s: SearchSummary, outDir: string): string {
   const body = s.ranking.map((r) => {
     const id = s.results.find((e) => e.trial === r.trial)?.id ?? String(r.trial);
     return `<tr${r.rank <= 3 ? ' class="top"' : ''}><td>${r.rank}</td><td>${trialLink(outDir, id)}</td>${s.params.map((p) => `<td>${valueCell(s, p, r.params[p])}</td>`).join('')}` +
-      `<td class="acc">${accWithNoise(s, r.val_acc)}</td><td>${pct(r.train_acc)}</td><td>${fixed(r.train_cost)}</td><td>${fixed(r.val_cost)}</td>` +
-      `<td>${isNum(r.steps) ? r.steps : '—'}</td><td>${formatDuration(r.seconds)}</td></tr>`;
+      `<td class="acc">${accWithNoise(s, r.val_acc)}</td><td>${percent(r.train_acc, '—')}</td><td>${fixed(r.train_cost)}</td><td>${fixed(r.val_cost)}</td>` +
+      `<td>${isFiniteNumber(r.steps) ? r.steps : '—'}</td><td>${formatDuration(r.seconds)}</td></tr>`;
   }).join('\n');
   return `<table class="grid"><thead><tr><th>rank</th><th>trial</th>${head}<th>val acc</th><th>train acc</th><th>train cost</th><th>val cost</th><th>steps</th><th>time</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
@@ -62,7 +59,7 @@ function otherTrials(s: SearchSummary, outDir: string): string {
   const body = others.map((e: TrialEntry) =>
     `<tr><td>${e.row ? trialLink(outDir, e.id) : escapeHtml(e.id)}</td>${s.params.map((p) => `<td>${valueCell(s, p, e.params[p])}</td>`).join('')}` +
     `<td><span class="status ${statusClass(e.status)}">${escapeHtml(e.status)}</span></td>` +
-    `<td>${e.row && isNum(e.row.steps) ? e.row.steps : '—'}</td><td>${e.status === 'pruned' ? pct(e.row?.val_acc) : '—'}</td>` +
+    `<td>${e.row && isFiniteNumber(e.row.steps) ? e.row.steps : '—'}</td><td>${e.status === 'pruned' ? percent(e.row?.val_acc, '—') : '—'}</td>` +
     `<td>${escapeHtml(e.row?.reason ?? (e.status === 'pending' ? 'not run yet' : '—'))}</td></tr>`).join('\n');
   return `<section id="others"><h2>Trials without a final result</h2><table class="grid"><thead><tr><th>trial</th>${head}<th>status</th><th>steps</th><th>val acc then</th><th>reason</th></tr></thead><tbody>\n${body}\n</tbody></table></section>`;
 }
@@ -80,7 +77,7 @@ function spaceTable(s: SearchSummary): string {
 function rungSection(s: SearchSummary): string {
   if (s.pruning.rule === 'none') return '';
   const { table } = rungHistory(s.rungs, s.results);
-  const body = table.map((r) => `<tr><td>${isNum(r.rung) ? r.rung : '—'}</td><td>${r.step}</td><td>${r.reported}</td><td>${r.continued}</td><td>${r.pruned}</td><td>${pct(r.cutoff)}</td></tr>`).join('\n');
+  const body = table.map((r) => `<tr><td>${isFiniteNumber(r.rung) ? r.rung : '—'}</td><td>${r.step}</td><td>${r.reported}</td><td>${r.continued}</td><td>${r.pruned}</td><td>${percent(r.cutoff, '—')}</td></tr>`).join('\n');
   const { stepsSpent, stepsWithoutPruning } = s.budget;
   return `<section id="rungs"><h2>Pruning</h2><p>ASHA: rungs at ${s.pruning.minSteps} × ${s.pruning.eta}^k update steps (${s.pruning.maxRungs} rung${s.pruning.maxRungs === 1 ? '' : 's'}); ` +
     `a trial continues past a rung when its validation accuracy there reaches the ${(100 * (1 - 1 / s.pruning.eta)).toFixed(0)}% quantile of the accuracies reported there so far` +
@@ -129,7 +126,7 @@ export function renderSearchHtml(s: SearchSummary, figures: SearchFigure[], outD
   const label = (p: Record<string, unknown>) => s.params.map((k) => `${escapeHtml(shortName(k))} = ${valueCell(s, k, p[k])}`).join(', ');
   const chosenHtml = ch
     ? `<p class="best">Chosen: trial ${trialLink(outDir, ch.id)} (${label(ch.params)}): validation ${accWithNoise(s, ch.valAccuracy)}, ` +
-      `test ${ch.test ? `<b>${pct(ch.test.accuracy)}</b>` : `— <span class="note">(${escapeHtml(ch.note ?? 'not measured')})</span>`}</p>` +
+      `test ${ch.test ? `<b>${percent(ch.test.accuracy, '—')}</b>` : `— <span class="note">(${escapeHtml(ch.note ?? 'not measured')})</span>`}</p>` +
       '<p class="sub">The trials are ranked by validation accuracy only; the test split is measured once, for the chosen trial.</p>'
     : '<p class="note">No trial chosen: no trial completed' + (s.status === 'interrupted' ? ' yet' : '') + '.</p>';
   const figs = figures.map((f) => `<figure><img class="plot" src="${dataUri(f.svg)}" alt="${escapeHtml(f.caption)}"><figcaption>${escapeHtml(f.caption)}${f.href ? ` (<a href="${escapeHtml(f.href)}">${escapeHtml(f.href)}</a>)` : ''}</figcaption></figure>`).join('\n');

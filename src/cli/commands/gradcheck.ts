@@ -13,7 +13,8 @@ import { prepareOutDir } from '../../util/out-dir.js';
 import { loadSplits } from '../../data/splits.js';
 import type { Dataset } from '../../data/cifar.js';
 import { describeSelection, selectBackendOrExplain } from '../../kernels/choose.js';
-import { log, type RunOptions } from './train.js';
+import { log } from '../log.js';
+import type { RunOptions } from '../run-options.js';
 
 export async function gradcheckCommand(config: GradcheckConfig, opts: RunOptions): Promise<number> {
   const dataDir = await acquireDataDir({ cliDir: opts.data, configPath: opts.configPath, data: config.data, signal: opts.signal, log });

@@ -17,7 +17,8 @@ import type { Normalization } from '../../data/normalization.js';
 import type { KernelBackend } from '../../kernels/backend.js';
 import { selectBackendOrExplain } from '../../kernels/choose.js';
 import { prepareData } from '../../pipeline/train-into-folder.js';
-import { log, type RunOptions } from './train.js';
+import { log } from '../log.js';
+import type { RunOptions } from '../run-options.js';
 
 export const LR_FIND_COLUMNS = ['step', 'eta', 'loss', 'smoothed'] as const;
 

@@ -22,9 +22,9 @@ import { confusionCsv, evaluateSplits, evaluationInputs, type EvaluationInputs, 
 import { modelTarget } from '../../search/folder.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { selectBackendOrExplain } from '../../kernels/choose.js';
+import { percent } from '../../util/format.js';
+import { log } from '../log.js';
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
-const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '-');
 
 /** ", ensemble of N networks (softmax average)" for an ensemble, else "". */
 function describeModel(cp: Checkpoint): string {
@@ -81,10 +81,10 @@ function writeEvaluation({ cp, classes, dataDir }: EvaluationInputs, results: Re
   const lines = [
     `model ${cp.path} (step ${cp.step} of ${cp.totalSteps}, ${cp.config.name}${describeModel(cp)}); data ${dataDir}; backend ${backendName}`,
     `${'split'.padEnd(w)}  ${'records'.padStart(8)}  accuracy`,
-    ...names.map((n) => `${n.padEnd(w)}  ${String(results[n].records).padStart(8)}  ${pct(results[n].accuracy).padStart(8)}`),
+    ...names.map((n) => `${n.padEnd(w)}  ${String(results[n].records).padStart(8)}  ${percent(results[n].accuracy, '-').padStart(8)}`),
     '',
     `${'class'.padEnd(w)}  ${names.map((n) => n.padStart(8)).join('  ')}`,
-    ...classes.map((c) => `${c.padEnd(w)}  ${names.map((n) => pct(results[n].perClass[c].accuracy).padStart(8)).join('  ')}`),
+    ...classes.map((c) => `${c.padEnd(w)}  ${names.map((n) => percent(results[n].perClass[c].accuracy, '-').padStart(8)).join('  ')}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 

@@ -9,9 +9,9 @@ import { SearchProgress } from '../../search/progress.js';
 import { searchIntoFolder } from '../../search/search-into-folder.js';
 import type { SearchSummary } from '../../search/search.js';
 import { paramsLabel } from '../../search/space.js';
-import { log, type RunOptions } from './train.js';
-
-const pct = (v: number | null | undefined) => (v === null || v === undefined ? 'NA' : `${(100 * v).toFixed(2)}%`);
+import { log } from '../log.js';
+import type { RunOptions } from '../run-options.js';
+import { percent } from '../../util/format.js';
 
 export interface SearchCommandOptions extends RunOptions {
   /** Run the trials on `cifar-mlp worker` processes through this Redis URL instead of the local pool. */
@@ -45,10 +45,10 @@ function closingLines(config: SearchConfig, summary: SearchSummary, outDir: stri
     lines.push(`cifar-mlp: pruning (${config.pruning.rule}): ${counts.pruned} trial(s) pruned; ${stepsSpent} update steps spent, ${stepsWithoutPruning} without pruning ` +
       `(${stepsWithoutPruning > 0 ? ((100 * stepsSpent) / stepsWithoutPruning).toFixed(1) : '—'}%)`);
   }
-  for (const r of summary.best) lines.push(`cifar-mlp:   #${r.rank} trial ${r.trial} (${label(r.params)}): val ${pct(r.val_acc)}`);
+  for (const r of summary.best) lines.push(`cifar-mlp:   #${r.rank} trial ${r.trial} (${label(r.params)}): val ${percent(r.val_acc)}`);
   const c = summary.chosen;
   if (c) {
-    lines.push(`cifar-mlp: chosen trial ${c.id} (${label(c.params)}): val ${pct(c.valAccuracy)}, test ${c.test ? pct(c.test.accuracy) : `— (${c.note})`}` +
+    lines.push(`cifar-mlp: chosen trial ${c.id} (${label(c.params)}): val ${percent(c.valAccuracy)}, test ${c.test ? percent(c.test.accuracy) : `— (${c.note})`}` +
       ` (the search's only test figure); results in ${outDir}`);
   } else lines.push(`cifar-mlp: no trial chosen; results in ${outDir}${resumeHint}`);
   return lines;

@@ -6,22 +6,12 @@
 import type { TrainConfig } from '../../config/schema.js';
 import type { Summary } from '../../pipeline/ledger.js';
 import { trainIntoFolder } from '../../pipeline/train-into-folder.js';
+import { log } from '../log.js';
 import { trainingProgress } from '../progress.js';
-
-export interface RunOptions {
-  data?: string;
-  out?: string;
-  force?: boolean;
-  resume?: boolean;
-  configPath: string;
-  signal: AbortSignal;
-}
-
-export const log = (line: string) => process.stderr.write(`${line}\n`);
+import type { RunOptions } from '../run-options.js';
+import { percent } from '../../util/format.js';
 
 export const exitCodeOf = (s: Summary['status']) => ({ completed: 0, interrupted: 130, diverged: 3, pruned: 0, failed: 1, running: 1 })[s];
-
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 /** The closing line of a run: status, speed, accuracies (of the ensemble and each network, where it builds one). */
 function closingLine(summary: Summary, outDir: string): string {
@@ -30,13 +20,13 @@ function closingLine(summary: Summary, outDir: string): string {
   if (summary.memberRuns) {
     const n = summary.config.ensemble.members;
     return `cifar-mlp: ${summary.status}: ${summary.memberRuns.filter((r) => r.status === 'completed').length} of ${n} members in ${summary.seconds.toFixed(1)}s` +
-      (f && e ? `; ensemble of ${e.members.length} networks: accuracy train ${pct(f.train.accuracy)}, val ${pct(f.val.accuracy)}, test ${f.test ? pct(f.test.accuracy) : '—'}` +
-        `; single networks test ${e.members.map((m) => (m.final.test ? pct(m.final.test.accuracy) : '—')).join(', ')}` : summary.error ? `; ${summary.error}` : '') +
+      (f && e ? `; ensemble of ${e.members.length} networks: accuracy train ${percent(f.train.accuracy)}, val ${percent(f.val.accuracy)}, test ${f.test ? percent(f.test.accuracy) : '—'}` +
+        `; single networks test ${e.members.map((m) => (m.final.test ? percent(m.final.test.accuracy) : '—')).join(', ')}` : summary.error ? `; ${summary.error}` : '') +
       `${resumeHint}; results in ${outDir}`;
   }
   return `cifar-mlp: ${summary.status} after ${summary.steps} steps in ${summary.seconds.toFixed(1)}s (${Math.round(summary.samplesPerSecond)} samples/s on ${summary.backend})` +
-    (f ? `; ${e ? `ensemble of ${e.members.length} snapshots (${e.average} average): ` : ''}accuracy train ${pct(f.train.accuracy)}, val ${pct(f.val.accuracy)}, test ${f.test ? pct(f.test.accuracy) : 'not evaluated'}` +
-      (e ? `; single snapshots test ${e.members.map((m) => (m.final.test ? pct(m.final.test.accuracy) : '—')).join(', ')}` : '') : summary.error ? `; ${summary.error}` : '') +
+    (f ? `; ${e ? `ensemble of ${e.members.length} snapshots (${e.average} average): ` : ''}accuracy train ${percent(f.train.accuracy)}, val ${percent(f.val.accuracy)}, test ${f.test ? percent(f.test.accuracy) : 'not evaluated'}` +
+      (e ? `; single snapshots test ${e.members.map((m) => (m.final.test ? percent(m.final.test.accuracy) : '—')).join(', ')}` : '') : summary.error ? `; ${summary.error}` : '') +
     `${resumeHint}; results in ${outDir}`;
 }
 

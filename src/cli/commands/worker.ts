@@ -8,7 +8,7 @@ import { UsageError } from '../../config/errors.js';
 import { DataDirError, resolveDataDir } from '../../data/locate.js';
 import { QueueWorker } from '../../search/queue-worker.js';
 import { runForcedExitHooks } from '../../util/shutdown.js';
-import { log } from './train.js';
+import { log } from '../log.js';
 
 export interface WorkerCommandOptions {
   queue: string;

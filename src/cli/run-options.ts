@@ -1,0 +1,9 @@
+/** What the commands that write a run or search folder take from the command line. */
+export interface RunOptions {
+  data?: string;
+  out?: string;
+  force?: boolean;
+  resume?: boolean;
+  configPath: string;
+  signal: AbortSignal;
+}
