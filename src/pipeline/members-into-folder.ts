@@ -30,13 +30,12 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { parseJsonBounded } from '../util/bounded-json.js';
 import { readRegularText } from '../util/read-file.js';
 import { deriveSeed } from '../util/rng.js';
-import { prepareOutDir, type OutDir } from '../util/out-dir.js';
 import type { Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { selectBackendOrExplain } from '../kernels/choose.js';
 import type { RunPlan } from './plan.js';
 import type { EvaluatedStep } from '../stages/types.js';
-import { prepareData, resumeStateOf, trimMetricsForResume, type TrainFolderOptions, type TrainFolderResult } from './train-into-folder.js';
+import { inOutDir, prepareData, resumeFolder, resumeStateOf, trimMetricsForResume, type TrainFolderOptions, type TrainFolderResult } from './train-into-folder.js';
 import { percent } from '../util/format.js';
 
 export const memberDir = (i: number) => `member-${i + 1}`;
@@ -78,10 +77,7 @@ function readSummary(dir: string): Partial<Summary> {
 export async function trainMembersIntoFolder(config: TrainConfig, opts: TrainFolderOptions): Promise<TrainFolderResult | null> {
   const n = config.ensemble.members;
   if (opts.resume) {
-    if (!opts.out) throw new UsageError('--resume needs --out DIR: the folder of the run to continue');
-    if (opts.force) throw new UsageError('--resume and --force exclude each other: --force would overwrite the run that --resume continues');
-    if (!existsSync(opts.out)) throw new UsageError(`--out ${opts.out}: no such folder to resume`);
-    if (readSummary(opts.out).status === 'completed') throw new UsageError(`--out ${opts.out}: nothing to resume: the ensemble run already completed`);
+    if (readSummary(resumeFolder(opts)).status === 'completed') throw new UsageError(`--out ${opts.out}: nothing to resume: the ensemble run already completed`);
   }
   // 1. Everything that can reject the input, before anything is written.
   const { dataDir, splits, plan, counts, normalization } = await prepareData(config, opts);
@@ -91,18 +87,10 @@ export async function trainMembersIntoFolder(config: TrainConfig, opts: TrainFol
   const { backend, skipped } = await selectBackendOrExplain(config.kernels.backend, config.kernels.threads);
 
   // 2. The member runs, then the ensemble.
-  let out: OutDir;
-  try {
-    out = prepareOutDir(config.name, opts.out, opts);
-  } catch (e) {
-    await backend.dispose();
-    throw e;
-  }
-  try {
-    return { summary: await membersInFolder(config, opts, out.dir, { dataDir, splits, plan, counts, normalization, configs, states, backend, skipped }), outDir: out.dir };
-  } finally {
-    out.lock.release();
-  }
+  return inOutDir(config, opts, backend, async (outDir) => ({
+    summary: await membersInFolder(config, opts, outDir, { dataDir, splits, plan, counts, normalization, configs, states, backend, skipped }),
+    outDir,
+  }));
 }
 
 interface Prepared {

@@ -105,14 +105,39 @@ export function resumeStateOf(cp: Checkpoint): ResumeState {
   return { step: cp.step, params: cp.params!, velocity: cp.velocity, members: cp.members };
 }
 
-/** The checkpoint a `resume` continues: `<out>/model.json`, verified. */
-function resumeCheckpoint(opts: TrainFolderOptions): Checkpoint {
+/** The folder a `resume` continues, checked: --out given, without --force, and there. */
+export function resumeFolder(opts: Pick<TrainFolderOptions, 'out' | 'force'>): string {
   if (!opts.out) throw new UsageError('--resume needs --out DIR: the folder of the run to continue');
   if (opts.force) throw new UsageError('--resume and --force exclude each other: --force would overwrite the run that --resume continues');
-  const file = join(opts.out, MODEL_FILE);
   if (!existsSync(opts.out)) throw new UsageError(`--out ${opts.out}: no such folder to resume`);
-  if (!existsSync(file)) throw new UsageError(`--out ${opts.out}: no ${MODEL_FILE} checkpoint to resume from (start the run again with --force)`);
+  return opts.out;
+}
+
+/** The checkpoint a `resume` continues: `<out>/model.json`, verified. */
+function resumeCheckpoint(opts: TrainFolderOptions): Checkpoint {
+  const out = resumeFolder(opts);
+  const file = join(out, MODEL_FILE);
+  if (!existsSync(file)) throw new UsageError(`--out ${out}: no ${MODEL_FILE} checkpoint to resume from (start the run again with --force)`);
   return loadCheckpoint(file);
+}
+
+/**
+ * Runs `body` in the run's output folder, claimed and locked for this process (util/out-dir.ts) until it settles.
+ * The backend is disposed here when the folder cannot be claimed; once `body` runs, disposing it is body's job.
+ */
+export async function inOutDir<T>(config: TrainConfig, opts: TrainFolderOptions, backend: KernelBackend, body: (dir: string) => Promise<T>): Promise<T> {
+  let out: OutDir;
+  try {
+    out = prepareOutDir(config.name, opts.out, opts);
+  } catch (e) {
+    await backend.dispose();
+    throw e;
+  }
+  try {
+    return await body(out.dir);
+  } finally {
+    out.lock.release();
+  }
 }
 
 /**
@@ -164,29 +189,20 @@ export async function trainIntoFolder(config: TrainConfig, opts: TrainFolderOpti
   const { backend } = selection;
 
   // 2. The run, in a folder locked for this process.
-  let out: OutDir;
-  try {
-    out = prepareOutDir(config.name, opts.out, opts);
-  } catch (e) {
-    await backend.dispose();
-    throw e;
-  }
-  try {
+  return inOutDir(config, opts, backend, async (outDir) => {
     let resumeFrom = checkpoint;
     try {
       if (resumeFrom) {
         resumeFrom = checkpointUnderLock(resumeFrom, config, counts, normalization);
-        trimMetricsForResume(join(out.dir, 'metrics.csv'), resumeFrom.step);
+        trimMetricsForResume(join(outDir, 'metrics.csv'), resumeFrom.step);
       }
     } catch (e) {
       await backend.dispose();
       throw e;
     }
-    const summary = await runInFolder(config, opts, out.dir, { dataDir, splits, plan, counts, normalization, selection, checkpoint: resumeFrom });
-    return { summary, outDir: out.dir };
-  } finally {
-    out.lock.release();
-  }
+    const summary = await runInFolder(config, opts, outDir, { dataDir, splits, plan, counts, normalization, selection, checkpoint: resumeFrom });
+    return { summary, outDir };
+  });
 }
 
 interface Prepared {
