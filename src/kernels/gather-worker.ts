@@ -15,14 +15,15 @@
  * MESSAGES counts those posted, so none is missed.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { copyRows } from './copy-rows.js';
 
 const SLOT = {
   SEQ: 0, NEXT: 1, TOTAL: 2, COMPLETED: 3, COUNT: 4, D: 5, STAGING: 6, OUT: 7, RECORDS: 8, NORM: 9, FAIL: 10,
   MESSAGES: 11, PAUSE: 12, DEAD: 13, ROWS: 16,
 } as const;
 
-/** Rows per chunk (about a microsecond per row of 3072 values): the most the caller may wait for at join(). */
-export const ROWS_PER_CHUNK = 4;
+/** Rows per chunk (one group of copyRows; a few microseconds per row of 3072 values): the most the caller may wait for at join(). */
+export const ROWS_PER_CHUNK = 8;
 
 /** A gather whose chunks have not advanced for this long means the worker is gone (a chunk takes microseconds). */
 const STALL_MS = 10_000;
@@ -35,16 +36,12 @@ export interface NormaliseExports {
 
 /**
  * Gathers chunk `chunk` of the job in `ctrl`: copies its rows' records into the staging rows, then normalises them.
- * The same function, as source text, runs in the worker.
+ * The same function, as source text, runs in the worker (so it names nothing from outside: copyRows is a parameter).
  */
-function runChunk(ctrl: Int32Array, S: typeof SLOT, ex: NormaliseExports, buffer: ArrayBufferLike, src: Uint8Array, chunk: number, rowsPerChunk: number): void {
+function runChunk(ctrl: Int32Array, S: typeof SLOT, ex: NormaliseExports, buffer: ArrayBufferLike, src: Uint8Array, chunk: number, rowsPerChunk: number, copy: typeof copyRows): void {
   const count = ctrl[S.COUNT], d = ctrl[S.D], staging = ctrl[S.STAGING], norm = ctrl[S.NORM];
   const r0 = chunk * rowsPerChunk, r1 = Math.min(count, r0 + rowsPerChunk);
-  const pix = new Uint8Array(buffer, staging + r0 * d, (r1 - r0) * d);
-  for (let r = r0; r < r1; r++) {
-    const i = ctrl[S.ROWS + r];
-    pix.set(src.subarray(i * d, i * d + d), (r - r0) * d);
-  }
+  copy(src, ctrl, S.ROWS, r0, r1, d, new Uint8Array(buffer, staging + r0 * d, (r1 - r0) * d));
   ex.normaliseRows(staging, d, norm, norm + d * 4, ctrl[S.OUT], r0, r1);
 }
 
@@ -52,6 +49,7 @@ const SOURCE = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { module, memory, ctrl: sab, port } = workerData;
 const S = ${JSON.stringify(SLOT)}, ROWS_PER_CHUNK = ${ROWS_PER_CHUNK};
+const copyRows = ${copyRows.toString()};
 const runChunk = ${runChunk.toString()};
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(sab);
@@ -79,7 +77,7 @@ for (;;) {
     }
     if (chunk >= total) break;
     try {
-      runChunk(ctrl, S, ex, memory.buffer, src, chunk, ROWS_PER_CHUNK);
+      runChunk(ctrl, S, ex, memory.buffer, src, chunk, ROWS_PER_CHUNK, copyRows);
     } catch (e) {
       Atomics.store(ctrl, S.FAIL, 1);
     }
@@ -203,7 +201,7 @@ export class GatherWorker {
     let mine = 0;
     try {
       for (let chunk = Atomics.add(c, SLOT.NEXT, 1) & 0xffff; chunk < total; chunk = Atomics.add(c, SLOT.NEXT, 1) & 0xffff) {
-        runChunk(c, SLOT, this.ex, this.memory.buffer, this.records!, chunk, ROWS_PER_CHUNK);
+        runChunk(c, SLOT, this.ex, this.memory.buffer, this.records!, chunk, ROWS_PER_CHUNK, copyRows);
         mine++;
         Atomics.add(c, SLOT.COMPLETED, 1);
       }

@@ -21,6 +21,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { HostMatrix, Matrix, MomentumState } from './backend.js';
+import { copyRows } from './copy-rows.js';
 import { HostBackend } from './host-backend.js';
 import { ARGS_AT, CLOSED, CTRL, CTRL_BYTES, MAX_ARGS, MAX_THREADS, OPS, SCRATCH_AT, WORKER_SOURCE, runChunks } from './wasm-simd-worker.js';
 
@@ -381,13 +382,12 @@ export class WasmSimdBackend extends HostBackend {
     new Float32Array(buf, pMean, d).set(d === mean.length ? mean : mean.subarray(0, d));
     new Float32Array(buf, pInv, d).set(d === invStd.length ? invStd : invStd.subarray(0, d));
     this.ex.normalisers(pMean, pInv, pScale, pShift, d);
-    const pix = new Uint8Array(buf, pPix, count * d);
     const total = records.length / d;
     for (let r = 0; r < count; r++) {
       const i = rows[r];
       if (!(i >= 0 && i < total)) throw new RangeError(`gatherNormalized: record ${i} out of range (${total} records)`);
-      pix.set(records.subarray(i * d, i * d + d), r * d);
     }
+    copyRows(records, rows, 0, 0, count, d, new Uint8Array(buf, pPix, count * d));
     this.run(OP.normaliseRows, [pPix, d, pScale, pShift, po, 0, count], 5, 1, -1, count * d >= 65536);
   }
 
