@@ -2,7 +2,7 @@
  * Training-step benchmark: samples/s of Network.trainStep at one network width, for every backend that loads here,
  * one epoch through the whole training pipeline (what `cifar-mlp run` reports as samplesPerSecond), and the numpy
  * (and PyTorch) peers of ../shared/peers/step_bench.py at the same shape, all in one run, interleaved: each round
- * runs the peers once, then one epoch of every backend, then one pipeline epoch. Figures are the best of the rounds
+ * runs the peers once, then one epoch of every backend, each followed by the pipeline epoch(s) on it. Figures are the best of the rounds
  * (as the peer script reports its own), with the median beside them.
  *
  *   npm run bench -- --m 1000 --batch 100       human-readable table
@@ -310,6 +310,13 @@ async function main(): Promise<void> {
     await add('pipeline-inline', () => BlasBackend.create({ threads: cores, gatherAhead: false }), steps, `runTraining, ${defaultName}, gather inline`, pipelineLoop);
   }
 
+  // Each pipeline epoch runs right after the bare steps of its backend: their ratio is taken as close in time as the
+  // run allows (a shared or virtual machine drifts over seconds).
+  const isPipeline = (c: Candidate) => c.label.startsWith('pipeline');
+  const bareOf = (pipe: Candidate) => candidates.find((c) => !isPipeline(c) && c.backend.name === pipe.backend.name && c.backend.threads === pipe.backend.threads && c.steps === pipe.steps);
+  const runOrder = candidates.filter((c) => !isPipeline(c)).flatMap((c) => [c, ...candidates.filter((p) => isPipeline(p) && bareOf(p) === c)]);
+  runOrder.push(...candidates.filter((c) => !runOrder.includes(c)));
+
   let peer: PeerRun | { skipped: string } = { skipped: 'not requested (--no-peers)' };
   if (args.peers) peer = await findPeers(args);
   const peerRates: Record<string, number[]> = {};
@@ -324,7 +331,7 @@ async function main(): Promise<void> {
       for (const [k, v] of Object.entries(got)) (peerRates[k] ??= []).push(v);
       parts.push(Object.entries(got).map(([k, v]) => `${k} ${fmt(v)}`).join(' '));
     }
-    for (const c of candidates) {
+    for (const c of runOrder) {
       const rate = await c.epoch();
       c.rates.push(rate);
       parts.push(`${c.label} ${fmt(rate)}`);
@@ -346,7 +353,6 @@ async function main(): Promise<void> {
   // ---------------------------------------------------------------- report
   const peerBest = Object.fromEntries(Object.entries(peerRates).map(([k, v]) => [k, best(v)]));
   const f32 = peerBest['numpy-f32'], f64 = peerBest['numpy-f64'];
-  const isPipeline = (c: Candidate) => c.label.startsWith('pipeline');
   const rows = candidates.filter((c) => !isPipeline(c)).map((c) => ({
     backend: c.label,
     runs: c.backend.name,
@@ -364,7 +370,7 @@ async function main(): Promise<void> {
   for (const r of childRows) rows.push({ ...r, vsNumpyF32: f32 ? r.samplesPerSec / f32 : undefined, vsNumpyF64: f64 ? r.samplesPerSec / f64 : undefined, default: false });
   const pipelineFigures = (pipe: Candidate | undefined) => {
     if (!pipe) return undefined;
-    const bare = candidates.find((c) => !isPipeline(c) && c.backend.name === pipe.backend.name && c.backend.threads === pipe.backend.threads && c.steps === pipe.steps);
+    const bare = bareOf(pipe);
     return {
       backend: pipe.backend.name,
       threads: pipe.backend.threads + 1,

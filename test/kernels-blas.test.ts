@@ -100,7 +100,7 @@ if (!library) {
       expect(() => b.gemm(x, false, y, false, z)).toThrow(/not allocated by this backend/);
     });
 
-    it('the training stream gathers ahead (beside two BLAS threads, or one) and gives exactly what it gives without (metrics, weights)', async () => {
+    it('the training stream gathers ahead (beside two BLAS threads, with split products, or beside one) and gives exactly what it gives without (metrics, weights)', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'cifar-blas-stream-'));
       try {
         const dataDir = writeSyntheticCifar(join(dir, 'data'), 200, 90);
@@ -109,8 +109,8 @@ if (!library) {
           schedule: { etaMin: 1e-4, etaMax: 5e-2, ns: 25, cycles: 1 }, eval: { pointsPerCycle: 5 },
         });
         const splits = loadSplits(config.data, dataDir);
-        const runWith = async (gatherAhead: boolean, threads = 2) => {
-          const backend = await BlasBackend.create({ threads, gatherAhead });
+        const runWith = async (gatherAhead: boolean, threads = 2, splitProducts = true) => {
+          const backend = await BlasBackend.create({ threads, gatherAhead, splitProducts });
           made.push(backend);
           let gathersAhead = 0;
           const counted = new Proxy(backend, {
@@ -123,21 +123,36 @@ if (!library) {
           const out = join(dir, `${gatherAhead}-${threads}`);
           const { summary, network } = await runTraining({ config, splits, backend: counted, outDir: out });
           const metrics = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, -1).join(','));
-          return { summary, metrics, weights: await network.snapshot(), gathersAhead, helper: backend.gatherStats };
+          return { summary, metrics, weights: await network.snapshot(), gathersAhead, helper: backend.gatherStats, products: backend.productThreads };
         };
-        const ahead = await runWith(true), inline = await runWith(false);
-        const beside1 = await runWith(true, 1), inline1 = await runWith(false, 1); // (the BLAS's sums may depend on its threads)
+        // two threads: products on the library's two threads (helper paused around them), or split with the helper
+        const ahead = await runWith(true, 2, false), inline = await runWith(false);
+        const split = await runWith(true);
+        // one thread: the helper gathers beside it, never paused
+        const beside1 = await runWith(true, 1), inline1 = await runWith(false, 1);
         expect(ahead.summary.status).toBe('completed');
         expect(ahead.summary.steps).toBe(50); // 2.5 epochs of 20 steps: the look-ahead crosses epoch boundaries
         expect(ahead.gathersAhead).toBe(50);
+        expect([ahead.products, inline.products, split.products, beside1.products]).toEqual(['library', 'library', 'split', 'library']);
         expect(ahead.metrics).toEqual(inline.metrics);
         for (const p of ['W1', 'b1', 'W2', 'b2'] as const) expect(Array.from(ahead.weights[p])).toEqual(Array.from(inline.weights[p]));
         expect(ahead.summary.final).toEqual(inline.summary.final);
-        expect(beside1.gathersAhead).toBe(50); // one BLAS thread: the helper is never paused
         expect(beside1.helper!.chunks).toBeGreaterThan(0); // a helper thread gathered, beside the one BLAS thread
         expect(inline1.helper).toBeNull();
         expect(beside1.metrics).toEqual(inline1.metrics);
         expect(beside1.summary.final).toEqual(inline1.summary.final);
+        // split products: the same numbers run after run (the halves are fixed), and within float32 rounding of the
+        // unsplit products (the library's kernels may round an entry differently by where a block of C ends)
+        const split2 = await runWith(true);
+        expect(split.helper!.chunks).toBeGreaterThan(0);
+        expect(split2.metrics).toEqual(split.metrics);
+        for (const p of ['W1', 'b1', 'W2', 'b2'] as const) expect(Array.from(split2.weights[p])).toEqual(Array.from(split.weights[p]));
+        for (const p of ['W1', 'b1', 'W2', 'b2'] as const) {
+          const a = split.weights[p], b = inline1.weights[p];
+          const scale = Math.max(...Array.from(b, Math.abs));
+          expect(Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]))) / scale, p).toBeLessThan(1e-4);
+        }
+        expect(split.summary.final!.val.accuracy).toBe(inline1.summary.final!.val.accuracy);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -175,6 +190,14 @@ if (!library) {
       const stuck = b.gatherNormalizedAhead(records, Int32Array.from({ length: 8 }, (_, i) => i), 8, zeros, ones, again);
       Atomics.add(helper.ctrl, 1, 1); // as if the (dead) helper had claimed a chunk: nobody will finish it
       expect(() => stuck()).toThrow(/gather worker thread (died|made no progress)/);
+
+      // large products no longer go to it: they run whole on the calling thread
+      expect(b.productThreads).toBe('library');
+      const x = b.matrix(100, d), w = b.matrix(50, d), s = b.matrix(100, 50);
+      b.write(x, new Float64Array(100 * d).fill(0.5));
+      b.write(w, new Float64Array(50 * d).fill(0.25));
+      b.gemm(x, false, w, true, s);
+      expect(b.read(s).every((v) => v === 0.125 * d)).toBe(true);
     }, 30_000);
 
     // OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, when it loads: measured in fresh processes. Its idle threads

@@ -43,7 +43,7 @@ const THREAD_API: Record<'openblas' | 'mkl' | 'blis', { set: string; get: string
   blis: { set: 'void bli_thread_set_num_threads(int64_t)', get: 'int64_t bli_thread_get_num_threads()' },
 };
 
-const SGEMM_DECL = 'void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)';
+export const SGEMM_DECL = 'void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)';
 
 /** Where to look, in order, on this platform (without the CIFAR_MLP_BLAS override). */
 export function blasCandidates(os: NodeJS.Platform = platform(), cpu: string = arch()): string[] {

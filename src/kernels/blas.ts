@@ -12,7 +12,8 @@
  *   on the core that the single-threaded parts of a step leave idle; it is paused around the threaded products.
  */
 import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
-import { CBLAS, findBlas, type BlasLibrary } from './blas-library.js';
+import { createRequire } from 'node:module';
+import { CBLAS, findBlas, SGEMM_DECL, type BlasLibrary } from './blas-library.js';
 import { GatherWorker, type GatherArea, type NormaliseExports } from './gather-worker.js';
 import { WasmSimdBackend, wasmModule } from './wasm-simd.js';
 
@@ -23,6 +24,12 @@ export interface BlasOptions {
   library?: BlasLibrary;
   /** Assemble batches ahead on a helper thread (default: when threads ≥ 2). */
   gatherAhead?: boolean;
+  /**
+   * With exactly two threads: the library runs single-threaded and each large product is cut in two, one half on
+   * the caller and one on the helper thread, which gathers the next batch in between (default: on where the
+   * library's thread count can be set). Off: the library's own two threads, the helper paused around products.
+   */
+  splitProducts?: boolean;
 }
 
 /** Products smaller than this (2·n·m·k flops) run single-threaded in the BLAS: the gather helper need not pause. */
@@ -48,12 +55,19 @@ export class BlasBackend implements KernelBackend {
   private constructor(
     readonly library: BlasLibrary,
     private readonly host: WasmSimdBackend,
+    threads: number,
+    /** The library's own thread count: `threads`, or 1 where the products are split with the helper. */
     private readonly blasThreads: number,
     private readonly helper: GatherWorker | null,
     private readonly ex: NormaliseExports | null,
   ) {
     this.name = `blas-${library.flavour}`;
-    this.threads = blasThreads - 1; // as asked: a library without a thread-count call (Accelerate) decides itself
+    this.threads = threads - 1; // as asked: a library without a thread-count call (Accelerate) decides itself
+  }
+
+  /** How the large products use the threads: split with the helper thread, or the library's own threads. */
+  get productThreads(): 'split' | 'library' {
+    return this.helper?.computes ? 'split' : 'library';
   }
 
   static async create(opts: BlasOptions = {}): Promise<BlasBackend> {
@@ -61,11 +75,14 @@ export class BlasBackend implements KernelBackend {
     const { availableParallelism } = await import('node:os');
     const threads = Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
     const host = await WasmSimdBackend.create({ threads: 1 });
-    library.setThreads(threads);
-    if (!(opts.gatherAhead ?? threads >= 2)) return new BlasBackend(library, host, threads, null, null);
+    const helper = opts.gatherAhead ?? threads >= 2;
+    const split = helper && threads === 2 && library.threadControl && (opts.splitProducts ?? true);
+    library.setThreads(split ? 1 : threads);
+    if (!helper) return new BlasBackend(library, host, threads, threads, null, null);
     const module = await wasmModule();
     const ex = new WebAssembly.Instance(module, { env: { memory: host.sharedMemory } }).exports as unknown as NormaliseExports;
-    return new BlasBackend(library, host, threads, GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS), ex);
+    const blas = split ? { koffi: createRequire(import.meta.url).resolve('koffi'), path: library.path, decl: SGEMM_DECL } : null;
+    return new BlasBackend(library, host, threads, split ? 1 : threads, GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS, blas), ex);
   }
 
   matrix(rows: number, cols: number): HostMatrix {
@@ -85,11 +102,26 @@ export class BlasBackend implements KernelBackend {
     const A = this.data(a, 'gemm a'), B = this.data(b, 'gemm b'), C = this.data(c, 'gemm c');
     if (n === 0 || m === 0) return;
     this.library.setThreads(this.blasThreads);
-    const pause = this.blasThreads > 1 && this.helper?.busy && 2 * n * m * k >= THREADED_FLOPS;
+    const TA = ta ? CBLAS.Trans : CBLAS.NoTrans, TB = tb ? CBLAS.Trans : CBLAS.NoTrans;
+    const lda = Math.max(1, a.cols), ldb = Math.max(1, b.cols), ldc = Math.max(1, m);
+    const large = 2 * n * m * k >= THREADED_FLOPS;
+    if (large && this.helper?.computes && Math.max(n, m) >= 2) {
+      // C's rows (or columns, whichever are more) in two halves: the second on the helper, the first here
+      const byRows = n >= m, h = (byRows ? n : m) >> 1;
+      const aAt = byRows ? (ta ? h : h * lda) : 0, bAt = byRows ? 0 : (tb ? h * ldb : h), cAt = byRows ? h * ldc : h;
+      const wait = this.helper.gemmAsync(TA, TB, byRows ? n - h : n, byRows ? m : m - h, k, alpha,
+        A.byteOffset + 4 * aAt, lda, B.byteOffset + 4 * bAt, ldb, beta, C.byteOffset + 4 * cAt, ldc);
+      try {
+        this.library.sgemm(CBLAS.RowMajor, TA, TB, byRows ? h : n, byRows ? m : h, k, alpha, A, lda, B, ldb, beta, C, ldc);
+      } finally {
+        wait();
+      }
+      return;
+    }
+    const pause = this.blasThreads > 1 && this.helper?.busy && large;
     if (pause) this.helper!.pause();
     try {
-      this.library.sgemm(CBLAS.RowMajor, ta ? CBLAS.Trans : CBLAS.NoTrans, tb ? CBLAS.Trans : CBLAS.NoTrans, n, m, k,
-        alpha, A, Math.max(1, a.cols), B, Math.max(1, b.cols), beta, C, Math.max(1, m));
+      this.library.sgemm(CBLAS.RowMajor, TA, TB, n, m, k, alpha, A, lda, B, ldb, beta, C, ldc);
     } finally {
       if (pause) this.helper!.resume();
     }

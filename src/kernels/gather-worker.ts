@@ -19,7 +19,14 @@ import { copyRows } from './copy-rows.js';
 
 const SLOT = {
   SEQ: 0, NEXT: 1, TOTAL: 2, COMPLETED: 3, COUNT: 4, D: 5, STAGING: 6, OUT: 7, RECORDS: 8, NORM: 9, FAIL: 10,
-  MESSAGES: 11, PAUSE: 12, DEAD: 13, ROWS: 16,
+  MESSAGES: 11, PAUSE: 12, DEAD: 13,
+  // any new job (a gather or a product) bumps WAKE, on which the idle worker sleeps
+  WAKE: 14,
+  // a product's half (gemmAsync): its number, the last one done, failure, then cblas_sgemm's arguments; alpha and beta
+  // are float64 at Int32 slots GF, GF + 1 (alpha) and GF + 2, GF + 3 (beta)
+  GSEQ: 16, GDONE: 17, GFAIL: 18, G_TA: 19, G_TB: 20, G_M: 21, G_N: 22, G_K: 23, G_A: 24, G_LDA: 25, G_B: 26, G_LDB: 27,
+  G_C: 28, G_LDC: 29, GF: 32,
+  ROWS: 40,
 } as const;
 
 /** Rows per chunk (one group of copyRows; a few microseconds per row of 3072 values): the most the caller may wait for at join(). */
@@ -27,6 +34,8 @@ export const ROWS_PER_CHUNK = 8;
 
 /** A gather whose chunks have not advanced for this long means the worker is gone (a chunk takes microseconds). */
 const STALL_MS = 10_000;
+/** A product's half not done after this long means the worker is gone (the largest take a fraction of a second). */
+const GEMM_STALL_MS = 60_000;
 
 /** The wasm exports both threads run. */
 export interface NormaliseExports {
@@ -47,21 +56,40 @@ function runChunk(ctrl: Int32Array, S: typeof SLOT, ex: NormaliseExports, buffer
 
 const SOURCE = `
 const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-const { module, memory, ctrl: sab, port } = workerData;
+const { module, memory, ctrl: sab, port, blas } = workerData;
 const S = ${JSON.stringify(SLOT)}, ROWS_PER_CHUNK = ${ROWS_PER_CHUNK};
 const copyRows = ${copyRows.toString()};
 const runChunk = ${runChunk.toString()};
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(sab);
 const records = new Map();
-process.on('exit', () => { Atomics.store(ctrl, S.DEAD, 1); Atomics.notify(ctrl, S.COMPLETED); });
-let seen = 0, received = 0, gen = -1, src = null, total = 0;
+process.on('exit', () => { Atomics.store(ctrl, S.DEAD, 1); Atomics.notify(ctrl, S.COMPLETED); Atomics.notify(ctrl, S.GDONE); });
+const sgemm = blas ? require(blas.koffi).load(blas.path).func(blas.decl) : null;
+const scalars = new Float64Array(sab, S.GF * 4, 2);
+let gemmSeen = 0;
+const runGemm = () => {
+  const g = Atomics.load(ctrl, S.GSEQ);
+  if (g === gemmSeen) return;
+  gemmSeen = g;
+  try {
+    const buf = memory.buffer;
+    sgemm(101, ctrl[S.G_TA], ctrl[S.G_TB], ctrl[S.G_M], ctrl[S.G_N], ctrl[S.G_K], scalars[0], new Float32Array(buf, ctrl[S.G_A]), ctrl[S.G_LDA],
+      new Float32Array(buf, ctrl[S.G_B]), ctrl[S.G_LDB], scalars[1], new Float32Array(buf, ctrl[S.G_C]), ctrl[S.G_LDC]);
+  } catch (e) {
+    Atomics.store(ctrl, S.GFAIL, 1);
+  }
+  Atomics.store(ctrl, S.GDONE, g);
+  Atomics.notify(ctrl, S.GDONE);
+};
+let wake = 0, received = 0, gen = -1, doneGen = 0, src = null, total = 0;
 for (;;) {
-  Atomics.wait(ctrl, S.SEQ, seen);
-  seen = Atomics.load(ctrl, S.SEQ);
-  if (seen < 0) break;
+  Atomics.wait(ctrl, S.WAKE, wake);
+  wake = Atomics.load(ctrl, S.WAKE);
+  if (Atomics.load(ctrl, S.SEQ) < 0) break;
   for (;;) {
+    runGemm(); // a product's half comes first: the caller waits for it
     while (Atomics.load(ctrl, S.PAUSE) === 1) Atomics.wait(ctrl, S.PAUSE, 1, 20);
+    if ((Atomics.load(ctrl, S.SEQ) & 0x7fff) === doneGen) break; // no gather opened since the last one ran out
     // a claim names its job: a claim on a job opened since the last one (its fields all written) switches to it
     const claim = Atomics.add(ctrl, S.NEXT, 1), chunk = claim & 0xffff;
     if (claim >>> 16 !== gen) {
@@ -75,7 +103,10 @@ for (;;) {
       src = records.get(ctrl[S.RECORDS]);
       total = ctrl[S.TOTAL];
     }
-    if (chunk >= total) break;
+    if (chunk >= total) {
+      doneGen = gen;
+      break;
+    }
     try {
       runChunk(ctrl, S, ex, memory.buffer, src, chunk, ROWS_PER_CHUNK, copyRows);
     } catch (e) {
@@ -85,6 +116,16 @@ for (;;) {
   }
 }
 `;
+
+/** What the helper needs to run products' halves on the caller's BLAS. */
+export interface HelperBlas {
+  /** The koffi module's file (require.resolve), so that the worker loads the same FFI. */
+  koffi: string;
+  /** The library, as the caller loaded it (a path or a name the system loader resolves). */
+  path: string;
+  /** cblas_sgemm's C declaration. */
+  decl: string;
+}
 
 /** Addresses in the shared memory that a gather uses (reserved by the caller). */
 export interface GatherArea {
@@ -102,6 +143,9 @@ export class GatherWorker {
   private readonly recordIds = new WeakMap<ArrayBufferLike, Map<number, number>>();
   private nextId = 1;
   private disposed = false;
+  private exited = false;
+  private gseq = 0;
+  private readonly scalars: Float64Array;
   /** Chunks gathered by the caller at join() and by the helper, since creation (what the helper takes off the caller). */
   readonly stats = { chunks: 0, byCaller: 0 };
 
@@ -112,20 +156,26 @@ export class GatherWorker {
     private readonly port: MessagePort,
     ctrl: SharedArrayBuffer,
     readonly maxRows: number,
+    private readonly canGemm: boolean,
   ) {
     this.ctrl = new Int32Array(ctrl);
+    this.scalars = new Float64Array(ctrl, SLOT.GF * 4, 2);
   }
 
-  /** `ex`: the kernels module instantiated over `memory` on the calling thread. */
-  static create(module: WebAssembly.Module, memory: WebAssembly.Memory, ex: NormaliseExports, maxRows: number): GatherWorker {
+  /**
+   * `ex`: the kernels module instantiated over `memory` on the calling thread. `blas`: the BLAS for products' halves
+   * (gemmAsync): the koffi module's file, the library's path and cblas_sgemm's declaration; without it, gathers only.
+   */
+  static create(module: WebAssembly.Module, memory: WebAssembly.Memory, ex: NormaliseExports, maxRows: number, blas: HelperBlas | null = null): GatherWorker {
     if (Math.ceil(maxRows / ROWS_PER_CHUNK) > 0x8000) throw new RangeError(`gather worker: at most ${0x8000 * ROWS_PER_CHUNK} rows`);
     const ctrl = new SharedArrayBuffer((SLOT.ROWS + maxRows) * 4);
     const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(SOURCE, { eval: true, workerData: { module, memory, ctrl, port: port2 }, transferList: [port2] });
+    const worker = new Worker(SOURCE, { eval: true, workerData: { module, memory, ctrl, port: port2, blas }, transferList: [port2] });
     worker.unref();
     port1.unref();
-    const w = new GatherWorker(memory, ex, worker, port1, ctrl, maxRows);
+    const w = new GatherWorker(memory, ex, worker, port1, ctrl, maxRows, blas !== null);
     worker.on('error', () => { w.disposed = true; });
+    worker.on('exit', () => { w.exited = true; }); // no more products' halves (a gather still ends by its own checks)
     return w;
   }
 
@@ -171,7 +221,49 @@ export class GatherWorker {
     // open the job after its fields: claims carry its generation in their high bits, chunks in the low 16
     Atomics.store(c, SLOT.NEXT, (this.seq & 0x7fff) << 16);
     Atomics.store(c, SLOT.SEQ, this.seq);
-    Atomics.notify(c, SLOT.SEQ);
+    this.wake();
+  }
+
+  private wake(): void {
+    Atomics.add(this.ctrl, SLOT.WAKE, 1);
+    Atomics.notify(this.ctrl, SLOT.WAKE);
+  }
+
+  /** Whether products' halves can run here (created with the BLAS, and alive). */
+  get computes(): boolean {
+    return this.canGemm && !this.disposed && !this.exited;
+  }
+
+  /**
+   * Starts cblas_sgemm(RowMajor, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc) on the helper thread, A, B and
+   * C given as byte addresses in the shared memory; it runs before any gather chunk not yet begun. Returns the wait,
+   * which throws if the product failed or the thread is gone.
+   */
+  gemmAsync(ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number,
+    beta: number, c: number, ldc: number): () => void {
+    const s = this.ctrl;
+    s[SLOT.G_TA] = ta; s[SLOT.G_TB] = tb; s[SLOT.G_M] = m; s[SLOT.G_N] = n; s[SLOT.G_K] = k;
+    s[SLOT.G_A] = a; s[SLOT.G_LDA] = lda; s[SLOT.G_B] = b; s[SLOT.G_LDB] = ldb; s[SLOT.G_C] = c; s[SLOT.G_LDC] = ldc;
+    this.scalars[0] = alpha;
+    this.scalars[1] = beta;
+    s[SLOT.GFAIL] = 0;
+    const g = ++this.gseq;
+    Atomics.store(s, SLOT.GSEQ, g);
+    this.wake();
+    return () => this.gemmJoin(g);
+  }
+
+  private gemmJoin(g: number): void {
+    const s = this.ctrl, since = performance.now();
+    for (let i = 0; Atomics.load(s, SLOT.GDONE) !== g; i++) {
+      if (i < 20_000) continue; // the halves take about as long as each other: spin a little first
+      Atomics.wait(s, SLOT.GDONE, Atomics.load(s, SLOT.GDONE), 50);
+      if (Atomics.load(s, SLOT.GDONE) !== g && (Atomics.load(s, SLOT.DEAD) || performance.now() - since > GEMM_STALL_MS)) {
+        this.disposed = true;
+        throw new Error(`gemm: the helper thread ${Atomics.load(s, SLOT.DEAD) ? 'died' : `did not finish its half in ${GEMM_STALL_MS / 1000} s`}`);
+      }
+    }
+    if (s[SLOT.GFAIL]) throw new Error('gemm: cblas_sgemm failed on the helper thread');
   }
 
   /** Keeps the worker off the cores (from its next chunk on) until resume(). */
@@ -235,7 +327,7 @@ export class GatherWorker {
     this.disposed = true;
     this.resume();
     Atomics.store(this.ctrl, SLOT.SEQ, -1);
-    Atomics.notify(this.ctrl, SLOT.SEQ);
+    this.wake();
     await this.worker.terminate();
   }
 }

@@ -53,7 +53,9 @@ function referenceOnce(key: string, out: HostMatrix, compute: () => void): void 
 const referenceSteps = new Map<string, { loss: number; params: Record<string, Float64Array> }>();
 
 const SHAPES: [number, number][] = [[1, 1], [3, 7], [7, 3], [17, 50], [100, 10], [33, 129]];
-const GEMM_SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [17, 13, 31], [100, 50, 3072], [37, 10, 50], [64, 33, 129]];
+// [100, 50, 3072] and [37, 301, 200] are large enough for the blas backend to split them with its helper thread (by
+// rows, and by columns into odd halves)
+const GEMM_SHAPES: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [17, 13, 31], [100, 50, 3072], [37, 10, 50], [64, 33, 129], [37, 301, 200]];
 
 export function describeConformance(label: string, create: () => Promise<KernelBackend>): void {
   describe(`${label}: the kernel interface against the float64 reference`, () => {
