@@ -5,11 +5,13 @@
  * - Matrices live in the wasm-simd backend's shared WebAssembly.Memory; their Float32Array views go to
  *   cblas_sgemm as they are (koffi passes a typed array's address, nothing is copied). So the wasm gather,
  *   sgdUpdate and sumSquares run on the same storage, and a step copies nothing.
- * - Threads: the BLAS's own pool, sized to `threads` (openblas_set_num_threads & co., process-wide, set again
- *   before a product whenever another backend of this process changed it). The wasm-simd part has no workers,
- *   so no second pool competes with the BLAS's; search workers × threads ≤ cores (search/plan.ts).
- * - With two threads or more, a helper thread assembles the next batch (gatherNormalizedAhead, gather-worker.ts)
- *   on the core that the single-threaded parts of a step leave idle; it is paused around the threaded products.
+ * - Threads: with exactly two, the library runs single-threaded and each large product is cut in two halves, one
+ *   computed here and one on the helper thread (GatherWorker.gemmAsync, its own cblas_sgemm), which gathers the next
+ *   batch between products (gatherNormalizedAhead): two threads for two cores, nothing else to wake or to pause.
+ *   Otherwise the BLAS's own pool, sized to `threads` (openblas_set_num_threads & co., process-wide, set again
+ *   before a product whenever another backend of this process changed it), and the helper, where there is one,
+ *   is paused around the threaded products. The wasm-simd part has no workers; search workers × threads ≤ cores
+ *   (search/plan.ts).
  */
 import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { createRequire } from 'node:module';

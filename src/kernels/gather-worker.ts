@@ -1,18 +1,21 @@
 /**
  * A helper thread that assembles the next mini-batch (gathers its uint8 records, normalises them to float32) into a
  * matrix of a shared WebAssembly.Memory while the calling thread trains on the current one: the batch gather off
- * the critical path. Both threads run the wasm kernels module's `normaliseRows` over the same memory.
+ * the critical path. Both threads run the wasm kernels module's `normaliseRows` over the same memory. Created with
+ * the BLAS (the blas backend on two threads), it also computes one half of each large product (gemmAsync), before
+ * any gather chunk it has not begun: the caller computes the other half meanwhile and waits for this one.
  *
  * It is meant to use the time a core would otherwise idle, and never to make a step slower:
- * - the caller pauses it around the multi-threaded matrix products (pause()/resume()), whose threads need every
- *   core; it looks at the pause flag between chunks of a few rows, and sleeps (Atomics.wait) while it is set;
+ * - where the BLAS runs its own threads, the caller pauses it around the multi-threaded products (pause()/resume()),
+ *   whose threads need every core; it looks at the pause flag between chunks of a few rows, and sleeps
+ *   (Atomics.wait) while it is set;
  * - the rows are cut into chunks that both threads claim (Atomics.add on NEXT): when the caller needs the batch
  *   (join()), it gathers whatever chunks the helper has not claimed yet itself, and waits only for a chunk under way.
  *   So on a machine so loaded that the helper seldom runs, the caller simply gathers inline, as without a helper.
  *
- * Control: an Int32Array over a SharedArrayBuffer. The caller writes a job and bumps SEQ; the worker sleeps on SEQ.
- * New record sets reach the worker as messages that it reads synchronously (receiveMessageOnPort) when it wakes;
- * MESSAGES counts those posted, so none is missed.
+ * Control: an Int32Array over a SharedArrayBuffer. The caller writes a job (a gather: SEQ; a product's half: GSEQ)
+ * and bumps WAKE; the idle worker sleeps on WAKE. New record sets reach the worker as messages that it reads
+ * synchronously (receiveMessageOnPort) when it wakes; MESSAGES counts those posted, so none is missed.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { copyRows } from './copy-rows.js';
