@@ -144,7 +144,11 @@ if (!library) {
         // split products: the same numbers run after run (the halves are fixed), and within float32 rounding of the
         // unsplit products (the library's kernels may round an entry differently by where a block of C ends)
         const split2 = await runWith(true);
-        expect(split.helper!.chunks).toBeGreaterThan(0);
+        for (const r of [split, split2]) {
+          expect(r.summary.status, r.summary.error).toBe('completed');
+          expect(r.helper!.failure).toBeNull();
+          expect(r.helper!.chunks, JSON.stringify(r.helper)).toBeGreaterThan(0);
+        }
         expect(split2.metrics).toEqual(split.metrics);
         for (const p of ['W1', 'b1', 'W2', 'b2'] as const) expect(Array.from(split2.weights[p])).toEqual(Array.from(split.weights[p]));
         for (const p of ['W1', 'b1', 'W2', 'b2'] as const) {
@@ -198,6 +202,23 @@ if (!library) {
       b.write(w, new Float64Array(50 * d).fill(0.25));
       b.gemm(x, false, w, true, s);
       expect(b.read(s).every((v) => v === 0.125 * d)).toBe(true);
+    }, 30_000);
+
+    it('a helper that cannot load the BLAS gathers only: the calling thread computes both halves of a product', async () => {
+      const b = await BlasBackend.create({ threads: 2, library: { ...library!, path: '/nonexistent/libopenblas.so.0' } });
+      made.push(b);
+      const rng = new Rng(4), n = 100, m = 50, d = 3072;
+      const [x, xr] = await pair(b, n, d, randomValues(rng, n * d));
+      const [w, wr] = await pair(b, m, d, randomValues(rng, m * d));
+      const [s, sr] = await pair(b, n, m, new Float64Array(n * m));
+      const ref = new ReferenceBackend();
+      ref.gemm(xr, false, wr, true, sr);
+      for (let i = 0; i < 3; i++) {
+        b.gemm(x, false, w, true, s);
+        await expectClose(b, s, sr, 2e-5 * Math.sqrt(d), `product ${i}`);
+      }
+      expect(b.productThreads).toBe('library');
+      expect(b.gatherStats!.failure).toBeNull(); // the helper itself lives on, for the gathers
     }, 30_000);
 
     // OpenBLAS reads OPENBLAS_THREAD_TIMEOUT once, when it loads: measured in fresh processes. Its idle threads

@@ -111,12 +111,17 @@ export class BlasBackend implements KernelBackend {
       // C's rows (or columns, whichever are more) in two halves: the second on the helper, the first here
       const byRows = n >= m, h = (byRows ? n : m) >> 1;
       const aAt = byRows ? (ta ? h : h * lda) : 0, bAt = byRows ? 0 : (tb ? h * ldb : h), cAt = byRows ? h * ldc : h;
-      const wait = this.helper.gemmAsync(TA, TB, byRows ? n - h : n, byRows ? m : m - h, k, alpha,
+      const [n2, m2] = byRows ? [n - h, m] : [n, m - h];
+      const wait = this.helper.gemmAsync(TA, TB, n2, m2, k, alpha,
         A.byteOffset + 4 * aAt, lda, B.byteOffset + 4 * bAt, ldb, beta, C.byteOffset + 4 * cAt, ldc);
+      let done = false;
       try {
         this.library.sgemm(CBLAS.RowMajor, TA, TB, byRows ? h : n, byRows ? m : h, k, alpha, A, lda, B, ldb, beta, C, ldc);
       } finally {
-        wait();
+        done = wait();
+      }
+      if (!done) { // the helper cannot run products: the second half here too
+        this.library.sgemm(CBLAS.RowMajor, TA, TB, n2, m2, k, alpha, A.subarray(aAt), lda, B.subarray(bAt), ldb, beta, C.subarray(cAt), ldc);
       }
       return;
     }
@@ -157,8 +162,8 @@ export class BlasBackend implements KernelBackend {
   }
 
   /** Chunks of batches gathered ahead: all, and those the calling thread gathered itself at the wait. */
-  get gatherStats(): { chunks: number; byCaller: number } | null {
-    return this.helper ? { ...this.helper.stats } : null;
+  get gatherStats(): { chunks: number; byCaller: number; failure: string | null } | null {
+    return this.helper ? { ...this.helper.stats, failure: this.helper.failure } : null;
   }
 
   biasRelu(s: Matrix, bias: Matrix): void {

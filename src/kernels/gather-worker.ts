@@ -23,6 +23,8 @@ import { copyRows } from './copy-rows.js';
 const SLOT = {
   SEQ: 0, NEXT: 1, TOTAL: 2, COMPLETED: 3, COUNT: 4, D: 5, STAGING: 6, OUT: 7, RECORDS: 8, NORM: 9, FAIL: 10,
   MESSAGES: 11, PAUSE: 12, DEAD: 13,
+  // set by the worker when it cannot run products (the FFI or the library did not load there): NOBLAS = 1
+  NOBLAS: 15,
   // any new job (a gather or a product) bumps WAKE, on which the idle worker sleeps
   WAKE: 14,
   // a product's half (gemmAsync): its number, the last one done, failure, then cblas_sgemm's arguments; alpha and beta
@@ -67,10 +69,18 @@ const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(sab);
 const records = new Map();
 process.on('exit', () => { Atomics.store(ctrl, S.DEAD, 1); Atomics.notify(ctrl, S.COMPLETED); Atomics.notify(ctrl, S.GDONE); });
-const sgemm = blas ? require(blas.koffi).load(blas.path).func(blas.decl) : null;
+let sgemm = null;
+try {
+  if (blas) sgemm = require(blas.koffi).load(blas.path).func(blas.decl);
+} catch (e) {
+  Atomics.store(ctrl, S.NOBLAS, 1); // the caller computes its products whole
+  Atomics.notify(ctrl, S.GDONE);
+  console.error('cifar-mlp: the helper thread cannot run products: ' + e.message);
+}
 const scalars = new Float64Array(sab, S.GF * 4, 2);
 let gemmSeen = 0;
 const runGemm = () => {
+  if (!sgemm) return; // the caller sees NOBLAS
   const g = Atomics.load(ctrl, S.GSEQ);
   if (g === gemmSeen) return;
   gemmSeen = g;
@@ -147,6 +157,8 @@ export class GatherWorker {
   private nextId = 1;
   private disposed = false;
   private exited = false;
+  /** Why the helper thread stopped, when it failed (the backend then works without it). */
+  failure: string | null = null;
   private gseq = 0;
   private readonly scalars: Float64Array;
   /** Chunks gathered by the caller at join() and by the helper, since creation (what the helper takes off the caller). */
@@ -177,7 +189,10 @@ export class GatherWorker {
     worker.unref();
     port1.unref();
     const w = new GatherWorker(memory, ex, worker, port1, ctrl, maxRows, blas !== null);
-    worker.on('error', () => { w.disposed = true; });
+    worker.on('error', (e) => {
+      w.disposed = true;
+      w.failure = e.message;
+    });
     worker.on('exit', () => { w.exited = true; }); // no more products' halves (a gather still ends by its own checks)
     return w;
   }
@@ -234,16 +249,17 @@ export class GatherWorker {
 
   /** Whether products' halves can run here (created with the BLAS, and alive). */
   get computes(): boolean {
-    return this.canGemm && !this.disposed && !this.exited;
+    return this.canGemm && !this.disposed && !this.exited && Atomics.load(this.ctrl, SLOT.NOBLAS) === 0;
   }
 
   /**
    * Starts cblas_sgemm(RowMajor, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc) on the helper thread, A, B and
-   * C given as byte addresses in the shared memory; it runs before any gather chunk not yet begun. Returns the wait,
-   * which throws if the product failed or the thread is gone.
+   * C given as byte addresses in the shared memory; it runs before any gather chunk not yet begun. Returns the wait:
+   * true once the half is done, false if the thread cannot run products after all (the caller computes the half);
+   * it throws if the product failed or the thread is gone.
    */
   gemmAsync(ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number,
-    beta: number, c: number, ldc: number): () => void {
+    beta: number, c: number, ldc: number): () => boolean {
     const s = this.ctrl;
     s[SLOT.G_TA] = ta; s[SLOT.G_TB] = tb; s[SLOT.G_M] = m; s[SLOT.G_N] = n; s[SLOT.G_K] = k;
     s[SLOT.G_A] = a; s[SLOT.G_LDA] = lda; s[SLOT.G_B] = b; s[SLOT.G_LDB] = ldb; s[SLOT.G_C] = c; s[SLOT.G_LDC] = ldc;
@@ -256,9 +272,11 @@ export class GatherWorker {
     return () => this.gemmJoin(g);
   }
 
-  private gemmJoin(g: number): void {
+  /** Waits for half g; false when the worker cannot run products (NOBLAS): the caller then computes it. */
+  private gemmJoin(g: number): boolean {
     const s = this.ctrl, since = performance.now();
     for (let i = 0; Atomics.load(s, SLOT.GDONE) !== g; i++) {
+      if (Atomics.load(s, SLOT.NOBLAS)) return false;
       if (i < 20_000) continue; // the halves take about as long as each other: spin a little first
       Atomics.wait(s, SLOT.GDONE, Atomics.load(s, SLOT.GDONE), 50);
       if (Atomics.load(s, SLOT.GDONE) !== g && (Atomics.load(s, SLOT.DEAD) || performance.now() - since > GEMM_STALL_MS)) {
@@ -267,6 +285,7 @@ export class GatherWorker {
       }
     }
     if (s[SLOT.GFAIL]) throw new Error('gemm: cblas_sgemm failed on the helper thread');
+    return true;
   }
 
   /** Keeps the worker off the cores (from its next chunk on) until resume(). */
