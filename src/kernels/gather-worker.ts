@@ -78,6 +78,12 @@ try {
   console.error('cifar-mlp: the helper thread cannot run products: ' + e.message);
 }
 const scalars = new Float64Array(sab, S.GF * 4, 2);
+// The memory as this thread sees it, reaching at least byte \`end\`: another thread's memory.grow reaches this one's
+// view asynchronously; grow(0) brings it up to date at once.
+const bufferReaching = (end) => {
+  if (memory.buffer.byteLength < end) memory.grow(0);
+  return memory.buffer;
+};
 let gemmSeen = 0;
 const runGemm = () => {
   if (!sgemm) return; // the caller sees NOBLAS
@@ -85,11 +91,12 @@ const runGemm = () => {
   if (g === gemmSeen) return;
   gemmSeen = g;
   try {
-    const buf = memory.buffer;
+    const buf = bufferReaching(Math.max(ctrl[S.G_A], ctrl[S.G_B], ctrl[S.G_C]) + 4);
     sgemm(101, ctrl[S.G_TA], ctrl[S.G_TB], ctrl[S.G_M], ctrl[S.G_N], ctrl[S.G_K], scalars[0], new Float32Array(buf, ctrl[S.G_A]), ctrl[S.G_LDA],
       new Float32Array(buf, ctrl[S.G_B]), ctrl[S.G_LDB], scalars[1], new Float32Array(buf, ctrl[S.G_C]), ctrl[S.G_LDC]);
   } catch (e) {
     Atomics.store(ctrl, S.GFAIL, 1);
+    console.error('cifar-mlp: a product on the helper thread failed: ' + e.message);
   }
   Atomics.store(ctrl, S.GDONE, g);
   Atomics.notify(ctrl, S.GDONE);
@@ -121,7 +128,8 @@ for (;;) {
       break;
     }
     try {
-      runChunk(ctrl, S, ex, memory.buffer, src, chunk, ROWS_PER_CHUNK, copyRows);
+      const n = ctrl[S.COUNT] * ctrl[S.D];
+      runChunk(ctrl, S, ex, bufferReaching(Math.max(ctrl[S.STAGING] + n, ctrl[S.OUT] + 4 * n)), src, chunk, ROWS_PER_CHUNK, copyRows);
     } catch (e) {
       Atomics.store(ctrl, S.FAIL, 1);
     }
