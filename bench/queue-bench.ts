@@ -17,31 +17,20 @@ import { createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseFlags } from './flags.js';
 import { median } from './stats.js';
 
 interface Args { config: string; data: string | null; runs: number; trials: number | null; queue: string | null; keep: boolean; json: boolean }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { config: 'config/search-coarse.yaml', data: null, runs: 2, trials: null, queue: null, keep: false, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const x = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`queue-bench: ${x} needs a value`);
-      return v;
-    };
-    if (x === '--config') a.config = value();
-    else if (x === '--data') a.data = value();
-    else if (x === '--runs') a.runs = Math.max(1, Number(value()) || 1);
-    else if (x === '--trials') a.trials = Math.max(1, Number(value()) || 1);
-    else if (x === '--queue') a.queue = value();
-    else if (x === '--keep') a.keep = true;
-    else if (x === '--json') a.json = true;
-    else if (x === '-h' || x === '--help') {
-      console.log('usage: node dist/queue-bench.js [--config FILE] [--data DIR] [--runs N] [--trials N] [--queue URL] [--keep] [--json]');
-      process.exit(0);
-    } else throw new Error(`queue-bench: unknown option ${x}`);
-  }
+  parseFlags('queue-bench', 'usage: node dist/queue-bench.js [--config FILE] [--data DIR] [--runs N] [--trials N] [--queue URL] [--keep] [--json]', argv, {
+    '--config': (v) => { a.config = v; },
+    '--data': (v) => { a.data = v; },
+    '--runs': (v) => { a.runs = Math.max(1, Number(v) || 1); },
+    '--trials': (v) => { a.trials = Math.max(1, Number(v) || 1); },
+    '--queue': (v) => { a.queue = v; },
+  }, { '--keep': () => { a.keep = true; }, '--json': () => { a.json = true; } });
   return a;
 }
 

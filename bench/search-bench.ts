@@ -19,30 +19,19 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseFlags } from './flags.js';
 import { median } from './stats.js';
 
 interface Args { config: string; data: string | null; runs: number; workers: number; keep: boolean; json: boolean }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { config: 'config/search-coarse.yaml', data: null, runs: 3, workers: availableParallelism(), keep: false, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const x = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`search-bench: ${x} needs a value`);
-      return v;
-    };
-    if (x === '--config') a.config = value();
-    else if (x === '--data') a.data = value();
-    else if (x === '--runs') a.runs = Math.max(1, Number(value()) || 1);
-    else if (x === '--workers') a.workers = Math.max(2, Number(value()) || 2);
-    else if (x === '--keep') a.keep = true;
-    else if (x === '--json') a.json = true;
-    else if (x === '-h' || x === '--help') {
-      console.log('usage: node dist/search-bench.js [--config FILE] [--data DIR] [--runs N] [--workers N] [--keep] [--json]');
-      process.exit(0);
-    } else throw new Error(`search-bench: unknown option ${x}`);
-  }
+  parseFlags('search-bench', 'usage: node dist/search-bench.js [--config FILE] [--data DIR] [--runs N] [--workers N] [--keep] [--json]', argv, {
+    '--config': (v) => { a.config = v; },
+    '--data': (v) => { a.data = v; },
+    '--runs': (v) => { a.runs = Math.max(1, Number(v) || 1); },
+    '--workers': (v) => { a.workers = Math.max(2, Number(v) || 2); },
+  }, { '--keep': () => { a.keep = true; }, '--json': () => { a.json = true; } });
   return a;
 }
 
