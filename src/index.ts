@@ -14,7 +14,7 @@ export { train, type TrainOptions, type TrainProgress } from './api/train.js';
 export { search, type SearchEvent, type SearchOptions, type SearchState } from './api/search.js';
 export { evaluate, type EvaluateOptions, type Evaluation } from './api/evaluate.js';
 export { loadModel, predict, type ImageSource, type LoadModelOptions, type Model, type Prediction } from './api/predict.js';
-export { ConfigError, UsageError } from './config/errors.js';
+export { ConfigError, UsageError } from './util/errors.js';
 export { configReference } from './config/doc.js';
 
 export type { AnyConfig, ConfigKind, GradcheckConfig, SearchConfig, TrainConfig } from './config/schema.js';

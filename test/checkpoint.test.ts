@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, UsageError } from '../src/config/errors.js';
+import { ConfigError, UsageError } from '../src/util/errors.js';
 import { trainSchema, type TrainConfig } from '../src/config/train-schema.js';
 import { computeNormalization } from '../src/data/normalization.js';
 import { loadSplits } from '../src/data/splits.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/config/errors.js';
+import { ConfigError } from '../src/util/errors.js';
 import { loadConfig } from '../src/config/load.js';
 import { configSchemas } from '../src/config/schema.js';
 import { fieldPaths } from '../src/config/suggest.js';

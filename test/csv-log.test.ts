@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { trimMetricsForResume } from '../src/pipeline/train-into-folder.js';
-import { UsageError } from '../src/config/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import { readTrialsCsv, trialColumns } from '../src/search/results.js';
 import type { ParamSpec } from '../src/config/search-schema.js';
 

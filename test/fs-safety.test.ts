@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../src/config/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import { jsonDepth, parseJsonBounded } from '../src/util/bounded-json.js';
 import { parseCoreYaml, YamlError } from '../src/util/core-yaml.js';
 import { makeDirs } from '../src/util/make-dirs.js';

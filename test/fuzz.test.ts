@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../src/config/errors.js';
+import { UsageError } from '../src/util/errors.js';
 import { applySet, loadConfig, validateConfig } from '../src/config/load.js';
 import type { TrainConfig } from '../src/config/schema.js';
 import { DataError, PIXELS, readBatches, RECORD_BYTES } from '../src/data/cifar.js';

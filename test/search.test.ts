@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../src/config/errors.js';
+import { ConfigError } from '../src/util/errors.js';
 import { loadConfig, validateConfig } from '../src/config/load.js';
 import { searchSchema, type SearchConfig } from '../src/config/search-schema.js';
 import { computeNormalization } from '../src/data/normalization.js';

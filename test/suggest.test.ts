@@ -1,6 +1,6 @@
 /** "Did you mean" for config fields, --set paths (same machinery) and the closeness rule behind it. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/config/errors.js';
+import { ConfigError } from '../src/util/errors.js';
 import { applySet, validateConfig } from '../src/config/load.js';
 import { configSchemas } from '../src/config/schema.js';
 import { closestName, fieldPaths, isNear, suggestField } from '../src/config/suggest.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resumeStateOf } from '../src/pipeline/train-into-folder.js';
-import { ConfigError } from '../src/config/errors.js';
+import { ConfigError } from '../src/util/errors.js';
 import { searchSchema } from '../src/config/search-schema.js';
 import { trainSchema, type TrainConfig } from '../src/config/train-schema.js';
 import { CLASSES, PIXELS } from '../src/data/cifar.js';

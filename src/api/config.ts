@@ -1,5 +1,5 @@
 /** Loading and validating configs for library callers: from a YAML file or a plain object, with the CLI's checks. */
-import { ConfigError, UsageError } from '../config/errors.js';
+import { ConfigError, UsageError } from '../util/errors.js';
 import { applySet, readYamlFile, validateConfig as validateRaw } from '../config/load.js';
 import type { AnyConfig, ConfigKind, GradcheckConfig, SearchConfig, TrainConfig } from '../config/schema.js';
 

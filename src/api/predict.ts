@@ -1,5 +1,5 @@
 /** `loadModel()` and `predict()`: class probabilities of images from a trained model file (as `cifar-mlp predict`). */
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { PIXELS, type Dataset } from '../data/cifar.js';
 import { isPng, pngToPixels, readImageInput, type ImageInput } from '../data/image-input.js';
 import { selectBackendOrExplain } from '../kernels/choose.js';

@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, readYamlFile } from '../config/load.js';
 import { BACKEND_NAMES } from '../kernels/names.js';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { writeFileAtomic } from '../util/atomic.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../util/errors.js';
 import { configSchemas, type ConfigKind } from './schema.js';
 
 interface JsonSchema {

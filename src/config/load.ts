@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import type { z } from 'zod';
 import { parseCoreYaml } from '../util/core-yaml.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../util/errors.js';
 import { configSchemas, type AnyConfig, type ConfigKind } from './schema.js';
 import { fieldPaths, suggestField } from './suggest.js';
 

@@ -3,7 +3,7 @@
  * `signal` (the CLI's SIGINT/SIGTERM signal) cancels the download; its temporary files are removed.
  */
 import { dirname } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import { downloadCifar10, DownloadError } from './download.js';
 import { progressBar } from './download-progress.js';

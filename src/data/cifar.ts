@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 
 export const RECORD_BYTES = 3073;
 export const PIXELS = 3072;

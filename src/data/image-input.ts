@@ -4,7 +4,7 @@
  */
 import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { PIXELS, RECORD_BYTES, readBatches, type Dataset } from './cifar.js';
 
 export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -1,5 +1,5 @@
 /** The train / validation / test splits a config asks for, read once into shared memory. */
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import { batchPath, readBatches, slice, type Dataset } from './cifar.js';
 

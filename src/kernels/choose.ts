@@ -1,5 +1,5 @@
 /** The backend a command runs on: selected, or a one-line UsageError naming it; and the start line's account of the choice. */
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { selectBackend, type BackendName, type Selection, type StepShape } from './select.js';
 
 /** A kernel backend, or a one-line UsageError naming the backend when it does not load here. */

@@ -23,7 +23,7 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError, ConfigError } from '../config/errors.js';
+import { UsageError, ConfigError } from '../util/errors.js';
 import { trainSchema, type TrainConfig } from '../config/train-schema.js';
 import { formatIssues } from '../config/load.js';
 import { CLASSES, PIXELS, type Dataset } from '../data/cifar.js';

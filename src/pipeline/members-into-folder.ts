@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { makeDirs } from '../util/make-dirs.js';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
 import { CLASSES, PIXELS } from '../data/cifar.js';

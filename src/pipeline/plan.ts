@@ -1,5 +1,5 @@
 /** Run length and evaluation points derived from a training config and the training split's size. */
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import type { Splits } from '../data/splits.js';
 import { MAX_MODEL_BYTES, modelFileBytes } from '../model/checkpoint.js';

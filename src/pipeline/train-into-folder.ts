@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import { acquireDataDir } from '../data/acquire.js';
 import { CLASSES, PIXELS } from '../data/cifar.js';

@@ -1,7 +1,7 @@
 /** A search's output folder as other commands see it (plot, evaluate): is it one, its summary, its chosen trial. */
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { MODEL_FILE } from '../model/checkpoint.js';
 import { parseJsonBounded } from '../util/bounded-json.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';

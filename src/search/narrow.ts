@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { parseJsonBounded } from '../util/bounded-json.js';
 import { readRegularText } from '../util/read-file.js';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { LAMBDA_PATH, type ParamSpec, type SearchSpace } from '../config/search-schema.js';
 import { pow10 } from '../util/pow10.js';
 import { isLogScale, round6, scaleOf, shortName, type ParamValues } from './space.js';

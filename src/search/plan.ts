@@ -3,7 +3,7 @@
  * the trial folder names, and the pool sizing (workers, kernel threads per trial).
  */
 import { availableParallelism } from 'node:os';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError } from '../util/errors.js';
 import { formatIssues } from '../config/load.js';
 import { withField } from '../config/paths.js';
 import type { SearchConfig, TrainConfig } from '../config/schema.js';

@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { Redis, type RedisOptions } from 'ioredis';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { descriptorSchema, redactUrl, REGISTRY_KEY, type SearchDescriptor } from './queue-protocol.js';
 
 export { checkQueueUrl } from './queue-protocol.js';

@@ -15,7 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import pkg from '../../package.json' with { type: 'json' };
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { trainSchema } from '../config/train-schema.js';
 import type { RungDecision } from '../stages/rung-gate.js';
 import type { TrialResult, TrialTask } from './types.js';

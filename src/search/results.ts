@@ -13,7 +13,7 @@ import { parseString } from 'fast-csv';
 import type { ParamSpec } from '../config/search-schema.js';
 import type { RungRecord } from './pruner.js';
 import type { ParamValues } from './space.js';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { readRegularText } from '../util/read-file.js';
 import type { TrialResult } from './types.js';
 

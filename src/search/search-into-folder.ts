@@ -8,7 +8,7 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import type { SearchConfig } from '../config/schema.js';
 import { acquireDataDir } from '../data/acquire.js';
 import { computeNormalization } from '../data/normalization.js';

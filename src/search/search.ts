@@ -17,7 +17,7 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from '../util/errors.js';
 import { toYaml } from '../config/load.js';
 import type { ParamSpec, SamplerName, SearchConfig } from '../config/search-schema.js';
 import type { TrainConfig } from '../config/schema.js';

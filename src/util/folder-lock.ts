@@ -8,7 +8,7 @@
 import { closeSync, constants, linkSync, lstatSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from './errors.js';
 import { errnoText } from './errno.js';
 import { readRegularText } from './read-file.js';
 

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from './errors.js';
 import { errnoText } from './errno.js';
 
 function isDir(path: string): boolean | 'missing' {

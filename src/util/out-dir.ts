@@ -1,7 +1,7 @@
 /** Output folders: a non-empty folder is never silently reused. */
 import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../config/errors.js';
+import { UsageError } from './errors.js';
 import { FolderLockedError, LOCK_FILE, lockFolder, type FolderLock } from './folder-lock.js';
 import { makeDirs } from './make-dirs.js';
 

@@ -8,7 +8,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
-import { UsageError } from '../../config/errors.js';
+import { UsageError } from '../../util/errors.js';
 import { PIXELS } from '../../data/cifar.js';
 import {
   CheckpointError, deliveredMembers, loadCheckpoint, MAX_MEMBERS, MAX_MODEL_BYTES, modelFileBytes, serializeModel, type Checkpoint,

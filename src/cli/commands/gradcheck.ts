@@ -3,7 +3,7 @@
  * float64, and the training backend's float32 gradients against the float64 reference. Prints a table
  * on stdout, writes gradcheck.csv and summary.json, and exits 1 when an error exceeds its threshold.
  */
-import { UsageError } from '../../config/errors.js';
+import { UsageError } from '../../util/errors.js';
 import { CLASSES } from '../../data/cifar.js';
 import type { GradcheckConfig } from '../../config/schema.js';
 import { acquireDataDir } from '../../data/acquire.js';

@@ -12,7 +12,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../config/errors.js';
+import { UsageError } from '../../util/errors.js';
 import { readImageInput } from '../../data/image-input.js';
 import type { FolderLock } from '../../util/folder-lock.js';
 import { claimDir } from '../../util/out-dir.js';

@@ -4,7 +4,7 @@
  * the queue for another worker (exit 130); a second quits at once (the trials' locks expire and they run
  * elsewhere). It never downloads data: the folder must exist here.
  */
-import { UsageError } from '../../config/errors.js';
+import { UsageError } from '../../util/errors.js';
 import { DataDirError, resolveDataDir } from '../../data/locate.js';
 import { QueueWorker } from '../../search/queue-worker.js';
 import { runForcedExitHooks } from '../../util/shutdown.js';
