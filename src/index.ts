@@ -21,8 +21,10 @@ export type { AnyConfig, ConfigKind, GradcheckConfig, SearchConfig, TrainConfig 
 export type { ParamSpec, SamplerName } from './config/search-schema.js';
 export type { BackendName } from './kernels/names.js';
 export type { BackendChoice } from './kernels/select.js';
-export type { EnsembleResult, FinalMetrics, MemberResult, MemberRun, RunStatus, Summary } from './pipeline/ledger.js';
-export type { SplitEvaluation } from './model/evaluate-model.js';
+export type { EnsembleResult, FinalMetrics, MemberResult, MemberRun, RunStatus, Summary } from './formats/run-summary.js';
+export type { SplitEvaluation } from './experiment/evaluate-model.js';
 export type { ChosenTrial, SearchStatus, SearchSummary, TrialEntry } from './search/search.js';
 export type { RankedTrial, TrialRow } from './search/results.js';
-export type { MetricsRow, SplitMetrics } from './stages/types.js';
+export type { StepMetrics } from './stages/types.js';
+export type { SplitMetrics } from './model/split-metrics.js';
+export type { MetricsRow } from './formats/metrics-csv.js';

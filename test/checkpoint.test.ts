@@ -15,7 +15,7 @@ import { selectBackend, type BackendName } from '../src/kernels/select.js';
 import {
   checkResumable, checksumOf, CheckpointError, deliveredMembers, loadCheckpoint, modelFromCheckpoint, networkFromCheckpoint, parseCheckpoint, Predictor,
   saveCheckpoint, serializeModel,
-} from '../src/model/checkpoint.js';
+} from '../src/formats/model-file.js';
 import { Network } from '../src/model/network.js';
 import { runTraining } from '../src/pipeline/train.js';
 import { resumeStateOf, trimMetricsForResume } from '../src/pipeline/train-into-folder.js';

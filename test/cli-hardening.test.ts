@@ -17,8 +17,8 @@ import { PNG } from 'pngjs';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRecords, PIXELS, RECORD_BYTES } from '../src/data/cifar.js';
-import { checksumOf } from '../src/model/checkpoint.js';
-import { METRICS_COLUMNS } from '../src/stages/metrics-sink.js';
+import { checksumOf } from '../src/formats/model-file.js';
+import { METRICS_COLUMNS } from '../src/formats/metrics-csv.js';
 import { listing } from './helpers/cli.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 

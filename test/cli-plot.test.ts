@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { METRICS_COLUMNS } from '../src/stages/metrics-sink.js';
+import { METRICS_COLUMNS } from '../src/formats/metrics-csv.js';
 
 const root = mkdtempSync(join(tmpdir(), 'cifar-plot-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -13,7 +13,7 @@ import type { ParamSpec } from '../src/config/search-schema.js';
 
 const SPACE: Record<string, ParamSpec> = { 'base.train.lambda': { dist: 'log-uniform', min: 1e-5, max: 1e-1 } };
 const TRIAL_COLUMNS = trialColumns(Object.keys(SPACE));
-import { METRICS_COLUMNS } from '../src/stages/metrics-sink.js';
+import { METRICS_COLUMNS } from '../src/formats/metrics-csv.js';
 import { CsvLog } from '../src/util/csv-log.js';
 import { FileWriteError } from '../src/util/errno.js';
 import { bundle } from './helpers/bundle.js';

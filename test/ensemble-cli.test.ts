@@ -13,7 +13,7 @@ import { memberConfig } from '../src/pipeline/members-into-folder.js';
 import { trainSchema } from '../src/config/train-schema.js';
 import { loadSplits } from '../src/data/splits.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
-import { loadCheckpoint, modelFromCheckpoint, Predictor } from '../src/model/checkpoint.js';
+import { loadCheckpoint, modelFromCheckpoint, Predictor } from '../src/formats/model-file.js';
 import { smoother, suggestRange, sweepEta } from '../src/pipeline/lr-find.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 

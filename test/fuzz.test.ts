@@ -17,7 +17,7 @@ import { computeNormalization } from '../src/data/normalization.js';
 import { loadSplits } from '../src/data/splits.js';
 import { checkSplitsFit } from '../src/pipeline/plan.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
-import { checksumOf, CheckpointError, parseCheckpoint, serializeModel } from '../src/model/checkpoint.js';
+import { checksumOf, CheckpointError, parseCheckpoint, serializeModel } from '../src/formats/model-file.js';
 import { Network } from '../src/model/network.js';
 import { planRun } from '../src/pipeline/plan.js';
 import { Rng } from '../src/util/rng.js';

@@ -1,6 +1,7 @@
 /** The gradient-check table on the terminal: within 100 columns even for the widest values, every row present. */
 import { describe, expect, it } from 'vitest';
-import { formatTable, type GradcheckRow } from '../src/gradcheck/run.js';
+import { formatTable } from '../src/gradcheck/run.js';
+import type { GradcheckRow } from '../src/formats/gradcheck.js';
 
 const row = (o: Partial<GradcheckRow>): GradcheckRow => ({
   param: 'W1', size: 153_600, checked: 153_600, maxAbsDiff: 1.234e-11, maxRelError: 4.567e-8, infRelError: 8.9e-10, normRelError: 1.1e-9, maxAbsGrad: 0.5,

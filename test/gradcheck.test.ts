@@ -21,7 +21,8 @@ import {
   sampleEntries,
   toFloat32Values,
 } from '../src/gradcheck/check.js';
-import { checkBatch, GRADCHECK_COLUMNS, runGradcheck, type GradcheckSummary } from '../src/gradcheck/run.js';
+import { checkBatch, runGradcheck } from '../src/gradcheck/run.js';
+import { GRADCHECK_COLUMNS, type GradcheckSummary } from '../src/formats/gradcheck.js';
 import { lastValueFrom, of, toArray } from 'rxjs';
 import { PIXELS as PIXELS_ALL } from '../src/data/cifar.js';
 import { fillFromMean } from '../src/data/augmentation.js';

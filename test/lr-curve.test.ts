@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cyclicalEta } from '../src/model/schedule.js';
 import { learningRateCurve, scheduleVertices, type LrPoint } from '../src/report/lr-curve.js';
-import { METRICS_COLUMNS, parseMetricsCsv, readRunArtifacts } from '../src/report/metrics-csv.js';
+import { METRICS_COLUMNS, parseMetricsCsv } from '../src/formats/metrics-csv.js';
+import { readRunArtifacts } from '../src/report/run-folder.js';
 import { lrSpec } from '../src/report/plots.js';
 import { metricsLines } from './helpers/metrics.js';
 

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { METRICS_COLUMNS } from '../src/report/metrics-csv.js';
+import { METRICS_COLUMNS } from '../src/formats/metrics-csv.js';
 import { writeReportPage } from '../src/report/page.js';
 import { browserOrSkip } from './helpers/browser.js';
 import { metricsLines, SUMMARY } from './helpers/metrics.js';

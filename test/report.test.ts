@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/util/atomic.js';
-import { METRICS_COLUMNS, parseMetricsCsv, readRunArtifacts } from '../src/report/metrics-csv.js';
+import { METRICS_COLUMNS, parseMetricsCsv } from '../src/formats/metrics-csv.js';
+import { readRunArtifacts } from '../src/report/run-folder.js';
 import {
   formatNumber,
   renderMetricsPlots,

@@ -15,7 +15,7 @@ import type { TrialRow } from '../src/search/results.js';
 import { buildSummary, planSearch, type SearchSummary } from '../src/search/search.js';
 import { coordOf } from '../src/search/space.js';
 import { metricsLines } from './helpers/metrics.js';
-import { METRICS_COLUMNS } from '../src/stages/metrics-sink.js';
+import { METRICS_COLUMNS } from '../src/formats/metrics-csv.js';
 
 let root: string;
 beforeAll(() => { root = mkdtempSync(join(tmpdir(), 'search-report-test-')); });

@@ -12,7 +12,7 @@ import { loadConfig, validateConfig } from '../src/config/load.js';
 import { searchSchema, type SearchConfig } from '../src/config/search-schema.js';
 import { computeNormalization } from '../src/data/normalization.js';
 import { loadSplits } from '../src/data/splits.js';
-import { loadCheckpoint } from '../src/model/checkpoint.js';
+import { loadCheckpoint } from '../src/formats/model-file.js';
 import type { TrialExecutor } from '../src/search/executor.js';
 import { resolveSpace } from '../src/search/narrow.js';
 import { checkTrialConfigs, poolSize, trialConfig } from '../src/search/plan.js';

@@ -16,7 +16,7 @@ import { computeNormalization } from '../src/data/normalization.js';
 import { loadSplits } from '../src/data/splits.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
 import { selectBackend, type BackendName } from '../src/kernels/select.js';
-import { checkResumable, loadCheckpoint, parseCheckpoint, Predictor, saveCheckpoint, serializeModel } from '../src/model/checkpoint.js';
+import { checkResumable, loadCheckpoint, parseCheckpoint, Predictor, saveCheckpoint, serializeModel } from '../src/formats/model-file.js';
 import { meanWeights, networkOf } from '../src/model/ensemble.js';
 import { Evaluator } from '../src/model/evaluator.js';
 import { Network, PARAM_NAMES } from '../src/model/network.js';

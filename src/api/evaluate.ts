@@ -1,7 +1,7 @@
 /** `evaluate()`: a trained model's accuracy on each split, per class, with confusion matrices (as `cifar-mlp evaluate`). */
 import { selectBackendOrExplain } from '../kernels/choose.js';
 import type { BackendName } from '../kernels/names.js';
-import { evaluateSplits, evaluationInputs, type SplitEvaluation } from '../model/evaluate-model.js';
+import { evaluateSplits, evaluationInputs, type SplitEvaluation } from '../experiment/evaluate-model.js';
 import { modelTarget } from '../search/folder.js';
 
 export interface EvaluateOptions {

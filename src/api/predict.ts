@@ -4,7 +4,8 @@ import { PIXELS, type Dataset } from '../data/cifar.js';
 import { isPng, pngToPixels, readImageInput, type ImageInput } from '../data/image-input.js';
 import { selectBackendOrExplain } from '../kernels/choose.js';
 import type { BackendName } from '../kernels/names.js';
-import { argmax, deliveredMembers, loadCheckpoint, modelFromCheckpoint, Predictor } from '../model/checkpoint.js';
+import { deliveredMembers, loadCheckpoint, modelFromCheckpoint } from '../formats/model-file.js';
+import { argmax, Predictor } from '../model/predictor.js';
 
 /**
  * Images to classify: a file path (a 32×32 RGB/RGBA PNG, or a CIFAR-10 .bin file of records), the bytes of a PNG

@@ -1,8 +1,8 @@
 /** `train()`: one training run into a folder, as `cifar-mlp run <train config>` does it. */
 import type { TrainConfig } from '../config/schema.js';
-import type { Summary } from '../pipeline/ledger.js';
-import { trainIntoFolder } from '../pipeline/train-into-folder.js';
-import type { SplitMetrics } from '../stages/types.js';
+import type { Summary } from '../formats/run-summary.js';
+import { trainIntoFolder } from '../experiment/train-run.js';
+import type { SplitMetrics } from '../model/split-metrics.js';
 import { abortedBeforeStart } from './abort.js';
 import { configOfKind, type ConfigSource } from './config.js';
 

@@ -11,7 +11,7 @@ import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { isSearchFolder, readSearchSummary } from '../search/folder.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readMetricsCsv } from '../report/metrics-csv.js';
+import { readMetricsCsv } from '../formats/metrics-csv.js';
 import { lockFolder } from '../util/folder-lock.js';
 import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';

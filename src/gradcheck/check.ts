@@ -17,6 +17,7 @@
 import { hostData, type Labels, type Matrix } from '../kernels/backend.js';
 import { PARAM_NAMES, type LossOptions, type Network, type ParamName } from '../model/network.js';
 import { Rng } from '../util/rng.js';
+import type { GradientError } from '../formats/gradcheck.js';
 
 /** Default floor of the relative error's denominator: see `check.eps` in the gradcheck schema. */
 export const DEFAULT_EPS = 1e-3;
@@ -25,23 +26,8 @@ export type Gradients = Record<ParamName, Float64Array>;
 /** Flat indices of the entries to check per parameter; null = every entry. */
 export type EntrySelection = Record<ParamName, Int32Array | null>;
 
-export interface ParamError {
-  param: ParamName;
-  /** Entries of the parameter. */
-  size: number;
-  /** Entries compared. */
-  checked: number;
-  /** max_i |a_i − b_i|. */
-  maxAbsDiff: number;
-  /** max_i |a_i − b_i| / max(eps, |a_i| + |b_i|). */
-  maxRelError: number;
-  /** max_i |b_i| (the reference's largest entry among those compared). */
-  maxAbsGrad: number;
-  /** max_i |a_i − b_i| / max_i |b_i| (0 when both are all zero). */
-  infRelError: number;
-  /** ‖a − b‖₂ / ‖b‖₂ over the compared entries (0 when both are all zero). */
-  normRelError: number;
-}
+/** One parameter's gradient against its reference (a row of gradcheck.csv without the check's fields). */
+export type ParamError = GradientError;
 
 export interface NumericalOptions {
   /** Centered-difference step (default 1e-5). */

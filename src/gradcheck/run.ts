@@ -14,46 +14,12 @@ import { augmentRng } from '../stages/augment.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
 import { ReferenceBackend } from '../kernels/reference.js';
 import { Network, PARAM_NAMES, type ParamName } from '../model/network.js';
-import { CsvLog } from '../util/csv-log.js';
-import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { GradcheckLog, writeGradcheckSummary, type CheckKind, type GradcheckRow, type GradcheckSummary } from '../formats/gradcheck.js';
 import { makeDirs } from '../util/make-dirs.js';
 import { cutAtSpace } from '../util/fit-line.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { compareBackends, gradientCheck, sampleEntries, toFloat32Values, type ParamError } from './check.js';
-
-export const GRADCHECK_COLUMNS = [
-  'check', 'backend', 'lambda', 'param', 'size', 'checked',
-  'max_abs_diff', 'max_rel_error', 'inf_rel_error', 'norm_rel_error', 'max_abs_grad',
-  'criterion', 'threshold', 'passed',
-] as const;
-
-export type CheckKind = 'numerical-f64' | 'float32-vs-f64';
-
-export interface GradcheckRow extends ParamError {
-  check: CheckKind;
-  backend: string;
-  lambda: number;
-  /** The error judged against the threshold: max_rel_error (numerical) or inf_rel_error (float32). */
-  criterion: 'max_rel_error' | 'inf_rel_error';
-  threshold: number;
-  passed: boolean;
-}
-
-export interface GradcheckSummary {
-  status: 'passed' | 'failed' | 'interrupted';
-  name: string;
-  seed: number;
-  shape: { n: number; d: number; m: number; k: number };
-  /** Largest error per check, lambda and parameter; the rows of gradcheck.csv. */
-  results: GradcheckRow[];
-  /** Per check: the largest criterion value over lambdas and parameters, and its threshold. */
-  worst: Partial<Record<CheckKind, { value: number; threshold: number; passed: boolean }>>;
-  float32Backend: string | null;
-  seconds: number;
-  startedAt: string;
-  finishedAt: string;
-  config: GradcheckConfig;
-}
+import { compareBackends, gradientCheck, sampleEntries, toFloat32Values } from './check.js';
 
 /**
  * The first n records, standardised with `train`'s statistics, keeping the first d dimensions: n × d row-major float64.
@@ -114,10 +80,10 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
   const entries = sampleEntries(net, config.check.entries, new Rng(deriveSeed(config.seed, 'gradcheck-entries')));
 
   const results: GradcheckRow[] = [];
-  const csv = new CsvLog(join(outDir, 'gradcheck.csv'), GRADCHECK_COLUMNS);
+  const csv = new GradcheckLog(outDir);
   const record = async (row: GradcheckRow) => {
     results.push(row);
-    await csv.write(csvRecord(row));
+    await csv.write(row);
   };
   let status: GradcheckSummary['status'] = 'passed';
   try {
@@ -166,25 +132,17 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
     w.passed &&= r.passed;
   }
   const summary: GradcheckSummary = {
+    kind: 'gradcheck',
     status, name: config.name, seed: config.seed, shape: { n, d, m, k }, results, worst,
     float32Backend: opts.backend && config.float32.enabled ? opts.backend.name : null,
     seconds: (Date.now() - started) / 1000,
     startedAt: new Date(started).toISOString(), finishedAt: new Date().toISOString(), config,
   };
-  writeJsonAtomic(join(outDir, 'summary.json'), summary);
+  writeGradcheckSummary(outDir, summary);
   return summary;
 }
 
 const sci = (v: number) => (Number.isFinite(v) ? v.toExponential(3) : String(v));
-
-export function csvRecord(r: GradcheckRow): Record<(typeof GRADCHECK_COLUMNS)[number], string | number> {
-  return {
-    check: r.check, backend: r.backend, lambda: r.lambda, param: r.param, size: r.size, checked: r.checked,
-    max_abs_diff: sci(r.maxAbsDiff), max_rel_error: sci(r.maxRelError), inf_rel_error: sci(r.infRelError),
-    norm_rel_error: sci(r.normRelError), max_abs_grad: sci(r.maxAbsGrad),
-    criterion: r.criterion, threshold: r.threshold, passed: r.passed ? 'yes' : 'NO',
-  };
-}
 
 const TABLE_WIDTH = 100;
 

@@ -10,7 +10,8 @@
 import type { Dataset } from '../data/cifar.js';
 import type { Normalization } from '../data/normalization.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
-import type { SplitMetrics } from '../stages/types.js';
+import { ChunkedInput } from './chunked-input.js';
+import type { SplitMetrics } from './split-metrics.js';
 import { Network, PARAM_NAMES, type NetworkShape, type ParamValues, type ProbabilityModel } from './network.js';
 
 export type EnsembleAverage = 'softmax' | 'weights';
@@ -99,7 +100,8 @@ export async function evaluateEnsemble(
   const none = { loss: NaN, cost: NaN, accuracy: NaN };
   if (count === 0) return { ensemble: none, members: members.map(() => none) };
   const b = ensemble.backend, size = Math.min(chunk, count), k = ensemble.shape.k;
-  const X = b.matrix(size, ensemble.shape.d), rows = new Int32Array(size), labels = new Uint8Array(size);
+  const input = new ChunkedInput(b, norm, size, ensemble.shape.d);
+  const { X, labels } = input;
   // When the members are the ensemble's own networks (softmax averaging), their outputs are averaged as they come.
   const own = members.length === ensemble.networks.length && members.every((m, i) => m === ensemble.networks[i]);
   const mean = own && members.length > 1 ? b.matrix(size, k) : null;
@@ -109,10 +111,7 @@ export async function evaluateEnsemble(
     to.lossSum += r.lossSum;
     to.correct += r.correct;
   };
-  for (let start = 0; start < count; start += size) {
-    const n = Math.min(size, count - start);
-    for (let i = 0; i < n; i++) { rows[i] = start + i; labels[i] = data.labels[start + i]; }
-    await b.gatherNormalized(data.pixels, rows, n, norm.mean, norm.invStd, X);
+  await input.forEach(data, count, async (n) => {
     for (let i = 0; i < members.length; i++) {
       const P = await members[i].probabilities(X);
       const r = await b.crossEntropy(P, labels, n);
@@ -122,7 +121,7 @@ export async function evaluateEnsemble(
     }
     if (mean) add(total, await b.crossEntropy(mean, labels, n));
     else if (!own) add(total, await b.crossEntropy(await ensemble.probabilities(X), labels, n));
-  }
+  });
   const metrics = (s: { lossSum: number; correct: number }, penalty: number): SplitMetrics =>
     ({ loss: s.lossSum / count, cost: s.lossSum / count + penalty, accuracy: s.correct / count });
   const penalties: number[] = [];

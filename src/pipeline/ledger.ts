@@ -3,76 +3,14 @@
  * summary.json, kept in one place. The summary is written when the run starts (status running), when it ends,
  * and, should the process be told to quit at once (a second Ctrl-C), synchronously on the way out.
  */
-import { join } from 'node:path';
 import type { TrainConfig } from '../config/schema.js';
+import {
+  RUN_SUMMARY_VERSION, writeRunSummary, type EnsembleResult, type MemberRun, type RunStatus, type Summary,
+} from '../formats/run-summary.js';
 import type { BackendChoice } from '../kernels/select.js';
-import { writeJsonAtomic } from '../util/atomic.js';
 import { onForcedExit } from '../util/shutdown.js';
-import type { EvaluatedStep, SplitMetrics } from '../stages/types.js';
+import type { EvaluatedStep } from '../stages/types.js';
 import type { RunPlan } from './plan.js';
-
-export type RunStatus = 'running' | 'completed' | 'diverged' | 'pruned' | 'interrupted' | 'failed';
-
-export interface FinalMetrics {
-  train: SplitMetrics;
-  val: SplitMetrics;
-  /** null where the run was not tested (search trials: only the chosen one is). */
-  test: SplitMetrics | null;
-}
-
-/** One network of a run's ensemble and its own final metrics. */
-export interface MemberResult {
-  name: string;
-  step: number;
-  final: FinalMetrics;
-}
-
-/** One member run of an ensemble run (config.ensemble.members > 1), in its folder. */
-export interface MemberRun {
-  dir: string;
-  seed: number;
-  status: RunStatus;
-  steps: number;
-  seconds: number;
-}
-
-/** The ensemble a run delivers (config.ensemble): how it averages, and each of its networks alone. */
-export interface EnsembleResult {
-  average: 'softmax' | 'weights';
-  members: MemberResult[];
-}
-
-export interface Summary {
-  status: RunStatus;
-  name: string;
-  backend: string;
-  threads: number;
-  /** Which backend was asked for, the device it ran on, and why each other one was passed over. */
-  backendChoice?: BackendChoice;
-  seed: number;
-  /** Update steps done. */
-  steps: number;
-  totalSteps: number;
-  epochs: number;
-  /** The step model.json holds (where --resume continues), when the run saves checkpoints. */
-  checkpointStep?: number;
-  seconds: number;
-  samplesPerSecond: number;
-  divergedAtStep?: number;
-  /** Pruned runs (search trials stopped at a rung): the step and the validation accuracy there. */
-  pruned?: { step: number; valAccuracy: number };
-  error?: string;
-  startedAt: string;
-  finishedAt: string;
-  config: TrainConfig;
-  /** What the run delivers, measured at its end: the ensemble where the config builds one, else the trained network. */
-  final: FinalMetrics | null;
-  /** The ensemble's networks, each alone (runs that build an ensemble). */
-  ensemble?: EnsembleResult;
-  /** The member runs of an ensemble run, in order. */
-  memberRuns?: MemberRun[];
-  lastMetrics: EvaluatedStep['metrics'] | null;
-}
 
 export class RunLedger {
   status: RunStatus = 'running';
@@ -88,18 +26,16 @@ export class RunLedger {
   /** Seconds spent in update steps (evaluation excluded), for samplesPerSecond. */
   trainSeconds = 0;
   private readonly started = Date.now();
-  private readonly path: string;
   private readonly unhook: () => void;
 
   constructor(
-    outDir: string,
+    private readonly outDir: string,
     private readonly config: TrainConfig,
     private readonly plan: RunPlan,
     private readonly backend: { name: string; threads: number },
     private readonly firstStep: number,
     private readonly backendChoice?: BackendChoice,
   ) {
-    this.path = join(outDir, 'summary.json');
     this.stepsDone = firstStep;
     this.unhook = onForcedExit(() => {
       if (this.status === 'running') this.status = 'interrupted';
@@ -116,6 +52,8 @@ export class RunLedger {
   summary(): Summary {
     const trained = this.stepsDone - this.firstStep;
     return {
+      kind: 'run',
+      version: RUN_SUMMARY_VERSION,
       status: this.status,
       name: this.config.name,
       backend: this.backend.name,
@@ -143,7 +81,7 @@ export class RunLedger {
 
   write(): Summary {
     const s = this.summary();
-    writeJsonAtomic(this.path, s);
+    writeRunSummary(this.outDir, s);
     return s;
   }
 

@@ -11,27 +11,14 @@ import type { TrainConfig } from '../config/schema.js';
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
+import type { LrFindPoint, LrSuggestion } from '../formats/lr-find.js';
 import { runTraining, type RunStatus } from './train.js';
-
-export interface LrPoint {
-  step: number; // 0-based update step
-  eta: number;
-  loss: number; // the batch loss before the step's update
-  smoothed: number;
-}
-
-export interface LrSuggestion {
-  etaMin: number;
-  etaMax: number;
-  /** The step and learning rate of the lowest smoothed loss. */
-  lowest: { step: number; eta: number; smoothed: number };
-}
 
 export interface LrFindResult {
   status: RunStatus;
   /** Why the sweep ended before its last step (blown up, diverged, interrupted), else null. */
   stopped: string | null;
-  points: LrPoint[];
+  points: LrFindPoint[];
   /** null when the loss never fell. */
   suggestion: LrSuggestion | null;
   seconds: number;
@@ -54,7 +41,7 @@ export function smoother(beta: number): (value: number) => number {
 }
 
 /** The suggested range from the recorded points (see the file comment); null when the loss never fell. */
-export function suggestRange(points: readonly LrPoint[], startDrop: number, maxDivisor: number): LrSuggestion | null {
+export function suggestRange(points: readonly LrFindPoint[], startDrop: number, maxDivisor: number): LrSuggestion | null {
   const finite = points.filter((p) => Number.isFinite(p.smoothed));
   if (finite.length < 2) return null;
   let lowest = finite[0];
@@ -88,14 +75,14 @@ export interface LrFindOptions {
   outDir: string;
   normalization?: Normalization;
   signal?: AbortSignal;
-  onPoint?: (p: LrPoint, total: number) => void;
+  onPoint?: (p: LrFindPoint, total: number) => void;
 }
 
 export async function runLrFind(opts: LrFindOptions): Promise<LrFindResult> {
   const { etaMin, etaMax, steps, smoothing, stopFactor, startDrop, maxDivisor } = opts.config.lrFind;
   const etaAt = sweepEta(etaMin, etaMax, steps);
   const smooth = smoother(smoothing);
-  const points: LrPoint[] = [];
+  const points: LrFindPoint[] = [];
   const stop = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
   let lowest = Infinity, stopped: string | null = null;

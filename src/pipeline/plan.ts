@@ -1,8 +1,9 @@
 /** Run length and evaluation points derived from a training config and the training split's size. */
+import { availableParallelism } from 'node:os';
 import { ConfigError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import type { Splits } from '../data/splits.js';
-import { MAX_MODEL_BYTES, modelFileBytes } from '../model/checkpoint.js';
+import { MAX_MODEL_BYTES, modelFileBytes } from '../formats/model-file.js';
 
 export interface RunPlan {
   stepsPerEpoch: number;
@@ -62,4 +63,12 @@ export function checkSplitsFit(config: TrainConfig, splits: Splits, source = 'co
   }
   if (problems.length || !plan) throw new ConfigError(problems);
   return plan;
+}
+
+/**
+ * The kernel threads of a run, from `kernels.threads`: the value itself when it is set (≥ 1); 0 = the cores of the
+ * machine it runs on, shared evenly by the `sharing` runs there at once (a search's trials), at least 1 each.
+ */
+export function kernelThreads(requested: number, sharing = 1, cores = availableParallelism()): number {
+  return requested > 0 ? requested : Math.max(1, Math.floor(Math.max(1, cores) / Math.max(1, sharing)));
 }

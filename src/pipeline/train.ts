@@ -29,8 +29,8 @@ import { deriveSeed, Rng } from '../util/rng.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { checkpoint } from '../stages/checkpoint.js';
 import { evaluate } from '../stages/evaluate.js';
-import { METRICS_COLUMNS, metricsSink } from '../stages/metrics-sink.js';
-import { CsvLog } from '../util/csv-log.js';
+import { metricsSink } from '../stages/metrics-sink.js';
+import { METRICS_FILE, MetricsLog } from '../formats/metrics-csv.js';
 import { makeDirs } from '../util/make-dirs.js';
 import { augment } from '../stages/augment.js';
 import { normalize } from '../stages/normalize.js';
@@ -39,7 +39,8 @@ import { shuffle } from '../stages/shuffle.js';
 import { PrunedError, rungGate, type RungPlan } from '../stages/rung-gate.js';
 import { DivergedError, trainStep } from '../stages/train-step.js';
 import type { EvaluatedStep } from '../stages/types.js';
-import { RunLedger, type EnsembleResult, type FinalMetrics, type RunStatus, type Summary } from './ledger.js';
+import type { EnsembleResult, FinalMetrics, RunStatus, Summary } from '../formats/run-summary.js';
+import { RunLedger } from './ledger.js';
 import { planRun, type RunPlan } from './plan.js';
 import { stepSource } from './step-source.js';
 
@@ -121,9 +122,9 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
   const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
-  let log: CsvLog;
+  let log: MetricsLog;
   try {
-    log = new CsvLog(join(outDir, 'metrics.csv'), METRICS_COLUMNS, firstStep > 0);
+    log = new MetricsLog(join(outDir, METRICS_FILE), firstStep > 0);
   } catch (e) {
     ledger.status = 'failed';
     ledger.error = (e as Error).message;

@@ -4,7 +4,7 @@
  * last step describe it exactly, however long the run.
  */
 import { cyclicalEta, type CyclicalSchedule } from '../model/schedule.js';
-import type { RunArtifacts } from './metrics-csv.js';
+import type { RunArtifacts } from './run-folder.js';
 
 export interface LrPoint {
   step: number;

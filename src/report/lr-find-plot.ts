@@ -1,9 +1,9 @@
 /** The figure of a learning-rate range test: batch loss (raw and smoothed) against the learning rate, log scale. */
 import type { TopLevelSpec } from 'vega-lite';
-import type { LrPoint, LrSuggestion } from '../pipeline/lr-find.js';
+import type { LrFindPoint, LrSuggestion } from '../formats/lr-find.js';
 import { scatterSpec, writeFigure, type Figure } from './plots.js';
 
-export function lrFindSpec(points: readonly LrPoint[], suggestion: LrSuggestion | null, title: string, subtitle?: string): TopLevelSpec {
+export function lrFindSpec(points: readonly LrFindPoint[], suggestion: LrSuggestion | null, title: string, subtitle?: string): TopLevelSpec {
   const finite = points.filter((p) => Number.isFinite(p.loss) && Number.isFinite(p.smoothed));
   // The style of the other figures (fonts, sizes), from the generic plot's spec.
   const base = scatterSpec({ x: 'eta', y: 'loss', points: [], title, subtitle, xLabel: '', yLabel: '' }) as unknown as Record<string, unknown>;
@@ -48,6 +48,6 @@ export function lrFindSpec(points: readonly LrPoint[], suggestion: LrSuggestion 
 }
 
 /** Writes `<basePath>.svg` and `<basePath>.png`. */
-export async function writeLrFindFigure(points: readonly LrPoint[], suggestion: LrSuggestion | null, basePath: string, title: string, subtitle?: string): Promise<Figure> {
+export async function writeLrFindFigure(points: readonly LrFindPoint[], suggestion: LrSuggestion | null, basePath: string, title: string, subtitle?: string): Promise<Figure> {
   return writeFigure(lrFindSpec(points, suggestion, title, subtitle), basePath);
 }

@@ -10,7 +10,8 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/atomic.js';
 import { learningRateCurve, type LrPoint } from './lr-curve.js';
-import { readRunArtifacts, type MetricsRow, type RunArtifacts } from './metrics-csv.js';
+import type { MetricsRow } from '../formats/metrics-csv.js';
+import { readRunArtifacts, type RunArtifacts } from './run-folder.js';
 
 // ---------------------------------------------------------------------------------------------
 // Files

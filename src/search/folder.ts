@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../util/errors.js';
-import { MODEL_FILE } from '../model/checkpoint.js';
+import { MODEL_FILE } from '../formats/model-file.js';
 import { parseJsonBounded } from '../util/bounded-json.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
 import type { SearchSummary } from './search.js';

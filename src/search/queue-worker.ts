@@ -32,7 +32,7 @@ import { dataFingerprint, dataKey } from './data-fingerprint.js';
 import type { RungDecision, TrialExecutor, TrialHooks } from './executor.js';
 import { LocalPoolExecutor } from './local-pool.js';
 import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, listSearches, processName } from './queue-connection.js';
-import { MODEL_FILE } from '../model/checkpoint.js';
+import { MODEL_FILE } from '../formats/model-file.js';
 import { packFolder } from './queue-files.js';
 import {
   controlSchema, encodeNumbers, handshakeProblem, identityFields, identityText, jobDataSchema, localIdentity, MAX_STALLED, QUEUE_PREFIX, zodProblems,

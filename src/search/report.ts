@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { readMetricsCsv } from '../report/metrics-csv.js';
+import { readMetricsCsv } from '../formats/metrics-csv.js';
 import { escapeHtml, formatDuration, htmlDocument, writeReportPage } from '../report/page.js';
 import { writeFigure } from '../report/plots.js';
 import { writeFileAtomic } from '../util/atomic.js';

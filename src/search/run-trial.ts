@@ -3,13 +3,11 @@
  * a test evaluation (only the search's chosen trial is tested); a completed trial of a task with `saveModel` leaves
  * its network in model.json.
  */
-import { join, resolve } from 'node:path';
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
 import { selectBackend } from '../kernels/select.js';
 import type { KernelBackend } from '../kernels/backend.js';
-import { MODEL_FILE, readClassNames, saveCheckpoint } from '../model/checkpoint.js';
-import { runTraining } from '../pipeline/train.js';
+import { trainNetwork } from '../pipeline/network-run.js';
 import type { RungDecision } from '../stages/rung-gate.js';
 import type { TrialResult, TrialTask } from './types.js';
 
@@ -49,25 +47,12 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
   }
   try {
     if (opts.signal?.aborted) return { ...failed('stopped before it started', backend.name, backend.threads + 1), status: 'interrupted' };
-    const { summary, network, normalization } = await runTraining({
-      testFinal: false,
-      config: task.config,
-      splits: data.splits,
-      normalization: data.normalization,
-      backend,
-      outDir: task.outDir,
-      signal: opts.signal,
-      onStep: opts.onStep && ((s, plan) => opts.onStep!(s.step, plan.totalSteps)),
+    const { summary } = await trainNetwork({
+      config: task.config, splits: data.splits, normalization: data.normalization, dataDir: task.dataDir, backend, dir: task.outDir,
+      signal: opts.signal, testFinal: false, model: task.saveModel ? 'final' : 'none',
+      ...(opts.onStep ? { onStep: opts.onStep } : {}),
       ...(task.rungs?.length && opts.onRung ? { rungs: { steps: task.rungs, decide: opts.onRung } } : {}),
     });
-    if (task.saveModel && summary.status === 'completed') {
-      const { train, val, test } = data.splits;
-      await saveCheckpoint(join(task.outDir, MODEL_FILE), network, {
-        config: task.config, step: summary.steps, totalSteps: summary.totalSteps, normalization,
-        data: { train: train.count, val: val.count, test: test.count, dir: resolve(task.dataDir) },
-        classes: readClassNames(task.dataDir) ?? undefined,
-      });
-    }
     return {
       trial: task.trial,
       status: summary.status === 'running' ? 'failed' : summary.status,

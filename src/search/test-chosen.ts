@@ -2,9 +2,9 @@
 import type { Dataset } from '../data/cifar.js';
 import type { BackendName } from '../kernels/names.js';
 import { selectBackend } from '../kernels/select.js';
-import { loadCheckpoint, networkFromCheckpoint } from '../model/checkpoint.js';
+import { loadCheckpoint, networkFromCheckpoint } from '../formats/model-file.js';
 import { Evaluator } from '../model/evaluator.js';
-import type { SplitMetrics } from '../stages/types.js';
+import type { SplitMetrics } from '../model/split-metrics.js';
 
 /** A `testChosen` for runSearch: loads `<trialDir>/model.json` and evaluates it on `test` (cost with its lambda). */
 export function testFromModel(test: Dataset, backendName: BackendName, threads: number): (trialDir: string) => Promise<SplitMetrics> {

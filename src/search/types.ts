@@ -1,6 +1,6 @@
 /** What flows between the search logic and a trial executor. Plain data: it crosses threads (and, later, machines). */
 import type { TrainConfig } from '../config/schema.js';
-import type { SplitMetrics } from '../stages/types.js';
+import type { SplitMetrics } from '../model/split-metrics.js';
 
 /** One trial of a search: which parameter values, with which training config, written where. */
 export interface TrialTask {

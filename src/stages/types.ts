@@ -1,5 +1,6 @@
 /** What flows between the training stages, one value per update step. */
 import type { Matrix } from '../kernels/backend.js';
+import type { SplitMetrics } from '../model/split-metrics.js';
 
 /** Which training records make up the mini-batch of one update step. */
 export interface BatchPlan {
@@ -23,13 +24,8 @@ export interface StepResult {
   batchLoss: number; // mean cross-entropy of the batch before the update
 }
 
-export interface SplitMetrics {
-  loss: number;
-  cost: number;
-  accuracy: number;
-}
-
-export interface MetricsRow {
+/** The metrics of an evaluation point (a row of metrics.csv). */
+export interface StepMetrics {
   step: number;
   epoch: number;
   eta: number;
@@ -39,5 +35,5 @@ export interface MetricsRow {
 }
 
 export interface EvaluatedStep extends StepResult {
-  metrics?: MetricsRow;
+  metrics?: StepMetrics;
 }

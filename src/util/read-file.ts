@@ -33,6 +33,8 @@ export interface ReadOptions {
   maxBytes: number;
   /** What the file should be, for messages ("a YAML config file"). */
   expected: string;
+  /** Byte offset to read from (default 0): the rest of a file being appended to; `maxBytes` caps what is read. */
+  from?: number;
 }
 
 /** The bytes of a regular file of at most `maxBytes`; throws a FileReadError otherwise. */
@@ -56,9 +58,10 @@ export function readRegularFile(path: string, opts: ReadOptions): Buffer {
     if (!fst.isFile()) throw notRegular(path, fst, opts.expected);
     const chunks: Buffer[] = [];
     let total = 0;
+    const from = opts.from ?? 0;
     for (;;) {
       const buf = Buffer.allocUnsafe(Math.min(1 << 20, opts.maxBytes + 1 - total));
-      const n = readSync(fd, buf, 0, buf.length, null);
+      const n = readSync(fd, buf, 0, buf.length, from + total);
       if (n === 0) break;
       chunks.push(buf.subarray(0, n));
       total += n;

@@ -12,7 +12,7 @@ import { UsageError } from '../../util/errors.js';
 import { PIXELS } from '../../data/cifar.js';
 import {
   CheckpointError, deliveredMembers, loadCheckpoint, MAX_MEMBERS, MAX_MODEL_BYTES, modelFileBytes, serializeModel, type Checkpoint,
-} from '../../model/checkpoint.js';
+} from '../../formats/model-file.js';
 import type { Member } from '../../model/ensemble.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 

@@ -1,11 +1,11 @@
 /**
  * `cifar-mlp run <train config>`: one training run, from data to summary.json, model.json and plots
- * (src/pipeline/train-into-folder.ts), with a progress line on stderr and a closing line of results.
+ * (src/experiment/train-run.ts), with a progress line on stderr and a closing line of results.
  * Exit code: completed 0, diverged 3, interrupted by SIGINT/SIGTERM 130 (continue it with `--resume`), failed 1.
  */
 import type { TrainConfig } from '../../config/schema.js';
-import type { Summary } from '../../pipeline/ledger.js';
-import { trainIntoFolder } from '../../pipeline/train-into-folder.js';
+import type { Summary } from '../../formats/run-summary.js';
+import { trainIntoFolder } from '../../experiment/train-run.js';
 import { log } from '../log.js';
 import { trainingProgress } from '../progress.js';
 import type { RunOptions } from '../run-options.js';

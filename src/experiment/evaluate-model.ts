@@ -8,7 +8,9 @@ import { acquireDataDir } from '../data/acquire.js';
 import { CLASSES, type Dataset } from '../data/cifar.js';
 import { loadSplits, type Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
-import { argmax, loadCheckpoint, modelFromCheckpoint, Predictor, readClassNames, type Checkpoint } from './checkpoint.js';
+import { readClassNames } from '../data/class-names.js';
+import { loadCheckpoint, modelFromCheckpoint, type Checkpoint } from '../formats/model-file.js';
+import { argmax, Predictor } from '../model/predictor.js';
 
 export interface SplitEvaluation {
   records: number;

@@ -1,6 +1,6 @@
 /**
- * The trained model on disk: `<out>/model.json`, one line of JSON written atomically (temporary file, then
- * rename), holding everything needed to evaluate, predict and resume:
+ * model.json: the trained model on disk, one line of JSON written atomically (temporary file, then rename), holding
+ * everything needed to evaluate, predict and resume:
  *
  *   { format: "cifar-mlp-model", version: 2, createdAt, step, totalSteps, shape: {d, m, k},
  *     classes: [10 names], data: { dir, train, val, test } (record counts, for resume checks),
@@ -16,23 +16,25 @@
  * networks of an ensemble run (member-<i> folders), whose model.json holds members only, no `params`. Without
  * members (or with none yet), the model is `params` alone. Version 1 files (params only) are still read.
  *
- * Weights are stored as little-endian float64 whatever the backend, so that a resumed run continues from
- * exactly the same numbers. Loading checks everything (JSON, format, version, checksum, config, shapes, sizes,
- * finite values) and turns every problem into a one-line CheckpointError (exit code 2).
+ * Weights are stored as little-endian float64 whatever the backend, so that a resumed run continues from exactly the
+ * same numbers. Reading checks everything (JSON, format, version, checksum, the structure against the schema below,
+ * config, shapes, sizes, finite values) and turns every problem into a one-line CheckpointError (exit code 2).
  */
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError, ConfigError } from '../util/errors.js';
-import { trainSchema, type TrainConfig } from '../config/train-schema.js';
+import { z } from 'zod';
 import { formatIssues } from '../config/load.js';
-import { CLASSES, PIXELS, type Dataset } from '../data/cifar.js';
+import { trainSchema, type TrainConfig } from '../config/train-schema.js';
+import { CLASSES, PIXELS } from '../data/cifar.js';
+import { DEFAULT_CLASS_NAMES } from '../data/class-names.js';
 import type { Normalization } from '../data/normalization.js';
-import type { KernelBackend, Matrix } from '../kernels/backend.js';
+import type { KernelBackend } from '../kernels/backend.js';
+import { Ensemble, type Member } from '../model/ensemble.js';
+import { Network, PARAM_NAMES, type NetworkShape, type ParamName, type ParamValues } from '../model/network.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { Ensemble, type Member } from './ensemble.js';
-import { Network, PARAM_NAMES, type NetworkShape, type ParamName, type ParamValues, type ProbabilityModel } from './network.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../util/bounded-json.js';
+import { UsageError } from '../util/errors.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
 
 export const MODEL_FORMAT = 'cifar-mlp-model';
@@ -42,7 +44,6 @@ const READABLE_VERSIONS = [1, 2];
 /** Most networks one model file may hold as members. */
 export const MAX_MEMBERS = 256;
 export const MODEL_FILE = 'model.json';
-export const DEFAULT_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
 /** Largest model file we agree to read and write (one network of hidden 4096 takes ~135 MB). */
 export const MAX_MODEL_BYTES = 512 * 2 ** 20;
@@ -90,6 +91,54 @@ export interface SaveOptions {
   classes?: string[];
   /** The ensemble's networks so far (snapshots, or an ensemble run's members). */
   members?: readonly Member[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The document's structure
+
+const count = z.number().int().nonnegative();
+const matrixEntry = z.object({ rows: z.unknown(), cols: z.unknown(), dtype: z.unknown(), data: z.unknown() });
+const paramsEntry = z.object(Object.fromEntries(PARAM_NAMES.map((p) => [p, matrixEntry])) as Record<ParamName, typeof matrixEntry>);
+
+/** The model file's fields (what the checksum covers); the values inside them are checked as they are decoded. */
+const documentSchema = z.object({
+  format: z.literal(MODEL_FORMAT),
+  version: z.number().refine((v) => READABLE_VERSIONS.includes(v)),
+  createdAt: z.string().optional(),
+  step: count,
+  totalSteps: count,
+  shape: z.unknown(),
+  classes: z.unknown(),
+  data: z.object({ train: count, val: count, test: count, dir: z.string().optional() }),
+  config: z.unknown(),
+  normalization: z.object({ mean: z.unknown(), invStd: z.unknown() }),
+  params: paramsEntry.optional(),
+  velocity: paramsEntry.optional(),
+  members: z.array(z.object({ name: z.string().min(1), step: count, params: z.unknown() })).max(MAX_MEMBERS).optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+type ModelDocument = z.infer<typeof documentSchema>;
+
+/** The one-line message of the first problem zod found in a model document. */
+function structureProblem(issue: z.core.$ZodIssue, doc: Record<string, unknown>): string {
+  const [top, i, field] = issue.path;
+  switch (top) {
+    case 'format': return `not a cifar-mlp model file (no "format": "${MODEL_FORMAT}")`;
+    case 'version': return `model file version ${JSON.stringify(doc.version)} is not supported (expected ${READABLE_VERSIONS.join(' or ')})`;
+    case 'sha256': return 'the model file has no sha256 checksum';
+    case 'step': case 'totalSteps': return `bad step ${JSON.stringify(doc.step)} of ${JSON.stringify(doc.totalSteps)}`;
+    case 'data': return 'bad data record counts in the model file';
+    case 'normalization': return 'no normalisation statistics in the model file';
+    case 'params': case 'velocity': {
+      const what = top === 'params' ? 'weights' : 'velocity';
+      return i === undefined ? `${what} are missing` : `${what} ${String(i)} are missing`;
+    }
+    case 'members':
+      if (typeof i !== 'number') return `"members" must be a list of at most ${MAX_MEMBERS} networks`;
+      if (field === 'name') return `members[${i}] has no name`;
+      return `members[${i}] has a bad step ${JSON.stringify((doc.members as Record<string, unknown>[])[i]?.step)} of ${JSON.stringify(doc.totalSteps)}`;
+    default: return `${issue.path.join('.')}: ${issue.message}`;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -169,11 +218,13 @@ export async function saveCheckpoint(path: string, net: Network, opts: SaveOptio
   writeFileAtomic(path, await serializeModel(net, opts));
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Loading
+/** Writes an ensemble's model file (members only, no training state) atomically. */
+export async function saveEnsembleModel(path: string, opts: SaveOptions & { members: readonly Member[] }): Promise<void> {
+  writeFileAtomic(path, await serializeModel(null, opts));
+}
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+// ---------------------------------------------------------------------------------------------------------
+// Reading
 
 /** A model path may name the file or a run folder holding model.json. */
 export function resolveModelPath(path: string): string {
@@ -202,66 +253,63 @@ export function readCheckpointText(path: string): string {
   return text;
 }
 
-/** Parses and verifies a model file's text; `path` names it in messages. */
-export function parseCheckpoint(text: string, path: string): Checkpoint {
+/** The model document of a file's text, its structure and checksum verified. */
+function parseDocument(text: string, path: string): ModelDocument {
   if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
     throw new CheckpointError(`${path}: not a cifar-mlp model file (JSON nested deeper than ${MAX_JSON_DEPTH} levels)`);
   }
-  let doc: unknown;
+  let raw: unknown;
   try {
-    doc = JSON.parse(text);
+    raw = JSON.parse(text);
   } catch (e) {
     throw new CheckpointError(`${path}: not valid JSON, the model file is truncated or corrupt (${(e as Error).message})`);
   }
-  if (!isObject(doc) || doc.format !== MODEL_FORMAT) throw new CheckpointError(`${path}: not a cifar-mlp model file (no "format": "${MODEL_FORMAT}")`);
-  if (!READABLE_VERSIONS.includes(doc.version as number)) {
-    throw new CheckpointError(`${path}: model file version ${JSON.stringify(doc.version)} is not supported (expected ${READABLE_VERSIONS.join(' or ')})`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || (raw as Record<string, unknown>).format !== MODEL_FORMAT) {
+    throw new CheckpointError(`${path}: not a cifar-mlp model file (no "format": "${MODEL_FORMAT}")`);
   }
-  const version = doc.version as number;
+  const doc = raw as Record<string, unknown>;
+  // The envelope first: a file of another version is named as such before its checksum is looked at.
+  const envelope = documentSchema.pick({ version: true, sha256: true }).safeParse(doc);
+  if (!envelope.success) throw new CheckpointError(`${path}: ${structureProblem(envelope.error.issues[0], doc)}`);
   const { sha256, ...body } = doc;
-  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw new CheckpointError(`${path}: the model file has no sha256 checksum`);
   if (checksumOf(body) !== sha256) throw new CheckpointError(`${path}: checksum mismatch: the model file is corrupt or was modified`);
-
   // The checksum only proves the file is what some writer wrote: check the structure too.
-  const parsed = trainSchema.safeParse(body.config, { reportInput: true });
-  if (!parsed.success) {
-    const first = formatIssues(`${path}: config`, parsed.error.issues);
+  const parsed = documentSchema.safeParse(doc);
+  if (!parsed.success) throw new CheckpointError(`${path}: ${structureProblem(parsed.error.issues[0], doc)}`);
+  return parsed.data;
+}
+
+/** Parses and verifies a model file's text; `path` names it in messages. */
+export function parseCheckpoint(text: string, path: string): Checkpoint {
+  const doc = parseDocument(text, path);
+  const config = trainSchema.safeParse(doc.config, { reportInput: true });
+  if (!config.success) {
+    const first = formatIssues(`${path}: config`, config.error.issues);
     throw new CheckpointError(`${first[0]}${first.length > 1 ? ` (and ${first.length - 1} more problems)` : ''}`);
   }
-  const config = parsed.data;
-  const shape = body.shape;
-  if (!isObject(shape) || shape.d !== PIXELS || shape.k !== CLASSES || shape.m !== config.model.hidden) {
-    throw new CheckpointError(`${path}: shape ${showShape(shape)} does not fit this network (expected {d: ${PIXELS}, m: ${config.model.hidden}, k: ${CLASSES}})`);
+  const shape: NetworkShape = { d: PIXELS, m: config.data.model.hidden, k: CLASSES };
+  if (!sameShape(doc.shape, shape)) {
+    throw new CheckpointError(`${path}: shape ${showShape(doc.shape)} does not fit this network (expected {d: ${PIXELS}, m: ${shape.m}, k: ${CLASSES}})`);
   }
-  const netShape = { d: PIXELS, m: config.model.hidden, k: CLASSES };
-  if (!isCount(body.step) || !isCount(body.totalSteps) || body.step > body.totalSteps) {
-    throw new CheckpointError(`${path}: bad step ${JSON.stringify(body.step)} of ${JSON.stringify(body.totalSteps)}`);
-  }
-  const step = body.step as number, totalSteps = body.totalSteps as number;
-  const hasMembers = version >= 2 && body.members !== undefined;
-  if (body.params === undefined && !hasMembers) throw new CheckpointError(`${path}: no weights ("params") in the model file`);
-  const params = body.params === undefined ? null : decodeParams(body.params, 'weights', netShape, path);
+  const { step, totalSteps, version } = doc;
+  if (step > totalSteps) throw new CheckpointError(`${path}: bad step ${step} of ${totalSteps}`);
+  const members = version >= 2 ? doc.members : undefined;
+  if (doc.params === undefined && members === undefined) throw new CheckpointError(`${path}: no weights ("params") in the model file`);
+  const params = doc.params === undefined ? null : decodeParams(doc.params, 'weights', shape, path);
   let velocity: ParamValues | null = null;
-  if (version >= 2 && body.velocity !== undefined) {
+  if (version >= 2 && doc.velocity !== undefined) {
     if (!params) throw new CheckpointError(`${path}: momentum velocities without the weights they belong to ("params")`);
-    velocity = decodeParams(body.velocity, 'velocity', netShape, path);
+    velocity = decodeParams(doc.velocity, 'velocity', shape, path);
   }
-  const members: Member[] = [];
-  if (hasMembers) {
-    if (!Array.isArray(body.members) || body.members.length > MAX_MEMBERS || (!params && body.members.length === 0)) {
-      throw new CheckpointError(`${path}: "members" must be a list of at most ${MAX_MEMBERS} networks${params ? '' : ' (at least one without "params")'}`);
-    }
-    body.members.forEach((e: unknown, i: number) => {
-      const what = `members[${i}]`;
-      if (!isObject(e) || typeof e.name !== 'string' || e.name.length === 0) throw new CheckpointError(`${path}: ${what} has no name`);
-      if (!isCount(e.step) || e.step > totalSteps) throw new CheckpointError(`${path}: ${what} has a bad step ${JSON.stringify(e.step)} of ${totalSteps}`);
-      members.push({ name: e.name, step: e.step, params: decodeParams(e.params, `${what} weights`, netShape, path) });
-    });
+  if (members && !params && members.length === 0) {
+    throw new CheckpointError(`${path}: "members" must be a list of at most ${MAX_MEMBERS} networks (at least one without "params")`);
   }
-  const n = body.normalization;
-  if (!isObject(n)) throw new CheckpointError(`${path}: no normalisation statistics in the model file`);
+  const networks = (members ?? []).map((e, i) => {
+    if (e.step > totalSteps) throw new CheckpointError(`${path}: members[${i}] has a bad step ${e.step} of ${totalSteps}`);
+    return { name: e.name, step: e.step, params: decodeParams(e.params, `members[${i}] weights`, shape, path) };
+  });
   const stats = (key: 'mean' | 'invStd') => {
-    const buf = decodeBase64(n[key], PIXELS * 4, `normalization.${key}`, path);
+    const buf = decodeBase64(doc.normalization[key], PIXELS * 4, `normalization.${key}`, path);
     const out = new Float32Array(PIXELS);
     for (let i = 0; i < PIXELS; i++) {
       out[i] = buf.readFloatLE(i * 4);
@@ -269,40 +317,39 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     }
     return out;
   };
-  const normalization = { mean: stats('mean'), invStd: stats('invStd') };
-  const data = body.data;
-  if (!isObject(data) || !isCount(data.train) || !isCount(data.val) || !isCount(data.test) || (data.dir !== undefined && typeof data.dir !== 'string')) {
-    throw new CheckpointError(`${path}: bad data record counts in the model file`);
-  }
-  const classes = Array.isArray(body.classes) && body.classes.length === CLASSES && body.classes.every((c) => typeof c === 'string' && c.length > 0)
-    ? (body.classes as string[])
-    : DEFAULT_CLASS_NAMES;
+  const classes = z.array(z.string().min(1)).length(CLASSES).safeParse(doc.classes);
   return {
     path,
     version,
     step,
     totalSteps,
-    createdAt: typeof body.createdAt === 'string' ? body.createdAt : '',
-    shape: netShape,
-    classes,
-    data: { train: data.train, val: data.val, test: data.test, ...(typeof data.dir === 'string' ? { dir: data.dir } : {}) },
-    config,
-    normalization,
+    createdAt: doc.createdAt ?? '',
+    shape,
+    classes: classes.success ? classes.data : DEFAULT_CLASS_NAMES,
+    data: doc.data,
+    config: config.data,
+    normalization: { mean: stats('mean'), invStd: stats('invStd') },
     params,
     velocity,
-    members,
+    members: networks,
   };
 }
 
+const sameShape = (s: unknown, want: NetworkShape) =>
+  s !== null && typeof s === 'object' && (['d', 'm', 'k'] as const).every((key) => (s as Record<string, unknown>)[key] === want[key]);
+
 /** The four parameters of a network of `shape` from their JSON entries, checked (`what` names them in messages). */
 function decodeParams(raw: unknown, what: string, shape: NetworkShape, path: string): ParamValues {
-  if (!isObject(raw)) throw new CheckpointError(`${path}: ${what} are missing`);
+  const entries = paramsEntry.safeParse(raw);
+  if (!entries.success) {
+    const p = entries.error.issues[0].path[0];
+    throw new CheckpointError(`${path}: ${what}${p === undefined ? '' : ` ${String(p)}`} are missing`);
+  }
   const expected = paramShapes(shape);
   const out = {} as ParamValues;
   for (const p of PARAM_NAMES) {
-    const e = raw[p];
+    const e = entries.data[p];
     const [rows, cols] = expected[p];
-    if (!isObject(e)) throw new CheckpointError(`${path}: ${what} ${p} are missing`);
     if (e.rows !== rows || e.cols !== cols) {
       throw new CheckpointError(`${path}: ${what} ${p} are ${String(e.rows)}×${String(e.cols)}, expected ${rows}×${cols}`);
     }
@@ -320,8 +367,9 @@ function decodeParams(raw: unknown, what: string, shape: NetworkShape, path: str
 }
 
 function showShape(s: unknown): string {
-  if (!isObject(s)) return JSON.stringify(s) ?? String(s);
-  return `{d: ${String(s.d)}, m: ${String(s.m)}, k: ${String(s.k)}}`;
+  if (s === null || typeof s !== 'object') return JSON.stringify(s) ?? String(s);
+  const o = s as Record<string, unknown>;
+  return `{d: ${String(o.d)}, m: ${String(o.m)}, k: ${String(o.k)}}`;
 }
 
 /** Reads and verifies a model file (or a run folder's model.json). */
@@ -329,6 +377,9 @@ export function loadCheckpoint(path: string): Checkpoint {
   const file = resolveModelPath(path);
   return parseCheckpoint(readCheckpointText(file), file);
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// What a model file delivers
 
 /** A network on `backend` holding a checkpoint's trained weights (`params`). */
 export async function networkFromCheckpoint(cp: Checkpoint, backend: KernelBackend): Promise<Network> {
@@ -346,95 +397,4 @@ export function deliveredMembers(cp: Checkpoint): Member[] {
 /** The model a checkpoint delivers on `backend`: its ensemble (averaged as its config says) or its one network. */
 export async function modelFromCheckpoint(cp: Checkpoint, backend: KernelBackend): Promise<Ensemble> {
   return Ensemble.of(backend, cp.shape, deliveredMembers(cp), cp.config.ensemble.average);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Resume checks
-
-/** Fields that may differ between a checkpoint's config and a resumed run's (they do not change the result). */
-const RESUME_FREE = new Set(['kernels', 'checkpoint', 'data.dir', 'data.url', 'data.md5', 'lrFind']);
-
-function differences(a: unknown, b: unknown, path: string, out: string[]): void {
-  if (RESUME_FREE.has(path)) return;
-  if (isObject(a) && isObject(b)) {
-    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) differences(a[k], b[k], path ? `${path}.${k}` : k, out);
-  } else if (JSON.stringify(a) !== JSON.stringify(b)) {
-    out.push(`${path} (checkpoint ${JSON.stringify(a) ?? 'missing'}, now ${JSON.stringify(b) ?? 'missing'})`);
-  }
-}
-
-/** Throws when a run's config or data differ from the checkpoint's (the run would not be the checkpoint's). */
-export function checkSameRun(cp: Checkpoint, config: TrainConfig, counts: DataCounts, norm?: Normalization, what = 'cannot resume'): void {
-  const diff: string[] = [];
-  differences(cp.config, config, '', diff);
-  if (diff.length) {
-    throw new ConfigError([`${cp.path}: ${what}: the config differs from the checkpoint's at ${diff.slice(0, 4).join('; ')}${diff.length > 4 ? `; and ${diff.length - 4} more` : ''}`]);
-  }
-  if (cp.data.train !== counts.train || cp.data.val !== counts.val || cp.data.test !== counts.test) {
-    throw new CheckpointError(`${cp.path}: ${what}: the data differ from the checkpoint's (train/val/test records ${cp.data.train}/${cp.data.val}/${cp.data.test}, now ${counts.train}/${counts.val}/${counts.test})`);
-  }
-  if (norm) {
-    for (let i = 0; i < PIXELS; i++) {
-      if (norm.mean[i] !== cp.normalization.mean[i] || norm.invStd[i] !== cp.normalization.invStd[i]) {
-        throw new CheckpointError(`${cp.path}: ${what}: the training images differ from the checkpoint's (normalisation statistics differ at input ${i})`);
-      }
-    }
-  }
-}
-
-/** Throws when a run cannot continue from the checkpoint: another config or data, a finished run, missing state. */
-export function checkResumable(cp: Checkpoint, config: TrainConfig, counts: DataCounts, norm?: Normalization): void {
-  if (!cp.params) throw new CheckpointError(`${cp.path}: cannot resume: an ensemble file (members only) holds no training state`);
-  checkSameRun(cp, config, counts, norm);
-  if (cp.step >= cp.totalSteps) throw new CheckpointError(`${cp.path}: nothing to resume: the run already did all ${cp.totalSteps} steps`);
-  if (config.train.momentum > 0 && !cp.velocity) throw new CheckpointError(`${cp.path}: cannot resume: no momentum velocities in the model file`);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Predictions
-
-/** Class probabilities of records, computed in chunks by the model's forward pass (a network's, or each member's). */
-export class Predictor {
-  private readonly X: Matrix;
-  private readonly rows: Int32Array;
-
-  constructor(private readonly net: ProbabilityModel, private readonly norm: Normalization, readonly chunk = 500) {
-    this.X = net.backend.matrix(chunk, net.shape.d);
-    this.rows = new Int32Array(chunk);
-  }
-
-  /** Probabilities (count × k, row-major) of records [start, start + count) of `data`, count ≤ chunk. */
-  async probabilities(data: Pick<Dataset, 'pixels'>, start: number, count: number): Promise<Float64Array> {
-    const b = this.net.backend, k = this.net.shape.k;
-    for (let i = 0; i < count; i++) this.rows[i] = start + i;
-    await b.gatherNormalized(data.pixels, this.rows, count, this.norm.mean, this.norm.invStd, this.X);
-    const P = await this.net.probabilities(this.X);
-    return (await b.read(P)).subarray(0, count * k);
-  }
-
-  /** Calls `each(record, probabilities)` for every record of `data`. */
-  async forEach(data: Dataset, each: (record: number, p: Float64Array) => void): Promise<void> {
-    const k = this.net.shape.k;
-    for (let start = 0; start < data.count; start += this.chunk) {
-      const n = Math.min(this.chunk, data.count - start);
-      const p = await this.probabilities(data, start, n);
-      for (let i = 0; i < n; i++) each(start + i, p.subarray(i * k, (i + 1) * k));
-    }
-  }
-}
-
-export function argmax(p: ArrayLike<number>): number {
-  let best = 0;
-  for (let j = 1; j < p.length; j++) if (p[j] > p[best]) best = j;
-  return best;
-}
-
-/** Class names from a batches.meta.txt (10 non-empty lines), else null. */
-export function readClassNames(dataDir: string): string[] | null {
-  try {
-    const names = readRegularText(join(dataDir, 'batches.meta.txt'), { maxBytes: 64 * 1024, expected: 'a class name list' }).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-    return names.length === CLASSES ? names : null;
-  } catch {
-    return null;
-  }
 }

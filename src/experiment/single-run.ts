@@ -1,0 +1,71 @@
+/**
+ * A single network trained into its folder (`cifar-mlp run`, the library's `train()`): metrics.csv streamed,
+ * model.json saved every `checkpoint.every` steps and at the end, summary.json whatever the outcome (completed,
+ * diverged, interrupted: continue it with --resume, failed), then the plots and report.html.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TrainConfig } from '../config/schema.js';
+import { loadCheckpoint, type Checkpoint } from '../formats/model-file.js';
+import { METRICS_FILE, trimMetricsForResume } from '../formats/metrics-csv.js';
+import type { Summary } from '../formats/run-summary.js';
+import { describeSelection } from '../kernels/choose.js';
+import { backendChoice, type Selection } from '../kernels/select.js';
+import { trainNetwork } from '../pipeline/network-run.js';
+import { checkResumable, resumeStateOf } from '../pipeline/resume.js';
+import { renderRunArtifacts } from '../report/run-artifacts.js';
+import type { FolderStrategy } from './folder-run.js';
+import { chooseBackend, prepareData, type PreparedData } from './prepared-data.js';
+import { resumeCheckpoint } from './resume-folder.js';
+import type { TrainFolderOptions } from './train-options.js';
+
+interface Prepared extends PreparedData {
+  selection: Selection;
+  checkpoint: Checkpoint | null;
+}
+
+export function singleRun(config: TrainConfig, opts: TrainFolderOptions): FolderStrategy<Prepared, Summary> {
+  let disposed = false;
+  const dispose = async (p: Prepared) => {
+    if (!disposed) await p.selection.backend.dispose();
+    disposed = true;
+  };
+  return {
+    name: config.name,
+    async prepare() {
+      const checkpoint = opts.resume ? resumeCheckpoint(opts) : null;
+      const trainedOn = checkpoint?.data.dir !== undefined && existsSync(checkpoint.data.dir) ? checkpoint.data.dir : undefined;
+      const data = await prepareData(config, opts, trainedOn);
+      if (checkpoint) checkResumable(checkpoint, config, data.counts, data.normalization);
+      const selection = await chooseBackend(config);
+      return { ...data, selection, checkpoint };
+    },
+    async run(p, dir) {
+      let checkpoint = p.checkpoint;
+      if (checkpoint) {
+        // Another process may have moved the run on between the first read and the lock (a run finishing as this one
+        // starts): model.json is read and checked again, and metrics.csv cut back to its step.
+        const now = loadCheckpoint(checkpoint.path);
+        if (now.step !== checkpoint.step || now.createdAt !== checkpoint.createdAt) checkResumable(now, config, p.counts, p.normalization);
+        checkpoint = now;
+        await trimMetricsForResume(join(dir, METRICS_FILE), checkpoint.step);
+      }
+      const { splits, plan, selection } = p;
+      opts.log(`cifar-mlp: ${config.name}: data ${p.dataDir} (train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}); ` +
+        `${describeSelection(selection)}; out ${dir}` + (checkpoint ? `; resuming at step ${checkpoint.step} of ${plan.totalSteps}` : ''));
+      try {
+        const { summary } = await trainNetwork({
+          config, splits, normalization: p.normalization, dataDir: p.dataDir, dir, signal: opts.signal, model: 'checkpoints',
+          backend: selection.backend, backendChoice: backendChoice(config.kernels.backend, selection),
+          ...(opts.progress ? { progress: opts.progress(config.name) } : {}),
+          ...(checkpoint ? { resume: resumeStateOf(checkpoint) } : {}),
+        });
+        return summary;
+      } finally {
+        await dispose(p);
+      }
+    },
+    render: (dir) => renderRunArtifacts(dir, opts.log),
+    release: dispose,
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * Reading the CSV files this tool appends to (metrics.csv, trials.csv, rungs.csv, gradcheck.csv, lr-find.csv), also
+ * while they are being written: the rows come from fast-csv; a file is read from a byte offset to its last newline,
+ * so that a row still being appended (a partial last line) is not taken for a row, and the next read starts there.
+ * Writing is util/csv-log.ts (each row one write, newline included).
+ */
+import { parseString } from 'fast-csv';
+import { FileReadError, readRegularFile } from '../util/read-file.js';
+
+const NEWLINE = 0x0a;
+
+/** What a read of a CSV file found: its records (header included when read from 0), and where the next read starts. */
+export interface CsvRead {
+  records: string[][];
+  /** Byte offset just past the last complete line read (the offset to read from next time). */
+  end: number;
+  /** Whether the file ended with a partial line (left for the next read, or taken as a row with `lastLine: 'row'`). */
+  partial: boolean;
+}
+
+export interface CsvReadOptions {
+  maxBytes: number;
+  /** What the file should be, for messages. */
+  expected: string;
+  /** Offset to read from: a previous read's `end` (default 0, the whole file). */
+  from?: number;
+  /**
+   * What a last line without its newline is: 'partial' (default: a row still being written, left for the next read)
+   * or 'row' (a finished file written by hand or by another tool: parsed, and dropped by the caller if malformed).
+   */
+  lastLine?: 'partial' | 'row';
+}
+
+/** The records of a CSV text. */
+export function parseCsv(text: string): Promise<string[][]> {
+  if (text.trim() === '') return Promise.resolve([]);
+  return new Promise((resolve, reject) => {
+    const out: string[][] = [];
+    parseString<string[], string[]>(text, { headers: false, ignoreEmpty: true })
+      .on('error', reject)
+      .on('data', (r: string[]) => out.push(r))
+      .on('end', () => resolve(out));
+  });
+}
+
+/** The records of `path` from `from` on; null when the file does not exist. Throws a FileReadError when it cannot be read. */
+export async function readCsv(path: string, opts: CsvReadOptions): Promise<CsvRead | null> {
+  const from = opts.from ?? 0;
+  let bytes: Buffer;
+  try {
+    bytes = readRegularFile(path, { maxBytes: opts.maxBytes, expected: opts.expected, from });
+  } catch (e) {
+    if (e instanceof FileReadError && e.code === 'ENOENT') return null;
+    throw e;
+  }
+  const complete = bytes.lastIndexOf(NEWLINE) + 1;
+  const partial = complete < bytes.length;
+  const taken = partial && opts.lastLine === 'row' ? bytes.length : complete;
+  return { records: await parseCsv(bytes.subarray(0, taken).toString('utf8').replace(/^\uFEFF/, '')), end: from + complete, partial };
+}
+
+/** A header cell as written, unquoted and trimmed. */
+export const headerCell = (s: string) => s.trim().replace(/^"(.*)"$/, '$1');
