@@ -13,12 +13,14 @@ import { loadSplits } from '../src/data/splits.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
 import { selectBackend, type BackendName } from '../src/kernels/select.js';
 import {
-  checkResumable, checksumOf, CheckpointError, deliveredMembers, loadCheckpoint, modelFromCheckpoint, networkFromCheckpoint, parseCheckpoint, Predictor,
+  checksumOf, CheckpointError, deliveredMembers, loadCheckpoint, modelFromCheckpoint, networkFromCheckpoint, parseCheckpoint,
   saveCheckpoint, serializeModel,
 } from '../src/formats/model-file.js';
+import { trimMetricsForResume } from '../src/formats/metrics-csv.js';
+import { Predictor } from '../src/model/predictor.js';
+import { checkResumable, resumeStateOf } from '../src/pipeline/resume.js';
 import { Network } from '../src/model/network.js';
 import { runTraining } from '../src/pipeline/train.js';
-import { resumeStateOf, trimMetricsForResume } from '../src/pipeline/train-into-folder.js';
 import { Rng } from '../src/util/rng.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
@@ -200,14 +202,14 @@ describe('model.json', () => {
     expect(() => checkResumable(done, config, counts, norm)).toThrow(UsageError);
   });
 
-  it('keeps only the rows up to the checkpoint in metrics.csv when resuming', () => {
+  it('keeps only the rows up to the checkpoint in metrics.csv when resuming', async () => {
     const path = join(root, 'metrics-trim.csv');
     const header = 'step,epoch,eta,train_loss,train_cost,train_acc,val_loss,val_cost,val_acc,elapsed_s';
     writeFileSync(path, `${header}\n0,0,1,2,2,0.1,2,2,0.1,0\n10,1,1,2,2,0.1,2,2,0.1,1\n20,2,1,2,2,0.1,2,2,0.1,2\n30,3,1,2,2,0.`);
-    trimMetricsForResume(path, 10);
+    await trimMetricsForResume(path, 10);
     expect(readFileSync(path, 'utf8')).toBe(`${header}\n0,0,1,2,2,0.1,2,2,0.1,0\n10,1,1,2,2,0.1,2,2,0.1,1\n`);
     writeFileSync(path, 'not,a,metrics,file\n');
-    expect(() => trimMetricsForResume(path, 10)).toThrow(/not a metrics file/);
+    await expect(trimMetricsForResume(path, 10)).rejects.toThrow(/not a metrics file/);
   });
 });
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { METRICS_COLUMNS } from '../src/formats/metrics-csv.js';
-import { trialColumns } from '../src/search/results.js';
+import { trialColumns } from '../src/formats/trials-csv.js';
 import { LOCK_FILE } from '../src/util/folder-lock.js';
 import { cli as runCli, expectCleanError, listing, type CliOptions, type Result } from './helpers/cli.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';

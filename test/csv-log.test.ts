@@ -6,9 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { trimMetricsForResume } from '../src/pipeline/train-into-folder.js';
+import { trimMetricsForResume } from '../src/formats/metrics-csv.js';
 import { UsageError } from '../src/util/errors.js';
-import { readTrialsCsv, trialColumns } from '../src/search/results.js';
+import { readTrialsCsv, trialColumns } from '../src/formats/trials-csv.js';
 import type { ParamSpec } from '../src/config/search-schema.js';
 
 const SPACE: Record<string, ParamSpec> = { 'base.train.lambda': { dist: 'log-uniform', min: 1e-5, max: 1e-1 } };
@@ -116,16 +116,16 @@ describe('readers of CsvLog files keep every newline-terminated row', () => {
   const header = METRICS_COLUMNS.join(',');
   const row = (step: number) => `${step},${step / 10},0.01,2,2.1,0.1,2.2,2.3,0.1,${step}`;
 
-  it('trimMetricsForResume keeps the row of the checkpoint step when it is the last (was: dropped as a partial line)', () => {
+  it('trimMetricsForResume keeps the row of the checkpoint step when it is the last (was: dropped as a partial line)', async () => {
     const path = join(root, 'metrics-resume.csv');
     writeFileSync(path, `${header}\n${row(0)}\n${row(100)}\n${row(200)}\n`);
-    trimMetricsForResume(path, 200);
+    await trimMetricsForResume(path, 200);
     expect(text(path)).toBe(`${header}\n${row(0)}\n${row(100)}\n${row(200)}\n`);
     writeFileSync(path, `${header}\n${row(0)}\n${row(100)}\n${row(200)}\n${row(300).slice(0, 9)}`);
-    trimMetricsForResume(path, 200);
+    await trimMetricsForResume(path, 200);
     expect(text(path)).toBe(`${header}\n${row(0)}\n${row(100)}\n${row(200)}\n`);
     writeFileSync(path, 'step,epoch,e'); // killed while the header was being written
-    trimMetricsForResume(path, 200);
+    await trimMetricsForResume(path, 200);
     expect(text(path)).toBe('');
   });
 

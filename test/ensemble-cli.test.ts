@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memberConfig } from '../src/pipeline/members-into-folder.js';
+import { memberConfig } from '../src/experiment/ensemble-run.js';
 import { trainSchema } from '../src/config/train-schema.js';
 import { loadSplits } from '../src/data/splits.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
-import { loadCheckpoint, modelFromCheckpoint, Predictor } from '../src/formats/model-file.js';
+import { loadCheckpoint, modelFromCheckpoint } from '../src/formats/model-file.js';
+import { Predictor } from '../src/model/predictor.js';
 import { smoother, suggestRange, sweepEta } from '../src/pipeline/lr-find.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 

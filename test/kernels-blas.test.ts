@@ -14,7 +14,7 @@ import { writeSyntheticCifar } from './helpers/synthetic.js';
 import { blasCandidates, BlasNotFoundError, findBlas, openBlas, type BlasLibrary } from '../src/kernels/blas-library.js';
 import { BlasBackend } from '../src/kernels/blas.js';
 import { selectBackend } from '../src/kernels/select.js';
-import { poolSize } from '../src/search/plan.js';
+import { poolSize } from '../src/search/trial-config.js';
 import { describeConformance, expectClose, pair, randomValues } from './helpers/backend-conformance.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
 import { Rng } from '../src/util/rng.js';

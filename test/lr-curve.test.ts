@@ -16,7 +16,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const SCHEDULE = { etaMin: 1e-5, etaMax: 0.1, ns: 500 };
 const CONFIG = { name: 'cycle1', train: { lambda: 0.01, batchSize: 100 }, schedule: { ...SCHEDULE, cycles: 1 }, eval: { every: 300 } };
 const metrics = (steps: number[]) => parseMetricsCsv([METRICS_COLUMNS.join(','), ...metricsLines(Math.max(...steps) / 100 + 1).filter((l) => steps.includes(Number(l.split(',')[0])))].join('\n'));
-const plotted = (curve: LrPoint[] | null, steps: number[]) => (lrSpec(metrics(steps).rows, { title: 't' }, curve) as { data: { values: LrPoint[] } }).data.values;
+const plotted = async (curve: LrPoint[] | null, steps: number[]) => (lrSpec((await metrics(steps)).rows, { title: 't' }, curve) as { data: { values: LrPoint[] } }).data.values;
 
 /** The rate at `step` read off a piecewise-linear curve. */
 function interpolate(points: LrPoint[], step: number): number {
@@ -27,28 +27,28 @@ function interpolate(points: LrPoint[], step: number): number {
 }
 
 describe('learning-rate plot data', () => {
-  it('eval.every=300, ns=500: a triangle reaching etaMax at step 500, not the evaluation points\' 0.08 at 600', () => {
+  it('eval.every=300, ns=500: a triangle reaching etaMax at step 500, not the evaluation points\' 0.08 at 600', async () => {
     const steps = [0, 300, 600, 900, 1000];
-    const curve = learningRateCurve({ config: CONFIG, summary: { steps: 1000 }, metrics: metrics(steps) });
+    const curve = learningRateCurve({ config: CONFIG, summary: { steps: 1000 }, metrics: await metrics(steps) });
     expect(curve).toEqual([{ step: 0, eta: 1e-5 }, { step: 500, eta: 0.1 }, { step: 1000, eta: 1e-5 }]);
-    const values = plotted(curve, steps);
+    const values = await plotted(curve, steps);
     const peak = values.reduce((a, b) => (b.eta > a.eta ? b : a));
     expect(peak).toEqual({ step: 500, eta: 0.1 });
     // what the plot drew before: the evaluation points, peaking at step 600
-    const fromRows = plotted(null, steps);
+    const fromRows = await plotted(null, steps);
     expect(fromRows.reduce((a, b) => (b.eta > a.eta ? b : a)).step).toBe(600);
     expect(Math.max(...fromRows.map((v) => v.eta))).toBeCloseTo(0.08, 3);
   });
 
-  it('stops at the last step of an interrupted run (summary.json), or of a killed one (its last evaluation point)', () => {
-    expect(learningRateCurve({ config: CONFIG, summary: { status: 'interrupted', steps: 700 }, metrics: metrics([0, 300, 600]) })).toEqual([
+  it('stops at the last step of an interrupted run (summary.json), or of a killed one (its last evaluation point)', async () => {
+    expect(learningRateCurve({ config: CONFIG, summary: { status: 'interrupted', steps: 700 }, metrics: await metrics([0, 300, 600]) })).toEqual([
       { step: 0, eta: 1e-5 }, { step: 500, eta: 0.1 }, { step: 700, eta: cyclicalEta(SCHEDULE, 700) },
     ]);
-    expect(learningRateCurve({ config: CONFIG, summary: null, metrics: metrics([0, 300, 600]) })!.at(-1)).toEqual({ step: 600, eta: cyclicalEta(SCHEDULE, 600) });
-    expect(learningRateCurve({ config: CONFIG, summary: null, metrics: metrics([0]) })).toEqual([{ step: 0, eta: 1e-5 }]);
+    expect(learningRateCurve({ config: CONFIG, summary: null, metrics: await metrics([0, 300, 600]) })!.at(-1)).toEqual({ step: 600, eta: cyclicalEta(SCHEDULE, 600) });
+    expect(learningRateCurve({ config: CONFIG, summary: null, metrics: await metrics([0]) })).toEqual([{ step: 0, eta: 1e-5 }]);
   });
 
-  it('describes a million-step run by its vertices, matching the schedule at every step', () => {
+  it('describes a million-step run by its vertices, matching the schedule at every step', async () => {
     const curve = scheduleVertices({ etaMin: 1e-5, etaMax: 0.1, ns: 800 }, 1_000_000);
     expect(curve.length).toBe(Math.floor(1_000_000 / 800) + 1);
     expect(curve.at(-1)!.step).toBe(1_000_000);
@@ -58,10 +58,10 @@ describe('learning-rate plot data', () => {
     }
   });
 
-  it('falls back to the evaluation points when the config has no complete schedule', () => {
-    expect(learningRateCurve({ config: { schedule: { ns: 500 } }, summary: { steps: 1000 }, metrics: metrics([0, 500]) })).toBeNull();
+  it('falls back to the evaluation points when the config has no complete schedule', async () => {
+    expect(learningRateCurve({ config: { schedule: { ns: 500 } }, summary: { steps: 1000 }, metrics: await metrics([0, 500]) })).toBeNull();
     expect(learningRateCurve({ config: null, summary: null, metrics: null })).toBeNull();
-    expect(plotted(null, [0, 300])).toHaveLength(2);
+    expect(await plotted(null, [0, 300])).toHaveLength(2);
   });
 
   it('reads the schedule and the length from a run folder (summary.json, else config.yaml and metrics.csv)', async () => {

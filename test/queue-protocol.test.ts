@@ -14,7 +14,7 @@ import { packFolder, unpackInto } from '../src/search/queue-files.js';
 import {
   encodeNumbers, handshakeProblem, isSearchId, jobDataSchema, localIdentity, newSearchId, redactUrl, resultEnvelopeSchema, trialResultSchema, zodProblems,
 } from '../src/search/queue-protocol.js';
-import { trialConfig } from '../src/search/plan.js';
+import { trialConfig } from '../src/search/trial-config.js';
 import { CLI } from './helpers/queue-fixtures.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 

@@ -18,7 +18,7 @@ import { QueueExecutor } from '../src/search/queue-executor.js';
 import { registerSearch } from '../src/search/queue-connection.js';
 import { localIdentity, QUEUE_PREFIX, trialQueueName } from '../src/search/queue-protocol.js';
 import { QueueWorker } from '../src/search/queue-worker.js';
-import { trialConfig } from '../src/search/plan.js';
+import { trialConfig } from '../src/search/trial-config.js';
 import type { RungReport, TrialResult, TrialTask } from '../src/search/types.js';
 import { BASE, CLI, metricsWithoutTime, queueKeys, rowsOf, startsPerTrial, startWorker, writeSearchConfig } from './helpers/queue-fixtures.js';
 import { CliProcess, describeWithRedis, makeTlsFiles, OPENSSL, RedisServer } from './helpers/redis.js';

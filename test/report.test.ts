@@ -60,32 +60,32 @@ async function runDir(name: string, files: Record<string, string>): Promise<stri
 }
 
 describe('metrics.csv reader', () => {
-  it('parses numbers, maps NA to null and keeps every complete row', () => {
+  it('parses numbers, maps NA to null and keeps every complete row', async () => {
     const text = [HEADER, '0,0,1e-5,2.3,2.6,0.1,2.31,2.61,0.1,0.5', '100,1,0.02,NA,NA,NA,2.0,2.3,0.2,1.5', ''].join('\n');
-    const { rows, skipped } = parseMetricsCsv(text);
+    const { rows, skipped } = await parseMetricsCsv(text);
     expect(skipped).toBe(0);
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatchObject({ step: 0, eta: 1e-5, train_loss: 2.3, val_acc: 0.1, elapsed_s: 0.5 });
     expect(rows[1]).toMatchObject({ step: 100, train_loss: null, train_cost: null, train_acc: null, val_loss: 2.0 });
   });
 
-  it('skips a truncated last line (missing cells or a cut number) and malformed lines', () => {
+  it('skips a truncated last line (missing cells or a cut number) and malformed lines', async () => {
     const lines = metricsLines(5);
     const cut = [HEADER, ...lines, '500,5,0.0', ''].join('\n');
-    expect(parseMetricsCsv(cut)).toMatchObject({ skipped: 1 });
-    expect(parseMetricsCsv(cut).rows).toHaveLength(5);
+    expect(await parseMetricsCsv(cut)).toMatchObject({ skipped: 1 });
+    expect((await parseMetricsCsv(cut)).rows).toHaveLength(5);
     const cutMidNumber = [HEADER, ...lines, '500,5,0.02,1.3,1.6,0.5,1.4,1.7,0.4,1e'].join('\n');
-    expect(parseMetricsCsv(cutMidNumber).rows).toHaveLength(5);
+    expect((await parseMetricsCsv(cutMidNumber)).rows).toHaveLength(5);
     const garbage = [HEADER, lines[0], 'hello,world,,,,,,,,', lines[1]].join('\r\n');
-    expect(parseMetricsCsv(garbage)).toMatchObject({ skipped: 1 });
-    expect(parseMetricsCsv(garbage).rows.map((r) => r.step)).toEqual([0, 100]);
+    expect(await parseMetricsCsv(garbage)).toMatchObject({ skipped: 1 });
+    expect((await parseMetricsCsv(garbage)).rows.map((r) => r.step)).toEqual([0, 100]);
   });
 
-  it('accepts a last line without newline, an empty file, a header alone, and reordered/extra columns', () => {
-    expect(parseMetricsCsv([HEADER, ...metricsLines(3)].join('\n')).rows).toHaveLength(3);
-    expect(parseMetricsCsv('')).toEqual({ rows: [], header: [], skipped: 0 });
-    expect(parseMetricsCsv(HEADER + '\n').rows).toEqual([]);
-    const { rows } = parseMetricsCsv('val_acc,step,extra\n0.4,10,7\n');
+  it('accepts a last line without newline, an empty file, a header alone, and reordered/extra columns', async () => {
+    expect((await parseMetricsCsv([HEADER, ...metricsLines(3)].join('\n'))).rows).toHaveLength(3);
+    expect(await parseMetricsCsv('')).toEqual({ rows: [], header: [], skipped: 0 });
+    expect((await parseMetricsCsv(HEADER + '\n')).rows).toEqual([]);
+    const { rows } = await parseMetricsCsv('val_acc,step,extra\n0.4,10,7\n');
     expect(rows[0]).toMatchObject({ step: 10, val_acc: 0.4, eta: null, train_loss: null });
   });
 
@@ -105,7 +105,7 @@ describe('metrics.csv reader', () => {
 });
 
 describe('titles', () => {
-  it('carries the run key settings', () => {
+  it('carries the run key settings', async () => {
     expect(runTitle(runInfoFromConfig(CONFIG))).toBe('cycle1 · λ=0.01 · ns=500 · n_batch=100 · m=50 · 1 cycle');
     expect(runTitle(runInfoFromConfig({ name: 'final', train: { lambda: 10 ** -2.82638, batchSize: 100 }, schedule: { ns: 500, epochs: 20 } }))).toBe(
       'final · λ=0.00149 · ns=500 · n_batch=100 · 20 epochs',
@@ -208,7 +208,7 @@ describe('run plots', () => {
 
   it('draws lines without markers when there are many points', async () => {
     const dir = await runDir('many', {});
-    const rows = parseMetricsCsv([HEADER, ...metricsLines(200, 10)].join('\n')).rows;
+    const rows = (await parseMetricsCsv([HEADER, ...metricsLines(200, 10)].join('\n'))).rows;
     const figures = await renderMetricsPlots(rows, 'many points', dir);
     expect(figures.map((f) => f.name)).toEqual(['lr', 'loss', 'accuracy']);
     expect(count(figures[1].svg, 'line mark')).toBe(4);
@@ -240,7 +240,7 @@ describe('scatter plot', () => {
 });
 
 describe('helpers', () => {
-  it('svgToPng draws text with a system font', () => {
+  it('svgToPng draws text with a system font', async () => {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="200" height="40"><text x="5" y="28" font-family="sans-serif" font-size="24" fill="#000">Axis λ 123</text></svg>';
     const png = decodePng(svgToPng(svg, 1));
     expect(png.width).toBe(200);

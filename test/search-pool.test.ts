@@ -10,9 +10,10 @@ import { searchSchema } from '../src/config/search-schema.js';
 import { computeNormalization } from '../src/data/normalization.js';
 import { loadSplits } from '../src/data/splits.js';
 import { defaultWorkerFile, LocalPoolExecutor } from '../src/search/local-pool.js';
-import { trialConfig } from '../src/search/plan.js';
-import { readTrialsCsv, trialColumns } from '../src/search/results.js';
-import { runSearch, type SearchSummary } from '../src/search/search.js';
+import { trialConfig } from '../src/search/trial-config.js';
+import { readTrialsCsv, trialColumns } from '../src/formats/trials-csv.js';
+import type { SearchSummary } from '../src/formats/search-summary.js';
+import { runSearch } from '../src/search/run-search.js';
 import type { RungReport, TrialTask } from '../src/search/types.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
@@ -67,7 +68,7 @@ export default async function (w) {
     });
     expect(executor!.slots).toBe(2);
     expect(summary.status).toBe('completed');
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), summary.space, false);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), summary.space);
     const by = new Map(rows.map((r) => [r.trial, r]));
     expect(rows).toHaveLength(4);
     expect(by.get(1)).toMatchObject({ status: 'completed', steps: 24, threads: 1 });

@@ -11,8 +11,10 @@ import {
 } from '../src/search/plots.js';
 import { AshaPruner } from '../src/search/pruner.js';
 import { renderSearchHtml, writeSearchReport } from '../src/search/report.js';
-import type { TrialRow } from '../src/search/results.js';
-import { buildSummary, planSearch, type SearchSummary } from '../src/search/search.js';
+import type { TrialRow } from '../src/formats/trials-csv.js';
+import type { SearchSummary } from '../src/formats/search-summary.js';
+import { planSearch } from '../src/search/study.js';
+import { buildSummary } from '../src/search/summary.js';
 import { coordOf } from '../src/search/space.js';
 import { metricsLines } from './helpers/metrics.js';
 import { METRICS_COLUMNS } from '../src/formats/metrics-csv.js';

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { searchSchema, type ParamSpec, type SearchSpace } from '../src/config/search-schema.js';
 import { gridTrials, makeSampler, randomTrials } from '../src/search/samplers.js';
-import { coordOf, gridValues, valueAt, type ParamValues } from '../src/search/space.js';
+import { coordOf, gridValues, valueAt } from '../src/search/space.js';
+import type { TrialParams } from '../src/config/search-schema.js';
 import { CategoricalEstimator, normalCdf, ParzenEstimator, rankObservations, tpeSuggest, type Observation } from '../src/search/tpe.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -140,7 +141,7 @@ describe('Parzen estimators', () => {
 
 describe('TPE', () => {
   /** A smooth objective with its maximum 1 at lambda = 1e-3, hidden = 64, batch 100, etaMax 0.11. */
-  const objective = (v: ParamValues) =>
+  const objective = (v: TrialParams) =>
     1 - 0.04 * (Math.log10(v.l as number) + 3) ** 2 - 0.06 * Math.log2((v.m as number) / 64) ** 2 - (v.b === 100 ? 0 : 0.1) - 8 * ((v.e as number) - 0.11) ** 2;
   const params = { l: LAMBDA, m: HIDDEN, b: BATCH, e: ETA };
 

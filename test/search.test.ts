@@ -15,11 +15,13 @@ import { loadSplits } from '../src/data/splits.js';
 import { loadCheckpoint } from '../src/formats/model-file.js';
 import type { TrialExecutor } from '../src/search/executor.js';
 import { resolveSpace } from '../src/search/narrow.js';
-import { checkTrialConfigs, poolSize, trialConfig } from '../src/search/plan.js';
+import { checkTrialConfigs, poolSize, trialConfig } from '../src/search/trial-config.js';
 import { estimateSecondsLeft, formatEta } from '../src/search/progress.js';
-import { readTrialsCsv, trialColumns } from '../src/search/results.js';
+import { readTrialsCsv, trialColumns } from '../src/formats/trials-csv.js';
 import { runTrial, type TrialData } from '../src/search/run-trial.js';
-import { planSearch, runSearch, type SearchSummary } from '../src/search/search.js';
+import type { SearchSummary } from '../src/formats/search-summary.js';
+import { runSearch } from '../src/search/run-search.js';
+import { planSearch } from '../src/search/study.js';
 import { testFromModel } from '../src/search/test-chosen.js';
 import { WasmSimdBackend } from '../src/kernels/wasm-simd.js';
 import type { TrialResult, TrialTask } from '../src/search/types.js';
@@ -268,7 +270,7 @@ describe('search (inline executor)', () => {
     expect(lines[0]).toBe(trialColumns([LAMBDA]).join(','));
     expect(lines[0]).toBe('trial,base.train.lambda,status,train_acc,val_acc,train_cost,val_cost,steps,total_steps,seconds,backend,threads,reason');
     expect(lines).toHaveLength(5);
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space, false);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space);
     const expected = legacyLs({ lMin: -5, lMax: -1 }, 4, 'random', 3).map((l) => 10 ** l);
     rows.forEach((r, i) => expect(r.params[LAMBDA]).toBeCloseTo(expected[i], 15));
     for (const r of rows) {
@@ -345,7 +347,7 @@ describe('search (inline executor)', () => {
     const s = await search(cfg, out, ex);
     expect(s.status).toBe('completed');
     expect(csvLines(out)[0]).toBe(`trial,${LAMBDA},base.model.hidden,base.train.batchSize,status,train_acc,val_acc,train_cost,val_cost,steps,total_steps,seconds,backend,threads,reason`);
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space, false);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space);
     for (const t of ex.tasks) {
       const row = rows.find((r) => r.trial === t.trial)!;
       expect(t.config.model.hidden).toBe(t.params['base.model.hidden']);
@@ -367,7 +369,7 @@ describe('search (inline executor)', () => {
     const s = await search(cfg, out, ex);
     expect(s.status).toBe('completed');
     expect(ex.ran).toEqual([1, 2, 3, 4]);
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space, false);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space);
     const by = new Map(rows.map((r) => [r.trial, r]));
     expect(by.get(2)).toMatchObject({ status: 'failed', val_acc: null, train_cost: null });
     expect(by.get(2)!.reason).toMatch(/worker exploded/);

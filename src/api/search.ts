@@ -1,8 +1,8 @@
 /** `search()`: a search over training config fields on a pool of worker threads, as `cifar-mlp search` runs it. */
 import type { SearchConfig } from '../config/schema.js';
 import type { ProgressState } from '../search/progress.js';
-import { searchIntoFolder, type SearchDisplay } from '../search/search-into-folder.js';
-import type { SearchSummary } from '../search/search.js';
+import { searchIntoFolder, type SearchDisplay } from '../experiment/search-run.js';
+import type { SearchSummary } from '../formats/search-summary.js';
 import { abortedBeforeStart } from './abort.js';
 import { configOfKind, type ConfigSource } from './config.js';
 

@@ -57,6 +57,8 @@ export const paramSchema = z
 
 export type ParamSpec = z.output<typeof paramSchema>;
 export type ParamValue = number | string | boolean;
+/** A trial's values of the searched fields, by config path (e.g. "base.train.lambda"). */
+export type TrialParams = Record<string, ParamValue>;
 
 export const tpeSchema = z
   .strictObject({
@@ -67,7 +69,7 @@ export const tpeSchema = z
   .prefault({})
   .describe('The TPE sampler (tree-structured Parzen estimator).');
 
-const SAMPLERS = ['random', 'grid', 'tpe'] as const;
+export const SAMPLERS = ['random', 'grid', 'tpe'] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
 const spaceInputSchema = z

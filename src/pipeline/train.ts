@@ -27,6 +27,7 @@ import { Network, type ParamValues } from '../model/network.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { writeFileAtomic } from '../util/atomic.js';
+import { FileWriteError } from '../util/errno.js';
 import { checkpoint } from '../stages/checkpoint.js';
 import { evaluate } from '../stages/evaluate.js';
 import { metricsSink } from '../stages/metrics-sink.js';
@@ -90,6 +91,8 @@ export interface TrainingResult {
   normalization: Normalization;
   /** The snapshots kept (snapshot ensembles; else empty). */
   members: Member[];
+  /** A result file that could not be written (full disk…), when that is why the run failed. */
+  writeError: FileWriteError | null;
 }
 
 /** The per-step seeds of a run's dropout masks: a function of (seed, step) alone. */
@@ -122,13 +125,19 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
   const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
+  let writeError: FileWriteError | null = null;
+  const failedOn = (e: unknown) => {
+    if (e instanceof FileWriteError) writeError ??= e;
+    ledger.status = 'failed';
+    ledger.error = (e as Error).message;
+  };
   let log: MetricsLog;
   try {
     log = new MetricsLog(join(outDir, METRICS_FILE), firstStep > 0);
   } catch (e) {
     ledger.status = 'failed';
     ledger.error = (e as Error).message;
-    return { summary: ledger.close(), network: net, normalization: norm, members: [] };
+    return { summary: ledger.close(), network: net, normalization: norm, members: [], writeError: e instanceof FileWriteError ? e : null };
   }
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;
@@ -188,15 +197,14 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       ledger.status = 'pruned';
       ledger.pruned = { step: e.step, valAccuracy: e.valAccuracy };
       ledger.stepsDone = e.step;
-    } else {
-      ledger.status = e instanceof DivergedError ? 'diverged' : 'failed';
-      if (e instanceof DivergedError) ledger.divergedAtStep = e.step;
-      ledger.error = (e as Error).message;
-    }
+    } else if (e instanceof DivergedError) {
+      ledger.status = 'diverged';
+      ledger.divergedAtStep = e.step;
+      ledger.error = e.message;
+    } else failedOn(e);
   } finally {
     await log.close().catch((e) => {
-      if (ledger.status !== 'failed') ledger.error = (e as Error).message;
-      ledger.status = 'failed';
+      if (ledger.status !== 'failed') failedOn(e);
     });
   }
   ledger.trainSeconds = (performance.now() - started) / 1000 - evaluator.seconds;
@@ -217,10 +225,9 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     }
     if (ledger.status === 'completed' || ledger.status === 'interrupted') await save(ledger.stepsDone);
   } catch (e) {
-    ledger.status = 'failed';
-    ledger.error = (e as Error).message;
+    failedOn(e);
   }
-  return { summary: ledger.close(), network: net, normalization: norm, members };
+  return { summary: ledger.close(), network: net, normalization: norm, members, writeError };
 }
 
 /**

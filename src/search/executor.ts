@@ -4,10 +4,8 @@
  * what to record, when to stop). `LocalPoolExecutor` (local-pool.ts) runs trials on a Piscina pool of
  * worker threads of this process; an executor on a job-queue engine would implement the same interface.
  */
-import type { RungDecision } from '../stages/rung-gate.js';
+import type { RungDecision } from '../formats/rungs-csv.js';
 import type { RungReport, TrialResult, TrialTask } from './types.js';
-
-export type { RungDecision };
 
 /** What a running trial tells the search while it runs (each optional; an executor forwards what it can). */
 export interface TrialHooks {

@@ -1,39 +1,13 @@
 /** A search's output folder as other commands see it (plot, evaluate): is it one, its summary, its chosen trial. */
 import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { UsageError } from '../util/errors.js';
 import { MODEL_FILE } from '../formats/model-file.js';
-import { parseJsonBounded } from '../util/bounded-json.js';
-import { FileReadError, readRegularText } from '../util/read-file.js';
-import type { SearchSummary } from './search.js';
-
-/** Largest summary.json read (a search of 10,000 trials writes about 10 MB). */
-const MAX_SUMMARY_BYTES = 64 * 2 ** 20;
-
-const PLAN = 'plan.json';
-const SUMMARY = 'summary.json';
-
-/** Whether `dir` is a search's output folder (it holds plan.json). */
-export const isSearchFolder = (dir: string) => existsSync(join(dir, PLAN));
+import { isSearchFolder, TRIALS_DIR } from '../formats/search-plan.js';
+import { readSearchSummary } from '../formats/search-summary.js';
+import { UsageError } from '../util/errors.js';
 
 /** Whether `dir` is a trial folder of a search (…/<search>/trials/<id>). */
-export const isTrialFolder = (dir: string) => basename(dirname(dir)) === 'trials' && isSearchFolder(dirname(dirname(dir)));
-
-export function readSearchSummary(dir: string): SearchSummary {
-  const path = join(dir, SUMMARY);
-  let s: SearchSummary;
-  try {
-    if (!existsSync(path)) throw new UsageError(`${path}: no search summary in this folder`);
-    s = parseJsonBounded(readRegularText(path, { maxBytes: MAX_SUMMARY_BYTES, expected: 'a search summary.json' })) as SearchSummary;
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`${path}: unreadable (${e instanceof FileReadError ? e.reason : (e as Error).message})`);
-  }
-  if (s === null || typeof s !== 'object' || s.kind !== 'search' || !Array.isArray(s.results) || !Array.isArray(s.params)) {
-    throw new UsageError(`${path}: not a search summary of this version of cifar-mlp (no params and results)`);
-  }
-  return s;
-}
+export const isTrialFolder = (dir: string) => basename(dirname(dir)) === TRIALS_DIR && isSearchFolder(dirname(dirname(dir)));
 
 /** The folder of a search's chosen trial (best validation accuracy), or a one-line UsageError saying why there is none. */
 export function chosenTrialDir(dir: string): string {

@@ -7,14 +7,14 @@
  * The finished search's summary.json ranking is read; a ranking of the lambda-only searches of earlier versions
  * (entries with l = log10 lambda) counts as values of base.train.lambda.
  */
-import { existsSync } from 'node:fs';
-import { parseJsonBounded } from '../util/bounded-json.js';
-import { readRegularText } from '../util/read-file.js';
 import { join, resolve } from 'node:path';
+import { SUMMARY_FILE } from '../formats/run-summary.js';
+import { readSummaryJson } from '../formats/search-summary.js';
 import { UsageError } from '../util/errors.js';
 import { LAMBDA_PATH, type ParamSpec, type SearchSpace } from '../config/search-schema.js';
 import { pow10 } from '../util/pow10.js';
-import { isLogScale, round6, scaleOf, shortName, type ParamValues } from './space.js';
+import { isLogScale, round6, scaleOf, shortName } from './space.js';
+import type { TrialParams } from '../config/search-schema.js';
 
 export interface ResolvedSpace {
   params: Record<string, ParamSpec>;
@@ -22,41 +22,26 @@ export interface ResolvedSpace {
   source: string;
 }
 
-/** Largest summary.json read (a search of 10,000 trials writes about 10 MB). */
-const MAX_SUMMARY_BYTES = 64 * 2 ** 20;
-
 interface RankedEntry {
-  params: ParamValues;
+  params: TrialParams;
   val_acc: number;
 }
 
 function readRanking(dir: string): { ranking: RankedEntry[]; status: string } {
-  const path = join(dir, 'summary.json');
-  if (!existsSync(path)) throw new UsageError(`space.from.dir: ${dir}: no summary.json there (not a finished search folder?)`);
-  let text: string;
-  try {
-    text = readRegularText(path, { maxBytes: MAX_SUMMARY_BYTES, expected: 'a search summary.json' });
-  } catch (e) {
-    throw new UsageError(`space.from.dir: ${(e as Error).message}`);
-  }
-  let s: { ranking?: unknown; status?: unknown };
-  try {
-    s = parseJsonBounded(text) as typeof s;
-  } catch (e) {
-    throw new UsageError(`space.from.dir: ${path}: not valid JSON (${(e as Error).message})`);
-  }
+  const s = readSummaryJson(dir, 'space.from.dir: ') as { ranking?: unknown; status?: unknown } | null;
+  const path = join(dir, SUMMARY_FILE);
   if (s === null || typeof s !== 'object') throw new UsageError(`space.from.dir: ${path}: not a search summary (not a JSON object)`);
   if (!Array.isArray(s.ranking)) throw new UsageError(`space.from.dir: ${path}: no ranking (is it a search summary?)`);
   const ranking: RankedEntry[] = [];
   for (const r of s.ranking as Array<Record<string, unknown>>) {
     if (typeof r !== 'object' || r === null || !Number.isFinite(r.val_acc)) continue;
-    if (typeof r.params === 'object' && r.params !== null) ranking.push({ params: r.params as ParamValues, val_acc: r.val_acc as number });
+    if (typeof r.params === 'object' && r.params !== null) ranking.push({ params: r.params as TrialParams, val_acc: r.val_acc as number });
     else if (Number.isFinite(r.l)) ranking.push({ params: { [LAMBDA_PATH]: 10 ** (r.l as number) }, val_acc: r.val_acc as number });
   }
   return { ranking, status: typeof s.status === 'string' ? s.status : 'unknown' };
 }
 
-function narrowOne(path: string, p: ParamSpec, values: ParamValues[string][], margin: number, linearMargin: number, dir: string): ParamSpec {
+function narrowOne(path: string, p: ParamSpec, values: TrialParams[string][], margin: number, linearMargin: number, dir: string): ParamSpec {
   if (p.dist === 'choice') {
     const kept = p.values.filter((v) => values.includes(v));
     return kept.length ? { ...p, values: kept } : p;

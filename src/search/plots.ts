@@ -15,8 +15,8 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { ParamSpec } from '../config/search-schema.js';
 import { BASE_CONFIG } from '../report/plots.js';
-import type { RungRecord } from './pruner.js';
-import type { SearchSummary } from './search.js';
+import type { RungRecord } from '../formats/rungs-csv.js';
+import type { SearchSummary } from '../formats/search-summary.js';
 import { coordOf, formatValue, isLogScale, shortName } from './space.js';
 
 const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';

@@ -10,7 +10,7 @@
 import cliProgress from 'cli-progress';
 import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
 import type { TrialProgress } from './executor.js';
-import type { RowStatus } from './results.js';
+import type { RowStatus } from '../formats/trials-csv.js';
 import { percent } from '../util/format.js';
 
 export interface ProgressState {

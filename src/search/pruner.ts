@@ -15,24 +15,7 @@
  * decision is recorded (rungs.csv); a pruner built from those records decides a repeated report (a trial that runs
  * again after an interruption) as it did before, and counts no accuracy twice.
  */
-import type { RungDecision } from '../stages/rung-gate.js';
-
-export type { RungDecision };
-
-export interface RungRecord {
-  trial: number;
-  /** Rung index (0 = the first rung). */
-  rung: number;
-  step: number;
-  valAccuracy: number;
-  /** The rung's promotion quantile at the time. */
-  cutoff: number;
-  /** How far below the cutoff it could fall and still continue (tolerance × its standard error; 0 for plain ASHA). */
-  margin: number;
-  /** Accuracies the rung held when it decided, this one included. */
-  reported: number;
-  decision: RungDecision;
-}
+import type { RungRecord } from '../formats/rungs-csv.js';
 
 export interface AshaOptions {
   minSteps: number;

@@ -23,7 +23,8 @@
 import { hostname } from 'node:os';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { RungDecision, TrialExecutor, TrialHooks } from './executor.js';
+import type { RungDecision } from '../formats/rungs-csv.js';
+import type { TrialExecutor, TrialHooks } from './executor.js';
 import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, registerSearch, unregisterSearch } from './queue-connection.js';
 import { unpackInto } from './queue-files.js';
 import {

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import pkg from '../../package.json' with { type: 'json' };
 import { UsageError } from '../util/errors.js';
 import { trainSchema } from '../config/train-schema.js';
-import type { RungDecision } from '../stages/rung-gate.js';
+import type { RungDecision } from '../formats/rungs-csv.js';
 import type { TrialResult, TrialTask } from './types.js';
 
 /** Key prefix of every BullMQ key (and of the registry). */

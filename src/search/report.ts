@@ -16,7 +16,7 @@ import {
   curveGroup, curvesSpec, noiseHalfWidth, overviewData, overviewSpec, paramPlotData, paramSpec, rungHistory, rungsSpec, type CurvePoint,
 } from './plots.js';
 import { CURVES_FIGURE, OVERVIEW_FIGURE, paramFigureName, RUNGS_FIGURE } from './report-files.js';
-import type { SearchSummary, TrialEntry } from './search.js';
+import type { SearchSummary, TrialEntry } from '../formats/search-summary.js';
 import { formatValue, shortName } from './space.js';
 import { fixed, isFiniteNumber, percent } from '../util/format.js';
 

@@ -8,7 +8,8 @@ import type { Splits } from '../data/splits.js';
 import { selectBackend } from '../kernels/select.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { trainNetwork } from '../pipeline/network-run.js';
-import type { RungDecision } from '../stages/rung-gate.js';
+import { FileWriteError } from '../util/errno.js';
+import type { RungDecision } from '../formats/rungs-csv.js';
 import type { TrialResult, TrialTask } from './types.js';
 
 export interface TrialData {
@@ -47,7 +48,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
   }
   try {
     if (opts.signal?.aborted) return { ...failed('stopped before it started', backend.name, backend.threads + 1), status: 'interrupted' };
-    const { summary } = await trainNetwork({
+    const { summary, writeError } = await trainNetwork({
       config: task.config, splits: data.splits, normalization: data.normalization, dataDir: task.dataDir, backend, dir: task.outDir,
       signal: opts.signal, testFinal: false, model: task.saveModel ? 'final' : 'none',
       ...(opts.onStep ? { onStep: opts.onStep } : {}),
@@ -64,9 +65,10 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
       threads: summary.threads,
       ...(summary.error !== undefined ? { reason: summary.error } : {}),
       ...(summary.pruned ? { pruned: summary.pruned, reason: `pruned at step ${summary.pruned.step}` } : {}),
+      ...(writeError ? { writeError: writeError.message } : {}),
     };
   } catch (e) {
-    return failed(message(e), backend.name, backend.threads + 1);
+    return { ...failed(message(e), backend.name, backend.threads + 1), ...(e instanceof FileWriteError ? { writeError: e.message } : {}) };
   } finally {
     if (opts.backend) backend.releaseAll();
     else await Promise.resolve(backend.dispose()).catch(() => {});

@@ -12,7 +12,8 @@
  */
 import type { ParamSpec, SearchSpace, SamplerName } from '../config/search-schema.js';
 import { deriveSeed, Rng } from '../util/rng.js';
-import { gridValues, valueAt, type ParamValues } from './space.js';
+import { gridValues, valueAt } from './space.js';
+import type { TrialParams } from '../config/search-schema.js';
 import { tpeSuggest, type Observation } from './tpe.js';
 
 export type { Observation };
@@ -22,12 +23,12 @@ export interface Sampler {
   /** Trials of the search. */
   readonly total: number;
   /** The trials known before any result: all of them (random, grid) or the startup trials (tpe). */
-  initial(): ParamValues[];
+  initial(): TrialParams[];
   /**
    * The values of trial `trial` (1-based, after the initial ones) from the finished trials so far; `attempt` > 0 asks
    * for another proposal after one the training schema rejected.
    */
-  next(trial: number, history: Observation[], attempt: number): ParamValues;
+  next(trial: number, history: Observation[], attempt: number): TrialParams;
 }
 
 /**
@@ -35,7 +36,7 @@ export interface Sampler {
  * stream of `seed`. (The stream's name predates spaces of several parameters: a lambda-only search draws the l values
  * it always drew.)
  */
-export function randomTrials(params: Record<string, ParamSpec>, count: number, seed: number): ParamValues[] {
+export function randomTrials(params: Record<string, ParamSpec>, count: number, seed: number): TrialParams[] {
   const rng = new Rng(deriveSeed(seed, 'search-l'));
   const paths = Object.keys(params);
   return Array.from({ length: count }, () => Object.fromEntries(paths.map((path) => [path, valueAt(params[path], rng.uniform())])));
@@ -51,8 +52,8 @@ export function gridAxes(params: Record<string, ParamSpec>, trials: number): Arr
   return entries.map(([path, p]) => [path, gridValues(p, p.dist === 'choice' ? 0 : (p.points ?? perNumeric))]);
 }
 
-export function gridTrials(params: Record<string, ParamSpec>, trials: number): ParamValues[] {
-  let out: ParamValues[] = [{}];
+export function gridTrials(params: Record<string, ParamSpec>, trials: number): TrialParams[] {
+  let out: TrialParams[] = [{}];
   for (const [path, values] of gridAxes(params, trials)) out = out.flatMap((t) => values.map((v) => ({ ...t, [path]: v })));
   return out;
 }

@@ -7,9 +7,7 @@
  * 6 decimals (the lambda-only searches of earlier versions drew l = log10 lambda exactly so), a uniform value has
  * 6 significant digits, an int is an integer within its bounds.
  */
-import type { ParamSpec, ParamValue } from '../config/search-schema.js';
-
-export type ParamValues = Record<string, ParamValue>;
+import type { ParamSpec, ParamValue, TrialParams } from '../config/search-schema.js';
 
 export const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 const sig6 = (v: number) => Number(v.toPrecision(6));
@@ -91,6 +89,6 @@ export function formatValue(p: ParamSpec | undefined, v: ParamValue): string {
 }
 
 /** "lambda=1.23e-3 hidden=57": a trial's values in a few characters. */
-export function paramsLabel(space: Record<string, ParamSpec>, values: ParamValues): string {
+export function paramsLabel(space: Record<string, ParamSpec>, values: TrialParams): string {
   return Object.keys(space).map((k) => `${shortName(k)}=${values[k] === undefined ? '?' : formatValue(space[k], values[k])}`).join(' ');
 }

@@ -12,11 +12,12 @@
  */
 import type { ParamSpec } from '../config/search-schema.js';
 import type { Rng } from '../util/rng.js';
-import { coordOf, valueAt, type ParamValues } from './space.js';
+import { coordOf, valueAt } from './space.js';
+import type { TrialParams } from '../config/search-schema.js';
 
 /** A finished trial as the sampler sees it. */
 export interface Observation {
-  values: ParamValues;
+  values: TrialParams;
   /** How far it got: 1 completed, steps / total steps when pruned, -1 diverged. */
   level: number;
   /** Validation accuracy at the end (or at the rung it was pruned at); NaN when none. */
@@ -143,7 +144,7 @@ export class CategoricalEstimator {
 const choiceIndex = (p: Extract<ParamSpec, { dist: 'choice' }>, v: unknown) => Math.max(0, p.values.findIndex((x) => x === v));
 
 /** The next trial's values: random while fewer than two trials have finished, else the TPE proposal. */
-export function tpeSuggest(params: Record<string, ParamSpec>, history: Observation[], opts: Pick<TpeOptions, 'candidates' | 'gamma'>, rng: Rng): ParamValues {
+export function tpeSuggest(params: Record<string, ParamSpec>, history: Observation[], opts: Pick<TpeOptions, 'candidates' | 'gamma'>, rng: Rng): TrialParams {
   const paths = Object.keys(params);
   const usable = history.filter((o) => paths.every((p) => o.values[p] !== undefined));
   if (usable.length < 2) return Object.fromEntries(paths.map((p) => [p, valueAt(params[p], rng.uniform())]));

@@ -13,7 +13,7 @@ import type { KernelBackend } from '../kernels/backend.js';
 import { selectBackend } from '../kernels/select.js';
 import { runTrial, type TrialData } from './run-trial.js';
 import type { MessagePort } from 'node:worker_threads';
-import type { RungDecision } from '../stages/rung-gate.js';
+import type { RungDecision } from '../formats/rungs-csv.js';
 import type { TrialResult, TrialTask } from './types.js';
 
 export interface WorkerTask {

@@ -54,6 +54,11 @@ export interface TrialResult {
   reason?: string;
   /** A pruned trial: the rung step and its validation accuracy there. */
   pruned?: { step: number; valAccuracy: number };
+  /**
+   * A result file of the trial that could not be written (one line naming the file and the errno): the disk the search
+   * writes to is full or failing, so the search stops instead of ranking what it could not record.
+   */
+  writeError?: string;
 }
 
 /** A trial at a rung: its validation accuracy after `step` update steps. */

@@ -8,7 +8,7 @@ import type { Dataset } from '../data/cifar.js';
 import type { Evaluator } from '../model/evaluator.js';
 import type { EvaluatedStep } from './types.js';
 
-export type RungDecision = 'continue' | 'prune';
+import type { RungDecision } from '../formats/rungs-csv.js';
 
 export interface RungPlan {
   /** Update steps (1-based counts) at which the run reports; ascending. */

@@ -1,13 +1,13 @@
 /**
  * `cifar-mlp run|search <search config>`: a search on a pool of worker threads or, with --queue, on `cifar-mlp worker`
- * processes through Redis (src/search/search-into-folder.ts),
+ * processes through Redis (src/experiment/search-run.ts),
  * with its progress on stderr and closing lines: counts, pool use, pruning, the best trials, the chosen one.
  * Exit code: 0 completed, 130 interrupted (continue with --resume), 1 when no trial completed.
  */
 import type { SearchConfig } from '../../config/schema.js';
 import { SearchProgress } from '../../search/progress.js';
-import { searchIntoFolder } from '../../search/search-into-folder.js';
-import type { SearchSummary } from '../../search/search.js';
+import { searchIntoFolder } from '../../experiment/search-run.js';
+import type { SearchSummary } from '../../formats/search-summary.js';
 import { paramsLabel } from '../../search/space.js';
 import { log } from '../log.js';
 import type { RunOptions } from '../run-options.js';

@@ -8,19 +8,12 @@ import { formatIssues } from '../config/load.js';
 import { withField } from '../config/paths.js';
 import type { SearchConfig, TrainConfig } from '../config/schema.js';
 import { trainSchema } from '../config/train-schema.js';
-import type { ParamValues } from './space.js';
-
-export interface PlannedTrial {
-  trial: number;
-  /** The searched fields' values by config path. */
-  params: ParamValues;
-}
-
-/** Digits of the trial folder names (trials/01 … trials/08; at least 2). */
-export const trialId = (trial: number, total: number) => String(trial).padStart(Math.max(2, String(total).length), '0');
+import type { TrialParams } from '../config/search-schema.js';
+import { trialId, type PlannedTrial } from '../formats/search-plan.js';
+import { kernelThreads } from '../pipeline/plan.js';
 
 /** The base training config with a trial's values set at their paths (not yet validated). */
-export function withParams(base: TrainConfig, params: ParamValues): TrainConfig {
+export function withParams(base: TrainConfig, params: TrialParams): TrainConfig {
   let config = base;
   for (const [path, value] of Object.entries(params)) config = withField(config, path.slice('base.'.length), value);
   return config;
@@ -61,6 +54,5 @@ export function poolSize(opts: { workers: number; kernelThreads: number; pending
   const cores = Math.max(1, opts.cores ?? availableParallelism());
   const wanted = opts.workers > 0 ? opts.workers : cores;
   const workers = Math.max(1, Math.min(wanted, opts.pending));
-  const threadsPerTrial = opts.kernelThreads > 0 ? opts.kernelThreads : Math.max(1, Math.floor(cores / workers));
-  return { workers, threadsPerTrial };
+  return { workers, threadsPerTrial: kernelThreads(opts.kernelThreads, workers, cores) };
 }

@@ -1,34 +1,40 @@
 /**
- * A search, from its config to its output folder: what `cifar-mlp search` and the library's `search()` both do
- * (they differ only in how they report). Trials run on a pool of worker threads, or with `queue` on `cifar-mlp
- * worker` processes through Redis (queue-executor.ts). The data is read and normalised once here; every trial of the worker
- * pool shares it. Everything that can reject the input (data, sizes, the range source, every planned trial's
- * config) is checked before anything is written.
+ * A search config into its output folder: what `cifar-mlp search` and the library's `search()` both do (they differ
+ * only in how they report). Trials run on a pool of worker threads, or with `queue` on `cifar-mlp worker` processes
+ * through Redis (search/queue-executor.ts). The data is read and normalised once here; every trial of the worker pool
+ * shares it. Everything that can reject the input (the queue URL, data, sizes, the range source, every planned
+ * trial's config) is checked before anything is written.
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../util/errors.js';
 import type { SearchConfig } from '../config/schema.js';
 import { acquireDataDir } from '../data/acquire.js';
 import { computeNormalization } from '../data/normalization.js';
 import { loadSplits, type Splits } from '../data/splits.js';
-import { checkSplitsFit } from '../pipeline/plan.js';
+import { readQueueFile, QUEUE_FILE, writeQueueFile } from '../formats/queue-file.js';
+import { SUMMARY_FILE } from '../formats/run-summary.js';
+import { RUNGS_CSV } from '../formats/rungs-csv.js';
+import { PLAN_FILE, TRIALS_DIR } from '../formats/search-plan.js';
+import type { SearchSummary } from '../formats/search-summary.js';
+import { TRIALS_CSV } from '../formats/trials-csv.js';
+import { checkSplitsFit, kernelThreads } from '../pipeline/plan.js';
+import { dataFingerprint, dataKey } from '../search/data-fingerprint.js';
+import { withTrialProgress, type TrialExecutor, type TrialProgress } from '../search/executor.js';
+import { LocalPoolExecutor } from '../search/local-pool.js';
+import type { ProgressState, TrialOutcome } from '../search/progress.js';
+import { checkQueueUrl, isSearchId, newSearchId } from '../search/queue-protocol.js';
+import { isSearchFigureFile } from '../search/report-files.js';
+import { runSearch } from '../search/run-search.js';
+import { planSearch } from '../search/study.js';
+import { testFromModel } from '../search/test-chosen.js';
+import { poolSize } from '../search/trial-config.js';
+import type { TrialTask } from '../search/types.js';
+import { UsageError } from '../util/errors.js';
 import { LOCK_FILE } from '../util/folder-lock.js';
 import { claimDir, prepareOutDir, type OutDir } from '../util/out-dir.js';
-import { withTrialProgress, type TrialProgress } from './executor.js';
-import { LocalPoolExecutor } from './local-pool.js';
-import { poolSize } from './plan.js';
-import type { ProgressState, TrialOutcome } from './progress.js';
-import { isSearchFigureFile } from './report-files.js';
-import { planSearch, PLAN_FILE, RUNGS_CSV, runSearch, SUMMARY_FILE, TRIALS_CSV, type SearchSummary } from './search.js';
-import { testFromModel } from './test-chosen.js';
-import { dataFingerprint, dataKey } from './data-fingerprint.js';
-import { checkQueueUrl, isSearchId, newSearchId } from './queue-protocol.js';
-import type { TrialTask } from './types.js';
-import { writeJsonAtomic } from '../util/atomic.js';
-import { parseJsonBounded } from '../util/bounded-json.js';
-import { readRegularText } from '../util/read-file.js';
+import { runInFolder, type FolderStrategy } from './folder-run.js';
+import { configSource, type FolderRunOptions } from './options.js';
 
 /** What a search tells while it runs (a terminal display, a library's callback). */
 export interface SearchDisplay {
@@ -40,24 +46,9 @@ export interface SearchDisplay {
   stop(): void;
 }
 
-export interface SearchFolderOptions {
-  /** The CIFAR-10 folder (else base.data.dir, $CIFAR10_DIR, ./data/cifar-10-batches-bin, else download). */
-  data?: string;
-  /** The output folder (default runs/<name>, or runs/<name>-<time> when taken). */
-  out?: string;
-  /** Replace the search files of a non-empty `out`. */
-  force?: boolean;
-  /** Run the trials of the search in `out` that did not finish. */
-  resume?: boolean;
-  /** The config file, when the config came from one (messages name it; a relative data.dir is taken from its folder). */
-  configPath?: string;
-  /** Stops the search: running trials stop after their current step and run again on resume. */
-  signal: AbortSignal;
-  log: (line: string) => void;
+export interface SearchFolderOptions extends FolderRunOptions {
   /** The display of the trials, made once the pool's size (`slots`: trials at once) is known. */
   display?: (name: string, slots: number) => SearchDisplay;
-  /** Draw a download's progress bar on stderr (default true). */
-  downloadProgress?: boolean;
   /** Run the trials on `cifar-mlp worker` processes through this Redis URL instead of the local pool. */
   queue?: string;
 }
@@ -71,7 +62,6 @@ export interface SearchFolderResult {
  * What a search writes into its folder, removed before a new search with --force (the trials/ folder only when
  * the folder held a search); nothing else is touched.
  */
-const QUEUE_FILE = 'queue.json';
 const SEARCH_FILES = [PLAN_FILE, TRIALS_CSV, RUNGS_CSV, SUMMARY_FILE, 'config.yaml', 'report.html', QUEUE_FILE];
 
 /**
@@ -79,16 +69,11 @@ const SEARCH_FILES = [PLAN_FILE, TRIALS_CSV, RUNGS_CSV, SUMMARY_FILE, 'config.ya
  * there), else a new one, written there.
  */
 function queueSearchId(outDir: string, name: string, resume: boolean, log: (line: string) => void): string {
-  const path = join(outDir, QUEUE_FILE);
-  if (resume && existsSync(path)) {
-    try {
-      const id = (parseJsonBounded(readRegularText(path, { maxBytes: 4096, expected: 'a queue.json file' })) as { id?: unknown } | null)?.id;
-      if (typeof id === 'string' && isSearchId(id)) return id;
-    } catch { /* a new id below */ }
-    log(`cifar-mlp: ${path}: unreadable; the search gets a new queue (trials that finished on workers meanwhile run again)`);
-  }
+  const stored = resume ? readQueueFile(outDir) : undefined;
+  if (typeof stored === 'string' && isSearchId(stored)) return stored;
+  if (stored !== undefined) log(`cifar-mlp: ${join(outDir, QUEUE_FILE)}: unreadable; the search gets a new queue (trials that finished on workers meanwhile run again)`);
   const id = newSearchId(name);
-  writeJsonAtomic(path, { id });
+  writeQueueFile(outDir, id);
   return id;
 }
 
@@ -106,10 +91,10 @@ function fingerprints(base: SearchConfig['base'], splits: Splits, dataDir: strin
   };
 }
 
-function outDirFor(config: SearchConfig, opts: SearchFolderOptions): OutDir {
+/** The search's folder: --out (a non-empty one with --force or --resume), or for --resume its default folder. */
+function claimSearchFolder(config: SearchConfig, opts: SearchFolderOptions): OutDir {
   if (opts.resume && opts.force) throw new UsageError('--resume and --force exclude each other: --force would remove the search that --resume continues');
   if (opts.resume && !opts.out) {
-    // Resume the search in its default folder.
     const dir = join('runs', config.name.replace(/[^A-Za-z0-9_.-]+/g, '-'));
     if (existsSync(join(dir, PLAN_FILE))) return { dir, lock: claimDir(dir, `--out ${dir}`, opts.log) };
     throw new UsageError(`--resume: give --out with the folder of the search to continue (no ${PLAN_FILE} in ${dir})`);
@@ -121,7 +106,7 @@ function outDirFor(config: SearchConfig, opts: SearchFolderOptions): OutDir {
   const out = prepareOutDir(config.name, opts.out, opts);
   if (opts.force) {
     try {
-      if (wasSearch) rmSync(join(out.dir, 'trials'), { recursive: true, force: true });
+      if (wasSearch) rmSync(join(out.dir, TRIALS_DIR), { recursive: true, force: true });
       for (const f of SEARCH_FILES) rmSync(join(out.dir, f), { force: true });
       for (const f of readdirSync(out.dir)) if (isSearchFigureFile(f)) rmSync(join(out.dir, f), { force: true });
     } catch (e) {
@@ -132,37 +117,45 @@ function outDirFor(config: SearchConfig, opts: SearchFolderOptions): OutDir {
   return out;
 }
 
-/**
- * Runs the search into its output folder. Resolves with its summary (completed, interrupted, or failed when no
- * trial completed) and folder, or with null when the signal was aborted before anything was written. Rejects
- * with a UsageError on bad input (nothing written).
- */
-export async function searchIntoFolder(config: SearchConfig, opts: SearchFolderOptions): Promise<SearchFolderResult | null> {
-  const source = opts.configPath ?? 'config';
-  if (opts.queue !== undefined) checkQueueUrl(opts.queue); // a bad URL is refused before anything is read or written
-  const dataDir = await acquireDataDir({
-    cliDir: opts.data, configPath: opts.configPath, data: config.base.data, signal: opts.signal, log: opts.log, downloadProgress: opts.downloadProgress,
-  });
-  const t0 = Date.now();
-  const splits = loadSplits(config.base.data, dataDir, source);
-  checkSplitsFit(config.base, splits, source);
-  const readSeconds = (Date.now() - t0) / 1000;
-  // The space (narrowed by space.from) and every planned trial's config, checked by the training schema.
-  if (!opts.resume) planSearch(config, undefined, source);
-  if (opts.signal.aborted) return null;
-  const out = outDirFor(config, opts);
-  try {
-    return { summary: await searchInFolder(config, opts, out.dir, { dataDir, splits, readSeconds }), outDir: out.dir };
-  } finally {
-    out.lock.release();
-  }
+interface Prepared {
+  dataDir: string;
+  splits: Splits;
+  readSeconds: number;
+  /** The queue URL as it may be shown (no password). */
+  queueDisplay?: string;
 }
 
-async function searchInFolder(config: SearchConfig, opts: SearchFolderOptions, outDir: string, { dataDir, splits, readSeconds }: { dataDir: string; splits: Splits; readSeconds: number }): Promise<SearchSummary> {
+function searchRun(config: SearchConfig, opts: SearchFolderOptions): FolderStrategy<Prepared, SearchSummary> {
+  return {
+    name: config.name,
+    async prepare() {
+      const queueDisplay = opts.queue !== undefined ? checkQueueUrl(opts.queue) : undefined; // before anything is read or written
+      const dataDir = await acquireDataDir({
+        cliDir: opts.data, configPath: opts.configPath, data: config.base.data, signal: opts.signal, log: opts.log, downloadProgress: opts.downloadProgress,
+      });
+      const t0 = Date.now();
+      const splits = loadSplits(config.base.data, dataDir, configSource(opts));
+      checkSplitsFit(config.base, splits, configSource(opts));
+      const readSeconds = (Date.now() - t0) / 1000;
+      // The space (narrowed by space.from) and every planned trial's config, checked by the training schema.
+      if (!opts.resume) planSearch(config, undefined, configSource(opts));
+      return { dataDir, splits, readSeconds, ...(queueDisplay !== undefined ? { queueDisplay } : {}) };
+    },
+    claim: () => claimSearchFolder(config, opts),
+    run: (p, dir) => searchInFolder(config, opts, dir, p),
+  };
+}
+
+async function searchInFolder(config: SearchConfig, opts: SearchFolderOptions, outDir: string, { dataDir, splits, readSeconds, queueDisplay }: Prepared): Promise<SearchSummary> {
   const cores = availableParallelism();
   const { log } = opts;
-  const queueDisplay = opts.queue !== undefined ? checkQueueUrl(opts.queue) : undefined;
   let display: SearchDisplay | undefined;
+  const shown = (executor: TrialExecutor): TrialExecutor => {
+    display = opts.display?.(config.name, executor.slots);
+    const d = display;
+    return d ? withTrialProgress(executor, (trial, p) => d.trialProgress(trial, p)) : executor;
+  };
+  const dataLine = `data ${dataDir} (train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}`;
   return runSearch({
     config,
     outDir,
@@ -172,13 +165,13 @@ async function searchInFolder(config: SearchConfig, opts: SearchFolderOptions, o
     log,
     trainRecords: splits.train.count,
     valRecords: splits.val.count,
-    testChosen: testFromModel(splits.test, config.base.kernels.backend, config.base.kernels.threads || cores),
+    testChosen: testFromModel(splits.test, config.base.kernels.backend, kernelThreads(config.base.kernels.threads)),
     executor: async (pending) => {
       if (opts.queue !== undefined) {
-        const threads = Math.max(1, config.base.kernels.threads);
+        const threads = kernelThreads(config.base.kernels.threads, 1, 1);
         const slots = config.workers > 0 ? config.workers : Math.min(pending, 512);
         const searchId = queueSearchId(outDir, config.name, opts.resume ?? false, log);
-        log(`cifar-mlp: ${config.name}: data ${dataDir} (train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}); ` +
+        log(`cifar-mlp: ${config.name}: ${dataLine}); ` +
           `${pending} trial${pending === 1 ? '' : 's'} to run on the queue ${queueDisplay} (search ${searchId}), up to ${slots} at once, ` +
           `${threads} kernel thread${threads === 1 ? '' : 's'} each; backend ${config.base.kernels.backend}; out ${outDir}`);
         log(`cifar-mlp: start workers with: cifar-mlp worker --queue ${queueDisplay} --data DIR`);
@@ -186,27 +179,21 @@ async function searchInFolder(config: SearchConfig, opts: SearchFolderOptions, o
           log('cifar-mlp: warning: space.sampler tpe with workers: 0 queues every trial at once, so each is proposed before any result comes back ' +
             '(as random sampling); set workers to the number of worker processes');
         }
-        const { QueueExecutor } = await import('./queue-executor.js'); // bullmq loads only for --queue
-        const executor = await QueueExecutor.open({
+        const { QueueExecutor } = await import('../search/queue-executor.js'); // bullmq loads only for --queue
+        return shown(await QueueExecutor.open({
           url: opts.queue, searchId, searchName: config.name, slots, threadsPerTrial: threads,
           fingerprint: fingerprints(config.base, splits, dataDir), signal: opts.signal,
           note: (t) => (display ? display.note(t) : log(`${config.name}: ${t}`)), log,
-        });
-        const shown = opts.display?.(config.name, executor.slots);
-        display = shown;
-        return shown ? withTrialProgress(executor, (trial, p) => shown.trialProgress(trial, p)) : executor;
+        }));
       }
       const t1 = Date.now();
       const normalization = computeNormalization(splits.train);
       const size = poolSize({ workers: config.workers, kernelThreads: config.base.kernels.threads, pending, cores });
-      log(`cifar-mlp: ${config.name}: data ${dataDir} (train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}; ` +
+      log(`cifar-mlp: ${config.name}: ${dataLine}; ` +
         `read ${readSeconds.toFixed(1)}s and normalised ${((Date.now() - t1) / 1000).toFixed(1)}s, once for all trials); ${pending} trial${pending === 1 ? '' : 's'} to run, ` +
         `${size.workers} at once with ${size.threadsPerTrial} kernel thread${size.threadsPerTrial === 1 ? '' : 's'} each (${cores} cores); ` +
         `backend ${config.base.kernels.backend}; out ${outDir}`);
-      const executor = new LocalPoolExecutor({ splits, normalization, workers: size.workers, threadsPerTrial: size.threadsPerTrial });
-      const shown = opts.display?.(config.name, executor.slots);
-      display = shown;
-      return shown ? withTrialProgress(executor, (trial, p) => shown.trialProgress(trial, p)) : executor;
+      return shown(new LocalPoolExecutor({ splits, normalization, workers: size.workers, threadsPerTrial: size.threadsPerTrial }));
     },
     progress: {
       begin: (s) => display?.begin(s),
@@ -216,4 +203,14 @@ async function searchInFolder(config: SearchConfig, opts: SearchFolderOptions, o
       stop: () => display?.stop(),
     },
   });
+}
+
+/**
+ * Runs the search into its output folder. Resolves with its summary (completed, interrupted, or failed when no
+ * trial completed) and folder, or with null when the signal was aborted before anything was written. Rejects
+ * with a UsageError on bad input (nothing written).
+ */
+export async function searchIntoFolder(config: SearchConfig, opts: SearchFolderOptions): Promise<SearchFolderResult | null> {
+  const done = await runInFolder(searchRun(config, opts), opts);
+  return done && { summary: done.result, outDir: done.outDir };
 }

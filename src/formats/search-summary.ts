@@ -1,0 +1,120 @@
+/**
+ * summary.json of a search (kind "search"): the ranking by validation accuracy, every planned trial with its latest
+ * result, the chosen trial and its test accuracy (the only test figure of a search), the pruning budget and
+ * decisions; rewritten atomically as trials finish, and at the end.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ParamSpec, SamplerName, SearchConfig } from '../config/search-schema.js';
+import type { SplitMetrics } from '../model/split-metrics.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { parseJsonBounded } from '../util/bounded-json.js';
+import { UsageError } from '../util/errors.js';
+import { FileReadError, readRegularText } from '../util/read-file.js';
+import { MAX_SUMMARY_BYTES, SUMMARY_FILE } from './run-summary.js';
+import type { RungRecord } from './rungs-csv.js';
+import type { PlannedTrial } from './search-plan.js';
+import type { TrialRow } from './trials-csv.js';
+
+/** Version 1: `version` added; files without it are read as version 1 too. */
+export const SEARCH_SUMMARY_VERSION = 1;
+
+export type SearchStatus = 'running' | 'completed' | 'interrupted' | 'failed';
+
+export interface TrialEntry extends PlannedTrial {
+  id: string;
+  status: TrialRow['status'] | 'pending';
+  row: TrialRow | null;
+}
+
+export interface RankedTrial extends TrialRow {
+  rank: number;
+}
+
+/** The trial the search chose (best validation accuracy) and its test accuracy: the only test figure of a search. */
+export interface ChosenTrial {
+  trial: number;
+  id: string;
+  params: PlannedTrial['params'];
+  valAccuracy: number;
+  /** Measured on the test split from the trial's model.json after the search; null when it could not be (see note). */
+  test: SplitMetrics | null;
+  note?: string;
+}
+
+export interface SearchSummary {
+  kind: 'search';
+  version: number;
+  status: SearchStatus;
+  name: string;
+  /** Why the search ended this way (interrupted, every trial failed). */
+  note?: string;
+  trials: number;
+  counts: { completed: number; pruned: number; diverged: number; failed: number; pending: number };
+  sampler: SamplerName;
+  seed: number;
+  /** The searched fields' config paths, in column order. */
+  params: string[];
+  space: Record<string, ParamSpec>;
+  spaceSource: string;
+  pruning: SearchConfig['pruning'];
+  /** Update steps the trials with a result took, and what the same trials take without pruning (pruned ones to their end). */
+  budget: { stepsSpent: number; stepsWithoutPruning: number };
+  /** Records of the validation split (the noise of a validation accuracy p is about ±1.96·sqrt(p(1 − p)/n)). */
+  valRecords: number | null;
+  workers: number;
+  threadsPerTrial: number;
+  backend: string | null;
+  startedAt: string;
+  finishedAt: string;
+  /** Wall time of this session (a resumed search counts from its resume). */
+  seconds: number;
+  /** The trials' own times added up (this session's trials only): trialSeconds / seconds is how many ran at once on average. */
+  trialSeconds: number;
+  /** Peak resident memory of the search process so far, its worker threads included (getrusage maxRSS). */
+  peakRssMiB: number;
+  /** The best three completed trials, by validation accuracy. */
+  best: RankedTrial[];
+  /** The best trial and its test accuracy (set when the search completes). */
+  chosen: ChosenTrial | null;
+  /** Every completed trial, best validation accuracy first. */
+  ranking: RankedTrial[];
+  /** Every planned trial with its latest result (status pending when it has none). */
+  results: TrialEntry[];
+  /** Every pruning decision, in the order made. */
+  rungs: RungRecord[];
+  config: SearchConfig;
+}
+
+export function writeSearchSummary(dir: string, s: SearchSummary): void {
+  writeJsonAtomic(join(dir, SUMMARY_FILE), s);
+}
+
+/**
+ * The JSON of `<dir>/summary.json`, bounded in size and depth; `what` prefixes the one-line UsageError of a file
+ * that is missing, unreadable or not JSON.
+ */
+export function readSummaryJson(dir: string, what: string): unknown {
+  const path = join(dir, SUMMARY_FILE);
+  if (!existsSync(path)) throw new UsageError(`${what}${path}: no search summary in this folder`);
+  let text: string;
+  try {
+    text = readRegularText(path, { maxBytes: MAX_SUMMARY_BYTES, expected: 'a search summary.json' });
+  } catch (e) {
+    throw new UsageError(`${what}${path}: unreadable (${e instanceof FileReadError ? e.reason : (e as Error).message})`);
+  }
+  try {
+    return parseJsonBounded(text);
+  } catch (e) {
+    throw new UsageError(`${what}${path}: unreadable (${(e as Error).message})`);
+  }
+}
+
+/** A search's summary.json, checked to be one; every problem is a one-line UsageError naming the file. */
+export function readSearchSummary(dir: string): SearchSummary {
+  const s = readSummaryJson(dir, '') as SearchSummary | null;
+  if (s === null || typeof s !== 'object' || s.kind !== 'search' || !Array.isArray(s.results) || !Array.isArray(s.params)) {
+    throw new UsageError(`${join(dir, SUMMARY_FILE)}: not a search summary of this version of cifar-mlp (no params and results)`);
+  }
+  return s;
+}
