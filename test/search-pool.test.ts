@@ -68,7 +68,7 @@ export default async function (w) {
     });
     expect(executor!.slots).toBe(2);
     expect(summary.status).toBe('completed');
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), summary.space);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), summary.space, false);
     const by = new Map(rows.map((r) => [r.trial, r]));
     expect(rows).toHaveLength(4);
     expect(by.get(1)).toMatchObject({ status: 'completed', steps: 24, threads: 1 });

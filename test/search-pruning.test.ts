@@ -158,13 +158,13 @@ describe('search with ASHA (simulated trials)', () => {
     expect(s.counts.pruned).toBeGreaterThan(10);
     expect(s.counts.completed + s.counts.pruned).toBe(27);
     // every decision in rungs.csv, in summary.json, and consistent with the trials
-    const { records } = await readRungsCsv(join(out, 'rungs.csv'));
+    const { records } = await readRungsCsv(join(out, 'rungs.csv'), false);
     expect(readFileSync(join(out, 'rungs.csv'), 'utf8').split('\n')[0]).toBe(RUNG_COLUMNS.join(','));
     expect(records).toEqual(s.rungs);
     for (const r of records) expect([100, 300]).toContain(r.step); // 900 is the end, not a rung
     for (const r of records) expect(r.decision).toBe(r.valAccuracy >= r.cutoff ? 'continue' : 'prune');
     for (const r of records) expect(r.margin).toBe(0);
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space, false);
     for (const row of rows) {
       const mine = records.filter((r) => r.trial === row.trial);
       if (row.status === 'pruned') {
@@ -201,11 +201,11 @@ describe('search with ASHA (simulated trials)', () => {
       executor: () => new FakeExecutor(3, 900, { trials: 12, controller }),
     });
     expect(first.status).toBe('interrupted');
-    const before = (await readRungsCsv(join(out, 'rungs.csv'))).records;
+    const before = (await readRungsCsv(join(out, 'rungs.csv'), false)).records;
     expect(before.length).toBeGreaterThan(5);
     const second = await runSearch({ config: fakeConfig(), outDir: out, dataDir: root, render: false, resume: true, executor: () => new FakeExecutor(3, 900) });
     expect(second.status).toBe('completed');
-    const after = (await readRungsCsv(join(out, 'rungs.csv'))).records;
+    const after = (await readRungsCsv(join(out, 'rungs.csv'), false)).records;
     // the first session's decisions are kept as they were, each (trial, step) decided once
     expect(after.slice(0, before.length)).toEqual(before);
     expect(new Set(after.map((r) => `${r.trial}@${r.step}`)).size).toBe(after.length);

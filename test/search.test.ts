@@ -270,7 +270,7 @@ describe('search (inline executor)', () => {
     expect(lines[0]).toBe(trialColumns([LAMBDA]).join(','));
     expect(lines[0]).toBe('trial,base.train.lambda,status,train_acc,val_acc,train_cost,val_cost,steps,total_steps,seconds,backend,threads,reason');
     expect(lines).toHaveLength(5);
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space, false);
     const expected = legacyLs({ lMin: -5, lMax: -1 }, 4, 'random', 3).map((l) => 10 ** l);
     rows.forEach((r, i) => expect(r.params[LAMBDA]).toBeCloseTo(expected[i], 15));
     for (const r of rows) {
@@ -347,7 +347,7 @@ describe('search (inline executor)', () => {
     const s = await search(cfg, out, ex);
     expect(s.status).toBe('completed');
     expect(csvLines(out)[0]).toBe(`trial,${LAMBDA},base.model.hidden,base.train.batchSize,status,train_acc,val_acc,train_cost,val_cost,steps,total_steps,seconds,backend,threads,reason`);
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space, false);
     for (const t of ex.tasks) {
       const row = rows.find((r) => r.trial === t.trial)!;
       expect(t.config.model.hidden).toBe(t.params['base.model.hidden']);
@@ -369,7 +369,7 @@ describe('search (inline executor)', () => {
     const s = await search(cfg, out, ex);
     expect(s.status).toBe('completed');
     expect(ex.ran).toEqual([1, 2, 3, 4]);
-    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space);
+    const { rows } = await readTrialsCsv(join(out, 'trials.csv'), s.space, false);
     const by = new Map(rows.map((r) => [r.trial, r]));
     expect(by.get(2)).toMatchObject({ status: 'failed', val_acc: null, train_cost: null });
     expect(by.get(2)!.reason).toMatch(/worker exploded/);

@@ -4,7 +4,9 @@
  * so that a row still being appended (a partial last line) is not taken for a row, and the next read starts there.
  * Writing is util/csv-log.ts (each row one write, newline included).
  */
+import { truncateSync } from 'node:fs';
 import { parseString } from 'fast-csv';
+import { UsageError } from '../util/errors.js';
 import { FileReadError, readRegularFile } from '../util/read-file.js';
 
 const NEWLINE = 0x0a;
@@ -61,3 +63,40 @@ export async function readCsv(path: string, opts: CsvReadOptions): Promise<CsvRe
 
 /** A header cell as written, unquoted and trimmed. */
 export const headerCell = (s: string) => s.trim().replace(/^"(.*)"$/, '$1');
+
+// ---------------------------------------------------------------------------------------------------------
+// The CSV files of a search folder (trials.csv, rungs.csv)
+
+/** Largest trials.csv or rungs.csv read (a row is about 150 bytes). */
+export const MAX_SEARCH_CSV_BYTES = 256 * 2 ** 20;
+
+/** "resume with the folder of a search" message of a CSV whose header is not this tool's. */
+export function headerMismatch(path: string, header: string[], columns: readonly string[], what: string): UsageError {
+  const shown = header.join(',');
+  return new UsageError(`${path}: not a ${what} of this tool: unexpected header ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)} ` +
+    `(expected ${columns.join(',')}); resume with the folder of a search, or start a new one with --force or another --out`);
+}
+
+/** A CSV of a search folder that cannot be read is a UsageError (exit 2) naming it. */
+export async function readSearchCsv(path: string, expected: string): Promise<CsvRead | null> {
+  try {
+    return await readCsv(path, { maxBytes: MAX_SEARCH_CSV_BYTES, expected });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/**
+ * Cuts a partial last line (a row being written when the process died) off a file this tool appends to, so that rows
+ * appended later start on a line of their own. Called by the search that resumes into it, once the header shows the
+ * file is ours; never by a reader of a live folder.
+ */
+export function cutPartialLine(path: string, read: CsvRead | null): void {
+  if (!read?.partial) return;
+  try {
+    truncateSync(path, read.end);
+  } catch (e) {
+    throw new UsageError(`${path}: cannot cut its partial last line (${(e as Error).message})`);
+  }
+}
+

@@ -5,8 +5,7 @@
  */
 import { join } from 'node:path';
 import { CsvLog } from '../util/csv-log.js';
-import { UsageError } from '../util/errors.js';
-import { headerCell, readCsv } from './csv-file.js';
+import { cutPartialLine, headerCell, headerMismatch, readSearchCsv } from './csv-file.js';
 
 export const RUNGS_CSV = 'rungs.csv';
 export const RUNG_COLUMNS = ['trial', 'rung', 'step', 'val_acc', 'cutoff', 'margin', 'reported', 'decision'] as const;
@@ -28,9 +27,6 @@ export interface RungRecord {
   reported: number;
   decision: RungDecision;
 }
-
-/** Largest trials.csv or rungs.csv read (a row is about 150 bytes). */
-export const MAX_SEARCH_CSV_BYTES = 256 * 2 ** 20;
 
 export function rungRecord(r: RungRecord): Record<string, string | number> {
   return {
@@ -56,28 +52,13 @@ export class RungsLog {
   }
 }
 
-/** "resume with the folder of a search" message of a CSV whose header is not this tool's. */
-export function headerMismatch(path: string, header: string[], columns: readonly string[], what: string): UsageError {
-  const shown = header.join(',');
-  return new UsageError(`${path}: not a ${what} of this tool: unexpected header ${JSON.stringify(shown.length > 80 ? `${shown.slice(0, 77)}...` : shown)} ` +
-    `(expected ${columns.join(',')}); resume with the folder of a search, or start a new one with --force or another --out`);
-}
-
-/** A CSV of a search folder that cannot be read is a UsageError (exit 2) naming it. */
-export async function readSearchCsv(path: string, expected: string): Promise<Awaited<ReturnType<typeof readCsv>>> {
-  try {
-    return await readCsv(path, { maxBytes: MAX_SEARCH_CSV_BYTES, expected });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
-
 /** The decisions of rungs.csv (complete rows; unreadable ones skipped and counted); none when the file is absent. */
-export async function readRungsCsv(path: string): Promise<{ records: RungRecord[]; skipped: number }> {
+export async function readRungsCsv(path: string, repair = true): Promise<{ records: RungRecord[]; skipped: number }> {
   const read = await readSearchCsv(path, 'a rungs.csv file');
   const [header, ...body] = read?.records ?? [];
+  if (header && header.map(headerCell).join(',') !== RUNG_COLUMNS.join(',')) throw headerMismatch(path, header, RUNG_COLUMNS, 'rungs file');
+  if (repair) cutPartialLine(path, read);
   if (!header) return { records: [], skipped: 0 };
-  if (header.map(headerCell).join(',') !== RUNG_COLUMNS.join(',')) throw headerMismatch(path, header, RUNG_COLUMNS, 'rungs file');
   const out: RungRecord[] = [];
   let skipped = 0;
   for (const c of body) {

@@ -12,8 +12,7 @@
 import { join } from 'node:path';
 import type { ParamSpec, TrialParams } from '../config/search-schema.js';
 import { CsvLog } from '../util/csv-log.js';
-import { headerCell } from './csv-file.js';
-import { headerMismatch, readSearchCsv } from './rungs-csv.js';
+import { cutPartialLine, headerCell, headerMismatch, readSearchCsv } from './csv-file.js';
 
 export const TRIALS_CSV = 'trials.csv';
 
@@ -117,14 +116,16 @@ export interface ReadTrials {
 
 /**
  * The rows of a search's trials.csv over `space` (its parameter columns in this order): complete rows only (a partial
- * last line is not a row). Throws a UsageError naming the file when its header is not the expected one.
+ * last line is not a row). Throws a UsageError naming the file when its header is not the expected one. With `repair`
+ * (a search about to append to it), a partial last line is cut off the file; a reader of a live search passes false.
  */
-export async function readTrialsCsv(path: string, space: Record<string, ParamSpec>): Promise<ReadTrials> {
+export async function readTrialsCsv(path: string, space: Record<string, ParamSpec>, repair = true): Promise<ReadTrials> {
   const read = await readSearchCsv(path, 'a trials.csv file');
   const [header, ...body] = read?.records ?? [];
-  if (!header) return { rows: [], skipped: 0, hasHeader: false };
   const columns = trialColumns(Object.keys(space));
-  if (header.map(headerCell).join(',') !== columns.join(',')) throw headerMismatch(path, header, columns, 'trials file');
+  if (header && header.map(headerCell).join(',') !== columns.join(',')) throw headerMismatch(path, header, columns, 'trials file');
+  if (repair) cutPartialLine(path, read);
+  if (!header) return { rows: [], skipped: 0, hasHeader: false };
   const rows: TrialRow[] = [];
   let skipped = 0;
   for (const cells of body) {

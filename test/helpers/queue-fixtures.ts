@@ -33,7 +33,7 @@ export function startWorker(url: string, dataDir: string, name: string, work: st
 /** The rows of a search folder's trials.csv (its columns are those of the space in its plan.json). */
 export async function rowsOf(outDir: string): Promise<TrialRow[]> {
   const { space } = JSON.parse(readFileSync(join(outDir, 'plan.json'), 'utf8')) as { space: Record<string, ParamSpec> };
-  return (await readTrialsCsv(join(outDir, 'trials.csv'), space)).rows;
+  return (await readTrialsCsv(join(outDir, 'trials.csv'), space, false)).rows;
 }
 
 /** metrics.csv without its elapsed_s column (the only one that depends on timing). */
