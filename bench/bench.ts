@@ -260,7 +260,7 @@ async function main(): Promise<void> {
     }
   };
 
-  const auto = await selectBackend('auto', 0);
+  const auto = await selectBackend('auto', availableParallelism());
   await auto.backend.dispose();
   const defaultName = auto.backend.name;
   const blasSkip = auto.skipped.find((s) => s.name === 'blas');
@@ -297,7 +297,7 @@ async function main(): Promise<void> {
   }
   if (want('reference')) await add('reference', async () => new ReferenceBackend(), Math.min(steps, slow), 'float64 JS loops: a few steps');
   if (want('pipeline')) {
-    await add(`pipeline`, async () => (await selectBackend('auto', 0)).backend, steps, `runTraining, ${defaultName}`, pipelineLoop);
+    await add(`pipeline`, async () => (await selectBackend('auto', availableParallelism())).backend, steps, `runTraining, ${defaultName}`, pipelineLoop);
   }
   if (want('pipeline-1t') && defaultName.startsWith('blas-') && cores > 1) {
     // one BLAS thread, and the next batch gathered on the other core throughout the step (never paused)

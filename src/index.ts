@@ -25,6 +25,5 @@ export type { EnsembleResult, FinalMetrics, MemberResult, MemberRun, RunStatus, 
 export type { SplitEvaluation } from './experiment/evaluate-model.js';
 export type { ChosenTrial, RankedTrial, SearchStatus, SearchSummary, TrialEntry } from './formats/search-summary.js';
 export type { TrialRow } from './formats/trials-csv.js';
-export type { StepMetrics } from './stages/types.js';
 export type { SplitMetrics } from './model/split-metrics.js';
-export type { MetricsRow } from './formats/metrics-csv.js';
+export type { MetricsRow, StepMetrics } from './formats/metrics-csv.js';

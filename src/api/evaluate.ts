@@ -1,8 +1,9 @@
 /** `evaluate()`: a trained model's accuracy on each split, per class, with confusion matrices (as `cifar-mlp evaluate`). */
-import { selectBackendOrExplain } from '../kernels/choose.js';
+import { selectBackendOrExplain } from '../model/speed-probe.js';
 import type { BackendName } from '../kernels/names.js';
 import { evaluateSplits, evaluationInputs, type SplitEvaluation } from '../experiment/evaluate-model.js';
 import { modelTarget } from '../search/folder.js';
+import { kernelThreads } from '../pipeline/plan.js';
 
 export interface EvaluateOptions {
   /** The CIFAR-10 folder (default: the one the model was trained on when it still exists, else the usual search). */
@@ -36,7 +37,7 @@ export async function evaluate(model: string, options: EvaluateOptions = {}): Pr
   const log = options.log ?? (() => {});
   const inputs = await evaluationInputs(modelTarget(model, log), { data: options.data, log, signal: options.signal, downloadProgress: false });
   const { cp } = inputs;
-  const { backend } = await selectBackendOrExplain(options.backend ?? cp.config.kernels.backend, cp.config.kernels.threads);
+  const { backend } = await selectBackendOrExplain(options.backend ?? cp.config.kernels.backend, kernelThreads(cp.config.kernels.threads));
   const name = backend.name;
   const splits = await evaluateSplits(inputs, backend);
   return { model: cp.path, step: cp.step, totalSteps: cp.totalSteps, dataDir: inputs.dataDir, backend: name, classes: inputs.classes, splits };

@@ -2,10 +2,11 @@
 import { UsageError } from '../util/errors.js';
 import { PIXELS, type Dataset } from '../data/cifar.js';
 import { isPng, pngToPixels, readImageInput, type ImageInput } from '../data/image-input.js';
-import { selectBackendOrExplain } from '../kernels/choose.js';
+import { selectBackendOrExplain } from '../model/speed-probe.js';
 import type { BackendName } from '../kernels/names.js';
 import { deliveredMembers, loadCheckpoint, modelFromCheckpoint } from '../formats/model-file.js';
 import { argmax, Predictor } from '../model/predictor.js';
+import { kernelThreads } from '../pipeline/plan.js';
 
 /**
  * Images to classify: a file path (a 32×32 RGB/RGBA PNG, or a CIFAR-10 .bin file of records), the bytes of a PNG
@@ -67,7 +68,7 @@ function imageOf(source: ImageSource, i: number): ImageInput {
 /** A trained model (model.json, or a run folder holding one) ready to predict; `dispose()` it when done. */
 export async function loadModel(path: string, options: LoadModelOptions = {}): Promise<Model> {
   const cp = loadCheckpoint(path);
-  const { backend } = await selectBackendOrExplain(options.backend ?? cp.config.kernels.backend, cp.config.kernels.threads);
+  const { backend } = await selectBackendOrExplain(options.backend ?? cp.config.kernels.backend, kernelThreads(cp.config.kernels.threads));
   let predictor: Predictor;
   try {
     predictor = new Predictor(await modelFromCheckpoint(cp, backend), cp.normalization);

@@ -18,7 +18,7 @@ import type { Normalization } from '../data/normalization.js';
 import { deliveredMembers, loadCheckpoint, MODEL_FILE, saveEnsembleModel, type Checkpoint, type DataCounts } from '../formats/model-file.js';
 import { METRICS_FILE, trimMetricsForResume } from '../formats/metrics-csv.js';
 import { readRunSummary, type MemberRun, type RunStatus, type Summary } from '../formats/run-summary.js';
-import { describeSelection } from '../kernels/choose.js';
+import { describeSelection } from '../kernels/describe-selection.js';
 import type { Selection } from '../kernels/select.js';
 import type { Member } from '../model/ensemble.js';
 import { RunLedger } from '../pipeline/ledger.js';

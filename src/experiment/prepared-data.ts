@@ -8,7 +8,7 @@ import { CLASSES, PIXELS } from '../data/cifar.js';
 import { computeNormalization, type Normalization } from '../data/normalization.js';
 import { loadSplits, type Splits } from '../data/splits.js';
 import type { DataCounts } from '../formats/model-file.js';
-import { selectBackendOrExplain } from '../kernels/choose.js';
+import { selectBackendOrExplain } from '../model/speed-probe.js';
 import type { Selection } from '../kernels/select.js';
 import { checkSplitsFit, kernelThreads, type RunPlan } from '../pipeline/plan.js';
 import { configSource, type FolderRunOptions } from './options.js';

@@ -9,7 +9,7 @@ import type { TrainConfig } from '../config/schema.js';
 import { loadCheckpoint, type Checkpoint } from '../formats/model-file.js';
 import { METRICS_FILE, trimMetricsForResume } from '../formats/metrics-csv.js';
 import type { Summary } from '../formats/run-summary.js';
-import { describeSelection } from '../kernels/choose.js';
+import { describeSelection } from '../kernels/describe-selection.js';
 import { backendChoice, type Selection } from '../kernels/select.js';
 import { trainNetwork } from '../pipeline/network-run.js';
 import { checkResumable, resumeStateOf } from '../pipeline/resume.js';

@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { CsvLog } from '../util/csv-log.js';
 import { UsageError } from '../util/errors.js';
 import { FileReadError } from '../util/read-file.js';
-import type { StepMetrics } from '../stages/types.js';
+import type { SplitMetrics } from '../model/split-metrics.js';
 import { headerCell, parseCsv, readCsv } from './csv-file.js';
 
 export const METRICS_FILE = 'metrics.csv';
@@ -37,6 +37,16 @@ export const MAX_METRICS_BYTES = 512 * 2 ** 20;
 
 // ---------------------------------------------------------------------------------------------------------
 // Writing
+
+/** An evaluation point as the training stream measures it (one row of metrics.csv). */
+export interface StepMetrics {
+  step: number;
+  epoch: number;
+  eta: number;
+  train: SplitMetrics;
+  val: SplitMetrics;
+  elapsed_s: number;
+}
 
 const num = (v: number) => (Number.isFinite(v) ? v : 'NA');
 

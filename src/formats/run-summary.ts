@@ -9,7 +9,7 @@ import { z } from 'zod';
 import type { TrainConfig } from '../config/schema.js';
 import type { BackendChoice } from '../kernels/select.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
-import type { StepMetrics } from '../stages/types.js';
+import type { StepMetrics } from './metrics-csv.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { parseJsonBounded } from '../util/bounded-json.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';

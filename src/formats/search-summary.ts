@@ -96,7 +96,7 @@ export function writeSearchSummary(dir: string, s: SearchSummary): void {
  */
 export function readSummaryJson(dir: string, what: string): unknown {
   const path = join(dir, SUMMARY_FILE);
-  if (!existsSync(path)) throw new UsageError(`${what}${path}: no search summary in this folder`);
+  if (!existsSync(path)) throw new UsageError(`${what}${dir}: no summary.json there (not a search folder, or the search never started)`);
   let text: string;
   try {
     text = readRegularText(path, { maxBytes: MAX_SUMMARY_BYTES, expected: 'a search summary.json' });

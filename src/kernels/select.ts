@@ -10,7 +10,6 @@
  * GPU modes are not even loaded there.
  */
 import { readdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { KernelBackend } from './backend.js';
 import { GpuJsBackend } from './gpujs.js';
 import type { DeviceMode } from './gpujs-device.js';
@@ -61,7 +60,7 @@ export interface AutoEnvironment {
   /** The device a GPU mode would run on, without building a backend (no kernels, no device memory). */
   probeGpu(mode: DeviceMode): Promise<GpuDevice>;
   loadGpu(mode: DeviceMode): Promise<KernelBackend & { device: GpuDevice }>;
-  /** Milliseconds per training step of this backend at these shapes. */
+  /** Milliseconds per training step of this backend at these shapes: the caller's speed probe (model/speed-probe.ts). */
   stepMillis(backend: KernelBackend, shape: StepShape): Promise<number>;
 }
 
@@ -114,41 +113,14 @@ function gpuDeviceNodes(): string[] | null {
   return nodes;
 }
 
-const probeCache = new Map<string, number>();
+/** Without a speed probe from the caller, auto does not time GPUs against the CPU pick: it keeps the CPU pick. */
+const noProbe = (): Promise<number> => Promise.reject(new Error('no speed probe of the run was given'));
 
-/** Median milliseconds per training step (random data, dropout off) after warm-up; cached per process. */
-async function stepMillis(backend: KernelBackend, shape: StepShape): Promise<number> {
-  const key = `${backend.name}:${backend.threads}:${shape.n}:${shape.d}:${shape.m}:${shape.k}`;
-  const cached = probeCache.get(key);
-  if (cached !== undefined) return cached;
-  const [{ Network }, { Rng }] = await Promise.all([import('../model/network.js'), import('../util/rng.js')]);
-  const rng = new Rng(1);
-  const net = new Network(backend, shape);
-  await net.initialise(rng);
-  const X = backend.matrix(shape.n, shape.d);
-  await backend.write(X, Float64Array.from({ length: shape.n * shape.d }, () => rng.normal()));
-  const labels = Uint8Array.from({ length: shape.n }, () => rng.int(0, shape.k - 1));
-  const step = () => net.trainStep(X, labels, { eta: 1e-3, lambda: 1e-3 });
-  for (let i = 0; i < 2; i++) await step(); // kernel builds, JIT
-  const times: number[] = [];
-  const started = performance.now();
-  while (times.length < 3 || (times.length < 20 && performance.now() - started < 300)) {
-    const t = performance.now();
-    await step();
-    times.push(performance.now() - t);
-  }
-  backend.releaseAll();
-  times.sort((a, b) => a - b);
-  const ms = times[times.length >> 1];
-  probeCache.set(key, ms);
-  return ms;
-}
+const defaults: AutoEnvironment = { gpuDeviceNodes, probeGpu: probeDevice, loadGpu: loadDevice, stepMillis: noProbe };
 
-const defaults: AutoEnvironment = { gpuDeviceNodes, probeGpu: probeDevice, loadGpu: loadDevice, stepMillis };
-
-/** threads 0 = all available cores. */
-export async function selectBackend(name: BackendName, threads = 0, opts: SelectOptions = {}): Promise<Selection> {
-  const t = threads > 0 ? threads : availableParallelism();
+/** The backend `name` with `threads` threads in all (≥ 1; resolved from kernels.threads by the run plan). */
+export async function selectBackend(name: BackendName, threads: number, opts: SelectOptions = {}): Promise<Selection> {
+  const t = Math.max(1, Math.floor(threads));
   if (name !== 'auto') {
     try {
       const backend = await load(name, t);

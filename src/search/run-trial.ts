@@ -5,7 +5,8 @@
  */
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
-import { selectBackend } from '../kernels/select.js';
+import { CLASSES, PIXELS } from '../data/cifar.js';
+import { selectTrainingBackend } from '../model/speed-probe.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { trainNetwork } from '../pipeline/network-run.js';
 import { FileWriteError } from '../util/errno.js';
@@ -42,7 +43,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
   });
   let backend: KernelBackend;
   try {
-    backend = opts.backend ?? (await selectBackend(task.config.kernels.backend, opts.threads)).backend;
+    backend = opts.backend ?? (await selectTrainingBackend(task.config.kernels.backend, opts.threads, { n: task.config.train.batchSize, d: PIXELS, m: task.config.model.hidden, k: CLASSES })).backend;
   } catch (e) {
     return failed(message(e));
   }

@@ -61,9 +61,10 @@ export async function runTrials(o: ScheduleOptions): Promise<ScheduleResult> {
       failOn(new Error(result.writeError));
       return null;
     }
-    const row = study.tell(t, result);
+    const row = study.rowOf(t, result);
     try {
       await storage.recordTrial(row);
+      study.tell(row);
       storage.keepBestModels(study.ranking(), study.config.keepModels, study.total);
       o.recorded?.();
     } catch (e) {

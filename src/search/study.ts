@@ -212,15 +212,17 @@ export class Study {
     return null;
   }
 
-  /** A trial's result: its row, now the trial's latest (checked: an implausible result is a failed trial). */
-  tell(t: PlannedTrial, result: TrialResult): TrialRow {
-    const why = result.status === 'interrupted' ? null : this.implausible(t, result);
-    const r: TrialResult = why
+  /** The row of a trial's result, checked: an implausible result is a failed trial. */
+  rowOf(t: PlannedTrial, result: TrialResult): TrialRow {
+    const why = this.implausible(t, result);
+    return trialRow(t, why
       ? { ...result, status: 'failed', final: null, pruned: undefined, reason: `result refused: ${why}${result.reason ? ` (${result.reason})` : ''}` }
-      : result;
-    const row = trialRow(t, r);
-    this.rows.set(t.trial, row);
-    return row;
+      : result);
+  }
+
+  /** A trial's result, recorded: its row is now the trial's latest. */
+  tell(row: TrialRow): void {
+    this.rows.set(row.trial, row);
   }
 
   /** The trial folder name of a trial. */

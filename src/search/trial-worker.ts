@@ -10,7 +10,7 @@
  */
 import type { BackendName } from '../kernels/names.js';
 import type { KernelBackend } from '../kernels/backend.js';
-import { selectBackend } from '../kernels/select.js';
+import { selectTrainingBackend } from '../model/speed-probe.js';
 import { runTrial, type TrialData } from './run-trial.js';
 import type { MessagePort } from 'node:worker_threads';
 import type { RungDecision } from '../formats/rungs-csv.js';
@@ -50,7 +50,7 @@ async function heldBackend(choice: BackendName, threads: number): Promise<Kernel
   if (held?.key === key) return held.backend;
   await dropBackend();
   try {
-    held = { key, backend: (await selectBackend(choice, threads)).backend };
+    held = { key, backend: (await selectTrainingBackend(choice, threads)).backend };
     return held.backend;
   } catch {
     return undefined;

@@ -1,6 +1,6 @@
 /** What flows between the training stages, one value per update step. */
 import type { Matrix } from '../kernels/backend.js';
-import type { SplitMetrics } from '../model/split-metrics.js';
+import type { StepMetrics } from '../formats/metrics-csv.js';
 
 /** Which training records make up the mini-batch of one update step. */
 export interface BatchPlan {
@@ -24,15 +24,6 @@ export interface StepResult {
   batchLoss: number; // mean cross-entropy of the batch before the update
 }
 
-/** The metrics of an evaluation point (a row of metrics.csv). */
-export interface StepMetrics {
-  step: number;
-  epoch: number;
-  eta: number;
-  train: SplitMetrics;
-  val: SplitMetrics;
-  elapsed_s: number;
-}
 
 export interface EvaluatedStep extends StepResult {
   metrics?: StepMetrics;

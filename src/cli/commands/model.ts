@@ -22,9 +22,10 @@ import { argmax, Predictor } from '../../model/predictor.js';
 import { confusionCsv, evaluateSplits, evaluationInputs, type EvaluationInputs, type SplitEvaluation } from '../../experiment/evaluate-model.js';
 import { modelTarget } from '../../search/folder.js';
 import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
-import { selectBackendOrExplain } from '../../kernels/choose.js';
+import { selectBackendOrExplain } from '../../model/speed-probe.js';
 import { percent } from '../../util/format.js';
 import { log } from '../log.js';
+import { kernelThreads } from '../../pipeline/plan.js';
 
 
 /** ", ensemble of N networks (softmax average)" for an ensemble, else "". */
@@ -61,7 +62,7 @@ async function evaluateCommand(target: string, o: { data?: string; out?: string;
   const outDir = o.out ?? dirname(cp.path);
   if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir}: exists and is not a directory`);
 
-  const { backend } = await selectBackendOrExplain(backendOf(o, cp), cp.config.kernels.threads);
+  const { backend } = await selectBackendOrExplain(backendOf(o, cp), kernelThreads(cp.config.kernels.threads));
   let lock: FolderLock;
   try {
     lock = claimDir(outDir, o.out ? `--out ${outDir}` : outDir, log);
@@ -108,7 +109,7 @@ async function predictCommand(modelPath: string, inputs: string[], o: { backend?
   const cp = loadCheckpoint(modelPath);
   const parsed = inputs.map(readImageInput); // every input is checked before any output
   const classes = cp.classes;
-  const { backend } = await selectBackendOrExplain(backendOf(o, cp), cp.config.kernels.threads);
+  const { backend } = await selectBackendOrExplain(backendOf(o, cp), kernelThreads(cp.config.kernels.threads));
   try {
     const predictor = new Predictor(await modelFromCheckpoint(cp, backend), cp.normalization);
     for (const input of parsed) {

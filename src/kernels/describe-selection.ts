@@ -1,15 +1,5 @@
-/** The backend a command runs on: selected, or a one-line UsageError naming it; and the start line's account of the choice. */
-import { UsageError } from '../util/errors.js';
-import { selectBackend, type BackendName, type Selection, type StepShape } from './select.js';
-
-/** A kernel backend, or a one-line UsageError naming the backend when it does not load here. */
-export async function selectBackendOrExplain(name: BackendName, threads: number, shape?: StepShape): Promise<Selection> {
-  try {
-    return await selectBackend(name, threads, shape ? { shape } : {});
-  } catch (e) {
-    throw new UsageError(`kernels.backend: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
+/** The start line's account of a backend choice: what runs, on which device, why the others were passed over. */
+import type { Selection } from './select.js';
 
 /** What runs, on which device, and why each other backend was passed over. */
 export function describeSelection(s: Selection): string {
