@@ -10,6 +10,7 @@
  * ```
  */
 export { loadConfig, validateConfig, type ConfigSource, type LoadConfigOptions } from './api/config.js';
+export type { FolderOptions } from './api/folder-options.js';
 export { train, type TrainOptions, type TrainProgress } from './api/train.js';
 export { search, type SearchEvent, type SearchOptions, type SearchState } from './api/search.js';
 export { evaluate, type EvaluateOptions, type Evaluation } from './api/evaluate.js';
@@ -22,7 +23,7 @@ export type { ParamSpec, SamplerName } from './config/search-schema.js';
 export type { BackendName } from './kernels/names.js';
 export type { BackendChoice } from './kernels/select.js';
 export type { EnsembleResult, FinalMetrics, MemberResult, MemberRun, RunStatus, Summary } from './formats/run-summary.js';
-export type { SplitEvaluation } from './experiment/evaluate-model.js';
+export type { SplitEvaluation } from './formats/evaluation.js';
 export type { ChosenTrial, RankedTrial, SearchStatus, SearchSummary, TrialEntry } from './formats/search-summary.js';
 export type { TrialRow } from './formats/trials-csv.js';
 export type { SplitMetrics } from './model/split-metrics.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cyclicalEta } from '../src/model/schedule.js';
-import { learningRateCurve, scheduleVertices, type LrPoint } from '../src/report/lr-curve.js';
+import { learningRateCurve, scheduleVertices, type EtaPoint } from '../src/report/lr-curve.js';
 import { METRICS_COLUMNS, parseMetricsCsv } from '../src/formats/metrics-csv.js';
 import { readRunArtifacts } from '../src/report/run-folder.js';
 import { lrSpec } from '../src/report/plots.js';
@@ -16,10 +16,10 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const SCHEDULE = { etaMin: 1e-5, etaMax: 0.1, ns: 500 };
 const CONFIG = { name: 'cycle1', train: { lambda: 0.01, batchSize: 100 }, schedule: { ...SCHEDULE, cycles: 1 }, eval: { every: 300 } };
 const metrics = (steps: number[]) => parseMetricsCsv([METRICS_COLUMNS.join(','), ...metricsLines(Math.max(...steps) / 100 + 1).filter((l) => steps.includes(Number(l.split(',')[0])))].join('\n'));
-const plotted = async (curve: LrPoint[] | null, steps: number[]) => (lrSpec((await metrics(steps)).rows, { title: 't' }, curve) as { data: { values: LrPoint[] } }).data.values;
+const plotted = async (curve: EtaPoint[] | null, steps: number[]) => (lrSpec((await metrics(steps)).rows, { title: 't' }, curve) as { data: { values: EtaPoint[] } }).data.values;
 
 /** The rate at `step` read off a piecewise-linear curve. */
-function interpolate(points: LrPoint[], step: number): number {
+function interpolate(points: EtaPoint[], step: number): number {
   const i = points.findIndex((p) => p.step >= step);
   if (points[i].step === step) return points[i].eta;
   const a = points[i - 1], b = points[i];

@@ -1,7 +1,8 @@
 /** `evaluate()`: a trained model's accuracy on each split, per class, with confusion matrices (as `cifar-mlp evaluate`). */
 import { selectBackendOrExplain } from '../model/speed-probe.js';
 import type { BackendName } from '../kernels/names.js';
-import { evaluateSplits, evaluationInputs, type SplitEvaluation } from '../experiment/evaluate-model.js';
+import { evaluateSplits, evaluationInputs } from '../experiment/evaluate-model.js';
+import type { SplitEvaluation } from '../formats/evaluation.js';
 import { modelTarget } from '../search/folder.js';
 import { kernelThreads } from '../pipeline/plan.js';
 

@@ -5,22 +5,11 @@ import { searchIntoFolder, type SearchDisplay } from '../experiment/search-run.j
 import type { SearchSummary } from '../formats/search-summary.js';
 import { abortedBeforeStart } from './abort.js';
 import { configOfKind, type ConfigSource } from './config.js';
+import type { FolderOptions } from './folder-options.js';
 
-export interface SearchOptions {
-  /** The output folder: trials.csv, trials/<id>/, summary.json, plots, report.html. */
-  out: string;
-  /** The CIFAR-10 folder; default as for `train()` (base.data.dir, $CIFAR10_DIR, ./data/…, else download). */
-  data?: string;
-  /** Replace the search files of a non-empty `out`. */
-  force?: boolean;
-  /** Run only the trials of the search in `out` that did not finish (same config). */
-  resume?: boolean;
-  /** Stops the search: running trials stop after their current step; it ends 'interrupted' (resumable). */
-  signal?: AbortSignal;
+export interface SearchOptions extends FolderOptions {
   /** Called as trials start, advance and finish. */
   onProgress?: (event: SearchEvent) => void;
-  /** Receives the lines the CLI prints (start line, warnings); default: none. */
-  log?: (line: string) => void;
 }
 
 /** The search as a whole when an event happens. */

@@ -5,25 +5,11 @@ import { trainIntoFolder } from '../experiment/train-run.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import { abortedBeforeStart } from './abort.js';
 import { configOfKind, type ConfigSource } from './config.js';
+import type { FolderOptions } from './folder-options.js';
 
-export interface TrainOptions {
-  /** The output folder: metrics.csv, summary.json, model.json, config.yaml, plots, report.html. */
-  out: string;
-  /**
-   * The CIFAR-10 folder (the binary version: data_batch_1.bin …). Default: the config's data.dir, $CIFAR10_DIR,
-   * ./data/cifar-10-batches-bin, else the official archive is downloaded (162 MiB, md5-checked) into ./data.
-   */
-  data?: string;
-  /** Replace the run files of a non-empty `out` (otherwise a non-empty folder is refused). */
-  force?: boolean;
-  /** Continue the interrupted run in `out` from its model.json (same config). */
-  resume?: boolean;
-  /** Stops the run after the current update step: it ends with status 'interrupted', its model saved (resumable). */
-  signal?: AbortSignal;
+export interface TrainOptions extends FolderOptions {
   /** Called after every update step, and at step 0 of a fresh run (keep it cheap: it runs on the training loop). */
   onProgress?: (progress: TrainProgress) => void;
-  /** Receives the lines the CLI prints (start line with data and backend, warnings); default: none. */
-  log?: (line: string) => void;
 }
 
 /** Where a training run is after one update step. */

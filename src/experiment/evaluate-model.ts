@@ -3,22 +3,23 @@
  * matrix per split (`cifar-mlp evaluate`, the library's `evaluate()`). A model file holding an ensemble (snapshots,
  * or the members of an ensemble run) predicts with the average of its networks.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { acquireDataDir } from '../data/acquire.js';
 import { CLASSES, type Dataset } from '../data/cifar.js';
 import { loadSplits, type Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { readClassNames } from '../data/class-names.js';
-import { loadCheckpoint, modelFromCheckpoint, type Checkpoint } from '../formats/model-file.js';
+import { deliveredMembers, loadCheckpoint, modelFromCheckpoint, type Checkpoint } from '../formats/model-file.js';
 import { argmax, Predictor } from '../model/predictor.js';
-
-export interface SplitEvaluation {
-  records: number;
-  accuracy: number;
-  perClass: Record<string, { records: number; accuracy: number }>;
-  /** confusion[true][predicted] */
-  confusion: number[][];
-}
+import { writeEvaluation, type EvaluationFile, type SplitEvaluation } from '../formats/evaluation.js';
+import type { BackendName } from '../kernels/names.js';
+import { selectBackendOrExplain } from '../model/speed-probe.js';
+import { kernelThreads } from '../pipeline/plan.js';
+import { modelTarget } from '../search/folder.js';
+import { UsageError } from '../util/errors.js';
+import type { FolderLock } from '../util/folder-lock.js';
+import { claimDir } from '../util/out-dir.js';
 
 /** Accuracy, per-class accuracy and confusion matrix of a model on a dataset. */
 export async function evaluateSplit(predictor: Predictor, data: Dataset, classes: string[]): Promise<SplitEvaluation> {
@@ -34,11 +35,6 @@ export async function evaluateSplit(predictor: Predictor, data: Dataset, classes
     return [name, { records: n, accuracy: n ? confusion[c][c] / n : NaN }];
   }));
   return { records: data.count, accuracy: data.count ? correct / data.count : NaN, perClass, confusion };
-}
-
-export function confusionCsv(confusion: number[][], classes: string[]): string {
-  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  return [['true\\predicted', ...classes].map(q).join(','), ...confusion.map((row, c) => [q(classes[c]), ...row].join(','))].join('\n') + '\n';
 }
 
 /** What an evaluation reads: the model, its data and the class names. */
@@ -84,4 +80,43 @@ export async function evaluateSplits(inputs: EvaluationInputs, backend: KernelBa
     await backend.dispose();
   }
   return results;
+}
+
+export interface EvaluateFolderOptions extends EvaluationInputOptions {
+  /** Where evaluation.json and confusion-<split>.csv go (default: the model file's folder). */
+  out?: string;
+  /** Kernel backend (default: the model config's). */
+  backend?: BackendName;
+}
+
+/**
+ * `cifar-mlp evaluate`: the model a path names (model.json, a run folder, a search folder's chosen trial, a trial
+ * folder) evaluated on every split, written beside it (or into `out`) as evaluation.json and confusion-<split>.csv,
+ * in a folder locked for this process. Every problem with the input is a one-line UsageError before anything is written.
+ */
+export async function evaluateIntoFolder(target: string, opts: EvaluateFolderOptions): Promise<EvaluationFile & { outDir: string }> {
+  const inputs = await evaluationInputs(modelTarget(target, opts.log), opts);
+  const { cp } = inputs;
+  const outDir = opts.out ?? dirname(cp.path);
+  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir}: exists and is not a directory`);
+  const { backend } = await selectBackendOrExplain(opts.backend ?? cp.config.kernels.backend, kernelThreads(cp.config.kernels.threads));
+  let lock: FolderLock;
+  try {
+    lock = claimDir(outDir, opts.out ? `--out ${outDir}` : outDir, opts.log);
+  } catch (e) {
+    await backend.dispose();
+    throw e;
+  }
+  try {
+    const splits = await evaluateSplits(inputs, backend);
+    const evaluation: EvaluationFile = {
+      model: cp.path, name: cp.config.name, step: cp.step, totalSteps: cp.totalSteps,
+      networks: deliveredMembers(cp).map((m) => ({ name: m.name, step: m.step })), average: cp.config.ensemble.average,
+      dataDir: inputs.dataDir, backend: backend.name, classes: inputs.classes, splits,
+    };
+    writeEvaluation(outDir, evaluation);
+    return { ...evaluation, outDir };
+  } finally {
+    lock.release();
+  }
 }

@@ -6,7 +6,7 @@
 import { cyclicalEta, type CyclicalSchedule } from '../model/schedule.js';
 import type { RunArtifacts } from './run-folder.js';
 
-export interface LrPoint {
+export interface EtaPoint {
   step: number;
   eta: number;
 }
@@ -23,9 +23,9 @@ export function scheduleOf(config: Record<string, unknown> | null | undefined): 
 }
 
 /** The learning rate at every step 0..lastStep as the vertices of its piecewise-linear curve. */
-export function scheduleVertices(schedule: CyclicalSchedule, lastStep: number): LrPoint[] {
+export function scheduleVertices(schedule: CyclicalSchedule, lastStep: number): EtaPoint[] {
   const last = Math.max(0, Math.floor(lastStep));
-  const points: LrPoint[] = [];
+  const points: EtaPoint[] = [];
   for (let step = 0; step < last; step += schedule.ns) points.push({ step, eta: cyclicalEta(schedule, step) });
   points.push({ step: last, eta: cyclicalEta(schedule, last) });
   return points;
@@ -43,7 +43,7 @@ export function lastStepOf(run: Pick<RunArtifacts, 'summary' | 'metrics'>): numb
 }
 
 /** The run's learning-rate curve from its schedule, or null when its config or length is not known. */
-export function learningRateCurve(run: Pick<RunArtifacts, 'summary' | 'metrics' | 'config'>): LrPoint[] | null {
+export function learningRateCurve(run: Pick<RunArtifacts, 'summary' | 'metrics' | 'config'>): EtaPoint[] | null {
   const schedule = scheduleOf(run.config);
   const last = lastStepOf(run);
   return schedule && last !== null ? scheduleVertices(schedule, last) : null;

@@ -9,7 +9,7 @@ import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/atomic.js';
-import { learningRateCurve, type LrPoint } from './lr-curve.js';
+import { learningRateCurve, type EtaPoint } from './lr-curve.js';
 import type { MetricsRow } from '../formats/metrics-csv.js';
 import { readRunArtifacts, type RunArtifacts } from './run-folder.js';
 
@@ -198,7 +198,7 @@ function emptyFigure(rows: MetricsRow[], heading: string): { heading: string; x:
  * Learning rate vs update step: `schedule`, the rate at every step from the run's schedule (learningRateCurve), drawn
  * as a line; without it, the rates recorded at the evaluation points.
  */
-export function lrSpec(rows: MetricsRow[], t: PlotTitle, schedule?: LrPoint[] | null): TopLevelSpec {
+export function lrSpec(rows: MetricsRow[], t: PlotTitle, schedule?: EtaPoint[] | null): TopLevelSpec {
   const values = schedule ?? rows.filter((r) => r.eta !== null && Number.isFinite(r.eta)).map((r) => ({ step: r.step, eta: r.eta as number }));
   const empty = values.length === 0 ? emptyFigure(rows, 'Learning rate') : null;
   return {
@@ -310,7 +310,7 @@ export type RunFigureName = (typeof RUN_FIGURES)[number];
  * Renders the three run figures from rows (and the learning rate from `schedule` when given, see lrSpec) and
  * writes `lr`, `loss`, `accuracy` `.svg/.png` into `outDir`.
  */
-export async function renderMetricsPlots(rows: MetricsRow[], title: PlotTitle | string, outDir: string, schedule?: LrPoint[] | null): Promise<Figure[]> {
+export async function renderMetricsPlots(rows: MetricsRow[], title: PlotTitle | string, outDir: string, schedule?: EtaPoint[] | null): Promise<Figure[]> {
   const t = typeof title === 'string' ? { title } : title;
   const sorted = [...rows].sort((a, b) => a.step - b.step);
   const specs: Record<RunFigureName, TopLevelSpec> = {

@@ -1,6 +1,6 @@
 /**
  * `cifar-mlp evaluate <model>` and `cifar-mlp predict <model> <inputs…>`: use a trained model file
- * (`model.json`, or a run folder holding one; see src/model/checkpoint.ts). A model file holding an ensemble
+ * (`model.json`, or a run folder holding one; see src/formats/model-file.ts). A model file holding an ensemble
  * (snapshots, or the members of an ensemble run) predicts with the average of its networks.
  *
  * evaluate: accuracy on every split the model's config defines (train/val/test), per class, and a confusion
@@ -9,32 +9,26 @@
  * predict: the predicted class and the class probabilities of 32×32 RGB(A) PNG images and of CIFAR-10 records
  *   (.bin files: one line per record).
  */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { UsageError } from '../../util/errors.js';
 import { readImageInput } from '../../data/image-input.js';
-import type { FolderLock } from '../../util/folder-lock.js';
-import { claimDir } from '../../util/out-dir.js';
+import { evaluateIntoFolder } from '../../experiment/evaluate-model.js';
+import { confusionFile, EVALUATION_FILE } from '../../formats/evaluation.js';
+import { loadCheckpoint, modelFromCheckpoint } from '../../formats/model-file.js';
 import { BACKEND_NAMES, type BackendName } from '../../kernels/names.js';
-import { deliveredMembers, loadCheckpoint, modelFromCheckpoint, type Checkpoint } from '../../formats/model-file.js';
 import { argmax, Predictor } from '../../model/predictor.js';
-import { confusionCsv, evaluateSplits, evaluationInputs, type EvaluationInputs, type SplitEvaluation } from '../../experiment/evaluate-model.js';
-import { modelTarget } from '../../search/folder.js';
-import { writeFileAtomic, writeJsonAtomic } from '../../util/atomic.js';
 import { selectBackendOrExplain } from '../../model/speed-probe.js';
+import { kernelThreads } from '../../pipeline/plan.js';
 import { percent } from '../../util/format.js';
 import { log } from '../log.js';
-import { kernelThreads } from '../../pipeline/plan.js';
 
 
 /** ", ensemble of N networks (softmax average)" for an ensemble, else "". */
-function describeModel(cp: Checkpoint): string {
-  const n = deliveredMembers(cp).length;
-  return n > 1 ? `, ensemble of ${n} networks (${cp.config.ensemble.average} average)` : '';
+function describeModel(networks: number, average: string): string {
+  return networks > 1 ? `, ensemble of ${networks} networks (${average} average)` : '';
 }
 
-function backendOf(o: { backend?: BackendName }, cp: Checkpoint): BackendName {
+function backendOf(o: { backend?: BackendName }, cp: { config: { kernels: { backend: BackendName } } }): BackendName {
   return o.backend ?? cp.config.kernels.backend;
 }
 
@@ -57,48 +51,19 @@ async function withInterruptibleDownload<T>(f: (signal: AbortSignal) => Promise<
 }
 
 async function evaluateCommand(target: string, o: { data?: string; out?: string; backend?: BackendName }): Promise<number> {
-  const inputs = await withInterruptibleDownload((signal) => evaluationInputs(modelTarget(target, log), { data: o.data, log, signal }));
-  const { cp } = inputs;
-  const outDir = o.out ?? dirname(cp.path);
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new UsageError(`--out ${outDir}: exists and is not a directory`);
-
-  const { backend } = await selectBackendOrExplain(backendOf(o, cp), kernelThreads(cp.config.kernels.threads));
-  let lock: FolderLock;
-  try {
-    lock = claimDir(outDir, o.out ? `--out ${outDir}` : outDir, log);
-  } catch (e) {
-    await backend.dispose();
-    throw e;
-  }
-  try {
-    return writeEvaluation(inputs, await evaluateSplits(inputs, backend), backend.name, outDir);
-  } finally {
-    lock.release();
-  }
-}
-
-function writeEvaluation({ cp, classes, dataDir }: EvaluationInputs, results: Record<string, SplitEvaluation>, backendName: string, outDir: string): number {
-  const names = Object.keys(results);
+  const e = await withInterruptibleDownload((signal) => evaluateIntoFolder(target, { ...o, log, signal }));
+  const names = Object.keys(e.splits), classes = e.classes;
   const w = Math.max(8, ...classes.map((c) => c.length));
   const lines = [
-    `model ${cp.path} (step ${cp.step} of ${cp.totalSteps}, ${cp.config.name}${describeModel(cp)}); data ${dataDir}; backend ${backendName}`,
+    `model ${e.model} (step ${e.step} of ${e.totalSteps}, ${e.name}${describeModel(e.networks.length, e.average)}); data ${e.dataDir}; backend ${e.backend}`,
     `${'split'.padEnd(w)}  ${'records'.padStart(8)}  accuracy`,
-    ...names.map((n) => `${n.padEnd(w)}  ${String(results[n].records).padStart(8)}  ${percent(results[n].accuracy, '-').padStart(8)}`),
+    ...names.map((n) => `${n.padEnd(w)}  ${String(e.splits[n].records).padStart(8)}  ${percent(e.splits[n].accuracy, '-').padStart(8)}`),
     '',
     `${'class'.padEnd(w)}  ${names.map((n) => n.padStart(8)).join('  ')}`,
-    ...classes.map((c) => `${c.padEnd(w)}  ${names.map((n) => percent(results[n].perClass[c].accuracy, '-').padStart(8)).join('  ')}`),
+    ...classes.map((c) => `${c.padEnd(w)}  ${names.map((n) => percent(e.splits[n].perClass[c].accuracy, '-').padStart(8)).join('  ')}`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-
-  // A write failure (full disk…) names the file: exit 1. An unwritable folder was refused when it was locked.
-  for (const n of names) writeFileAtomic(join(outDir, `confusion-${n}.csv`), confusionCsv(results[n].confusion, classes));
-  writeJsonAtomic(join(outDir, 'evaluation.json'), {
-    model: cp.path, step: cp.step, totalSteps: cp.totalSteps,
-    networks: deliveredMembers(cp).map((m) => ({ name: m.name, step: m.step })), average: cp.config.ensemble.average,
-    dataDir, backend: backendName, classes,
-    splits: results,
-  });
-  log(`cifar-mlp: evaluation written to ${join(outDir, 'evaluation.json')} and ${names.map((n) => `confusion-${n}.csv`).join(', ')}`);
+  log(`cifar-mlp: evaluation written to ${join(e.outDir, EVALUATION_FILE)} and ${names.map((n) => confusionFile(n)).join(', ')}`);
   return 0;
 }
 
