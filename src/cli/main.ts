@@ -17,6 +17,7 @@ import { lockFolder } from '../util/folder-lock.js';
 import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
 import { addExamples } from './examples.js';
+import { log } from './log.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -93,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, lambda search, final training.')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `cifar-mlp: ${oneLine(s)}` : s) });
+    .configureOutput({ writeErr: (s) => (s.startsWith('error:') ? log(`cifar-mlp: ${oneLine(s).trimEnd()}`) : process.stderr.write(s)) });
 
   runOptions(program
     .command('run')
@@ -197,7 +198,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const csv = join(dir, 'metrics.csv');
       if (!existsSync(csv)) throw new UsageError(`${dir}: no metrics.csv in this folder (neither a run nor a search folder)`);
-      const lock = lockFolder(dir, { log: (l) => process.stderr.write(`${l}\n`) });
+      const lock = lockFolder(dir, { log });
       try {
         let metrics;
         try {
@@ -209,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
           throw new UsageError(`no usable rows in ${csv} (${metrics.skipped} malformed line${metrics.skipped === 1 ? '' : 's'} skipped); nothing plotted`);
         }
         let failed = false;
-        await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
+        await renderRunArtifacts(dir, (l) => { failed = true; log(l); });
         if (failed) exitCode = 1;
         else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
       } finally {
@@ -224,10 +225,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof UsageError) {
-      process.stderr.write(`${e.message.split('\n').map((l) => `cifar-mlp: ${l}`).join('\n')}\n`);
+      log(e.message.split('\n').map((l) => `cifar-mlp: ${l}`).join('\n'));
       return e.exitCode;
     }
-    process.stderr.write(`cifar-mlp: error: ${(e as Error).message}\n`);
+    log(`cifar-mlp: error: ${(e as Error).message}`);
     if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
@@ -239,7 +240,7 @@ async function main(argv: string[]): Promise<number> {
 const fatal = (e: unknown) => {
   const err = e instanceof Error ? e : new Error(String(e));
   const code = err instanceof UsageError ? err.exitCode : 1;
-  process.stderr.write(`cifar-mlp: ${code === 1 ? 'error: ' : ''}${err.message.split('\n')[0]}\n`);
+  log(`cifar-mlp: ${code === 1 ? 'error: ' : ''}${err.message.split('\n')[0]}`);
   if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${err.stack}\n`);
   process.exit(code);
 };
