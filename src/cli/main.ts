@@ -18,6 +18,7 @@ import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
 import { addExamples } from './examples.js';
 import { log } from './log.js';
+import { handleBrokenPipes } from './broken-pipe.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -247,6 +248,7 @@ const fatal = (e: unknown) => {
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
 
+handleBrokenPipes();
 main(process.argv).then((code) => {
   process.exitCode = code;
   // Worker threads of a kernel backend must not keep a finished command alive.
