@@ -46,7 +46,8 @@ function runOptions(command: Command, kind: RunKind): Command {
     .option('--set <key=value>', SET_HELP[kind], collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
     .option('--resume', `continue the interrupted ${kind === 'run' ? 'run' : 'search'} in --out (without <config>: with the config.yaml there)`)
-    .addOption(backendOption(kind));
+    .addOption(backendOption(kind))
+    .addOption(new Option('--switch-backend', 'with --resume: continue on another backend than the one the run trained on (refused otherwise: results change from there on; recorded in summary.json)').hideHelp(kind !== 'run'));
 }
 
 /**
@@ -105,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
       const configPath = configFileOf('run', given, o);
       const sets: string[] = [...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
-      const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() };
+      const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, switchBackend: o.switchBackend, configPath, signal: interruptSignal() };
       switch (config.kind) {
         case 'train':
           exitCode = await trainCommand(config, opts);

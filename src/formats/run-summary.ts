@@ -117,6 +117,7 @@ const storedRunSummary = z.looseObject({
   config: optional(z.record(z.string(), z.unknown())),
   final: finalMetrics.nullable().optional().catch(null),
   memberRuns: optional(z.array(z.looseObject({ dir: z.string() }))),
+  backendChoice: optional(z.looseObject({ earlier: optional(z.array(z.object({ backend: z.string(), untilStep: z.number() })).max(1000)) })),
 });
 
 /** A run summary as read back: every field optional (see the module comment). */
