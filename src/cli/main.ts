@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, readYamlFile } from '../config/load.js';
 import { BACKEND_NAMES } from '../kernels/names.js';
-import { UsageError } from '../util/errors.js';
+import { ConfigError, UsageError } from '../util/errors.js';
 import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
@@ -227,7 +227,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof UsageError) {
-      log(e.message.split('\n').map((l) => `cifar-mlp: ${l}`).join('\n'));
+      for (const line of e instanceof ConfigError ? e.problems : [e.message]) log(`cifar-mlp: ${line}`); // one line per problem
       return e.exitCode;
     }
     log(`cifar-mlp: error: ${(e as Error).message}`);

@@ -13,14 +13,15 @@
  *   (join()), it gathers whatever chunks the helper has not claimed yet itself, and waits only for a chunk under way.
  *   So on a machine so loaded that the helper seldom runs, the caller simply gathers inline, as without a helper.
  *
- * Control: an Int32Array over a SharedArrayBuffer. The caller writes a job (a gather: SEQ; a product's half: GSEQ)
+ * Control: an Int32Array over a SharedArrayBuffer. Addresses in the memory (up to 4 GiB) are read back unsigned
+ * (`>>> 0`): one above 2 GiB is negative as an int32. The caller writes a job (a gather: SEQ; a product's half: GSEQ)
  * and bumps WAKE; the idle worker sleeps on WAKE. New record sets reach the worker as messages that it reads
  * synchronously (receiveMessageOnPort) when it wakes; MESSAGES counts those posted, so none is missed.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { copyRows } from './copy-rows.js';
 
-const SLOT = {
+export const SLOT = {
   SEQ: 0, NEXT: 1, TOTAL: 2, COMPLETED: 3, COUNT: 4, D: 5, STAGING: 6, OUT: 7, RECORDS: 8, NORM: 9, FAIL: 10,
   MESSAGES: 11, PAUSE: 12, DEAD: 13,
   // set by the worker when it cannot run products (the FFI or the library did not load there): NOBLAS = 1
@@ -52,11 +53,11 @@ export interface NormaliseExports {
  * Gathers chunk `chunk` of the job in `ctrl`: copies its rows' records into the staging rows, then normalises them.
  * The same function, as source text, runs in the worker (so it names nothing from outside: copyRows is a parameter).
  */
-function runChunk(ctrl: Int32Array, S: typeof SLOT, ex: NormaliseExports, buffer: ArrayBufferLike, src: Uint8Array, chunk: number, rowsPerChunk: number, copy: typeof copyRows): void {
-  const count = ctrl[S.COUNT], d = ctrl[S.D], staging = ctrl[S.STAGING], norm = ctrl[S.NORM];
+export function runChunk(ctrl: Int32Array, S: typeof SLOT, ex: NormaliseExports, buffer: ArrayBufferLike, src: Uint8Array, chunk: number, rowsPerChunk: number, copy: typeof copyRows): void {
+  const count = ctrl[S.COUNT], d = ctrl[S.D], staging = ctrl[S.STAGING] >>> 0, norm = ctrl[S.NORM] >>> 0;
   const r0 = chunk * rowsPerChunk, r1 = Math.min(count, r0 + rowsPerChunk);
   copy(src, ctrl, S.ROWS, r0, r1, d, new Uint8Array(buffer, staging + r0 * d, (r1 - r0) * d));
-  ex.normaliseRows(staging, d, norm, norm + d * 4, ctrl[S.OUT], r0, r1);
+  ex.normaliseRows(staging, d, norm, norm + d * 4, ctrl[S.OUT] >>> 0, r0, r1);
 }
 
 const SOURCE = `
@@ -91,9 +92,10 @@ const runGemm = () => {
   if (g === gemmSeen) return;
   gemmSeen = g;
   try {
-    const buf = bufferReaching(Math.max(ctrl[S.G_A], ctrl[S.G_B], ctrl[S.G_C]) + 4);
-    sgemm(101, ctrl[S.G_TA], ctrl[S.G_TB], ctrl[S.G_M], ctrl[S.G_N], ctrl[S.G_K], scalars[0], new Float32Array(buf, ctrl[S.G_A]), ctrl[S.G_LDA],
-      new Float32Array(buf, ctrl[S.G_B]), ctrl[S.G_LDB], scalars[1], new Float32Array(buf, ctrl[S.G_C]), ctrl[S.G_LDC]);
+    const a = ctrl[S.G_A] >>> 0, b = ctrl[S.G_B] >>> 0, c = ctrl[S.G_C] >>> 0;
+    const buf = bufferReaching(Math.max(a, b, c) + 4);
+    sgemm(101, ctrl[S.G_TA], ctrl[S.G_TB], ctrl[S.G_M], ctrl[S.G_N], ctrl[S.G_K], scalars[0], new Float32Array(buf, a), ctrl[S.G_LDA],
+      new Float32Array(buf, b), ctrl[S.G_LDB], scalars[1], new Float32Array(buf, c), ctrl[S.G_LDC]);
   } catch (e) {
     Atomics.store(ctrl, S.GFAIL, 1);
     console.error('cifar-mlp: a product on the helper thread failed: ' + e.message);
@@ -129,7 +131,7 @@ for (;;) {
     }
     try {
       const n = ctrl[S.COUNT] * ctrl[S.D];
-      runChunk(ctrl, S, ex, bufferReaching(Math.max(ctrl[S.STAGING] + n, ctrl[S.OUT] + 4 * n)), src, chunk, ROWS_PER_CHUNK, copyRows);
+      runChunk(ctrl, S, ex, bufferReaching(Math.max((ctrl[S.STAGING] >>> 0) + n, (ctrl[S.OUT] >>> 0) + 4 * n)), src, chunk, ROWS_PER_CHUNK, copyRows);
     } catch (e) {
       Atomics.store(ctrl, S.FAIL, 1);
     }

@@ -27,3 +27,6 @@ export function terminalLine(text: string): string {
 export function terminalLines(text: string): string[] {
   return String(text).split('\n').map(terminalLine);
 }
+
+/** Whether a text holds a character terminalLine would escape (a name that is not plain text). */
+export const hasControlCharacters = (text: string): boolean => new RegExp(UNSAFE.source).test(text);
