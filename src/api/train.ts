@@ -6,6 +6,7 @@ import type { SplitMetrics } from '../model/split-metrics.js';
 import { abortedBeforeStart } from './abort.js';
 import { configOfKind, type ConfigSource } from './config.js';
 import type { FolderOptions } from './folder-options.js';
+import { checkArgument, trainOptionsArgument } from './arguments.js';
 
 export interface TrainOptions extends FolderOptions {
   /** With `resume`: continue on another backend than the run trained on (refused otherwise; recorded in summary.json). */
@@ -39,7 +40,8 @@ export interface TrainProgress {
  * aborted before the run started.
  */
 export async function train(config: TrainConfig | ConfigSource, options: TrainOptions): Promise<Summary> {
-  const { config: resolved, configPath } = configOfKind(config, 'train');
+  checkArgument('train(): options', trainOptionsArgument, options);
+  const { config: resolved, configPath } = configOfKind(config, 'train', 'train');
   const onProgress = options.onProgress;
   const result = await trainIntoFolder(resolved, {
     data: options.data, out: options.out, force: options.force, resume: options.resume, switchBackend: options.switchBackend, configPath,
