@@ -17,7 +17,7 @@ import type { TrialExecutor } from './executor.js';
 import { runTrials, type SchedulerProgress } from './scheduler.js';
 import { SearchStorage } from './storage.js';
 import { Study } from './study.js';
-import { buildSummary } from './summary.js';
+import { buildSummary, peakRssMiB } from './summary.js';
 
 export interface RunSearchOptions {
   config: SearchConfig;
@@ -129,6 +129,14 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> 
       await writeSearchReport(outDir, summary);
     } catch (e) {
       log(`cifar-mlp: warning: could not render the search plots or report for ${outDir}: ${errorMessage(e)}`);
+    }
+    // The peak memory as it stands after plotting, which may be the search's largest moment.
+    const measured = { ...summary, peakRssMiB: peakRssMiB() };
+    try {
+      storage.writeSummary(measured);
+      return measured;
+    } catch (e) {
+      log(`cifar-mlp: warning: ${errorMessage(e)}`);
     }
   }
   return summary;
