@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { stringify } from 'yaml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeReportPage } from '../src/report/page.js';
 import { boundedTexts, MAX_FIGURE_TEXT, MAX_PNG_PIXELS, pngZoom, renderSvg, svgToPng } from '../src/report/plots.js';
 import { cli } from './helpers/cli.js';
@@ -82,5 +82,28 @@ describe('PNG size', () => {
     const svg = await renderSvg({ title: 'accuracy', data: { values: [{ x: 1, y: 2 }, { x: 2, y: 3 }] }, mark: 'line', encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } });
     const w = Number(/width="([\d.]+)"/.exec(svg)![1]);
     expect(PNG.sync.read(svgToPng(svg)).width).toBe(Math.round(2 * w));
+  });
+});
+
+describe('Vega\'s messages (21.13)', () => {
+  const empty = { data: { values: [] }, mark: 'line' as const, encoding: { x: { field: 'step', type: 'quantitative' as const }, y: { field: 'acc', type: 'quantitative' as const } } };
+  const captured = async () => {
+    const lines: string[] = [];
+    const spies = (['warn', 'error', 'log', 'info'] as const).map((m) => vi.spyOn(console, m).mockImplementation((...a: unknown[]) => void lines.push(a.join(' '))));
+    try {
+      await renderSvg(empty);
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
+    return lines;
+  };
+  it('an empty layer draws without "Infinite extent" on the terminal; CIFAR_MLP_DEBUG=1 shows it', async () => {
+    expect(await captured()).toEqual([]);
+    process.env.CIFAR_MLP_DEBUG = '1';
+    try {
+      expect((await captured()).join('\n')).toMatch(/Infinite extent for field "step"/);
+    } finally {
+      delete process.env.CIFAR_MLP_DEBUG;
+    }
   });
 });

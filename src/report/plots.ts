@@ -82,9 +82,15 @@ export const BASE_CONFIG = {
 };
 
 /** Compiles a Vega-Lite spec and renders it to an SVG string with a headless vega View. */
+/**
+ * Vega's and Vega-Lite's messages are for developers: shown with CIFAR_MLP_DEBUG=1, never on a user's terminal (an
+ * empty layer's "Infinite extent" warning says nothing a user could act on). Errors still throw.
+ */
+const figureLogLevel = () => (process.env.CIFAR_MLP_DEBUG ? vega.Warn : vega.None);
+
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const { spec: vgSpec } = compile(boundedTexts(spec));
-  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', logLevel: vega.Warn });
+  const { spec: vgSpec } = compile(boundedTexts(spec), { logger: vega.logger(figureLogLevel()) });
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', logLevel: figureLogLevel() });
   try {
     return await view.toSVG();
   } finally {
