@@ -149,6 +149,21 @@ describe('resume verifies what it relies on (21.5)', () => {
     expect(s.chosen).toMatchObject({ trial: 3, test: { accuracy: 0.45 } });
   });
 
+  it('a resume that cannot measure the chosen trial again keeps the test figure an earlier session measured', async () => {
+    const out = outDir();
+    await search(config({ trials: 3 }), out, new ScriptedExecutor({ 2: { val: 0.6 } }));
+    const again = new ScriptedExecutor();
+    const s = await runSearch({ config: config({ trials: 3 }), outDir: out, dataDir, executor: () => again, render: false, resume: true, testChosen: async () => { throw new Error('the data folder is gone'); } });
+    expect(again.ran).toEqual([]);
+    expect(s.chosen).toMatchObject({ trial: 2, test: { accuracy: 0.45 } });
+    expect(s.chosen!.note).toMatch(/measured by an earlier session of the search \(test evaluation failed: the data folder is gone\)/);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).chosen.test.accuracy).toBe(0.45);
+    // a search that never measured it has nothing to keep
+    const fresh = outDir();
+    const t = await runSearch({ config: config({ trials: 1 }), outDir: fresh, dataDir, executor: () => new ScriptedExecutor(), render: false, testChosen: async () => { throw new Error('no data'); } });
+    expect(t.chosen).toMatchObject({ trial: 1, test: null, note: 'test evaluation failed: no data' });
+  });
+
   it('a trial folder holding another status than trials.csv says runs again', async () => {
     const out = outDir();
     await search(config({ trials: 2 }), out, new ScriptedExecutor());
