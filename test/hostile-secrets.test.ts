@@ -26,6 +26,7 @@ const COMMANDS = [
   `dashboard runs --token=${SECRET}`,
   `run c.yaml --set data.url=https://u:${SECRET}@mirror.example/cifar.tar.gz`,
   `run c.yaml --set data.url=https://mirror.example/cifar.tar.gz?token=${SECRET}&x=1`,
+  `search c.yaml --queue redis://:${SECRET}@${SECRET}@h:6379/0`,
 ];
 
 describe('redaction', () => {

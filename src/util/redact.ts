@@ -21,8 +21,8 @@ export function redactUrl(url: string): string {
   return u.toString();
 }
 
-/** `scheme://user:password@` anywhere in a text (the password may hold anything but `@`, `/` and white space). */
-const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*):([^\s@/]*)@/gi;
+/** `scheme://user:password@` anywhere in a text: the password runs to the last `@` before the host (as a URL parser reads it). */
+const USERINFO = /([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*):([^\s/]*)@/gi;
 /** `?token=…` / `&password=…` in URLs within a text. */
 const QUERY_SECRET = /([?&](?:pass(?:word)?|pwd|token|secret|key|api[-_]?key|access[-_]?token|auth)=)[^\s&#]*/gi;
 /** `--token X`, `--token=X`, `--password X` … on a command line. */
