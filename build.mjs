@@ -11,6 +11,8 @@ const entries = {
   cli: 'src/cli/main.ts',
   index: 'src/index.ts',
   'trial-worker': 'src/search/trial-worker.ts',
+  'gather-thread': 'src/kernels/gather-thread.ts',
+  'wasm-simd-thread': 'src/kernels/wasm-simd-thread.ts',
   bench: 'bench/bench.ts',
   'search-bench': 'bench/search-bench.ts',
   'augment-bench': 'bench/augment-bench.ts',

@@ -16,7 +16,8 @@
 import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { createRequire } from 'node:module';
 import { CBLAS, findBlas, SGEMM_DECL, type BlasLibrary } from './blas-library.js';
-import { GatherWorker, type GatherArea, type NormaliseExports } from './gather-worker.js';
+import type { NormaliseExports } from './gather-protocol.js';
+import { GatherWorker, type GatherArea } from './gather-worker.js';
 import { WasmSimdBackend, wasmModule } from './wasm-simd.js';
 
 export interface BlasOptions {
