@@ -62,13 +62,17 @@ export interface KernelBackend {
    */
   dropout(h: Matrix, keep: number, seed: number): MaybePromise<void>;
 
+  /** The output layer, in place on s: s = softmax(s + bias) row by row (numerically stable): P, for prediction. */
+  softmax(s: Matrix, bias: Matrix): MaybePromise<void>;
+
   /**
-   * The output layer and its loss, in place on s: s = softmax(s + bias) row by row (numerically stable).
-   * With labels: returns the loss sums over the first `rows` rows (default all; rows beyond are padding) and,
-   * when `gradient`, then turns every row into P − Y (the gradient of the cross-entropy with respect to S).
-   * Without labels (prediction): only the probabilities; returns zero sums.
+   * The loss sums of P = softmax(s + bias) against the labels, over the first `rows` rows (default all; rows beyond
+   * are padding); s is left as it is.
    */
-  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows?: number, gradient?: boolean): MaybePromise<LossSums>;
+  softmaxLoss(s: Matrix, bias: Matrix, labels: Labels, rows?: number): MaybePromise<LossSums>;
+
+  /** In place on s: s = softmax(s + bias) − Y, the gradient of the cross-entropy with respect to S, on every row. */
+  softmaxGradient(s: Matrix, bias: Matrix, labels: Labels): MaybePromise<void>;
 
   /** Loss sums of probabilities p (e.g. an ensemble's average) over the first `rows` rows (default all). */
   crossEntropy(p: Matrix, labels: Labels, rows?: number): MaybePromise<LossSums>;
@@ -86,10 +90,11 @@ export interface KernelBackend {
   sumSquares(a: Matrix): MaybePromise<number>;
 
   /**
-   * One gradient step on w with data gradient g and L2 strength lambda (0 for biases): g' = g + 2 lambda w;
-   * without momentum w −= eta g'; with momentum v = mu v + g', then w −= eta v (or eta (g' + mu v), Nesterov).
+   * One step of SGD with momentum on w, with data gradient g and L2 strength lambda (0 for biases): g' = g + 2 lambda w;
+   * v = mu v + g', then w −= eta v (Nesterov: w −= eta (g' + mu v)). Plain SGD needs no op: the network folds it into
+   * the products' beta.
    */
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): MaybePromise<void>;
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum: MomentumState): MaybePromise<void>;
 
   /**
    * Mini-batch assembly: out row r = (records[rows[r]] / 255 − mean) · invStd, for r < count.
@@ -115,6 +120,13 @@ export interface KernelBackend {
   releaseAll(): void;
   /** Releases workers and memory. */
   dispose(): MaybePromise<void>;
+}
+
+/** `ops` of `to`, bound to it: a backend that hands these ops on unchanged assigns them to itself. */
+export function delegateOps<T extends KernelBackend, K extends keyof KernelBackend & keyof T>(to: T, ops: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const op of ops) out[op] = (to[op] as (...args: unknown[]) => unknown).bind(to) as T[K];
+  return out;
 }
 
 export function assertShape(m: Matrix, rows: number, cols: number, what: string): void {

@@ -7,6 +7,10 @@
 import { gemmShape, type Float, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { keepThreshold, maskHash } from './dropout-mask.js';
 
+const identity = (v: number) => v;
+/** How a value is rounded when stored in this array. */
+const rounding = (x: Float) => (x instanceof Float32Array ? Math.fround : identity);
+
 export abstract class HostBackend implements KernelBackend {
   abstract readonly name: string;
   abstract readonly dtype: 'float32' | 'float64';
@@ -41,30 +45,45 @@ export abstract class HostBackend implements KernelBackend {
     for (let i = 0; i < n; i++) x[i] = maskHash(seed, i) < threshold ? x[i] * inv : 0;
   }
 
-  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows = s.rows, gradient = false): LossSums {
-    const { cols } = s, x = this.data(s, 'softmax s'), b = this.data(bias, 'softmax bias');
-    let lossSum = 0, correct = 0;
+  /**
+   * The maximum (and its column) of row s[o..] + bias and 1 / Σ exp(z − max) of its stored values z: `round` is the
+   * storage's rounding (Math.fround for float32), so a probability recomputed from them is the one softmax stores.
+   */
+  private softmaxRow(x: Float, b: Float, o: number, cols: number, round: (v: number) => number): { max: number; arg: number; inv: number } {
+    let max = -Infinity, arg = 0;
+    for (let j = 0; j < cols; j++) {
+      const v = x[o + j] + b[j];
+      if (v > max) { max = v; arg = j; }
+    }
+    let sum = 0;
+    for (let j = 0; j < cols; j++) sum += Math.exp(round(x[o + j] + b[j]) - max);
+    return { max, arg, inv: 1 / sum };
+  }
+
+  softmax(s: Matrix, bias: Matrix): void {
+    const { cols } = s, x = this.data(s, 'softmax s'), b = this.data(bias, 'softmax bias'), round = rounding(x);
     for (let i = 0; i < s.rows; i++) {
-      const o = i * cols;
-      let max = -Infinity, arg = 0;
-      for (let j = 0; j < cols; j++) {
-        const v = x[o + j] + b[j];
-        x[o + j] = v;
-        if (v > max) { max = v; arg = j; }
-      }
-      let sum = 0;
-      for (let j = 0; j < cols; j++) { const e = Math.exp(x[o + j] - max); x[o + j] = e; sum += e; }
-      const inv = 1 / sum;
-      for (let j = 0; j < cols; j++) x[o + j] *= inv;
-      if (!labels) continue;
-      const y = labels[i];
-      if (i < rows) {
-        lossSum -= Math.log(Math.max(x[o + y], 1e-300));
-        if (arg === y) correct++;
-      }
-      if (gradient) x[o + y] -= 1;
+      const o = i * cols, { max, inv } = this.softmaxRow(x, b, o, cols, round);
+      for (let j = 0; j < cols; j++) x[o + j] = round(Math.exp(round(x[o + j] + b[j]) - max)) * inv;
+    }
+  }
+
+  softmaxLoss(s: Matrix, bias: Matrix, labels: Labels, rows = s.rows): LossSums {
+    const { cols } = s, x = this.data(s, 'softmaxLoss s'), b = this.data(bias, 'softmaxLoss bias'), round = rounding(x);
+    let lossSum = 0, correct = 0;
+    for (let i = 0; i < rows; i++) {
+      const o = i * cols, y = labels[i], { max, arg, inv } = this.softmaxRow(x, b, o, cols, round);
+      const p = round(round(Math.exp(round(x[o + y] + b[y]) - max)) * inv);
+      lossSum -= Math.log(Math.max(p, 1e-300));
+      if (arg === y) correct++;
     }
     return { lossSum, correct };
+  }
+
+  softmaxGradient(s: Matrix, bias: Matrix, labels: Labels): void {
+    this.softmax(s, bias);
+    const x = this.data(s, 'softmaxGradient s');
+    for (let i = 0; i < s.rows; i++) x[i * s.cols + labels[i]] -= 1;
   }
 
   crossEntropy(p: Matrix, labels: Labels, rows = p.rows): LossSums {
@@ -106,14 +125,9 @@ export abstract class HostBackend implements KernelBackend {
     return s;
   }
 
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum: MomentumState): void {
     const x = this.data(w, 'sgdUpdate w'), d = this.data(g, 'sgdUpdate g'), n = w.rows * w.cols;
     if (g.rows * g.cols !== n) throw new Error(`sgdUpdate: ${w.rows}×${w.cols} weights, ${g.rows}×${g.cols} gradient`);
-    if (!momentum) {
-      const decay = 1 - 2 * eta * lambda;
-      for (let i = 0; i < n; i++) x[i] = decay * x[i] - eta * d[i];
-      return;
-    }
     const v = this.data(momentum.v, 'sgdUpdate v'), { mu, nesterov } = momentum;
     for (let i = 0; i < n; i++) {
       const gi = d[i] + 2 * lambda * x[i];

@@ -39,7 +39,7 @@ export class ReferenceBackend implements KernelBackend {
     vals(h).forEach((v, i) => { vals(h)[i] = keepUnit(seed, i, keep) ? v / keep : 0; });
   }
 
-  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows = s.rows, gradient = false): LossSums {
+  softmax(s: Matrix, bias: Matrix): void {
     for (let i = 0; i < s.rows; i++) {
       const z = row(s, i).map((v, j) => v + vals(bias)[j]);
       const max = Math.max(...z);
@@ -47,10 +47,18 @@ export class ReferenceBackend implements KernelBackend {
       const total = e.reduce((x, y) => x + y, 0);
       e.forEach((v, j) => { vals(s)[i * s.cols + j] = v / total; });
     }
-    if (!labels) return { lossSum: 0, correct: 0 };
-    const sums = this.crossEntropy(s, labels, rows);
-    if (gradient) for (let i = 0; i < s.rows; i++) vals(s)[i * s.cols + labels[i]] -= 1;
-    return sums;
+  }
+
+  softmaxLoss(s: Matrix, bias: Matrix, labels: Labels, rows = s.rows): LossSums {
+    const p = this.matrix(s.rows, s.cols);
+    p.data.set(vals(s));
+    this.softmax(p, bias);
+    return this.crossEntropy(p, labels, rows);
+  }
+
+  softmaxGradient(s: Matrix, bias: Matrix, labels: Labels): void {
+    this.softmax(s, bias);
+    for (let i = 0; i < s.rows; i++) vals(s)[i * s.cols + labels[i]] -= 1;
   }
 
   crossEntropy(p: Matrix, labels: Labels, rows = p.rows): LossSums {
@@ -85,14 +93,10 @@ export class ReferenceBackend implements KernelBackend {
     return s;
   }
 
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum: MomentumState): void {
+    const v = vals(momentum.v);
     for (let i = 0; i < vals(w).length; i++) {
       const grad = vals(g)[i] + 2 * lambda * vals(w)[i];
-      if (!momentum) {
-        vals(w)[i] -= eta * grad;
-        continue;
-      }
-      const v = vals(momentum.v);
       v[i] = momentum.mu * v[i] + grad;
       vals(w)[i] -= eta * (momentum.nesterov ? grad + momentum.mu * v[i] : v[i]);
     }

@@ -124,13 +124,13 @@ export class Network implements ProbabilityModel {
    */
   async evaluate(X: Matrix, labels: Labels, count = X.rows, dropout?: DropoutStep): Promise<BatchResult> {
     const ws = await this.forward(X, dropout);
-    return this.backend.softmax(ws.SP, this.params.b2, labels, count);
+    return this.backend.softmaxLoss(ws.SP, this.params.b2, labels, count);
   }
 
   /** P = softmax(S) for the rows of X (under `dropout`'s mask when given): a matrix of this network's workspace, valid until its next pass. */
   async probabilities(X: Matrix, dropout?: DropoutStep): Promise<Matrix> {
     const ws = await this.forward(X, dropout);
-    await this.backend.softmax(ws.SP, this.params.b2, null);
+    await this.backend.softmax(ws.SP, this.params.b2);
     return ws.SP;
   }
 
@@ -141,7 +141,8 @@ export class Network implements ProbabilityModel {
   private async backpropagate(X: Matrix, labels: Labels, loss: LossOptions): Promise<{ ws: Workspace; result: BatchResult }> {
     const b = this.backend, { dropout, labelSmoothing: eps = 0 } = loss;
     const ws = await this.forward(X, dropout);
-    const result = await b.softmax(ws.SP, this.params.b2, labels, X.rows, true); // SP = G2
+    const result = await b.softmaxLoss(ws.SP, this.params.b2, labels, X.rows);
+    await b.softmaxGradient(ws.SP, this.params.b2, labels); // SP = G2
     if (eps > 0) await b.scaleAdd(ws.SP, await this.smoothingTerm(ws, labels, eps), 1, 1);
     await b.gemm(ws.SP, false, this.params.W2, false, ws.G1); // G1 = G2 W2
     await b.reluBackward(ws.G1, ws.S1H, dropout ? 1 / dropout.keep : 1);
