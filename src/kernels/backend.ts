@@ -47,6 +47,12 @@ export interface KernelBackend {
   /** Worker threads the backend uses besides the calling thread (0 = single-threaded). */
   readonly threads: number;
 
+  /**
+   * Ops this backend runs on the host, copying their matrices from the device and back at every call (correct, but
+   * far from the device's speed): `auto` does not pick the backend for a config that needs them.
+   */
+  readonly hostOps?: readonly (keyof KernelBackend)[];
+
   /** A zero-filled rows × cols matrix in this backend's storage. */
   matrix(rows: number, cols: number): Matrix;
 
@@ -96,6 +102,27 @@ export interface KernelBackend {
    */
   sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum: MomentumState): MaybePromise<void>;
 
+  /** Batch normalisation, per column j of s (n × m): mean_j = Σ_i s_ij / n, variance_j = Σ_i (s_ij − mean_j)² / n (1 × m each). */
+  batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): MaybePromise<void>;
+
+  /** out = (s − mean) / √(variance + eps), row by row (out never aliases s): Ŝ. */
+  batchNormalize(s: Matrix, mean: Matrix, variance: Matrix, eps: number, out: Matrix): MaybePromise<void>;
+
+  /** out = max(0, gamma ⊙ x + beta), row by row (gamma, beta 1 × x.cols): H = relu(γ Ŝ + β). */
+  affineRelu(x: Matrix, gamma: Matrix, beta: Matrix, out: Matrix): MaybePromise<void>;
+
+  /** out_j = alpha · Σ_i a_ij b_ij (out 1 × a.cols): dγ = Σ_rows G ⊙ Ŝ / n. */
+  columnDots(a: Matrix, b: Matrix, out: Matrix, alpha: number): MaybePromise<void>;
+
+  /** g_ij = g_ij · gamma_j in place: G ⊙ γ. */
+  scaleColumns(g: Matrix, gamma: Matrix): MaybePromise<void>;
+
+  /**
+   * The batch-normalisation backward pass in place on g (the gradient with respect to Ŝ, n × m), to the gradient
+   * with respect to S: g = (g − mean_rows(g) − Ŝ ⊙ mean_rows(g ⊙ Ŝ)) / √(variance + eps), with the batch's variance.
+   */
+  batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): MaybePromise<void>;
+
   /**
    * Mini-batch assembly: out row r = (records[rows[r]] / 255 − mean) · invStd, for r < count.
    * `records` holds uint8 pixels, record i at offset i · cols (labels already stripped).
@@ -128,6 +155,9 @@ export function delegateOps<T extends KernelBackend, K extends keyof KernelBacke
   for (const op of ops) out[op] = (to[op] as (...args: unknown[]) => unknown).bind(to) as T[K];
   return out;
 }
+
+/** The batch-normalisation ops (a network with `batchNorm` needs them). */
+export const BATCH_NORM_OPS = ['batchStatistics', 'batchNormalize', 'affineRelu', 'columnDots', 'scaleColumns', 'batchNormBackward'] as const satisfies readonly (keyof KernelBackend)[];
 
 export function assertShape(m: Matrix, rows: number, cols: number, what: string): void {
   if (m.rows !== rows || m.cols !== cols) {

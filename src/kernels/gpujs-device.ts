@@ -14,7 +14,8 @@
  */
 import { createRequire } from 'node:module';
 import type { GPU as GpuJs, IKernelRunShortcut } from 'gpu.js';
-import { gemmShape, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { BATCH_NORM_OPS, gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { ReferenceBackend } from './reference.js';
 import { keepThreshold, maskHash } from './dropout-mask.js';
 import {
   columnSumsSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
@@ -309,6 +310,44 @@ export class GpuJsDeviceBackend implements KernelBackend {
     await this.flush();
     await this.produce(V, velocitySpec(W.rows, W.cols), [V, G, W, mu, 2 * lambda], true);
     await this.produce(W, momentumStepSpec(W.rows, W.cols, nesterov), [W, G, V, eta, mu, 2 * lambda], true);
+  }
+
+  /** The batch-normalisation ops have no device kernels yet: they run on the host (hostOps). */
+  readonly hostOps = BATCH_NORM_OPS;
+  private readonly host = new ReferenceBackend();
+
+  /**
+   * Runs `op` on float64 host copies of the matrices `args` (read from the device), then writes the host values of
+   * the ones in `written` back: a round trip per call.
+   */
+  private async onHost(args: Matrix[], written: Matrix[], op: (host: HostMatrix[]) => void): Promise<void> {
+    const copies: HostMatrix[] = [];
+    for (const a of args) {
+      const m = this.host.matrix(a.rows, a.cols);
+      m.data.set(await this.read(a));
+      copies.push(m);
+    }
+    op(copies);
+    for (const w of written) await this.write(w, copies[args.indexOf(w)].data);
+  }
+
+  batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): Promise<void> {
+    return this.onHost([s, mean, variance], [mean, variance], ([a, b, c]) => this.host.batchStatistics(a, b, c));
+  }
+  batchNormalize(s: Matrix, mean: Matrix, variance: Matrix, eps: number, out: Matrix): Promise<void> {
+    return this.onHost([s, mean, variance, out], [out], ([a, b, c, d]) => this.host.batchNormalize(a, b, c, eps, d));
+  }
+  affineRelu(x: Matrix, gamma: Matrix, beta: Matrix, out: Matrix): Promise<void> {
+    return this.onHost([x, gamma, beta, out], [out], ([a, b, c, d]) => this.host.affineRelu(a, b, c, d));
+  }
+  columnDots(a: Matrix, b: Matrix, out: Matrix, alpha: number): Promise<void> {
+    return this.onHost([a, b, out], [out], ([x, y, z]) => this.host.columnDots(x, y, z, alpha));
+  }
+  scaleColumns(g: Matrix, gamma: Matrix): Promise<void> {
+    return this.onHost([g, gamma], [g], ([x, y]) => this.host.scaleColumns(x, y));
+  }
+  batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): Promise<void> {
+    return this.onHost([g, shat, variance], [g], ([x, y, z]) => this.host.batchNormBackward(x, y, z, eps));
   }
 
   async gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): Promise<void> {

@@ -137,6 +137,67 @@ export abstract class HostBackend implements KernelBackend {
     }
   }
 
+  batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): void {
+    const { rows, cols } = s, x = this.data(s, 'batchStatistics s'), mu = this.data(mean, 'batchStatistics mean'), v = this.data(variance, 'batchStatistics variance');
+    const sums = this.columnScratch(cols, 0);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) sums[j] += x[i * cols + j];
+    for (let j = 0; j < cols; j++) mu[j] = sums[j] / rows;
+    sums.fill(0);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) { const c = x[i * cols + j] - mu[j]; sums[j] += c * c; }
+    for (let j = 0; j < cols; j++) v[j] = sums[j] / rows;
+  }
+
+  batchNormalize(s: Matrix, mean: Matrix, variance: Matrix, eps: number, out: Matrix): void {
+    const { rows, cols } = s, x = this.data(s, 'batchNormalize s'), y = this.data(out, 'batchNormalize out');
+    const mu = this.data(mean, 'batchNormalize mean'), v = this.data(variance, 'batchNormalize variance'), inv = this.columnScratch(cols, 0);
+    for (let j = 0; j < cols; j++) inv[j] = 1 / Math.sqrt(v[j] + eps);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) y[i * cols + j] = (x[i * cols + j] - mu[j]) * inv[j];
+  }
+
+  affineRelu(x: Matrix, gamma: Matrix, beta: Matrix, out: Matrix): void {
+    const { rows, cols } = x, a = this.data(x, 'affineRelu x'), y = this.data(out, 'affineRelu out');
+    const g = this.data(gamma, 'affineRelu gamma'), b = this.data(beta, 'affineRelu beta');
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) {
+        const v = g[j] * a[i * cols + j] + b[j];
+        y[i * cols + j] = v > 0 ? v : 0;
+      }
+    }
+  }
+
+  columnDots(a: Matrix, b: Matrix, out: Matrix, alpha: number): void {
+    const { rows, cols } = a, x = this.data(a, 'columnDots a'), y = this.data(b, 'columnDots b'), o = this.data(out, 'columnDots out');
+    const sums = this.columnScratch(cols, 0);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) sums[j] += x[i * cols + j] * y[i * cols + j];
+    for (let j = 0; j < cols; j++) o[j] = alpha * sums[j];
+  }
+
+  scaleColumns(g: Matrix, gamma: Matrix): void {
+    const { rows, cols } = g, x = this.data(g, 'scaleColumns g'), c = this.data(gamma, 'scaleColumns gamma');
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) x[i * cols + j] *= c[j];
+  }
+
+  batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): void {
+    const { rows, cols } = g, x = this.data(g, 'batchNormBackward g'), h = this.data(shat, 'batchNormBackward shat'), v = this.data(variance, 'batchNormBackward variance');
+    const meanG = this.columnScratch(cols, 0), meanGS = this.columnScratch(cols, 1);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) { meanG[j] += x[i * cols + j]; meanGS[j] += x[i * cols + j] * h[i * cols + j]; }
+    }
+    for (let j = 0; j < cols; j++) { meanG[j] /= rows; meanGS[j] /= rows; }
+    const inv = this.columnScratch(cols, 2);
+    for (let j = 0; j < cols; j++) inv[j] = 1 / Math.sqrt(v[j] + eps);
+    for (let i = 0; i < rows; i++) {
+      for (let j = 0; j < cols; j++) { const o = i * cols + j; x[o] = (x[o] - meanG[j] - h[o] * meanGS[j]) * inv[j]; }
+    }
+  }
+
+  /** A zeroed float64 row of `cols` values for per-column sums (three kept, `which` 0–2), reused across calls. */
+  private columnScratch(cols: number, which: 0 | 1 | 2): Float64Array {
+    if (this.scratchRows.length < 3 * cols) this.scratchRows = new Float64Array(3 * cols);
+    return this.scratchRows.subarray(which * cols, (which + 1) * cols).fill(0);
+  }
+  private scratchRows = new Float64Array(0);
+
   gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
     const d = out.cols, y = this.data(out, 'gatherNormalized out');
     if (count > out.rows) throw new RangeError(`gatherNormalized: ${count} rows into a ${out.rows}-row matrix`);

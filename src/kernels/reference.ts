@@ -102,6 +102,46 @@ export class ReferenceBackend implements KernelBackend {
     }
   }
 
+  batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): void {
+    const n = s.rows;
+    for (let j = 0; j < s.cols; j++) {
+      const column = Array.from({ length: n }, (_, i) => vals(s)[i * s.cols + j]);
+      const mu = column.reduce((x, y) => x + y, 0) / n;
+      vals(mean)[j] = mu;
+      vals(variance)[j] = column.reduce((x, v) => x + (v - mu) ** 2, 0) / n;
+    }
+  }
+
+  batchNormalize(s: Matrix, mean: Matrix, variance: Matrix, eps: number, out: Matrix): void {
+    vals(s).forEach((v, i) => { const j = i % s.cols; vals(out)[i] = (v - vals(mean)[j]) / Math.sqrt(vals(variance)[j] + eps); });
+  }
+
+  affineRelu(x: Matrix, gamma: Matrix, beta: Matrix, out: Matrix): void {
+    vals(x).forEach((v, i) => { const j = i % x.cols; vals(out)[i] = Math.max(0, vals(gamma)[j] * v + vals(beta)[j]); });
+  }
+
+  columnDots(a: Matrix, b: Matrix, out: Matrix, alpha: number): void {
+    for (let j = 0; j < a.cols; j++) {
+      let s = 0;
+      for (let i = 0; i < a.rows; i++) s += vals(a)[i * a.cols + j] * vals(b)[i * a.cols + j];
+      vals(out)[j] = alpha * s;
+    }
+  }
+
+  scaleColumns(g: Matrix, gamma: Matrix): void {
+    vals(g).forEach((v, i) => { vals(g)[i] = v * vals(gamma)[i % g.cols]; });
+  }
+
+  batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): void {
+    const n = g.rows, m = g.cols, meanG = this.matrix(1, m), meanGS = this.matrix(1, m);
+    this.columnSums(g, meanG, 1 / n);
+    this.columnDots(g, shat, meanGS, 1 / n);
+    vals(g).forEach((v, i) => {
+      const j = i % m;
+      vals(g)[i] = (v - vals(meanG)[j] - vals(shat)[i] * vals(meanGS)[j]) / Math.sqrt(vals(variance)[j] + eps);
+    });
+  }
+
   gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
     for (let r = 0; r < count; r++) {
       for (let k = 0; k < out.cols; k++) {

@@ -170,6 +170,47 @@ export function describeConformance(label: string, create: () => Promise<KernelB
       }
     });
 
+    it.each([[1, 3], [7, 3], [100, 50], [33, 129]] as [number, number][])('batch normalisation ops (statistics, normalise, affine ReLU, column dots, scale columns, backward) on %i × %i', async (rows, cols) => {
+      const rng = new Rng(rows * 13 + cols), eps = 1e-5;
+      const [s, sr] = await pair(b, rows, cols, Float64Array.from(randomValues(rng, rows * cols, 3), (v) => v + 1.5));
+      const [mean, meanr] = await pair(b, 1, cols, new Float64Array(cols).fill(9));
+      const [variance, variancer] = await pair(b, 1, cols, new Float64Array(cols).fill(9));
+      await b.batchStatistics(s, mean, variance);
+      ref.batchStatistics(sr, meanr, variancer);
+      await expectClose(b, mean, meanr, 1e-6, 'batch mean');
+      await expectClose(b, variance, variancer, 1e-5, 'batch variance');
+      const [shat, shatr] = await pair(b, rows, cols, new Float64Array(rows * cols).fill(7));
+      await b.batchNormalize(s, mean, variance, eps, shat);
+      ref.batchNormalize(sr, meanr, variancer, eps, shatr);
+      await expectClose(b, shat, shatr, rows === 1 ? 1e-2 : 1e-5, 'batchNormalize');
+      const [gamma, gammar] = await pair(b, 1, cols, randomValues(rng, cols, 2));
+      const [beta, betar] = await pair(b, 1, cols, randomValues(rng, cols));
+      const [h, hr] = await pair(b, rows, cols, new Float64Array(rows * cols).fill(5));
+      await b.affineRelu(shat, gamma, beta, h);
+      ref.affineRelu(shatr, gammar, betar, hr);
+      await expectClose(b, h, hr, 1e-5, 'affineRelu');
+      if (rows * cols > 6) expect((await b.read(h)).some((v) => v === 0)).toBe(true);
+      const [g, gr] = await pair(b, rows, cols, randomValues(rng, rows * cols));
+      const [dots, dotsr] = await pair(b, 1, cols, new Float64Array(cols).fill(3));
+      await b.columnDots(g, shat, dots, 1 / rows);
+      ref.columnDots(gr, shatr, dotsr, 1 / rows);
+      await expectClose(b, dots, dotsr, 1e-5, 'columnDots');
+      await b.scaleColumns(g, gamma);
+      ref.scaleColumns(gr, gammar);
+      await expectClose(b, g, gr, 1e-6, 'scaleColumns');
+      // the backward pass from the reference's own Ŝ, so that both start from the same numbers
+      const [shat2] = await pair(b, rows, cols, ref.read(shatr));
+      await b.batchNormBackward(g, shat2, variance, eps);
+      ref.batchNormBackward(gr, shatr, variancer, eps);
+      await expectClose(b, g, gr, 1e-4, 'batchNormBackward');
+      const back = ref.read(gr);
+      for (let j = 0; j < cols && rows > 1; j++) { // its output sums to zero over the batch, column by column
+        let sum = 0;
+        for (let i = 0; i < rows; i++) sum += back[i * cols + j];
+        expect(Math.abs(sum)).toBeLessThan(1e-9 * rows * (1 + Math.abs(back[j])) + 1e-9);
+      }
+    });
+
     it('gathers and normalises uint8 records in any row order, leaving rows beyond count alone', async () => {
       const rng = new Rng(5);
       for (const d of [5, 33, 3072]) {
