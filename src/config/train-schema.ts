@@ -117,14 +117,50 @@ export const lrFindSchema = z
   .refine((l) => l.etaMin < l.etaMax, { message: 'etaMin must be < etaMax', path: ['etaMin'] })
   .describe('The learning-rate range test, `cifar-mlp lr-find CONFIG` (ignored by `run`).');
 
+/** The network's architecture fields, shared with the gradcheck config. */
+export const architectureFields = {
+  layers: z
+    .array(z.int().positive().max(4096))
+    .min(1)
+    .max(16)
+    .optional()
+    .describe(
+      'Widths of the hidden layers, input side first, for a network of any depth: [50, 50] is a 3-layer network. Overrides `hidden` ' +
+        '(`hidden: m` is the two-layer network [m]).',
+    ),
+  batchNorm: z
+    .boolean()
+    .optional()
+    .describe(
+      'Batch normalisation on every hidden layer (default false): S is normalised with the batch\'s column means and variances while ' +
+        'training and with their running averages in evaluation and prediction, then scaled and shifted by learned γ and β (which ' +
+        'replace the layer\'s bias), before the ReLU.',
+    ),
+  init: z
+    .union([z.enum(['xavier', 'he']), z.strictObject({ std: z.number().positive().describe('Standard deviation σ of every weight.') })])
+    .optional()
+    .describe('Initial weights ~ N(0, σ²): xavier σ = 1/√fan-in (default), he σ = √(2/fan-in), or {std: σ} for every layer (biases and β 0, γ 1).'),
+};
+
+export const modelSchema = z
+  .strictObject({
+    hidden: z.int().positive().max(4096).default(50).describe('Hidden units m.'),
+    ...architectureFields,
+    bnMomentum: z
+      .number()
+      .min(0)
+      .lt(1)
+      .optional()
+      .describe('Batch norm\'s running averages: running = bnMomentum · running + (1 − bnMomentum) · the batch\'s statistics, every step (default 0.9).'),
+  })
+  .prefault({});
+
 export const trainSchema = z.strictObject({
   kind: z.literal('train').default('train').describe('Config kind: train, gradcheck or search.'),
   name: z.string().min(1).default('run').describe('Run name, used in titles and output folder names.'),
   seed: z.int().min(0).max(2 ** 32 - 1).default(1).describe('Seed of every random choice (initialisation, shuffling, dropout masks, augmentation).'),
   data: dataSchema,
-  model: z
-    .strictObject({ hidden: z.int().positive().max(4096).default(50).describe('Hidden units m.') })
-    .prefault({}),
+  model: modelSchema,
   train: z
     .strictObject({
       lambda: z.number().min(0).default(0.01).describe('L2 strength lambda.'),

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { concat, defer, EMPTY, identity, lastValueFrom, pipe, tap } from 'rxjs';
 import type { TrainConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
-import { PIXELS, CLASSES } from '../data/cifar.js';
+import { PIXELS } from '../data/cifar.js';
 import { computeNormalization, type Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
@@ -24,6 +24,7 @@ import { Ensemble, evaluateEnsemble, type Member } from '../model/ensemble.js';
 import type { BackendChoice } from '../kernels/select.js';
 import { Evaluator } from '../model/evaluator.js';
 import { Network, type ParamValues } from '../model/network.js';
+import { configuredInit, configuredShape } from '../model/shape.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -107,8 +108,9 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
   const { momentum, nesterov, dropout } = config.train;
-  const net = new Network(backend, { d: PIXELS, m: config.model.hidden, k: CLASSES }, momentum > 0 ? { mu: momentum, nesterov } : null);
-  await net.initialise(new Rng(deriveSeed(config.seed, 'init')));
+  const net = new Network(backend, configuredShape(config.model), momentum > 0 ? { mu: momentum, nesterov } : null);
+  if (config.model.bnMomentum !== undefined) net.bnMomentum = config.model.bnMomentum;
+  await net.initialise(new Rng(deriveSeed(config.seed, 'init')), configuredInit(config.model));
   const firstStep = opts.resume?.step ?? 0;
   if (opts.resume) {
     await net.restore(opts.resume.params);
