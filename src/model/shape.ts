@@ -1,5 +1,7 @@
 /** A config's model section (config/train-schema.ts) as the network it describes: its shape and initialisation. */
 import { CLASSES, PIXELS } from '../data/cifar.js';
+import { BATCH_NORM_OPS } from '../kernels/backend.js';
+import type { StepShape } from '../kernels/select.js';
 import { networkShape, type InitScheme, type NetworkShape } from './network.js';
 
 /** The fields of a model section that describe the network. */
@@ -19,3 +21,8 @@ export function configuredShape(model: ModelSection, d = PIXELS): NetworkShape {
 }
 
 export const configuredInit = (model: ModelSection): InitScheme => model.init ?? 'xavier';
+
+/** A training step's shapes for backend selection: batch rows, the first hidden layer, and the ops batch norm needs. */
+export function stepShapeOf(batchSize: number, model: ModelSection): StepShape {
+  return { n: batchSize, d: PIXELS, m: configuredWidths(model)[0], k: CLASSES, ...(model.batchNorm ? { needs: BATCH_NORM_OPS } : {}) };
+}
