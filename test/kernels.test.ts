@@ -84,6 +84,11 @@ describe('reference backend (float64) on hand-computed values', () => {
     ref.sgdUpdate(w, g, 0.1, 0.25, { v, mu: 0.9, nesterov: false }); // v = 0.9 v + g + 0.5 w; w −= 0.1 v
     expect(Array.from(v.data)).toEqual([0.09 + 1, 0.5 - 1]);
     expect(Array.from(w.data)).toEqual([1 - 0.1 * 1.09, -2 - 0.1 * -0.5]);
+    const m = ref.matrix(1, 2), second = ref.matrix(1, 2);
+    ref.write(w, [1, -2]);
+    ref.adamUpdate(w, g, 0.1, 0.25, { m, v: second, beta1: 0.9, beta2: 0.999, eps: 0, t: 1, decoupled: true }); // first step: m̂ / √v̂ = sign(g)
+    expect(Array.from(m.data).map((x) => +x.toFixed(12))).toEqual([0.05, 0.05]);
+    expect(Array.from(w.data).map((x) => +x.toFixed(12))).toEqual([1 - 0.1 * (1 + 0.5), -2 - 0.1 * (1 - 1)]);
   });
 });
 

@@ -183,9 +183,32 @@ export const trainSchema = z.strictObject({
         .describe('Label smoothing eps (0 = off): train against the targets (1 − eps) Y + eps / k instead of one-hot Y. Metrics stay the plain cross-entropy.'),
       momentum: z.number().min(0).lt(1).default(0).describe('SGD momentum mu (0 = plain SGD): v = mu v + g, W −= eta v. The velocities are saved in model.json for --resume.'),
       nesterov: z.boolean().default(false).describe('Nesterov momentum (W −= eta (g + mu v) after v = mu v + g); needs momentum > 0.'),
+      optimizer: z
+        .enum(['sgd', 'momentum', 'adamw'])
+        .optional()
+        .describe(
+          'How a step uses the gradient (default: momentum when momentum > 0, else sgd): sgd; momentum (with `momentum` and `nesterov`); ' +
+            'adamw: Adam (Loshchilov & Hutter 2019) with `beta1`, `beta2`, its moments saved in model.json for --resume; eta is its step size.',
+        ),
+      beta1: z.number().min(0).lt(1).optional().describe('adamw: decay of the first moment (default 0.9).'),
+      beta2: z.number().min(0).lt(1).optional().describe('adamw: decay of the second moment (default 0.999).'),
+      weightDecay: z
+        .enum(['l2', 'decoupled'])
+        .optional()
+        .describe(
+          'How lambda acts (default: l2 for sgd and momentum, decoupled for adamw): l2 adds 2 lambda W to the gradient (the cost J\'s L2 term); ' +
+            'decoupled (adamw only) takes W −= eta 2 lambda W beside Adam\'s step, outside its moments.',
+        ),
     })
     .prefault({})
-    .refine((t) => !(t.nesterov && t.momentum === 0), { message: 'nesterov needs momentum > 0', path: ['nesterov'] }),
+    .refine((t) => !(t.nesterov && t.momentum === 0), { message: 'nesterov needs momentum > 0', path: ['nesterov'] })
+    .refine((t) => !(t.optimizer === 'momentum' && t.momentum === 0), { message: 'optimizer momentum needs momentum > 0', path: ['optimizer'] })
+    .refine((t) => !((t.optimizer === 'sgd' || t.optimizer === 'adamw') && t.momentum > 0), {
+      message: 'momentum > 0 needs optimizer momentum (adamw has beta1)',
+      path: ['momentum'],
+    })
+    .refine((t) => t.optimizer === 'adamw' || (t.beta1 === undefined && t.beta2 === undefined), { message: 'beta1 and beta2 are adamw\'s', path: ['beta1'] })
+    .refine((t) => !(t.weightDecay === 'decoupled' && t.optimizer !== 'adamw'), { message: 'weightDecay decoupled needs optimizer adamw', path: ['weightDecay'] }),
   augment: augmentSchema,
   schedule: scheduleSchema,
   eval: z

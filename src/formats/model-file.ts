@@ -9,7 +9,9 @@
  *     params: { W1: {rows, cols, dtype: "f64le", data: <base64>}, b1, W2, b2 },    the network trained so far (at `step`)
  *       (a k-layer network: W1, b1, …, Wk, bk; with batch norm, gamma_l and beta_l instead of b_l and batch norm's
  *       running averages mean_l, var_l of every hidden layer l)
- *     velocity: { W1, b1, W2, b2 },            its momentum velocities (only when config.train.momentum > 0)
+ *     velocity: { W1, b1, W2, b2 },            its momentum velocities (only when config.train.momentum > 0), or
+ *                                              Adam's first moments (train.optimizer adamw, version 3)
+ *     secondMoment: { W1, b1, W2, b2 },        Adam's second moments (train.optimizer adamw, version 3)
  *     members: [ { name, step, params: {W1, b1, W2, b2} } ],     the ensemble (only when the config builds one)
  *     sha256: <hex sha256 of the compact JSON of every other field, in this order> }
  *
@@ -83,8 +85,10 @@ export interface Checkpoint {
   normalization: Normalization;
   /** The network trained so far (null in an ensemble file, which holds members only). */
   params: ParamValues | null;
-  /** Momentum velocities of `params` (null without momentum). */
+  /** Momentum velocities of `params` (null without momentum), or Adam's first moments. */
   velocity: ParamValues | null;
+  /** Adam's second moments of `params` (null unless train.optimizer is adamw). */
+  secondMoment: ParamValues | null;
   /** The ensemble's networks (empty: the model is `params`). */
   members: Member[];
 }
@@ -121,6 +125,7 @@ const documentSchema = z.object({
   normalization: z.object({ mean: z.unknown(), invStd: z.unknown() }),
   params: paramsEntry.optional(),
   velocity: paramsEntry.optional(),
+  secondMoment: paramsEntry.optional(),
   members: z.array(z.object({ name: z.string().min(1), step: count, params: z.unknown() })).max(MAX_MEMBERS).optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
@@ -136,8 +141,8 @@ function structureProblem(issue: z.core.$ZodIssue, doc: Record<string, unknown>)
     case 'step': case 'totalSteps': return `bad step ${JSON.stringify(doc.step)} of ${JSON.stringify(doc.totalSteps)}`;
     case 'data': return 'bad data record counts in the model file';
     case 'normalization': return 'no normalisation statistics in the model file';
-    case 'params': case 'velocity': {
-      const what = top === 'params' ? 'weights' : 'velocity';
+    case 'params': case 'velocity': case 'secondMoment': {
+      const what = top === 'params' ? 'weights' : top === 'velocity' ? 'velocity' : 'second moments';
       return i === undefined ? `${what} are missing` : `${what} ${String(i)} are missing`;
     }
     case 'members':
@@ -190,7 +195,7 @@ export function paramShapes(shape: NetworkShape): Record<ParamName, [number, num
 /** rows × cols of each velocity (one per parameter). */
 const velocityShapes = (shape: NetworkShape) => parameterShapes(shape).params;
 
-const fileVersion = (shape: NetworkShape) => (shape.hidden ? MODEL_VERSION : TWO_LAYER_VERSION);
+const fileVersion = (shape: NetworkShape, net: Network | null) => (shape.hidden || net?.secondMoment ? MODEL_VERSION : TWO_LAYER_VERSION);
 
 /**
  * The model file's JSON text: the network's current parameters (and momentum velocities) when `net` is given, and
@@ -201,7 +206,7 @@ export async function serializeModel(net: Network | null, opts: SaveOptions): Pr
   if (!net && !opts.members?.length) throw new Error('serializeModel: neither a network nor ensemble members to save');
   const body: Record<string, unknown> = {
     format: MODEL_FORMAT,
-    version: fileVersion(shape),
+    version: fileVersion(shape, net),
     createdAt: new Date().toISOString(),
     step: opts.step,
     totalSteps: opts.totalSteps,
@@ -214,6 +219,7 @@ export async function serializeModel(net: Network | null, opts: SaveOptions): Pr
   if (net) {
     body.params = encodeParams(await net.snapshot(), paramShapes(shape));
     if (net.velocity) body.velocity = encodeParams(await net.snapshot(net.velocity), velocityShapes(shape));
+    if (net.secondMoment) body.secondMoment = encodeParams(await net.snapshot(net.secondMoment), velocityShapes(shape));
   }
   if (opts.members?.length) body.members = opts.members.map((m) => ({ name: m.name, step: m.step, params: encodeParams(m.params, paramShapes(shape)) }));
   return `${JSON.stringify({ ...body, sha256: checksumOf(body) })}\n`;
@@ -313,6 +319,11 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     if (!params) throw new CheckpointError(`${path}: momentum velocities without the weights they belong to ("params")`);
     velocity = decodeParams(doc.velocity, 'velocity', velocityShapes(shape), path);
   }
+  let secondMoment: ParamValues | null = null;
+  if (version >= 3 && doc.secondMoment !== undefined) {
+    if (!velocity) throw new CheckpointError(`${path}: Adam's second moments without the first ("velocity")`);
+    secondMoment = decodeParams(doc.secondMoment, 'second moments', velocityShapes(shape), path);
+  }
   if (members && !params && members.length === 0) {
     throw new CheckpointError(`${path}: "members" must be a list of at most ${MAX_MEMBERS} networks (at least one without "params")`);
   }
@@ -343,6 +354,7 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     normalization: { mean: stats('mean'), invStd: stats('invStd') },
     params,
     velocity,
+    secondMoment,
     members: networks,
   };
 }

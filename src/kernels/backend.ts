@@ -40,6 +40,19 @@ export interface MomentumState {
   nesterov: boolean;
 }
 
+export interface AdamState {
+  /** First and second moments of this parameter's gradient (same shape), kept across steps. */
+  m: Matrix;
+  v: Matrix;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** The update's number, from 1 (for the bias corrections 1 − beta^t). */
+  t: number;
+  /** Weight decay decoupled from the moments (AdamW: w −= eta 2 lambda w beside the step), else L2 in the gradient. */
+  decoupled: boolean;
+}
+
 export interface KernelBackend {
   /** What actually runs, e.g. "wasm-simd", "blas-openblas", "gpujs-webasm", "reference-f64". */
   readonly name: string;
@@ -122,6 +135,13 @@ export interface KernelBackend {
    * with respect to S: g = (g − mean_rows(g) − Ŝ ⊙ mean_rows(g ⊙ Ŝ)) / √(variance + eps), with the batch's variance.
    */
   batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): MaybePromise<void>;
+
+  /**
+   * One Adam step on w with data gradient g: g' = g (+ 2 lambda w unless decoupled); m = beta1 m + (1 − beta1) g',
+   * v = beta2 v + (1 − beta2) g'², then w −= eta (m̂ / (√v̂ + eps) (+ 2 lambda w when decoupled)), with
+   * m̂ = m / (1 − beta1^t), v̂ = v / (1 − beta2^t).
+   */
+  adamUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, state: AdamState): MaybePromise<void>;
 
   /**
    * Mini-batch assembly: out row r = (records[rows[r]] / 255 − mean) · invStd, for r < count.

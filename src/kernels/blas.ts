@@ -48,7 +48,7 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
 /** The ops that run on the wasm-simd backend that owns the memory, unchanged. */
 const HOST_OPS = [
   'biasRelu', 'dropout', 'softmax', 'softmaxLoss', 'softmaxGradient', 'crossEntropy', 'reluBackward', 'columnSums', 'scaleAdd',
-  'sumSquares', 'sgdUpdate', 'batchStatistics', 'batchNormalize', 'affineRelu', 'columnDots', 'scaleColumns', 'batchNormBackward',
+  'sumSquares', 'sgdUpdate', 'adamUpdate', 'batchStatistics', 'batchNormalize', 'affineRelu', 'columnDots', 'scaleColumns', 'batchNormBackward',
   'gatherNormalized', 'read', 'write',
 ] as const satisfies readonly (keyof KernelBackend)[];
 type HostOps = Pick<WasmSimdBackend, (typeof HOST_OPS)[number]>;

@@ -14,7 +14,7 @@
  */
 import { createRequire } from 'node:module';
 import type { GPU as GpuJs, IKernelRunShortcut } from 'gpu.js';
-import { BATCH_NORM_OPS, gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { BATCH_NORM_OPS, gemmShape, type AdamState, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { ReferenceBackend } from './reference.js';
 import { keepThreshold, maskHash } from './dropout-mask.js';
 import {
@@ -312,8 +312,8 @@ export class GpuJsDeviceBackend implements KernelBackend {
     await this.produce(W, momentumStepSpec(W.rows, W.cols, nesterov), [W, G, V, eta, mu, 2 * lambda], true);
   }
 
-  /** The batch-normalisation ops have no device kernels yet: they run on the host (hostOps). */
-  readonly hostOps = BATCH_NORM_OPS;
+  /** The batch-normalisation ops and Adam's update have no device kernels yet: they run on the host (hostOps). */
+  readonly hostOps = [...BATCH_NORM_OPS, 'adamUpdate'] as const;
   private readonly host = new ReferenceBackend();
 
   /**
@@ -329,6 +329,10 @@ export class GpuJsDeviceBackend implements KernelBackend {
     }
     op(copies);
     for (const w of written) await this.write(w, copies[args.indexOf(w)].data);
+  }
+
+  adamUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, state: AdamState): Promise<void> {
+    return this.onHost([w, g, state.m, state.v], [w, state.m, state.v], ([a, b, m, v]) => this.host.adamUpdate(a, b, eta, lambda, { ...state, m, v }));
   }
 
   batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): Promise<void> {

@@ -2,7 +2,7 @@
  * The float64 reference backend: direct loops, written for clarity and independence from the
  * fast backends. Tests compare every backend against it; the gradient check runs on it.
  */
-import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { gemmShape, type AdamState, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { keepUnit } from './dropout-mask.js';
 
 /** The values of a matrix: every matrix here is a host matrix allocated by matrix() below. */
@@ -99,6 +99,17 @@ export class ReferenceBackend implements KernelBackend {
       const grad = vals(g)[i] + 2 * lambda * vals(w)[i];
       v[i] = momentum.mu * v[i] + grad;
       vals(w)[i] -= eta * (momentum.nesterov ? grad + momentum.mu * v[i] : v[i]);
+    }
+  }
+
+  adamUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, s: AdamState): void {
+    const c1 = 1 - s.beta1 ** s.t, c2 = 1 - s.beta2 ** s.t;
+    for (let i = 0; i < vals(w).length; i++) {
+      const x = vals(w)[i], grad = vals(g)[i] + (s.decoupled ? 0 : 2 * lambda * x);
+      vals(s.m)[i] = s.beta1 * vals(s.m)[i] + (1 - s.beta1) * grad;
+      vals(s.v)[i] = s.beta2 * vals(s.v)[i] + (1 - s.beta2) * grad * grad;
+      const step = vals(s.m)[i] / c1 / (Math.sqrt(vals(s.v)[i] / c2) + s.eps);
+      vals(w)[i] = x - eta * (step + (s.decoupled ? 2 * lambda * x : 0));
     }
   }
 

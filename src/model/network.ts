@@ -11,12 +11,12 @@
  *   backward: G_k = P − Y [+ eps (Y − 1/classes)]   dW_l = G_lᵀ H_{l−1} / n   db_l = Σ_rows G_l / n
  *             G_{l−1} = (G_l W_l) ⊙ 1[H_{l−1} > 0] [/ keep]
  *     with batch norm: dγ = Σ_rows G ⊙ Ŝ / n   dβ = Σ_rows G / n   G = batchNormBackward(G ⊙ γ)
- *   update:  W −= eta (dW + 2 lambda W);  b, γ, β −= eta d·     (or with momentum, see KernelBackend.sgdUpdate)
+ *   update:  W −= eta (dW + 2 lambda W);  b, γ, β −= eta d·     (or with momentum or AdamW: KernelBackend.sgdUpdate, adamUpdate)
  *
  * One forward pass serves training, evaluation and prediction. Dropout's mask zeroes units of H, so the ReLU mask
  * 1[H > 0] of the backward pass also drops them; the kept units carry the factor 1 / keep both ways.
  */
-import type { KernelBackend, Labels, LossSums, Matrix, MomentumState } from '../kernels/backend.js';
+import type { AdamState, KernelBackend, Labels, LossSums, Matrix } from '../kernels/backend.js';
 import { Rng } from '../util/rng.js';
 
 export interface NetworkShape {
@@ -64,6 +64,18 @@ export interface Momentum {
   nesterov: boolean;
 }
 
+/** Adam's factors; `decoupled`: AdamW's weight decay beside the step instead of L2 in the gradient. */
+export interface Adam {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  decoupled: boolean;
+}
+
+/** How a step uses the gradients beyond plain SGD: momentum, or Adam (its moments kept per parameter). */
+export type Optimizer = Momentum | Adam;
+const isAdam = (o: Optimizer): o is Adam => 'beta1' in o;
+
 /** How a training batch's loss is taken: under a dropout mask, against smoothed labels. */
 export interface LossOptions {
   dropout?: DropoutStep;
@@ -77,6 +89,8 @@ export interface LossOptions {
 export interface StepOptions extends LossOptions {
   eta: number;
   lambda: number;
+  /** The update's number from 1 (Adam's bias corrections need it; training passes step + 1). */
+  t?: number;
 }
 
 /** One layer: its parameters' names and shape. */
@@ -150,8 +164,10 @@ const layerSeed = (seed: number, l: number) => (l === 1 ? seed : (seed ^ Math.im
 export class Network implements ProbabilityModel {
   readonly params: Params;
   readonly grads: Params;
-  /** Velocities of the parameters when training with momentum. */
+  /** Velocities of the parameters when training with momentum; Adam's first moments. */
   readonly velocity: Params | null;
+  /** Adam's second moments. */
+  readonly secondMoment: Params | null;
   /** Batch norm's running averages of the hidden layers' means and variances (mean1, var1, …), for evaluation. */
   readonly running: Params;
   /** The parameters in order: W1, b1 (or gamma1, beta1), W2, …, Wk, bk. */
@@ -161,7 +177,7 @@ export class Network implements ProbabilityModel {
   private readonly layers: Layer[];
   private readonly workspaces = new Map<number, Workspace>();
 
-  constructor(readonly backend: KernelBackend, readonly shape: NetworkShape, readonly momentum: Momentum | null = null) {
+  constructor(readonly backend: KernelBackend, readonly shape: NetworkShape, readonly optimizer: Optimizer | null = null) {
     this.layers = layersOf(shape);
     const { params, running } = parameterShapes(shape);
     this.paramNames = Object.keys(params);
@@ -169,7 +185,8 @@ export class Network implements ProbabilityModel {
       Object.fromEntries(Object.entries(shapes).map(([p, [r, c]]) => [p, backend.matrix(r, c)])) as Params;
     this.params = alloc(params);
     this.grads = alloc(params);
-    this.velocity = momentum ? alloc(params) : null;
+    this.velocity = optimizer ? alloc(params) : null;
+    this.secondMoment = optimizer && isAdam(optimizer) ? alloc(params) : null;
     this.running = alloc(running);
   }
 
@@ -350,9 +367,15 @@ export class Network implements ProbabilityModel {
    */
   async trainStep(X: Matrix, labels: Labels, step: StepOptions): Promise<BatchResult> {
     const { eta, lambda } = step, b = this.backend;
-    if (this.momentum) {
+    const o = this.optimizer;
+    if (o) {
       const result = await this.backward(X, labels, step);
-      for (const p of this.paramNames) await b.sgdUpdate(this.params[p], this.grads[p], eta, p[0] === 'W' ? lambda : 0, this.momentumOf(p));
+      if (isAdam(o) && !(step.t !== undefined && step.t >= 1)) throw new Error('trainStep: Adam needs the update number t (from 1)');
+      for (const p of this.paramNames) {
+        const [w, g, l] = [this.params[p], this.grads[p], p[0] === 'W' ? lambda : 0];
+        if (isAdam(o)) await b.adamUpdate(w, g, eta, l, this.adamOf(p, o, step.t!));
+        else await b.sgdUpdate(w, g, eta, l, { v: this.velocity![p], mu: o.mu, nesterov: o.nesterov });
+      }
       await this.updateRunning(X.rows);
       return result;
     }
@@ -380,8 +403,8 @@ export class Network implements ProbabilityModel {
     }
   }
 
-  private momentumOf(p: ParamName): MomentumState {
-    return { v: this.velocity![p], mu: this.momentum!.mu, nesterov: this.momentum!.nesterov };
+  private adamOf(p: ParamName, o: Adam, t: number): AdamState {
+    return { m: this.velocity![p], v: this.secondMoment![p], beta1: o.beta1, beta2: o.beta2, eps: o.eps, t, decoupled: o.decoupled };
   }
 
   /** lambda Σ_l ‖W_l‖²: add to the mean loss to get the cost J. */

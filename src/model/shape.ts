@@ -2,7 +2,7 @@
 import { CLASSES, PIXELS } from '../data/cifar.js';
 import { BATCH_NORM_OPS } from '../kernels/backend.js';
 import type { StepShape } from '../kernels/select.js';
-import { networkShape, type InitScheme, type NetworkShape } from './network.js';
+import { networkShape, type InitScheme, type NetworkShape, type Optimizer } from './network.js';
 
 /** The fields of a model section that describe the network. */
 export interface ModelSection {
@@ -25,4 +25,25 @@ export const configuredInit = (model: ModelSection): InitScheme => model.init ??
 /** A training step's shapes for backend selection: batch rows, the first hidden layer, and the ops batch norm needs. */
 export function stepShapeOf(batchSize: number, model: ModelSection): StepShape {
   return { n: batchSize, d: PIXELS, m: configuredWidths(model)[0], k: CLASSES, ...(model.batchNorm ? { needs: BATCH_NORM_OPS } : {}) };
+}
+
+/** The fields of a train section that choose the optimiser. */
+export interface OptimizerSection {
+  momentum: number;
+  nesterov: boolean;
+  optimizer?: 'sgd' | 'momentum' | 'adamw';
+  beta1?: number;
+  beta2?: number;
+  weightDecay?: 'l2' | 'decoupled';
+}
+
+/** Adam's eps: added to √v̂ in the step's denominator. */
+export const ADAM_EPS = 1e-8;
+
+/** The optimiser a train section asks for: null for plain SGD (folded into the products). */
+export function configuredOptimizer(train: OptimizerSection): Optimizer | null {
+  const kind = train.optimizer ?? (train.momentum > 0 ? 'momentum' : 'sgd');
+  if (kind === 'sgd') return null;
+  if (kind === 'momentum') return { mu: train.momentum, nesterov: train.nesterov };
+  return { beta1: train.beta1 ?? 0.9, beta2: train.beta2 ?? 0.999, eps: ADAM_EPS, decoupled: (train.weightDecay ?? 'decoupled') === 'decoupled' };
 }

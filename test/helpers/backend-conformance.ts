@@ -153,7 +153,7 @@ export function describeConformance(label: string, create: () => Promise<KernelB
       }
     });
 
-    it.each([[1, 1], [17, 50], [50, 3072], [3, 1001]] as [number, number][])('sumSquares and sgdUpdate (momentum, Nesterov) on %i × %i', async (rows, cols) => {
+    it.each([[1, 1], [17, 50], [50, 3072], [3, 1001]] as [number, number][])('sumSquares, sgdUpdate (momentum, Nesterov) and adamUpdate (L2, decoupled) on %i × %i', async (rows, cols) => {
       const rng = new Rng(rows + cols);
       const [w, wr] = await pair(b, rows, cols, randomValues(rng, rows * cols));
       const sq = await b.sumSquares(w), sqr = ref.sumSquares(wr);
@@ -167,6 +167,18 @@ export function describeConformance(label: string, create: () => Promise<KernelB
         }
         await expectClose(b, v, vr, 1e-6, `velocity nesterov=${nesterov}`);
         await expectClose(b, w, wr, 1e-6, `momentum nesterov=${nesterov}`);
+      }
+      for (const decoupled of [false, true]) {
+        const [m, mr] = await pair(b, rows, cols, new Float64Array(rows * cols));
+        const [v, vr] = await pair(b, rows, cols, new Float64Array(rows * cols));
+        for (let t = 1; t <= 3; t++) {
+          const state = { beta1: 0.9, beta2: 0.999, eps: 1e-8, t, decoupled };
+          await b.adamUpdate(w, g, 0.01, 0.05, { ...state, m, v });
+          ref.adamUpdate(wr, gr, 0.01, 0.05, { ...state, m: mr, v: vr });
+        }
+        await expectClose(b, m, mr, 1e-6, `adam m decoupled=${decoupled}`);
+        await expectClose(b, v, vr, 1e-6, `adam v decoupled=${decoupled}`);
+        await expectClose(b, w, wr, 1e-5, `adam w decoupled=${decoupled}`);
       }
     });
 
