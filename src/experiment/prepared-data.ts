@@ -41,5 +41,5 @@ export async function prepareData(config: TrainConfig, opts: FolderRunOptions, t
 /** The backend a run of `config` trains on, chosen (and, for `auto`, timed) at the run's own step shapes. */
 export function chooseBackend(config: TrainConfig): Promise<Selection> {
   return selectBackendOrExplain(config.kernels.backend, kernelThreads(config.kernels.threads),
-    stepShapeOf(config.train.batchSize, config.model));
+    stepShapeOf(config.train, config.model));
 }

@@ -1,6 +1,6 @@
 /** A config's model section (config/train-schema.ts) as the network it describes: its shape and initialisation. */
 import { CLASSES, PIXELS } from '../data/cifar.js';
-import { BATCH_NORM_OPS } from '../kernels/backend.js';
+import { BATCH_NORM_OPS, type KernelBackend } from '../kernels/backend.js';
 import type { StepShape } from '../kernels/select.js';
 import { networkShape, type InitScheme, type NetworkShape, type Optimizer } from './network.js';
 
@@ -22,9 +22,10 @@ export function configuredShape(model: ModelSection, d = PIXELS): NetworkShape {
 
 export const configuredInit = (model: ModelSection): InitScheme => model.init ?? 'xavier';
 
-/** A training step's shapes for backend selection: batch rows, the first hidden layer, and the ops batch norm needs. */
-export function stepShapeOf(batchSize: number, model: ModelSection): StepShape {
-  return { n: batchSize, d: PIXELS, m: configuredWidths(model)[0], k: CLASSES, ...(model.batchNorm ? { needs: BATCH_NORM_OPS } : {}) };
+/** A training step's shapes for backend selection: batch rows, the first hidden layer, and the ops batch norm and Adam need. */
+export function stepShapeOf(train: { batchSize: number; optimizer?: OptimizerSection['optimizer'] }, model: ModelSection): StepShape {
+  const needs: (keyof KernelBackend)[] = [...(model.batchNorm ? BATCH_NORM_OPS : []), ...(train.optimizer === 'adamw' ? ['adamUpdate' as const] : [])];
+  return { n: train.batchSize, d: PIXELS, m: configuredWidths(model)[0], k: CLASSES, ...(needs.length ? { needs } : {}) };
 }
 
 /** The fields of a train section that choose the optimiser. */

@@ -43,7 +43,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
   });
   let backend: KernelBackend;
   try {
-    backend = opts.backend ?? (await selectTrainingBackend(task.config.kernels.backend, opts.threads, stepShapeOf(task.config.train.batchSize, task.config.model))).backend;
+    backend = opts.backend ?? (await selectTrainingBackend(task.config.kernels.backend, opts.threads, stepShapeOf(task.config.train, task.config.model))).backend;
   } catch (e) {
     return failed(message(e));
   }
