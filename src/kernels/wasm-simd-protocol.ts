@@ -29,7 +29,7 @@ export const MAX_THREADS = 256;
 export const CTRL_BYTES = (SCRATCH_AT + MAX_THREADS) * 8;
 
 /** Kernel exports callable through the job queue, by index. */
-export const OPS = ['gemmNT', 'gemmBcast', 'gemmGeneric', 'normaliseRows', 'sgdUpdate'] as const;
+export const OPS = ['gemmNT', 'gemmBcast', 'gemmGeneric', 'normaliseRows'] as const;
 
 /** A worker's workerData. */
 export interface WasmSimdWorkerData {

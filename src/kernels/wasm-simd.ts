@@ -14,13 +14,13 @@
  *   thread count); the caller posts the job in a control SharedArrayBuffer, claims chunks like the workers
  *   (dynamically: a descheduled worker just takes fewer) and joins with Atomics (a short spin, then
  *   Atomics.wait), so every op stays synchronous. See wasm-simd-protocol.ts for the protocol.
- * - The small element-wise ops are HostBackend's loops on the views; sgdUpdate, sumSquares and gatherNormalized run in wasm.
+ * - The small element-wise ops are HostBackend's loops on the views; sumSquares and gatherNormalized run in wasm.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { HostMatrix, Matrix, MomentumState } from './backend.js';
+import type { HostMatrix, Matrix } from './backend.js';
 import { copyRows } from './copy-rows.js';
 import { HostBackend } from './host-backend.js';
 import { workerFile } from '../util/worker-file.js';
@@ -52,7 +52,6 @@ interface Exports {
   gemmNT(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, K: number, alpha: number, beta: number, i0: number, i1: number, j0: number, j1: number): void;
   gemmBcast(a: number, sar: number, sap: number, b: number, ldb: number, c: number, ldc: number, M: number, K: number, alpha: number, beta: number, j0: number, j1: number, pack: number): void;
   gemmGeneric(a: number, sar: number, sap: number, b: number, sbp: number, sbj: number, c: number, ldc: number, N: number, K: number, alpha: number, beta: number, i0: number, i1: number): void;
-  sgdUpdate(w: number, g: number, decay: number, eta: number, i0: number, i1: number): void;
   normalisers(mean: number, invStd: number, scale: number, shift: number, d: number): void;
   normaliseRows(src: number, d: number, scale: number, shift: number, out: number, r0: number, r1: number): void;
   sumSquares(a: number, n: number): number;
@@ -358,13 +357,6 @@ export class WasmSimdBackend extends HostBackend {
 
   override sumSquares(a: Matrix): number {
     return this.ex.sumSquares(this.ptr(a, 'sumSquares a'), a.rows * a.cols);
-  }
-
-  override sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
-    if (momentum) return super.sgdUpdate(w, g, eta, lambda, momentum);
-    const n = w.rows * w.cols;
-    if (g.rows * g.cols !== n) throw new Error(`sgdUpdate: ${w.rows}×${w.cols} weights, ${g.rows}×${g.cols} gradient`);
-    this.ex.sgdUpdate(this.ptr(w, 'sgdUpdate w'), this.ptr(g, 'sgdUpdate g'), 1 - 2 * eta * lambda, eta, 0, n);
   }
 
   override gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
