@@ -26,7 +26,11 @@ export interface RunRow {
   startedAt: string | null;
 }
 
-/** A metrics.csv row as served: [step, epoch, eta, train_loss, train_cost, train_acc, val_loss, val_cost, val_acc, elapsed_s]. */
+/** The values of a metrics point, in this order (the columns of metrics.csv). */
+export const POINT_COLUMNS = ['step', 'epoch', 'eta', 'train_loss', 'train_cost', 'train_acc', 'val_loss', 'val_cost', 'val_acc', 'elapsed_s'] as const;
+export const pointIndex = (c: (typeof POINT_COLUMNS)[number]) => POINT_COLUMNS.indexOf(c);
+
+/** A metrics.csv row as served: its values in POINT_COLUMNS order. */
 export type MetricsPoint = (number | null)[];
 
 export interface RunDetail {

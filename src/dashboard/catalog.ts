@@ -9,14 +9,14 @@ import { readdirSync, type Dirent } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readEvaluation } from '../formats/evaluation.js';
 import { folderKind } from '../formats/folder-kind.js';
-import { METRICS_COLUMNS, METRICS_FILE, MetricsTail, type MetricsRow } from '../formats/metrics-csv.js';
+import { METRICS_FILE, MetricsTail, type MetricsRow } from '../formats/metrics-csv.js';
 import { readQueueFile } from '../formats/queue-file.js';
 import { readRunSummary, type StoredRunSummary } from '../formats/run-summary.js';
 import { readRungsCsv, RUNGS_CSV, type RungRecord } from '../formats/rungs-csv.js';
 import { readSearchPlan, TRIALS_DIR, trialId, type SearchPlan } from '../formats/search-plan.js';
 import { readSearchSummary, type SearchSummary } from '../formats/search-summary.js';
 import { readTrialsCsv, TRIALS_CSV, type TrialRow } from '../formats/trials-csv.js';
-import type { DashboardEvent, MetricsPoint, RunDetail, RunRow, RungDecisionRow, SearchDetail, TrialState, WorkerState } from './api-types.js';
+import { pointIndex, POINT_COLUMNS, type DashboardEvent, type MetricsPoint, type RunDetail, type RunRow, type RungDecisionRow, type SearchDetail, type TrialState, type WorkerState } from './api-types.js';
 import { folderName, RequestError, resolveFolder, type Root } from './roots.js';
 
 /** Folders never descended into while looking for runs. */
@@ -24,10 +24,10 @@ const SKIPPED_DIRS = new Set(['node_modules', '.git']);
 /** How deep under a root runs are looked for. */
 const MAX_DEPTH = 12;
 
-const pointOf = (r: MetricsRow): MetricsPoint => METRICS_COLUMNS.map((c) => r[c]);
-const STEP = METRICS_COLUMNS.indexOf('step');
-const VAL_ACC = METRICS_COLUMNS.indexOf('val_acc');
-const ELAPSED = METRICS_COLUMNS.indexOf('elapsed_s');
+const pointOf = (r: MetricsRow): MetricsPoint => POINT_COLUMNS.map((c) => r[c]);
+const STEP = pointIndex('step');
+const VAL_ACC = pointIndex('val_acc');
+const ELAPSED = pointIndex('elapsed_s');
 
 /** At most `max` of `points`, evenly spaced, the first and the latest always among them. */
 export function downsample<T>(points: T[], max: number): T[] {
@@ -351,7 +351,7 @@ export class Catalog {
     }
     return {
       row: state.row,
-      columns: METRICS_COLUMNS,
+      columns: POINT_COLUMNS,
       metrics: downsample(state.points, this.maxPoints),
       metricsRows: state.points.length,
       summary: (state.summary as Record<string, unknown> | null) ?? null,
