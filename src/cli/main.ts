@@ -180,6 +180,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--port <n>', 'port to listen on (0: any free one)', '8765')
     .option('--host <address>', 'address to listen on; any other than the loopback requires a token', '127.0.0.1')
     .option('--token <token>', 'the token a browser must present (default: none on the loopback, else one generated and printed)')
+    .option('--queue <url>', 'Redis of queue searches (as given to search --queue): shows their workers and flags a silent one (read-only)')
     .option('--export <file>', 'write the page of the one run or search folder given as a self-contained HTML file (data inlined, opens offline), then exit')
     .action(async (dirs: string[], o) => {
       const { dashboardCommand } = await import('./commands/dashboard.js');

@@ -334,10 +334,13 @@ export class Catalog {
     const s = this.searches.get(search);
     if (!s) return;
     const was = JSON.stringify(s.workers);
+    const before = new Map((s.workers ?? []).map((w) => [w.trial, w] as const));
     s.workers = workers;
     if (was === JSON.stringify(workers)) return;
     this.emit({ type: 'workers', folder: search, step: null, workers });
-    this.updateTrials(s, null);
+    const changed = new Set<number>([...before.keys()].filter((t) => !workers.some((w) => w.trial === t)));
+    for (const w of workers) if (before.get(w.trial)?.worker !== w.worker || before.get(w.trial)?.stepsDone !== w.stepsDone) changed.add(w.trial);
+    this.updateTrials(s, [...changed]);
   }
 
   /** A run's page: its row, downsampled curves, summary and evaluation. A RequestError for a name that is not a run's. */

@@ -5,10 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../util/atomic.js';
+import { checkQueueUrl } from '../search/queue-protocol.js';
 import { UsageError } from '../util/errors.js';
 import type { ExportedData } from './api-types.js';
 import { Catalog } from './catalog.js';
 import { exportedHtml } from './page.js';
+import { QueuePoller } from './queue-state.js';
 import { makeRoots } from './roots.js';
 import { isLoopback, startServer } from './server.js';
 import { FolderWatcher } from './watcher.js';
@@ -19,6 +21,8 @@ export interface DashboardOptions {
   port: number;
   /** Required (else generated) for a host that is not the loopback. */
   token?: string;
+  /** Redis URL of queue searches: their workers panel (read-only). */
+  queue?: string;
   log?: (line: string) => void;
 }
 
@@ -35,16 +39,20 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const roots = makeRoots(o.dirs);
   const token = o.token ?? (isLoopback(o.host) ? null : randomBytes(24).toString('base64url'));
   if (token !== null && !/^[A-Za-z0-9._~-]{16,200}$/.test(token)) throw new UsageError('--token: 16 to 200 letters, digits or . _ ~ - (e.g. the output of `openssl rand -hex 24`)');
+  if (o.queue) checkQueueUrl(o.queue); // a UsageError before anything starts
   const catalog = new Catalog(roots);
   await catalog.scan();
   const watcher = new FolderWatcher(catalog, roots.map((r) => r.abs), { log: o.log });
   await watcher.ready();
   await catalog.scan(); // what changed while the watches were being set up
+  const poller = o.queue ? new QueuePoller(catalog, o.queue, { log: o.log }) : null;
+  poller?.start();
   let server;
   try {
     server = await startServer(catalog, { host: o.host, port: o.port, token: token ?? undefined });
   } catch (e) {
     await watcher.close();
+    await poller?.close();
     throw new UsageError(`dashboard: ${(e as Error).message}`);
   }
   return {
@@ -54,6 +62,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     catalog,
     close: async () => {
       await watcher.close();
+      await poller?.close();
       await server.close();
     },
   };

@@ -91,7 +91,7 @@ export function dashboardApp(catalog: Catalog, opts: ServerOptions): Hono {
         chain = chain.then(() => stream.writeSSE({ data: JSON.stringify(e) })).catch(() => undefined);
       };
       const unsubscribe = catalog.subscribe(send);
-      await stream.write(': connected\n\n');
+      await stream.writeSSE({ event: 'ready', data: '{}' }); // from here on no event is missed: the page may fetch
       const keepAlive = setInterval(() => { chain = chain.then(() => stream.write(': keep-alive\n\n')).then(() => undefined).catch(() => undefined); }, (opts.keepAliveS ?? 15) * 1000);
       await new Promise<void>((resolve) => stream.onAbort(() => resolve()));
       clearInterval(keepAlive);

@@ -9,6 +9,9 @@ import { watch, type FSWatcher } from 'chokidar';
 import { WATCHED_FILES } from '../formats/folder-kind.js';
 import type { Catalog } from './catalog.js';
 
+/** A read of a folder this long after the last change seen in it. */
+const TRAILING_READ_MS = 120;
+
 export interface WatcherOptions {
   /** Coalesces the writes of one folder that come this close together (ms, default 20). */
   settleMs?: number;
@@ -18,6 +21,7 @@ export interface WatcherOptions {
 export class FolderWatcher {
   private readonly watcher: FSWatcher;
   private readonly pending = new Map<string, NodeJS.Timeout>();
+  private readonly trailing = new Map<string, NodeJS.Timeout>();
   private readonly reading = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private warned = false;
@@ -51,6 +55,13 @@ export class FolderWatcher {
   }
 
   private touch(dir: string): void {
+    // chokidar drops a change that follows another within 50 ms (no trailing event): one more read after a burst
+    // catches the row written last.
+    clearTimeout(this.trailing.get(dir));
+    this.trailing.set(dir, setTimeout(() => {
+      this.trailing.delete(dir);
+      void this.read(dir);
+    }, TRAILING_READ_MS));
     if (this.pending.has(dir)) return;
     this.pending.set(dir, setTimeout(() => {
       this.pending.delete(dir);
@@ -71,8 +82,9 @@ export class FolderWatcher {
   }
 
   async close(): Promise<void> {
-    for (const t of this.pending.values()) clearTimeout(t);
+    for (const t of [...this.pending.values(), ...this.trailing.values()]) clearTimeout(t);
     this.pending.clear();
+    this.trailing.clear();
     await this.watcher.close();
   }
 }

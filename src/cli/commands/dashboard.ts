@@ -12,6 +12,7 @@ export interface DashboardCommandOptions {
   port: string;
   host: string;
   token?: string;
+  queue?: string;
   export?: string;
 }
 
@@ -30,7 +31,7 @@ export async function dashboardCommand(dirs: string[], o: DashboardCommandOption
     log(`cifar-mlp: the ${view} page of ${name} written to ${o.export} (self-contained: opens offline)`);
     return 0;
   }
-  const dashboard = await startDashboard({ dirs: folders, host: o.host, port: port(o.port), token: o.token, log });
+  const dashboard = await startDashboard({ dirs: folders, host: o.host, port: port(o.port), token: o.token, queue: o.queue, log });
   // The address goes to stdout only (it carries the token where one is needed); nothing else prints the token.
   process.stdout.write(`${dashboard.openUrl}\n`);
   log(`cifar-mlp: dashboard of ${folders.join(', ')} at ${dashboard.url} (${dashboard.catalog.rows().length} runs and searches; Ctrl-C to stop)`);

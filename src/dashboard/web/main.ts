@@ -33,7 +33,7 @@ const connection = h('span', { class: 'connection', attrs: { id: 'connection' } 
 const main = h('main');
 app.append(h('header', null, exported ? h('strong', null, 'cifar-mlp') : h('a', { attrs: { href: '#/' } }, h('strong', null, 'cifar-mlp dashboard')), connection), main);
 
-const source: DataSource = exported ? exportedSource(exported) : serverSource();
+const source: DataSource = exported ? exportedSource(exported) : serverSource(() => show());
 let current: View | null = null;
 const go = (hash: string) => {
   if (!exported) location.hash = hash;

@@ -20,25 +20,42 @@ async function getJson<T>(path: string): Promise<T> {
   return body as T;
 }
 
-export function serverSource(): DataSource {
+/**
+ * The API and the event stream. Every fetch waits for the stream's `ready` event (sent once the server has
+ * subscribed it), so that no change between a fetch and the stream is missed; after a reconnection `onResync` is
+ * called (the view reloads what it shows).
+ */
+export function serverSource(onResync: () => void): DataSource {
   const listeners = new Set<(e: DashboardEvent) => void>();
-  const status = document.getElementById('connection');
-  const connect = () => {
-    const es = new EventSource('api/events');
-    es.onopen = () => status && (status.textContent = 'live');
-    es.onerror = () => status && (status.textContent = 'reconnecting…');
-    es.onmessage = (m) => {
-      const e = JSON.parse(m.data) as DashboardEvent;
-      for (const l of listeners) l(e);
-    };
+  const status = () => document.getElementById('connection');
+  let markReady: () => void;
+  const ready = new Promise<void>((r) => { markReady = r; });
+  let connections = 0;
+  const es = new EventSource('api/events');
+  es.addEventListener('ready', () => {
+    const s = status();
+    if (s) s.textContent = 'live';
+    if (connections++ === 0) markReady();
+    else onResync();
+  });
+  es.onerror = () => {
+    const s = status();
+    if (s) s.textContent = 'reconnecting…';
   };
-  connect();
+  es.onmessage = (m) => {
+    const e = JSON.parse(m.data) as DashboardEvent;
+    for (const l of listeners) l(e);
+  };
+  const get = async <T>(path: string) => {
+    await ready;
+    return getJson<T>(path);
+  };
   return {
     live: true,
     exported: null,
-    runs: async () => (await getJson<{ runs: RunRow[] }>('api/runs')).runs,
-    run: (folder) => getJson<RunDetail>(`api/run?folder=${encodeURIComponent(folder)}`),
-    search: (folder) => getJson<SearchDetail>(`api/search?folder=${encodeURIComponent(folder)}`),
+    runs: async () => (await get<{ runs: RunRow[] }>('api/runs')).runs,
+    run: (folder) => get<RunDetail>(`api/run?folder=${encodeURIComponent(folder)}`),
+    search: (folder) => get<SearchDetail>(`api/search?folder=${encodeURIComponent(folder)}`),
     subscribe: (l) => void listeners.add(l),
   };
 }
