@@ -16,6 +16,7 @@ const entries = {
   'augment-bench': 'bench/augment-bench.ts',
   'queue-bench': 'bench/queue-bench.ts',
   'rss-bench': 'bench/rss-bench.ts',
+  'dashboard-bench': 'bench/dashboard-bench.ts',
   screenshots: 'scripts/screenshots.ts',
 };
 

@@ -27,7 +27,7 @@ export function compareView(source: DataSource, folders: string[]): View {
     }
   });
 
-  void Promise.all(folders.map((f) => source.run(f))).then((details: RunDetail[]) => {
+  const ready = Promise.all(folders.map((f) => source.run(f))).then((details: RunDetail[]) => {
     clear(el);
     details.forEach((d, i) => {
       const idx = (c: string) => d.columns.indexOf(c);
@@ -47,6 +47,7 @@ export function compareView(source: DataSource, folders: string[]): View {
 
   return {
     el,
+    ready,
     onEvent: (e: DashboardEvent) => {
       if (e.type !== 'metrics') return;
       const c = curves.get(e.folder);

@@ -100,9 +100,10 @@ export function runView(source: DataSource, folder: string): View {
   };
 
   const reload = () => source.run(folder).then(render).catch((e: Error) => { clear(el); el.append(h('p', { class: 'error' }, e.message)); });
-  void reload();
+  const ready = reload();
   return {
     el,
+    ready,
     onEvent: (e: DashboardEvent) => {
       if (e.folder !== folder) return;
       if (e.type === 'metrics') {

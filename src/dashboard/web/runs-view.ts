@@ -58,7 +58,7 @@ export function runsView(source: DataSource, go: (hash: string) => void): View {
       table.upsert({ ...r, step: e.step, bestVal: val !== null && (r.bestVal === null || val > r.bestVal) ? val : r.bestVal, seconds: e.point[pointIndex('elapsed_s')] ?? r.seconds, status: r.status === 'unknown' ? 'running' : r.status });
     }
   };
-  void source.runs().then((rows) => {
+  const ready = source.runs().then((rows) => {
     table.setRows(rows);
     loaded = true;
     for (const e of early.splice(0)) apply(e);
@@ -66,6 +66,7 @@ export function runsView(source: DataSource, go: (hash: string) => void): View {
   });
   return {
     el,
+    ready,
     onEvent: (e) => (loaded ? apply(e) : early.push(e)),
     mounted: () => table.schedule(),
   };

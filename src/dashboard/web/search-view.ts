@@ -233,10 +233,11 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
     paintFigures();
   };
 
-  void source.search(folder).then(render).catch((e: Error) => { clear(el); el.append(h('p', { class: 'error' }, e.message)); });
+  const ready = source.search(folder).then(render).catch((e: Error) => { clear(el); el.append(h('p', { class: 'error' }, e.message)); });
 
   return {
     el,
+    ready,
     mounted: () => table?.schedule(),
     onEvent: (e: DashboardEvent) => {
       if (!d || e.folder !== folder) return;
