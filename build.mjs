@@ -18,6 +18,7 @@ const entries = {
   'augment-bench': 'bench/augment-bench.ts',
   'queue-bench': 'bench/queue-bench.ts',
   'rss-bench': 'bench/rss-bench.ts',
+  'dashboard-bench': 'bench/dashboard-bench.ts',
   screenshots: 'scripts/screenshots.ts',
 };
 
@@ -39,6 +40,22 @@ const { metafile } = await build({
   logLevel: 'warning',
 });
 if (existsSync('dist/cli.js')) await chmod('dist/cli.js', 0o755);
+
+// The dashboard's page script (src/dashboard/web/, for the browser): one file, its CSS inlined, no network.
+if (existsSync('src/dashboard/web/main.ts')) {
+  await build({
+    entryPoints: ['src/dashboard/web/main.ts'],
+    outfile: 'dist/dashboard/app.js',
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    minify: true,
+    loader: { '.css': 'text' },
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
 
 // Chunks of earlier builds (their names carry a hash of their content) would otherwise pile up in dist/chunks and
 // be packed: only this build's are kept.

@@ -174,6 +174,20 @@ async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('dashboard')
+    .description('A live web view of the runs and searches under the folders (default ./runs, found recursively): tables, curves, trials, rungs and queue workers, updated as files change; it only reads. With --export, one run\'s or search\'s page as a self-contained HTML file.')
+    .argument('[dirs...]', 'folders of runs and searches (default: runs)')
+    .option('--port <n>', 'port to listen on (0: any free one)', '8765')
+    .option('--host <address>', 'address to listen on; any other than the loopback requires a token', '127.0.0.1')
+    .option('--token <token>', 'the token a browser must present (default: none on the loopback, else one generated and printed)')
+    .option('--queue <url>', 'Redis of queue searches (as given to search --queue): shows their workers and flags a silent one (read-only)')
+    .option('--export <file>', 'write the page of the one run or search folder given as a self-contained HTML file (data inlined, opens offline), then exit')
+    .action(async (dirs: string[], o) => {
+      const { dashboardCommand } = await import('./commands/dashboard.js');
+      exitCode = await dashboardCommand(dirs, o);
+    });
+
+  program
     .command('config-doc')
     .description('Print the config reference (every field, its type, default and meaning), generated from the schema.')
     .option('--write <markdown>', 'replace the reference between the config-reference markers of this file instead')
