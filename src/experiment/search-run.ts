@@ -91,6 +91,13 @@ function fingerprints(base: SearchConfig['base'], splits: Splits, dataDir: strin
   };
 }
 
+/** The queue URL as it may be printed, once its server answered (search/queue-connection probeQueue). */
+async function probeQueueOf(url: string, opts: SearchFolderOptions): Promise<string> {
+  const reporterName = checkQueueUrl(url);
+  const { ConnectionReporter, probeQueue } = await import('../search/queue-connection.js'); // ioredis loads only for --queue
+  return probeQueue(url, new ConnectionReporter(reporterName, opts.log, 'coordinator'), opts.signal);
+}
+
 /** The search's folder: --out (a non-empty one with --force or --resume), or for --resume its default folder. */
 function claimSearchFolder(config: SearchConfig, opts: SearchFolderOptions): OutDir {
   if (opts.resume && opts.force) throw new UsageError('--resume and --force exclude each other: --force would remove the search that --resume continues');
@@ -129,7 +136,8 @@ function searchRun(config: SearchConfig, opts: SearchFolderOptions): FolderStrat
   return {
     name: config.name,
     async prepare() {
-      const queueDisplay = opts.queue !== undefined ? checkQueueUrl(opts.queue) : undefined; // before anything is read or written
+      // The queue URL and its server (transport, credentials, database), before anything is read or written.
+      const queueDisplay = opts.queue !== undefined ? await probeQueueOf(opts.queue, opts) : undefined;
       const dataDir = await acquireDataDir({
         cliDir: opts.data, configPath: opts.configPath, data: config.base.data, signal: opts.signal, log: opts.log, downloadProgress: opts.downloadProgress,
       });

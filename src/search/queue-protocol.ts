@@ -207,6 +207,13 @@ export function checkQueueUrl(url: string): string {
     throw new UsageError(`--queue ${redactUrl(url)}: unsupported scheme ${u.protocol.replace(/:$/, '')}; expected redis:// or rediss:// (TLS)`);
   }
   if (!u.hostname) throw new UsageError(`--queue ${redactUrl(url)}: no host`);
+  for (const [part, text] of [['user name', u.username], ['password', u.password]] as const) {
+    try {
+      decodeURIComponent(text);
+    } catch {
+      throw new UsageError(`--queue ${redactUrl(url)}: the ${part} holds a malformed %-escape; write a % in it as %25 (and @ : / # ? as %40 %3A %2F %23 %3F)`);
+    }
+  }
   if (u.pathname && u.pathname !== '/' && !/^\/\d{1,2}$/.test(u.pathname)) {
     throw new UsageError(`--queue ${redactUrl(url)}: the path must be a database number such as /0`);
   }
