@@ -7,8 +7,14 @@
  *   queue      BullMQ cifar-mlp:trials-<id>    one job per trial, id trial-<n>:
  *     data        TrialJobData   the trial (its searched values, its config validated by trainSchema, its rungs, whether
  *                                to keep its model), the data fingerprint, the thread count,
- *                                and `control`: the coordinator's stop request and rung decisions (job.updateData)
- *     progress    TrialProgress  the worker's name, steps done, and a rung report waiting for its decision
+ *                                and `control`: the coordinator's stop request (job.updateData)
+ *     progress    TrialProgress  the worker's name, steps done, and a rung report waiting for its decision (a hint for
+ *                                the coordinator's event listener: a later progress update replaces it)
+ *   rung reports   hash  cifar-mlp:rungs-<id>        <trial>:<step> → RungReport, written by the worker, removed when decided
+ *   rung decisions hash  cifar-mlp:decisions-<id>    <trial>:<step> → continue | prune, written by the coordinator once
+ *   coordinator    string cifar-mlp:coordinator-<id> the coordinator's name, with a TTL it renews while it runs
+ *   Nothing later overwrites a report or a decision, so a coordinator that missed an event (or was resumed) still
+ *   decides, and a trial that runs again (another worker) finds its rungs decided.
  *     returnvalue TrialJobResult the TrialResult and the files the trial left in its folder (gzip, base64): metrics.csv,
  *                                summary.json, config.yaml, and model.json when the task says saveModel
  */
@@ -23,7 +29,7 @@ import type { TrialResult, TrialTask } from './types.js';
 /** Key prefix of every BullMQ key (and of the registry). */
 export const QUEUE_PREFIX = 'cifar-mlp';
 /** Version of the job layout below; a change that old workers cannot read bumps it. */
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 export const REGISTRY_KEY = `${QUEUE_PREFIX}:searches`;
 /** A trial whose worker stops renewing its lock goes back to the queue this many times before it fails. */
 export const MAX_STALLED = 2;
@@ -81,13 +87,25 @@ export const descriptorSchema = z.object({
 }).refine((d) => d.queue === trialQueueName(d.id), 'the queue of a search is trials-<its id>');
 export type SearchDescriptor = z.infer<typeof descriptorSchema>;
 
-const decision = z.enum(['continue', 'prune']);
+export const rungDecisionSchema = z.enum(['continue', 'prune']);
 export const controlSchema = z.strictObject({
   /** The coordinator stopped the search: stop the trial after its current step. */
   stop: z.boolean().optional(),
-  /** Rung decisions by rung step. */
-  decisions: z.record(z.string().regex(/^\d{1,9}$/), decision).optional(),
 });
+
+export const rungReportsKey = (searchId: string) => `${QUEUE_PREFIX}:rungs-${searchId}`;
+export const rungDecisionsKey = (searchId: string) => `${QUEUE_PREFIX}:decisions-${searchId}`;
+export const coordinatorKey = (searchId: string) => `${QUEUE_PREFIX}:coordinator-${searchId}`;
+/** The field of a trial's rung in the reports and decisions hashes. */
+export const rungField = (trial: number, step: number) => `${trial}:${step}`;
+export function parseRungField(field: string): { trial: number; step: number } | null {
+  const m = /^(\d{1,7}):(\d{1,9})$/.exec(field);
+  return m ? { trial: Number(m[1]), step: Number(m[2]) } : null;
+}
+/** A worker's rung report (the hash value; untrusted like everything read from Redis). */
+export const rungReportSchema = z.strictObject({ valAccuracy: z.number().min(0).max(1), worker: z.string().max(200) });
+/** How long a coordinator's heartbeat key lives without renewal; it renews it every third of that. */
+export const COORDINATOR_TTL_MS = 10_000;
 export type TrialControl = z.infer<typeof controlSchema>;
 
 /** A job's data. The task's outDir and dataDir are the coordinator's paths: they are not sent. */

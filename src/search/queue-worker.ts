@@ -36,7 +36,7 @@ import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, listSe
 import { MODEL_FILE } from '../formats/model-file.js';
 import { packFolder } from './queue-files.js';
 import {
-  controlSchema, encodeNumbers, handshakeProblem, identityFields, identityText, jobDataSchema, localIdentity, MAX_STALLED, QUEUE_PREFIX, zodProblems,
+  coordinatorKey, rungDecisionSchema, rungDecisionsKey, rungField, rungReportsKey, controlSchema, encodeNumbers, handshakeProblem, identityFields, identityText, jobDataSchema, localIdentity, MAX_STALLED, QUEUE_PREFIX, zodProblems,
   type Identity, type SearchDescriptor, type TrialControl, type TrialJobResult, type TrialProgress,
 } from './queue-protocol.js';
 import type { TrialData } from './run-trial.js';
@@ -58,6 +58,8 @@ export interface QueueWorkerOptions {
   lockMs?: number;
   /** Longest wait for a rung decision; then the trial continues (default 600000 ms). */
   rungTimeoutMs?: number;
+  /** At a rung, how long without a coordinator's heartbeat before the trial continues undecided (default 15000 ms). */
+  coordinatorGraceMs?: number;
   /** How often it looks for work when idle and whether to switch searches (default 1000 ms). */
   pollMs?: number;
   log?: (line: string) => void;
@@ -95,6 +97,7 @@ export class QueueWorker {
   private readonly concurrency: number;
   private readonly lockMs: number;
   private readonly rungTimeoutMs: number;
+  private readonly coordinatorGraceMs: number;
   private readonly pollMs: number;
   private readonly log: (line: string) => void;
   private readonly display: string;
@@ -119,6 +122,7 @@ export class QueueWorker {
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
     this.lockMs = opts.lockMs ?? 30_000;
     this.rungTimeoutMs = opts.rungTimeoutMs ?? 600_000;
+    this.coordinatorGraceMs = opts.coordinatorGraceMs ?? 15_000;
     this.pollMs = opts.pollMs ?? 1000;
     this.log = opts.log ?? (() => {});
     this.reporter = new ConnectionReporter(this.display, this.log, `worker ${this.name}`);
@@ -409,7 +413,7 @@ export class QueueWorker {
           this.log(`${label}: step ${stepsDone}/${totalSteps}`);
         }
       },
-      ...(payload.task.rungs?.length ? { onRung: (r) => this.awaitDecision(r, label, () => control, readControl, controller.signal, post, progress) } : {}),
+      ...(payload.task.rungs?.length ? { onRung: (r) => this.awaitDecision(search, trial, r, label, controller.signal, post, progress) } : {}),
     };
 
     this.log(`${label} started (${paramsText(payload.task.params)}, backend ${config.kernels.backend}, ${payload.threads} thread(s), attempt ${job.attemptsStarted})`);
@@ -444,25 +448,51 @@ export class QueueWorker {
     }
   }
 
-  /** Posts the rung report and waits for the coordinator's decision in the job's data (continue after rungTimeoutMs). */
+  /** The coordinator's decision for a rung, when it made one (a trial that runs again finds its earlier ones). */
+  private async decisionFor(search: SearchDescriptor, field: string): Promise<RungDecision | undefined> {
+    const d = rungDecisionSchema.safeParse(await this.redis!.hget(rungDecisionsKey(search.id), field));
+    return d.success ? d.data : undefined;
+  }
+
+  /**
+   * Writes the rung report (reports hash, and job progress as a hint) and waits for the coordinator's decision in the
+   * decisions hash. The trial continues undecided after rungTimeoutMs, or sooner when no coordinator of the search has
+   * renewed its heartbeat for coordinatorGraceMs (nobody would decide).
+   */
   private async awaitDecision(
-    r: { step: number; valAccuracy: number }, label: string, control: () => TrialControl, readControl: () => Promise<void>,
+    search: SearchDescriptor, trial: number, r: { step: number; valAccuracy: number }, label: string,
     signal: AbortSignal, post: (p: TrialProgress) => Promise<void>, last: TrialProgress,
   ): Promise<RungDecision> {
-    await post({ ...last, worker: this.name, rung: { step: r.step, valAccuracy: r.valAccuracy } });
-    const until = Date.now() + this.rungTimeoutMs;
-    let decision: RungDecision | undefined;
-    while (!signal.aborted && Date.now() < until) {
-      decision = control().decisions?.[String(r.step)];
-      if (decision) break;
-      await sleep(100, signal);
-      await readControl().catch((e) => this.reporter.error(e));
+    const field = rungField(trial, r.step);
+    let decision = await this.decisionFor(search, field);
+    if (!decision) {
+      await this.redis!.hset(rungReportsKey(search.id), field, JSON.stringify({ valAccuracy: r.valAccuracy, worker: this.name }));
+      await post({ ...last, worker: this.name, rung: { step: r.step, valAccuracy: r.valAccuracy } });
     }
-    const said = decision ?? 'continue';
-    if (!decision && !signal.aborted) this.log(`${label}: no rung decision at step ${r.step} within ${this.rungTimeoutMs / 1000}s; it continues`);
-    else this.log(`${label} at rung step ${r.step}: val ${percent(r.valAccuracy)}; ${said}`);
+    const until = Date.now() + this.rungTimeoutMs;
+    let coordinatorSeen = Date.now(), lastLook = 0, why = `within ${this.rungTimeoutMs / 1000}s`;
+    while (!decision && !signal.aborted && Date.now() < until) {
+      await sleep(200, signal);
+      decision = await this.decisionFor(search, field).catch((e) => { this.reporter.error(e); return undefined; });
+      if (decision || Date.now() - lastLook < 1000) continue;
+      lastLook = Date.now();
+      if (await this.redis!.exists(coordinatorKey(search.id)).catch(() => 1)) coordinatorSeen = lastLook;
+      else if (lastLook - coordinatorSeen >= this.coordinatorGraceMs) {
+        why = `(no coordinator of the search for ${Math.round((lastLook - coordinatorSeen) / 1000)}s)`;
+        break;
+      }
+    }
+    if (signal.aborted) {
+      this.log(`${label}: stopped while waiting for the decision at rung step ${r.step}`);
+      return 'continue';
+    }
+    if (decision) this.log(`${label} at rung step ${r.step}: val ${percent(r.valAccuracy)}; ${decision}`);
+    else {
+      this.log(`${label}: no rung decision at step ${r.step} ${why}; it continues undecided`);
+      await this.redis!.hdel(rungReportsKey(search.id), field).catch((e) => this.reporter.error(e)); // nobody decides it after the fact
+    }
     await post({ ...last, worker: this.name });
-    return said;
+    return decision ?? 'continue';
   }
 }
 
