@@ -51,6 +51,8 @@ export interface SearchFolderOptions extends FolderRunOptions {
   display?: (name: string, slots: number) => SearchDisplay;
   /** Run the trials on `cifar-mlp worker` processes through this Redis URL instead of the local pool. */
   queue?: string;
+  /** With queue: a folder shared with the workers through which the trials' files travel (search/queue-artifacts.ts). */
+  artifacts?: string;
 }
 
 export interface SearchFolderResult {
@@ -137,6 +139,7 @@ function searchRun(config: SearchConfig, opts: SearchFolderOptions): FolderStrat
     name: config.name,
     async prepare() {
       // The queue URL and its server (transport, credentials, database), before anything is read or written.
+      if (opts.artifacts !== undefined && opts.queue === undefined) throw new UsageError('--artifacts: only with --queue (the folder shared with the workers)');
       const queueDisplay = opts.queue !== undefined ? await probeQueueOf(opts.queue, opts) : undefined;
       const dataDir = await acquireDataDir({
         cliDir: opts.data, configPath: opts.configPath, data: config.base.data, signal: opts.signal, log: opts.log, downloadProgress: opts.downloadProgress,
@@ -190,7 +193,7 @@ async function searchInFolder(config: SearchConfig, opts: SearchFolderOptions, o
         const { QueueExecutor } = await import('../search/queue-executor.js'); // bullmq loads only for --queue
         return shown(await QueueExecutor.open({
           url: opts.queue, searchId, searchName: config.name, slots, threadsPerTrial: threads,
-          fingerprint: fingerprints(config.base, splits, dataDir), signal: opts.signal,
+          fingerprint: fingerprints(config.base, splits, dataDir), signal: opts.signal, ...(opts.artifacts !== undefined ? { artifacts: opts.artifacts } : {}),
           note: (t) => (display ? display.note(t) : log(`${config.name}: ${t}`)), log,
         }));
       }

@@ -29,6 +29,7 @@ import type { Redis } from 'ioredis';
 import type { RungDecision } from '../formats/rungs-csv.js';
 import type { TrialExecutor, TrialHooks } from './executor.js';
 import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, registerSearch, unregisterSearch } from './queue-connection.js';
+import { openArtifactStore, removeSearchArtifacts, removeTrialArtifacts, takeTrialFiles, type ArtifactStore } from './queue-artifacts.js';
 import { unpackInto } from './queue-files.js';
 import {
   COORDINATOR_TTL_MS, coordinatorKey, handshakeProblem, localIdentity, MAX_STALLED, parseRungField, progressSchema, QUEUE_PREFIX, resultEnvelopeSchema,
@@ -60,6 +61,8 @@ export interface QueueExecutorOptions {
   log?: (line: string) => void;
   /** Stops waiting for Redis at start. */
   signal?: AbortSignal;
+  /** A folder shared with the workers (--artifacts): the trials' files go through it instead of through Redis. */
+  artifacts?: string;
   /** Tests: pretend to be another version. */
   identity?: Identity;
 }
@@ -117,6 +120,7 @@ export class QueueExecutor implements TrialExecutor {
     private readonly stallChecker: Worker,
     private readonly reporter: ConnectionReporter,
     private readonly descriptor: SearchDescriptor,
+    private readonly store: ArtifactStore | null,
   ) {
     this.slots = Math.max(1, opts.slots);
     this.threadsPerTrial = Math.max(1, opts.threadsPerTrial);
@@ -145,6 +149,7 @@ export class QueueExecutor implements TrialExecutor {
   /** Connects (waiting for Redis if it is away), registers the search and starts the stalled-job check. */
   static async open(opts: QueueExecutorOptions): Promise<QueueExecutor> {
     const display = checkQueueUrl(opts.url);
+    const store = opts.artifacts !== undefined ? openArtifactStore(opts.artifacts, true) : null;
     const log = opts.log ?? (() => {});
     const reporter = new ConnectionReporter(display, log, 'coordinator');
     const name = trialQueueName(opts.searchId);
@@ -168,7 +173,7 @@ export class QueueExecutor implements TrialExecutor {
     await registerSearch(redis, descriptor);
     await events.waitUntilReady();
     await stallChecker.startStalledCheckTimer();
-    return new QueueExecutor(opts, redis, queue, events, stallChecker, reporter, descriptor);
+    return new QueueExecutor(opts, redis, queue, events, stallChecker, reporter, descriptor, store);
   }
 
   run(task: TrialTask, signal: AbortSignal, hooks: TrialHooks = {}): Promise<TrialResult> {
@@ -177,6 +182,7 @@ export class QueueExecutor implements TrialExecutor {
     if (!(task.rungs?.length && hooks.onRung)) delete sent.rungs;
     const data: TrialJobData = {
       ...this.identity, search: this.opts.searchId, task: sent, fingerprint: this.opts.fingerprint(task), threads: this.threadsPerTrial, control: {},
+      ...(this.store ? { artifacts: { store: this.store.id } } : {}),
     };
     return new Promise<TrialResult>((resolve) => {
       const entry: Entry = {
@@ -436,7 +442,12 @@ export class QueueExecutor implements TrialExecutor {
       return false;
     }
     try {
+      if (env.stored) {
+        if (!this.store) throw new Error('the worker put them into an artifact store, but this search has none (--artifacts)');
+        takeTrialFiles(this.store, env.stored.location, env.stored.files, entry.task.outDir);
+      }
       unpackInto(entry.task.outDir, env.files);
+      if (this.store) removeTrialArtifacts(this.store, this.opts.searchId, entry.task.trial);
     } catch (e) {
       this.settle(entry, this.failed(entry, `could not write the trial's files into ${entry.task.outDir}: ${message(e)}`, worker));
       return true;
@@ -483,6 +494,13 @@ export class QueueExecutor implements TrialExecutor {
       await this.redis.del(rungReportsKey(id), rungDecisionsKey(id), coordinatorKey(id));
       await unregisterSearch(this.redis, id);
     })();
+    if (this.store) {
+      try {
+        removeSearchArtifacts(this.store, this.opts.searchId);
+      } catch (e) {
+        this.log(`coordinator: removing ${this.opts.searchId} from the artifact store ${this.store.root}: ${message(e)}`);
+      }
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), this.reporter.down ? 2000 : 20_000); });
     try {

@@ -64,6 +64,8 @@ export function handshakeProblem(theirs: Partial<Identity>, ours: Identity, they
 }
 
 const SEARCH_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** An artifact store's id (queue-artifacts.ts). */
+export const STORE_ID = /^[0-9a-f]{16}$/;
 
 /** A new search's id: its name (as far as it is safe in a key) and 8 random hex digits. */
 export function newSearchId(name: string): string {
@@ -117,6 +119,8 @@ export interface TrialJobData extends Identity {
   /** Kernel threads (the same on every worker: results depend on it). */
   threads: number;
   control: TrialControl;
+  /** The trial's files go through this artifact store (queue-artifacts.ts), not through Redis. */
+  artifacts?: { store: string };
 }
 
 /** The parts of a job read before anything else: who sent it. */
@@ -155,6 +159,7 @@ export const jobDataSchema = z.strictObject({
   threads: z.int().min(1).max(256),
   task: taskSchema,
   control: controlSchema.prefault({}),
+  artifacts: z.strictObject({ store: z.string().regex(STORE_ID) }).optional(),
 });
 
 /** Job progress: who runs the trial, how far it is, and a rung report waiting for its decision. */
@@ -190,6 +195,12 @@ export const trialResultSchema = z.looseObject({
 export const relativeFilePath = z.string().max(200).regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/, 'a relative path of plain names')
   .refine((p) => p.split('/').every((s) => s !== '.' && s !== '..'), 'no . or .. segments');
 
+/** A file of a trial in the artifact store: its path inside the trial folder, size and sha256. */
+export const storedFileSchema = z.strictObject({ path: relativeFilePath, size: z.int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+export type StoredFile = z.infer<typeof storedFileSchema>;
+/** Where an attempt's files lie in the store: <search id>/trial-<n>-<attempt>-<8 hex>. */
+export const storeLocation = z.string().max(200).regex(/^[a-z0-9][a-z0-9-]{0,62}\/trial-\d{1,7}-\d{1,4}-[0-9a-f]{8}$/);
+
 export const resultEnvelopeSchema = z.strictObject({
   protocol: z.number(),
   version: z.string(),
@@ -197,6 +208,8 @@ export const resultEnvelopeSchema = z.strictObject({
   worker: z.string().max(200),
   result: trialResultSchema,
   files: z.array(z.strictObject({ path: relativeFilePath, gz: z.string() })).max(256),
+  /** With an artifact store: where the files lie there, and what they are (then `files` is empty). */
+  stored: z.strictObject({ location: storeLocation, files: z.array(storedFileSchema).max(256) }).optional(),
 });
 export type TrialJobResult = z.input<typeof resultEnvelopeSchema>;
 

@@ -34,7 +34,8 @@ import type { TrialExecutor, TrialHooks } from './executor.js';
 import { LocalPoolExecutor } from './local-pool.js';
 import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, listSearches, processName } from './queue-connection.js';
 import { MODEL_FILE } from '../formats/model-file.js';
-import { packFolder } from './queue-files.js';
+import { MAX_TRIAL_BYTES, packFolder } from './queue-files.js';
+import { openArtifactStore, putTrialFiles, type ArtifactStore } from './queue-artifacts.js';
 import {
   coordinatorKey, rungDecisionSchema, rungDecisionsKey, rungField, rungReportsKey, controlSchema, encodeNumbers, handshakeProblem, identityFields, identityText, jobDataSchema, localIdentity, MAX_STALLED, QUEUE_PREFIX, zodProblems,
   type Identity, type SearchDescriptor, type TrialControl, type TrialJobResult, type TrialProgress,
@@ -54,6 +55,8 @@ export interface QueueWorkerOptions {
   workRoot?: string;
   /** Shown to the coordinator (default host:pid). */
   name?: string;
+  /** The artifact store shared with the coordinators of searches that use one (--artifacts). */
+  artifacts?: string;
   /** Lock of a running trial: when the worker stops renewing it for this long, the trial goes to another worker (default 30000 ms). */
   lockMs?: number;
   /** Longest wait for a rung decision; then the trial continues (default 600000 ms). */
@@ -114,6 +117,7 @@ export class QueueWorker {
   private lastServed = '';
   private loopDone: Promise<void> | null = null;
   private trialsRun = 0;
+  private store: ArtifactStore | null = null;
 
   constructor(private readonly opts: QueueWorkerOptions) {
     this.display = checkQueueUrl(opts.url);
@@ -304,6 +308,22 @@ export class QueueWorker {
     return loaded;
   }
 
+  /** This worker's artifact store when it is the one a job names, else why not (the store's id file is read once). */
+  private storeFor(id: string): ArtifactStore | string {
+    if (this.opts.artifacts === undefined) {
+      return 'its trials keep their files in an artifact store: start the worker with --artifacts DIR (the folder shared with the coordinator)';
+    }
+    if (this.store?.id !== id) {
+      try {
+        this.store = openArtifactStore(this.opts.artifacts, false);
+      } catch (e) {
+        return message(e);
+      }
+    }
+    return this.store.id === id ? this.store
+      : `--artifacts ${this.opts.artifacts} here is another store (id ${this.store.id}) than the coordinator's (id ${id}): give the folder shared with the coordinator`;
+  }
+
   /** Why the backend does not load here (null: it loads). Checked once per backend and thread count. */
   private backendProblem(choice: BackendName, threads: number): Promise<string | null> {
     const key = `${choice}/${threads}`;
@@ -359,6 +379,8 @@ export class QueueWorker {
       throw await this.refuse(search, `the data in ${this.opts.dataDir} differ from the coordinator's (records fingerprint ` +
         `${loaded.fingerprint.slice(0, 12)} here, ${payload.fingerprint.slice(0, 12)} there): give --data the same CIFAR-10 files`);
     }
+    const store = payload.artifacts ? this.storeFor(payload.artifacts.store) : null;
+    if (typeof store === 'string') throw await this.refuse(search, store);
     const backendProblem = await this.backendProblem(config.kernels.backend, payload.threads);
     if (backendProblem) throw await this.refuse(search, `kernel backend ${config.kernels.backend} does not load here: ${backendProblem}`);
 
@@ -436,13 +458,15 @@ export class QueueWorker {
         throw new WaitingError();
       }
       if (stopped === 'lost') throw new Error('the trial was taken from this worker (lock lost)');
-      const files = packFolder(outDir);
+      const stored = store ? putTrialFiles(store, search.id, trial, job.attemptsStarted, outDir, MAX_TRIAL_BYTES) : undefined;
+      const files = stored ? [] : packFolder(outDir);
       this.trialsRun++;
+      const withModel = (stored?.files ?? files).some((f) => f.path === MODEL_FILE);
       const what = result.status === 'completed'
-        ? `completed: val ${percent(result.final?.val.accuracy)} in ${result.seconds.toFixed(1)}s${files.some((f) => f.path === MODEL_FILE) ? ' (with its model)' : ''}`
+        ? `completed: val ${percent(result.final?.val.accuracy)} in ${result.seconds.toFixed(1)}s${withModel ? ' (with its model)' : ''}`
         : `${result.status}${result.reason ? `: ${result.reason}` : ''}`;
       this.log(`${label} ${what}`);
-      return { ...this.identity, worker: this.name, result: encodeNumbers(result) as unknown as TrialJobResult['result'], files };
+      return { ...this.identity, worker: this.name, result: encodeNumbers(result) as unknown as TrialJobResult['result'], files, ...(stored ? { stored } : {}) };
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
