@@ -122,11 +122,12 @@ async function main(argv: string[]): Promise<number> {
     .description('Run a lambda search config (same as run; with --resume, continue an interrupted search in --out).')
     .argument('[config]', 'YAML search config, e.g. config/search-coarse.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'search')
     .option('--queue <url>', 'run the trials on `cifar-mlp worker` processes through Redis: redis://[user:password@]host:port[/db] or rediss:// (TLS)')
+    .option('--artifacts <dir>', 'with --queue: a folder shared with the workers (e.g. on NFS) through which the trials\' files travel instead of through Redis')
     .action(async (given: string | undefined, o) => {
       const configPath = configFileOf('search', given, o);
       const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'search') throw new UsageError(`${configPath}: kind: search expects a search config (got ${JSON.stringify(config.kind)})`);
-      exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal(), queue: o.queue });
+      exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal(), queue: o.queue, artifacts: o.artifacts });
     });
 
   program
@@ -139,6 +140,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--name <name>', 'how the coordinator shows this worker (default host:pid)')
     .option('--lock-seconds <s>', 'a trial whose worker stops renewing its lock for this long runs again on another worker', '30')
     .option('--rung-timeout <s>', 'longest wait for the coordinator\'s decision at a rung; then the trial continues', '600')
+    .option('--artifacts <dir>', 'the folder shared with coordinators given --artifacts: the trials\' files go there instead of through Redis')
     .action(async (o) => {
       const { workerCommand } = await import('./commands/worker.js'); // bullmq loads only for this command
       exitCode = await workerCommand(o);

@@ -16,6 +16,8 @@ import { percent } from '../../util/format.js';
 export interface SearchCommandOptions extends RunOptions {
   /** Run the trials on `cifar-mlp worker` processes through this Redis URL instead of the local pool. */
   queue?: string;
+  /** With queue: the artifact store shared with the workers. */
+  artifacts?: string;
 }
 
 export async function searchCommand(config: SearchConfig, opts: SearchCommandOptions): Promise<number> {
