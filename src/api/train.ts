@@ -8,6 +8,8 @@ import { configOfKind, type ConfigSource } from './config.js';
 import type { FolderOptions } from './folder-options.js';
 
 export interface TrainOptions extends FolderOptions {
+  /** With `resume`: continue on another backend than the run trained on (refused otherwise; recorded in summary.json). */
+  switchBackend?: boolean;
   /** Called after every update step, and at step 0 of a fresh run (keep it cheap: it runs on the training loop). */
   onProgress?: (progress: TrainProgress) => void;
 }
@@ -40,7 +42,7 @@ export async function train(config: TrainConfig | ConfigSource, options: TrainOp
   const { config: resolved, configPath } = configOfKind(config, 'train');
   const onProgress = options.onProgress;
   const result = await trainIntoFolder(resolved, {
-    data: options.data, out: options.out, force: options.force, resume: options.resume, configPath,
+    data: options.data, out: options.out, force: options.force, resume: options.resume, switchBackend: options.switchBackend, configPath,
     signal: options.signal ?? new AbortController().signal,
     log: options.log ?? (() => {}),
     downloadProgress: false,

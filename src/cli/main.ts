@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, readYamlFile } from '../config/load.js';
 import { BACKEND_NAMES } from '../kernels/names.js';
-import { UsageError } from '../util/errors.js';
+import { ConfigError, UsageError } from '../util/errors.js';
 import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
@@ -17,6 +17,8 @@ import { lockFolder } from '../util/folder-lock.js';
 import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
 import { addExamples } from './examples.js';
+import { log } from './log.js';
+import { handleBrokenPipes } from './broken-pipe.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -44,7 +46,8 @@ function runOptions(command: Command, kind: RunKind): Command {
     .option('--set <key=value>', SET_HELP[kind], collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
     .option('--resume', `continue the interrupted ${kind === 'run' ? 'run' : 'search'} in --out (without <config>: with the config.yaml there)`)
-    .addOption(backendOption(kind));
+    .addOption(backendOption(kind))
+    .addOption(new Option('--switch-backend', 'with --resume: continue on another backend than the one the run trained on (refused otherwise: results change from there on; recorded in summary.json)').hideHelp(kind !== 'run'));
 }
 
 /**
@@ -93,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
     .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, lambda search, final training.')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `cifar-mlp: ${oneLine(s)}` : s) });
+    .configureOutput({ writeErr: (s) => (s.startsWith('error:') ? log(`cifar-mlp: ${oneLine(s).trimEnd()}`) : process.stderr.write(s)) });
 
   runOptions(program
     .command('run')
@@ -103,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
       const configPath = configFileOf('run', given, o);
       const sets: string[] = [...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
-      const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() };
+      const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, switchBackend: o.switchBackend, configPath, signal: interruptSignal() };
       switch (config.kind) {
         case 'train':
           exitCode = await trainCommand(config, opts);
@@ -213,7 +216,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const csv = join(dir, 'metrics.csv');
       if (!existsSync(csv)) throw new UsageError(`${dir}: no metrics.csv in this folder (neither a run nor a search folder)`);
-      const lock = lockFolder(dir, { log: (l) => process.stderr.write(`${l}\n`) });
+      const lock = lockFolder(dir, { log });
       try {
         let metrics;
         try {
@@ -225,7 +228,7 @@ async function main(argv: string[]): Promise<number> {
           throw new UsageError(`no usable rows in ${csv} (${metrics.skipped} malformed line${metrics.skipped === 1 ? '' : 's'} skipped); nothing plotted`);
         }
         let failed = false;
-        await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
+        await renderRunArtifacts(dir, (l) => { failed = true; log(l); });
         if (failed) exitCode = 1;
         else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
       } finally {
@@ -240,10 +243,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof UsageError) {
-      process.stderr.write(`${e.message.split('\n').map((l) => `cifar-mlp: ${l}`).join('\n')}\n`);
+      for (const line of e instanceof ConfigError ? e.problems : [e.message]) log(`cifar-mlp: ${line}`); // one line per problem
       return e.exitCode;
     }
-    process.stderr.write(`cifar-mlp: error: ${(e as Error).message}\n`);
+    log(`cifar-mlp: error: ${(e as Error).message}`);
     if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
@@ -255,13 +258,14 @@ async function main(argv: string[]): Promise<number> {
 const fatal = (e: unknown) => {
   const err = e instanceof Error ? e : new Error(String(e));
   const code = err instanceof UsageError ? err.exitCode : 1;
-  process.stderr.write(`cifar-mlp: ${code === 1 ? 'error: ' : ''}${err.message.split('\n')[0]}\n`);
+  log(`cifar-mlp: ${code === 1 ? 'error: ' : ''}${err.message.split('\n')[0]}`);
   if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${err.stack}\n`);
   process.exit(code);
 };
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
 
+handleBrokenPipes();
 main(process.argv).then((code) => {
   process.exitCode = code;
   // Worker threads of a kernel backend must not keep a finished command alive.

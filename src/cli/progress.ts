@@ -8,6 +8,7 @@ import type { RunPlan } from '../pipeline/plan.js';
 import type { EvaluatedStep } from '../stages/types.js';
 import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
 import { percent } from '../util/format.js';
+import { terminalLine } from '../util/terminal-text.js';
 
 export interface TrainingProgress {
   update(s: EvaluatedStep, plan: RunPlan): void;
@@ -59,7 +60,7 @@ export function trainingProgress(label: string, stream: NodeJS.WriteStream = pro
   if (!stream.isTTY) {
     return {
       update(s, plan) {
-        if (s.metrics) stream.write(`${evaluationLine(label, s, plan, (Date.now() - t0) / 1000)}\n`);
+        if (s.metrics) stream.write(`${terminalLine(evaluationLine(label, s, plan, (Date.now() - t0) / 1000))}\n`);
       },
       stop() {},
     };

@@ -4,11 +4,11 @@
  * against the float64 reference.
  */
 import { z } from 'zod';
-import { architectureFields, augmentSchema, dataSchema, trainSchema } from './train-schema.js';
+import { architectureFields, augmentSchema, configName, dataSchema, trainSchema } from './train-schema.js';
 
 export const gradcheckSchema = z.strictObject({
   kind: z.literal('gradcheck').describe('Config kind: gradcheck.'),
-  name: z.string().min(1).default('gradcheck').describe('Run name, used in titles and output folder names.'),
+  name: configName('gradcheck', 'Run name, used in titles and output folder names (at most 200 characters of plain text).'),
   seed: z.int().min(0).max(2 ** 32 - 1).default(1).describe('Seed of the random weights and of the random subset of checked entries.'),
   data: dataSchema.describe(
     'Where the samples come from (same fields as a train config). Only the first `check.samples` training records are used, ' +

@@ -3,7 +3,8 @@
  * the slots of the control Int32Array, the worker's start data, the one message it receives, and the gather of one
  * chunk of rows that both threads run.
  *
- * Control: an Int32Array over a SharedArrayBuffer. The caller writes a job (a gather: SEQ; a product's half: GSEQ)
+ * Control: an Int32Array over a SharedArrayBuffer. Addresses in the memory (up to 4 GiB) are read back unsigned
+ * (`>>> 0`): one above 2 GiB is negative as an int32. The caller writes a job (a gather: SEQ; a product's half: GSEQ)
  * and bumps WAKE; the idle worker sleeps on WAKE. New record sets reach the worker as RecordsMessages that it reads
  * synchronously (receiveMessageOnPort) when it wakes; MESSAGES counts those posted, so none is missed.
  */
@@ -66,8 +67,8 @@ export interface RecordsMessage {
 
 /** Gathers chunk `chunk` of the job in `ctrl`: copies its rows' records into the staging rows, then normalises them. */
 export function runChunk(ctrl: Int32Array, ex: NormaliseExports, buffer: ArrayBufferLike, src: Uint8Array, chunk: number): void {
-  const count = ctrl[SLOT.COUNT], d = ctrl[SLOT.D], staging = ctrl[SLOT.STAGING], norm = ctrl[SLOT.NORM];
+  const count = ctrl[SLOT.COUNT], d = ctrl[SLOT.D], staging = ctrl[SLOT.STAGING] >>> 0, norm = ctrl[SLOT.NORM] >>> 0;
   const r0 = chunk * ROWS_PER_CHUNK, r1 = Math.min(count, r0 + ROWS_PER_CHUNK);
   copyRows(src, ctrl, SLOT.ROWS, r0, r1, d, new Uint8Array(buffer, staging + r0 * d, (r1 - r0) * d));
-  ex.normaliseRows(staging, d, norm, norm + d * 4, ctrl[SLOT.OUT], r0, r1);
+  ex.normaliseRows(staging, d, norm, norm + d * 4, ctrl[SLOT.OUT] >>> 0, r0, r1);
 }

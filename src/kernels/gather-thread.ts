@@ -49,10 +49,11 @@ function runGemm(): void {
   if (g === gemmSeen) return;
   gemmSeen = g;
   try {
-    const buf = bufferReaching(Math.max(ctrl[SLOT.G_A], ctrl[SLOT.G_B], ctrl[SLOT.G_C]) + 4);
+    const a = ctrl[SLOT.G_A] >>> 0, b = ctrl[SLOT.G_B] >>> 0, c = ctrl[SLOT.G_C] >>> 0;
+    const buf = bufferReaching(Math.max(a, b, c) + 4);
     sgemm(101, ctrl[SLOT.G_TA], ctrl[SLOT.G_TB], ctrl[SLOT.G_M], ctrl[SLOT.G_N], ctrl[SLOT.G_K], scalars[0],
-      new Float32Array(buf, ctrl[SLOT.G_A]), ctrl[SLOT.G_LDA], new Float32Array(buf, ctrl[SLOT.G_B]), ctrl[SLOT.G_LDB],
-      scalars[1], new Float32Array(buf, ctrl[SLOT.G_C]), ctrl[SLOT.G_LDC]);
+      new Float32Array(buf, a), ctrl[SLOT.G_LDA], new Float32Array(buf, b), ctrl[SLOT.G_LDB],
+      scalars[1], new Float32Array(buf, c), ctrl[SLOT.G_LDC]);
   } catch (e) {
     Atomics.store(ctrl, SLOT.GFAIL, 1);
     console.error(`cifar-mlp: a product on the helper thread failed: ${(e as Error).message}`);
@@ -97,7 +98,7 @@ for (;;) {
     }
     try {
       const n = ctrl[SLOT.COUNT] * ctrl[SLOT.D];
-      runChunk(ctrl, ex, bufferReaching(Math.max(ctrl[SLOT.STAGING] + n, ctrl[SLOT.OUT] + 4 * n)), src!, chunk);
+      runChunk(ctrl, ex, bufferReaching(Math.max((ctrl[SLOT.STAGING] >>> 0) + n, (ctrl[SLOT.OUT] >>> 0) + 4 * n)), src!, chunk);
     } catch {
       Atomics.store(ctrl, SLOT.FAIL, 1);
     }
