@@ -9,7 +9,8 @@ import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { isSearchFolder } from '../formats/search-plan.js';
-import { readSearchSummary } from '../formats/search-summary.js';
+import { chosenFields, readSearchSummary } from '../formats/search-summary.js';
+import { percent } from '../util/format.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMetricsCsv } from '../formats/metrics-csv.js';
@@ -68,6 +69,15 @@ function backendSet(configPath: string, backend: string | undefined): string[] {
   return [`${readYamlFile(configPath).kind === 'search' ? 'base.' : ''}kernels.backend=${backend}`];
 }
 
+/** --from: the chosen trial's searched fields as --set overrides of a training config, told on stderr. */
+function fromSearchSets(configPath: string, dir: string): string[] {
+  const kind = readYamlFile(configPath).kind ?? 'train';
+  if (kind !== 'train') throw new UsageError(`--from ${dir}: takes a training config (kind: train), not ${configPath} (kind: ${String(kind)})`);
+  const chosen = chosenFields(dir);
+  process.stderr.write(`cifar-mlp: --from ${dir}: trial ${chosen.trial} (val ${percent(chosen.valAccuracy)}): ${chosen.sets.join(', ')} (recorded in the run's config.yaml)\n`);
+  return chosen.sets;
+}
+
 function interruptSignal(): AbortSignal {
   const controller = new AbortController();
   let count = 0;
@@ -99,9 +109,11 @@ async function main(argv: string[]): Promise<number> {
     .command('run')
     .description('Run the experiment a config file describes (kind: train, gradcheck or search).')
     .argument('[config]', 'YAML config file, e.g. config/cycle1.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'run')
+    .option('--from <search-dir>', 'a training config only: take the searched fields of the trial a finished search chose (e.g. train.lambda), before --set')
     .action(async (given: string | undefined, o) => {
       const configPath = configFileOf('run', given, o);
-      const sets: string[] = [...o.set, ...backendSet(configPath, o.backend)];
+      const fromSearch = o.from === undefined ? [] : fromSearchSets(configPath, o.from);
+      const sets: string[] = [...fromSearch, ...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
       const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() };
       switch (config.kind) {

@@ -21,6 +21,7 @@ import { readRunSummary, type MemberRun, type RunStatus, type Summary } from '..
 import { describeSelection } from '../kernels/describe-selection.js';
 import type { Selection } from '../kernels/select.js';
 import type { Member } from '../model/ensemble.js';
+import { cycleEndNote } from '../pipeline/plan.js';
 import { RunLedger } from '../pipeline/ledger.js';
 import { modelFileOptions, trainNetwork } from '../pipeline/network-run.js';
 import { checkResumable, checkSameRun, resumeStateOf } from '../pipeline/resume.js';
@@ -107,6 +108,8 @@ async function trainMembers(config: TrainConfig, opts: TrainFolderOptions, outDi
   const stepsBefore = states.reduce((sum, st) => sum + (st.kind === 'fresh' ? 0 : st.cp.step), 0);
   const ledger = new RunLedger(outDir, config, { ...plan, totalSteps: n * plan.totalSteps }, backend, stepsBefore);
   ledger.memberRuns = [];
+  ledger.cycleEndNote = cycleEndNote(config, plan);
+  if (ledger.cycleEndNote) log(`cifar-mlp: ${config.name}: note: each member: ${ledger.cycleEndNote}`);
   ledger.write();
   const networks: Member[] = [];
   let status: RunStatus = 'completed';

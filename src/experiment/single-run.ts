@@ -13,6 +13,7 @@ import { describeSelection } from '../kernels/describe-selection.js';
 import { backendChoice, type Selection } from '../kernels/select.js';
 import { trainNetwork } from '../pipeline/network-run.js';
 import { checkResumable, resumeStateOf } from '../pipeline/resume.js';
+import { cycleEndNote } from '../pipeline/plan.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
 import type { FolderStrategy } from './folder-run.js';
 import { chooseBackend, prepareData, type PreparedData } from './prepared-data.js';
@@ -53,6 +54,8 @@ export function singleRun(config: TrainConfig, opts: TrainFolderOptions): Folder
       const { splits, plan, selection } = p;
       opts.log(`cifar-mlp: ${config.name}: data ${p.dataDir} (train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}); ` +
         `${describeSelection(selection)}; out ${dir}` + (checkpoint ? `; resuming at step ${checkpoint.step} of ${plan.totalSteps}` : ''));
+      const note = cycleEndNote(config, plan);
+      if (note) opts.log(`cifar-mlp: ${config.name}: note: ${note}`);
       try {
         const { summary } = await trainNetwork({
           config, splits, normalization: p.normalization, dataDir: p.dataDir, dir, signal: opts.signal, model: 'checkpoints',

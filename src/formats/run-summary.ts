@@ -70,6 +70,8 @@ export interface Summary {
   checkpointStep?: number;
   seconds: number;
   samplesPerSecond: number;
+  /** Set when the run does not end on a cycle end of its schedule: where it ends, and the setting that would. */
+  cycleEndNote?: string;
   divergedAtStep?: number;
   /** Pruned runs (search trials stopped at a rung): the step and the validation accuracy there. */
   pruned?: { step: number; valAccuracy: number };

@@ -25,6 +25,8 @@ export class RunLedger {
   memberRuns: MemberRun[] | undefined;
   /** Seconds spent in update steps (evaluation excluded), for samplesPerSecond. */
   trainSeconds = 0;
+  /** Where a run that ends away from a cycle end stops (pipeline/plan.ts cycleEndNote). */
+  cycleEndNote: string | null = null;
   private readonly started = Date.now();
   private readonly unhook: () => void;
 
@@ -66,6 +68,7 @@ export class RunLedger {
       ...(this.checkpointStep !== undefined ? { checkpointStep: this.checkpointStep } : {}),
       seconds: (Date.now() - this.started) / 1000,
       samplesPerSecond: this.trainSeconds > 0 ? (trained * this.config.train.batchSize) / this.trainSeconds : 0,
+      ...(this.cycleEndNote !== null ? { cycleEndNote: this.cycleEndNote } : {}),
       ...(this.divergedAtStep !== undefined ? { divergedAtStep: this.divergedAtStep } : {}),
       ...(this.pruned ? { pruned: this.pruned } : {}),
       ...(this.error !== undefined ? { error: this.error } : {}),

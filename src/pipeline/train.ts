@@ -42,7 +42,7 @@ import { DivergedError, trainStep } from '../stages/train-step.js';
 import type { EvaluatedStep } from '../stages/types.js';
 import type { EnsembleResult, FinalMetrics, RunStatus, Summary } from '../formats/run-summary.js';
 import { RunLedger } from './ledger.js';
-import { planRun, type RunPlan } from './plan.js';
+import { cycleEndNote, planRun, type RunPlan } from './plan.js';
 import { stepSource } from './step-source.js';
 
 export type { RunStatus, Summary };
@@ -125,6 +125,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
   const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
+  ledger.cycleEndNote = opts.etaAt ? null : cycleEndNote(config, plan);
   let writeError: FileWriteError | null = null;
   const failedOn = (e: unknown) => {
     if (e instanceof FileWriteError) writeError ??= e;

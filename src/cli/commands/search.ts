@@ -12,6 +12,10 @@ import { paramsLabel } from '../../search/space.js';
 import { log } from '../log.js';
 import type { RunOptions } from '../run-options.js';
 import { percent } from '../../util/format.js';
+import { cifarMlpCommand } from '../../util/shell-word.js';
+
+/** The training config the README's searches lead to (the command a finished search prints names it). */
+const FINAL_CONFIG = 'config/final.yaml';
 
 export interface SearchCommandOptions extends RunOptions {
   /** Run the trials on `cifar-mlp worker` processes through this Redis URL instead of the local pool. */
@@ -50,6 +54,9 @@ function closingLines(config: SearchConfig, summary: SearchSummary, outDir: stri
   if (c) {
     lines.push(`cifar-mlp: chosen trial ${c.id} (${label(c.params)}): val ${percent(c.valAccuracy)}, test ${c.test ? percent(c.test.accuracy) : `— (${c.note})`}` +
       ` (the search's only test figure); results in ${outDir}`);
+    if (summary.status === 'completed') {
+      lines.push(`cifar-mlp: to train with the chosen values: ${cifarMlpCommand('run', FINAL_CONFIG, '--from', outDir)} (or any training config in place of ${FINAL_CONFIG})`);
+    }
   } else lines.push(`cifar-mlp: no trial chosen; results in ${outDir}${resumeHint}`);
   return lines;
 }
