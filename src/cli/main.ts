@@ -17,6 +17,7 @@ import { readMetricsCsv } from '../formats/metrics-csv.js';
 import { lockFolder } from '../util/folder-lock.js';
 import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
+import { notice } from '../util/notice.js';
 import { addExamples } from './examples.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -84,10 +85,10 @@ function interruptSignal(): AbortSignal {
   const onSignal = (sig: NodeJS.Signals) => {
     count++;
     if (count === 1) {
-      process.stderr.write(`\ncifar-mlp: ${sig} received: stopping after the current step and saving results (again to quit at once)\n`);
+      notice(`cifar-mlp: ${sig} received: stopping after the current step and saving results (again to quit at once)`);
       controller.abort();
     } else {
-      process.stderr.write(`\ncifar-mlp: ${sig} received again: quitting now (the output folder stays resumable)\n`);
+      notice(`cifar-mlp: ${sig} received again: quitting now (the output folder stays resumable)`);
       runForcedExitHooks();
       process.exit(130);
     }

@@ -8,7 +8,8 @@
  * projections: so there is an estimate as soon as a trial has done some steps.
  */
 import cliProgress from 'cli-progress';
-import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
+import { drawBar, fitLine, formatSeconds, wrapText, type LinePart } from '../util/fit-line.js';
+import { takeNotices } from '../util/notice.js';
 import type { TrialProgress } from './executor.js';
 import type { RowStatus } from '../formats/trials-csv.js';
 import { percent } from '../util/format.js';
@@ -55,6 +56,7 @@ export class SearchProgress {
   private multi: cliProgress.MultiBar | null = null;
   private bar: cliProgress.SingleBar | null = null;
   private ticker: NodeJS.Timeout | null = null;
+  private releaseNotices: (() => void) | null = null;
 
   constructor(
     private readonly label: string,
@@ -128,11 +130,19 @@ export class SearchProgress {
         cliProgress.Presets.shades_classic,
       );
       this.bar = this.multi.create(state.total, state.done);
+      this.releaseNotices = takeNotices({ notice: (l) => this.writeAbove(l) });
       this.ticker = setInterval(() => this.redraw(), 1000);
       this.ticker.unref();
     } else {
       this.line([{ text: `${this.label}: ${state.total} trials, ${state.done} already done, ${this.slots} at once`, keep: Infinity }], false);
     }
+  }
+
+  /** A notice above the bars, at once: broken into lines that fit (line wrapping is off while they draw). */
+  private writeAbove(line: string): void {
+    if (!this.multi) return void this.stream.write(`${line}\n`);
+    this.multi.log(`${wrapText(line, this.columns).join('\n')}\n`);
+    this.multi.update();
   }
 
   private redraw(): void {
@@ -191,6 +201,8 @@ export class SearchProgress {
   }
 
   stop(): void {
+    this.releaseNotices?.();
+    this.releaseNotices = null;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
     if (this.multi) {
