@@ -11,6 +11,7 @@ import { chosenFields } from '../src/formats/search-summary.js';
 import { cycleEndNote, planRun } from '../src/pipeline/plan.js';
 import type { TrainConfig } from '../src/config/schema.js';
 import { UsageError } from '../src/util/errors.js';
+import { resumeCommand } from '../src/cli/commands/search.js';
 import { cli } from './helpers/cli.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
@@ -132,5 +133,24 @@ describe('--from SEARCH_DIR', () => {
     expect(s.config.train.lambda).toBe(lambda);
     expect(lines.join('\n')).toContain(`train.lambda=${JSON.stringify(lambda)}`);
     expect(parseYaml(readFileSync(join(root, 'library', 'config.yaml'), 'utf8')).train.lambda).toBe(lambda);
+  }, 60_000);
+});
+
+describe('resume hints', () => {
+  it('are whole commands: the search\'s with --queue where it ran on one, its password left out', () => {
+    expect(resumeCommand('runs/search coarse', undefined)).toBe(`cifar-mlp search --out 'runs/search coarse' --resume`);
+    const withQueue = resumeCommand('runs/s', 'redis://user:secret@host:6379/2');
+    expect(withQueue).toMatch(/^cifar-mlp search --out runs\/s --resume --queue 'redis:\/\/user:\*\*\*@host:6379\/2'$/);
+    expect(withQueue).not.toContain('secret');
+  });
+
+  it('an interrupted search prints the command that continues it', async () => {
+    const out = join(root, 'interrupted search');
+    let sent = false;
+    const r = await cli(['search', searchYaml, '--data', dataDir, '--out', out, '--set', 'trials=6', '--set', 'base.schedule.ns=300'], {
+      onStderr: (all, kill) => { if (!sent && /trial 1 started/.test(all)) { sent = true; kill('SIGINT'); } },
+    });
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toContain(`cifar-mlp: continue the search with: cifar-mlp search --out '${out}' --resume\n`);
   }, 60_000);
 });

@@ -67,8 +67,10 @@ export interface SearchSummary {
   backend: string | null;
   startedAt: string;
   finishedAt: string;
-  /** Wall time of this session (a resumed search counts from its resume). */
+  /** Wall time of the search, every session of a resumed one included. */
   seconds: number;
+  /** A resumed search: the wall time since its last resume (the session trialSeconds counts). */
+  secondsSinceResume?: number;
   /** The trials' own times added up (this session's trials only): trialSeconds / seconds is how many ran at once on average. */
   trialSeconds: number;
   /** Peak resident memory of the search process so far, its worker threads included (getrusage maxRSS). */

@@ -55,6 +55,8 @@ export interface ResumeState {
   velocity?: ParamValues | null;
   /** The snapshots the run had kept (snapshot ensembles). */
   members?: readonly Member[];
+  /** Seconds the run had taken up to `step` (metrics.csv elapsed_s and summary.json seconds go on from there). */
+  secondsBefore?: number;
 }
 
 export interface TrainingOptions {
@@ -124,7 +126,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const lambda = config.train.lambda;
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
-  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
+  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice, opts.resume?.secondsBefore);
   ledger.cycleEndNote = opts.etaAt ? null : cycleEndNote(config, plan);
   let writeError: FileWriteError | null = null;
   const failedOn = (e: unknown) => {
@@ -147,6 +149,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   };
   ledger.write();
   const started = performance.now();
+  const secondsBefore = opts.resume?.secondsBefore ?? 0;
 
   // The stages are built once: they keep state across steps (the epoch's permutation, buffers).
   const record = measuring
@@ -154,7 +157,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       evaluate({
         evaluator, train: splits.train, val: splits.val, lambda, trainLimit: config.eval.trainSubset,
         isEvaluationPoint: (s) => s % plan.evalEvery === 0 || s === plan.totalSteps,
-        elapsedSeconds: () => (performance.now() - started) / 1000,
+        elapsedSeconds: () => secondsBefore + (performance.now() - started) / 1000,
       }),
       metricsSink(log),
     )
