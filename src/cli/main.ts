@@ -28,10 +28,13 @@ const oneLine = (s: string) => s.replace(/\n\(Did you mean (.+?)\?\)/, '; did yo
 /** The commands that run a config. Their help differs only where a search config nests its training fields under `base.`. */
 type RunKind = 'run' | 'search';
 
-const backendOption = (kind: RunKind) =>
-  new Option('--backend <name>', kind === 'run'
-    ? 'kernel backend (same as --set kernels.backend=<name>; base.kernels.backend in a search config)'
-    : 'kernel backend of the trials (same as --set base.kernels.backend=<name>)').choices([...BACKEND_NAMES]);
+const BACKEND_HELP: Record<RunKind | 'lr-find', string> = {
+  run: 'kernel backend (same as --set kernels.backend=<name>; base.kernels.backend in a search config)',
+  search: 'kernel backend of the trials (same as --set base.kernels.backend=<name>)',
+  'lr-find': 'kernel backend (same as --set kernels.backend=<name>)',
+};
+
+const backendOption = (kind: RunKind | 'lr-find') => new Option('--backend <name>', BACKEND_HELP[kind]).choices([...BACKEND_NAMES]);
 
 const SET_HELP: Record<RunKind, string> = {
   run: 'override a config field, e.g. --set train.lambda=0.001 (repeatable; in a search config the training fields are under base.)',
@@ -101,7 +104,7 @@ function interruptSignal(): AbortSignal {
 async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command('cifar-mlp')
-    .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, lambda search, final training.')
+    .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, searches of lambda and other settings, final training.')
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `cifar-mlp: ${oneLine(s)}` : s) });
@@ -132,7 +135,7 @@ async function main(argv: string[]): Promise<number> {
 
   runOptions(program
     .command('search')
-    .description('Run a lambda search config (same as run; with --resume, continue an interrupted search in --out).')
+    .description('Run a search config: trials of a training config over a space of its fields (lambda, the hidden width, …), ranked by validation accuracy (same as run; with --resume, continue an interrupted search in --out).')
     .argument('[config]', 'YAML search config, e.g. config/search-coarse.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'search')
     .option('--queue <url>', 'run the trials on `cifar-mlp worker` processes through Redis: redis://[user:password@]host:port[/db] or rediss:// (TLS)')
     .action(async (given: string | undefined, o) => {
@@ -165,7 +168,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'output folder (default runs/<name>-lr-find, or with a time suffix when taken)')
     .option('--set <key=value>', 'override a config field, e.g. --set lrFind.steps=300 (repeatable)', collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
-    .addOption(backendOption('run'))
+    .addOption(backendOption('lr-find'))
     .action(async (configPath: string, o) => {
       const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'train') throw new UsageError(`${configPath}: lr-find expects a training config (kind: train; got ${JSON.stringify(config.kind)})`);
