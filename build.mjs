@@ -17,6 +17,7 @@ const entries = {
   'queue-bench': 'bench/queue-bench.ts',
   'rss-bench': 'bench/rss-bench.ts',
   screenshots: 'scripts/screenshots.ts',
+  'results-table': 'scripts/results-table.ts',
 };
 
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
