@@ -20,6 +20,7 @@ const entries = {
   'rss-bench': 'bench/rss-bench.ts',
   'dashboard-bench': 'bench/dashboard-bench.ts',
   screenshots: 'scripts/screenshots.ts',
+  'results-table': 'scripts/results-table.ts',
 };
 
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));

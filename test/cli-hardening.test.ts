@@ -273,7 +273,7 @@ describe('runs', () => {
     expect(full.code, full.stderr).toBe(0);
     expect(part.code, part.stderr).toBe(130);
     expect(part.stderr).toMatch(/cifar-mlp: SIGINT received: stopping after the current step/);
-    expect(part.stderr).toMatch(/cifar-mlp: interrupted after (\d+) steps .*continue with --out .*part --resume/);
+    expect(part.stderr).toMatch(/cifar-mlp: interrupted after (\d+) steps .*; continue with: cifar-mlp run --out \S*part --resume;/);
     expect(part.stderr).not.toMatch(/^\s+at /m);
     const s = summaryOf(join(dir, 'part'));
     expect(s.status).toBe('interrupted');

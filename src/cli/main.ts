@@ -9,13 +9,15 @@ import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { isSearchFolder } from '../formats/search-plan.js';
-import { readSearchSummary } from '../formats/search-summary.js';
+import { chosenFields, readSearchSummary } from '../formats/search-summary.js';
+import { percent } from '../util/format.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readMetricsCsv } from '../formats/metrics-csv.js';
 import { lockFolder } from '../util/folder-lock.js';
 import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
+import { notice } from '../util/notice.js';
 import { addExamples } from './examples.js';
 import { log } from './log.js';
 import { handleBrokenPipes } from './broken-pipe.js';
@@ -28,10 +30,13 @@ const oneLine = (s: string) => s.replace(/\n\(Did you mean (.+?)\?\)/, '; did yo
 /** The commands that run a config. Their help differs only where a search config nests its training fields under `base.`. */
 type RunKind = 'run' | 'search';
 
-const backendOption = (kind: RunKind) =>
-  new Option('--backend <name>', kind === 'run'
-    ? 'kernel backend (same as --set kernels.backend=<name>; base.kernels.backend in a search config)'
-    : 'kernel backend of the trials (same as --set base.kernels.backend=<name>)').choices([...BACKEND_NAMES]);
+const BACKEND_HELP: Record<RunKind | 'lr-find', string> = {
+  run: 'kernel backend (same as --set kernels.backend=<name>; base.kernels.backend in a search config)',
+  search: 'kernel backend of the trials (same as --set base.kernels.backend=<name>)',
+  'lr-find': 'kernel backend (same as --set kernels.backend=<name>)',
+};
+
+const backendOption = (kind: RunKind | 'lr-find') => new Option('--backend <name>', BACKEND_HELP[kind]).choices([...BACKEND_NAMES]);
 
 const SET_HELP: Record<RunKind, string> = {
   run: 'override a config field, e.g. --set train.lambda=0.001 (repeatable; in a search config the training fields are under base.)',
@@ -71,16 +76,25 @@ function backendSet(configPath: string, backend: string | undefined): string[] {
   return [`${readYamlFile(configPath).kind === 'search' ? 'base.' : ''}kernels.backend=${backend}`];
 }
 
+/** --from: the chosen trial's searched fields as --set overrides of a training config, told on stderr. */
+function fromSearchSets(configPath: string, dir: string): string[] {
+  const kind = readYamlFile(configPath).kind ?? 'train';
+  if (kind !== 'train') throw new UsageError(`--from ${dir}: takes a training config (kind: train), not ${configPath} (kind: ${String(kind)})`);
+  const chosen = chosenFields(dir);
+  process.stderr.write(`cifar-mlp: --from ${dir}: trial ${chosen.trial} (val ${percent(chosen.valAccuracy)}): ${chosen.sets.join(', ')} (recorded in the run's config.yaml)\n`);
+  return chosen.sets;
+}
+
 function interruptSignal(): AbortSignal {
   const controller = new AbortController();
   let count = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     count++;
     if (count === 1) {
-      process.stderr.write(`\ncifar-mlp: ${sig} received: stopping after the current step and saving results (again to quit at once)\n`);
+      notice(`cifar-mlp: ${sig} received: stopping after the current step and saving results (again to quit at once)`);
       controller.abort();
     } else {
-      process.stderr.write(`\ncifar-mlp: ${sig} received again: quitting now (the output folder stays resumable)\n`);
+      notice(`cifar-mlp: ${sig} received again: quitting now (the output folder stays resumable)`);
       runForcedExitHooks();
       process.exit(130);
     }
@@ -93,7 +107,7 @@ function interruptSignal(): AbortSignal {
 async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command('cifar-mlp')
-    .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, lambda search, final training.')
+    .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, searches of lambda and other settings, final training.')
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeErr: (s) => (s.startsWith('error:') ? log(`cifar-mlp: ${oneLine(s).trimEnd()}`) : process.stderr.write(s)) });
@@ -102,9 +116,11 @@ async function main(argv: string[]): Promise<number> {
     .command('run')
     .description('Run the experiment a config file describes (kind: train, gradcheck or search).')
     .argument('[config]', 'YAML config file, e.g. config/cycle1.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'run')
+    .option('--from <search-dir>', 'a training config only: take the searched fields of the trial a finished search chose (e.g. train.lambda), before --set')
     .action(async (given: string | undefined, o) => {
       const configPath = configFileOf('run', given, o);
-      const sets: string[] = [...o.set, ...backendSet(configPath, o.backend)];
+      const fromSearch = o.from === undefined ? [] : fromSearchSets(configPath, o.from);
+      const sets: string[] = [...fromSearch, ...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
       const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, switchBackend: o.switchBackend, configPath, signal: interruptSignal() };
       switch (config.kind) {
@@ -122,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
 
   runOptions(program
     .command('search')
-    .description('Run a lambda search config (same as run; with --resume, continue an interrupted search in --out).')
+    .description('Run a search config: trials of a training config over a space of its fields (lambda, the hidden width, …), ranked by validation accuracy (same as run; with --resume, continue an interrupted search in --out).')
     .argument('[config]', 'YAML search config, e.g. config/search-coarse.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'search')
     .option('--queue <url>', 'run the trials on `cifar-mlp worker` processes through Redis: redis://[user:password@]host:port[/db] or rediss:// (TLS)')
     .option('--artifacts <dir>', 'with --queue: a folder shared with the workers (e.g. on NFS) through which the trials\' files travel instead of through Redis')
@@ -157,7 +173,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'output folder (default runs/<name>-lr-find, or with a time suffix when taken)')
     .option('--set <key=value>', 'override a config field, e.g. --set lrFind.steps=300 (repeatable)', collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
-    .addOption(backendOption('run'))
+    .addOption(backendOption('lr-find'))
     .action(async (configPath: string, o) => {
       const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'train') throw new UsageError(`${configPath}: lr-find expects a training config (kind: train; got ${JSON.stringify(config.kind)})`);

@@ -1,5 +1,5 @@
 /**
- * The gradient-check config (kind: gradcheck), SPEC.md experiment 1: analytic gradients against
+ * The gradient-check config (kind: gradcheck), experiment 1 of the assignment: analytic gradients against
  * centered-difference numerical gradients in float64, and the training backend's float32 gradients
  * against the float64 reference.
  */

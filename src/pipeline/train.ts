@@ -43,7 +43,7 @@ import { DivergedError, trainStep } from '../stages/train-step.js';
 import type { EvaluatedStep } from '../stages/types.js';
 import type { EnsembleResult, FinalMetrics, RunStatus, Summary } from '../formats/run-summary.js';
 import { RunLedger } from './ledger.js';
-import { planRun, type RunPlan } from './plan.js';
+import { cycleEndNote, planRun, type RunPlan } from './plan.js';
 import { stepSource } from './step-source.js';
 
 export type { RunStatus, Summary };
@@ -58,6 +58,8 @@ export interface ResumeState {
   secondMoment?: ParamValues | null;
   /** The snapshots the run had kept (snapshot ensembles). */
   members?: readonly Member[];
+  /** Seconds the run had taken up to `step` (metrics.csv elapsed_s and summary.json seconds go on from there). */
+  secondsBefore?: number;
 }
 
 export interface TrainingOptions {
@@ -132,7 +134,8 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const lambda = config.train.lambda;
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
-  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
+  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice, opts.resume?.secondsBefore);
+  ledger.cycleEndNote = opts.etaAt ? null : cycleEndNote(config, plan);
   let writeError: FileWriteError | null = null;
   const failedOn = (e: unknown) => {
     if (e instanceof FileWriteError) writeError ??= e;
@@ -154,6 +157,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   };
   ledger.write();
   const started = performance.now();
+  const secondsBefore = opts.resume?.secondsBefore ?? 0;
 
   // The stages are built once: they keep state across steps (the epoch's permutation, buffers).
   const record = measuring
@@ -161,7 +165,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       evaluate({
         evaluator, train: splits.train, val: splits.val, lambda, trainLimit: config.eval.trainSubset,
         isEvaluationPoint: (s) => s % plan.evalEvery === 0 || s === plan.totalSteps,
-        elapsedSeconds: () => (performance.now() - started) / 1000,
+        elapsedSeconds: () => secondsBefore + (performance.now() - started) / 1000,
       }),
       metricsSink(log),
     )

@@ -9,16 +9,17 @@ import type { RungReport, TrialResult, TrialTask } from './types.js';
 
 /** What a running trial tells the search while it runs (each optional; an executor forwards what it can). */
 export interface TrialHooks {
-  /** Update steps done so far, of the trial's total (progress display; called often, keep it cheap). */
-  onProgress?: (stepsDone: number, totalSteps: number) => void;
+  /** Update steps done so far, of the trial's total, and its latest validation accuracy where known (progress display; called often, keep it cheap). */
+  onProgress?: (stepsDone: number, totalSteps: number, valAccuracy?: number) => void;
   /** The trial reached one of its task's rungs: the pruner's decision (the trial waits for it). */
   onRung?: (report: RungReport) => Promise<RungDecision> | RungDecision;
 }
 
-/** How far a running trial is: update steps done of its total. */
+/** How far a running trial is: update steps done of its total, and its latest validation accuracy (once evaluated). */
 export interface TrialProgress {
   steps: number;
   totalSteps: number;
+  valAccuracy?: number;
 }
 
 export interface TrialExecutor {
@@ -48,9 +49,9 @@ export function withTrialProgress(executor: TrialExecutor, onProgress: (trial: n
     get threadsPerTrial() { return executor.threadsPerTrial; },
     run: (task, signal, hooks) => executor.run(task, signal, {
       ...hooks,
-      onProgress: (steps, totalSteps) => {
-        onProgress(task.trial, { steps, totalSteps });
-        hooks?.onProgress?.(steps, totalSteps);
+      onProgress: (steps, totalSteps, valAccuracy) => {
+        onProgress(task.trial, { steps, totalSteps, ...(valAccuracy !== undefined ? { valAccuracy } : {}) });
+        hooks?.onProgress?.(steps, totalSteps, valAccuracy);
       },
     }),
     close: () => executor.close(),

@@ -79,13 +79,14 @@ export class LocalPoolExecutor implements TrialExecutor {
 
   async run(task: TrialTask, signal: AbortSignal, hooks: TrialHooks = {}): Promise<TrialResult> {
     const stop = new Int32Array(new SharedArrayBuffer(4));
-    // The worker writes [steps done, total steps] after every step; read here a few times a second.
+    // The worker writes [steps done, total steps, val accuracy × 1e6] after every step; read here a few times a second.
     const onProgress = hooks.onProgress;
-    const progress = onProgress ? new Int32Array(new SharedArrayBuffer(8)) : undefined;
+    const progress = onProgress ? new Int32Array(new SharedArrayBuffer(12)) : undefined;
     let reported = 0;
     const report = () => {
       const steps = Atomics.load(progress!, 0);
-      if (steps !== reported) onProgress!((reported = steps), Atomics.load(progress!, 1));
+      const val = Atomics.load(progress!, 2);
+      if (steps !== reported) onProgress!((reported = steps), Atomics.load(progress!, 1), val >= 0 ? val / 1e6 : undefined);
     };
     const reader = progress ? setInterval(report, this.progressMs) : undefined;
     reader?.unref();

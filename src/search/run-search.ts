@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { SearchConfig } from '../config/search-schema.js';
 import { MODEL_FILE } from '../formats/model-file.js';
 import type { ChosenTrial, RankedTrial, SearchStatus, SearchSummary } from '../formats/search-summary.js';
+import { readSummaryJson } from '../formats/search-summary.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import type { TrialExecutor } from './executor.js';
 import { runTrials, type SchedulerProgress } from './scheduler.js';
@@ -58,6 +59,16 @@ async function chooseTrial(storage: SearchStorage, ranking: RankedTrial[], study
   }
 }
 
+/** The wall time an interrupted search's summary.json records (0 when it cannot be read). */
+function secondsOfEarlierSessions(dir: string): number {
+  try {
+    const seconds = (readSummaryJson(dir, '') as { seconds?: unknown } | null)?.seconds;
+    return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? seconds : 0;
+  } catch {
+    return 0;
+  }
+}
+
 export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> {
   const { config, outDir, progress } = opts;
   const log = opts.log ?? (() => {});
@@ -67,6 +78,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> 
   const { plan, resumed } = storage.openPlan(config, opts.resume ?? false);
   const valRecords = opts.valRecords ?? (config.base.data.holdout > 0 ? config.base.data.holdout : null);
   const stored = resumed ? await storage.readResults(plan, config) : { rows: [], rungs: [] };
+  const secondsBefore = resumed ? secondsOfEarlierSessions(outDir) : undefined;
   storage.saveConfig(config);
   const study = new Study({ config, plan, rows: stored.rows, rungs: stored.rungs, valRecords, trainRecords: opts.trainRecords });
   if (study.pruner && config.pruning.tolerance > 0 && !valRecords) log('cifar-mlp: warning: pruning.tolerance: the number of validation records is unknown here: plain ASHA');
@@ -75,7 +87,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> 
 
   let workers = 0, threadsPerTrial = 0, trialSeconds = 0;
   const summarise = (status: SearchStatus, note?: string, chosen?: ChosenTrial | null) => buildSummary({
-    config, plan, rows: study.results(), status, note, workers, threadsPerTrial, startedAt, trialSeconds, rungs: study.pruner?.records() ?? [], chosen, valRecords,
+    config, plan, rows: study.results(), status, note, workers, threadsPerTrial, startedAt, trialSeconds, rungs: study.pruner?.records() ?? [], chosen, valRecords, secondsBefore,
   });
 
   storage.openLogs(study.paths, study.pruner !== null, resumed);

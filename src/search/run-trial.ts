@@ -28,8 +28,8 @@ export interface RunTrialOptions {
   backend?: KernelBackend;
   /** Stops the training after the current step (the trial then reports 'interrupted'). */
   signal?: AbortSignal;
-  /** Called after every update step with the steps done and the run's total (e.g. to poll a stop flag). */
-  onStep?: (stepsDone: number, totalSteps: number) => void;
+  /** Called after every update step with the steps done, the run's total and the latest validation accuracy (e.g. to poll a stop flag). */
+  onStep?: (stepsDone: number, totalSteps: number, valAccuracy?: number) => void;
   /** The pruner's decision at each of the task's rungs (without it the trial runs to its end). */
   onRung?: (step: number, valAccuracy: number) => Promise<RungDecision> | RungDecision;
 }
