@@ -362,7 +362,7 @@ async function main(): Promise<void> {
   await auto.backend.dispose();
   const defaultName = auto.backend.name;
   const blasSkip = auto.skipped.find((s) => s.name === 'blas');
-  log(`default backend (auto): ${defaultName} (${auto.backend.threads + 1} thread(s))${blasSkip ? `; ${blasSkip.reason}` : ''}`);
+  log(`default backend (auto): ${defaultName} (${auto.backend.threads} thread(s))${blasSkip ? `; ${blasSkip.reason}` : ''}`);
 
   const slow = Math.max(1, Math.round(500 / m)); // steps of the slow backends (seconds each at wide layers)
   let sgemm: ({ threads: number } & Record<string, number>) | null = null;
@@ -486,7 +486,7 @@ async function main(): Promise<void> {
   const rows = candidates.filter((c) => !isPipeline(c)).map((c) => ({
     backend: c.label,
     runs: c.backend.name,
-    threads: c.backend.threads + 1,
+    threads: c.backend.threads,
     steps: c.steps,
     rounds: c.rates.length,
     samplesPerSec: best(c.rates),
@@ -494,7 +494,7 @@ async function main(): Promise<void> {
     msPerStep: (n / best(c.rates)) * 1000,
     vsNumpyF32: f32 ? best(c.rates) / f32 : undefined,
     vsNumpyF64: f64 ? best(c.rates) / f64 : undefined,
-    default: c.backend.name === defaultName && c.backend.threads + 1 === auto.backend.threads + 1,
+    default: c.backend.name === defaultName && c.backend.threads === auto.backend.threads,
     ...(c.productRates.length ? {
       msProducts: (n / best(c.productRates)) * 1000,
       // step time / its products' time, round by round (each measured right after the other), then the median
@@ -509,7 +509,7 @@ async function main(): Promise<void> {
     const bare = bareOf(pipe);
     return {
       backend: pipe.backend.name,
-      threads: pipe.backend.threads + 1,
+      threads: pipe.backend.threads,
       samplesPerSec: best(pipe.rates),
       median: median(pipe.rates),
       vsNumpyF32: f32 ? best(pipe.rates) / f32 : undefined,

@@ -57,7 +57,7 @@ export interface KernelBackend {
   /** What actually runs, e.g. "wasm-simd", "blas-openblas", "gpujs-webasm", "reference-f64". */
   readonly name: string;
   readonly dtype: 'float32' | 'float64';
-  /** Worker threads the backend uses besides the calling thread (0 = single-threaded). */
+  /** Threads the backend computes on in all, the calling thread included (1 = single-threaded). */
   readonly threads: number;
 
   /**

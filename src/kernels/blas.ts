@@ -76,7 +76,7 @@ export class BlasBackend implements KernelBackend {
   ) {
     Object.assign(this, delegateOps(host, HOST_OPS));
     this.name = `blas-${library.flavour}`;
-    this.threads = threads - 1; // as asked: a library without a thread-count call (Accelerate) decides itself
+    this.threads = threads; // as asked: a library without a thread-count call (Accelerate) decides itself
   }
 
   /** How the large products use the threads: split with the helper thread, or the library's own threads. */
