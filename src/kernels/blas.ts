@@ -13,11 +13,12 @@
  *   is paused around the threaded products. The wasm-simd part has no workers; search workers × threads ≤ cores
  *   (search/plan.ts).
  */
-import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState, type RowTransforms } from './backend.js';
 import { createRequire } from 'node:module';
 import { CBLAS, findBlas, SGEMM_DECL, type BlasLibrary } from './blas-library.js';
 import type { NormaliseExports } from './gather-protocol.js';
 import { GatherWorker, type GatherArea } from './gather-worker.js';
+import { IMAGE_BYTES, transformRows } from './image-transform.js';
 import { WasmSimdBackend, wasmModule } from './wasm-simd.js';
 
 export interface BlasOptions {
@@ -40,6 +41,9 @@ const THREADED_FLOPS = 1e6;
 /** Rows a gather ahead can take (larger batches gather on the calling thread). */
 const AHEAD_MAX_ROWS = 4096;
 
+/** 0, 1, …, count − 1. */
+const inOrder = (count: number) => Int32Array.from({ length: count }, (_, i) => i);
+
 /** a[i] === b[i] for i < a.length (b may be longer). */
 function sameValues(a: Float32Array, b: Float32Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -54,6 +58,7 @@ export class BlasBackend implements KernelBackend {
   private views = new WeakSet<object>(); // the Matrix.data arrays handed out since releaseAll
   private area: (GatherArea & { rows: number; d: number; mean: number; invStd: number }) | null = null;
   private normValid = false; // the area's scale and shift were made from the mean and invStd stored beside them
+  private images: Uint8Array | null = null; // augmented rows made on this thread
 
   private constructor(
     readonly library: BlasLibrary,
@@ -135,17 +140,20 @@ export class BlasBackend implements KernelBackend {
     }
   }
 
-  gatherNormalizedAhead(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): () => void {
+  gatherNormalizedAhead(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix,
+    transforms?: RowTransforms): () => void {
     const d = out.cols, y = this.data(out, 'gatherNormalized out');
     const h = this.helper;
     if (!h || !h.accepts(records, count) || count > out.rows || mean.length < d || invStd.length < d || count === 0) {
-      this.host.gatherNormalized(records, rows, count, mean, invStd, out); // the checks and their messages live there
+      if (!transforms) this.host.gatherNormalized(records, rows, count, mean, invStd, out); // the checks and their messages live there
+      else this.host.gatherNormalized(this.transformInline(records, rows, count, transforms), inOrder(count), count, mean, invStd, out);
       return () => {};
     }
     if (!this.area || this.area.rows < count || this.area.d !== d) {
       const vec = Math.ceil(d / 16) * 16; // floats, 64-byte multiples
-      const base = this.host.matrix(1, 4 * vec + Math.ceil((count * d) / 4)).data.byteOffset;
-      this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, staging: base + 4 * vec * 4, rows: count, d };
+      const fill = Math.ceil(d / 64) * 16; // floats holding d bytes
+      const base = this.host.matrix(1, 4 * vec + fill + Math.ceil((count * d) / 4)).data.byteOffset;
+      this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, fill: base + 4 * vec * 4, staging: base + (4 * vec + fill) * 4, rows: count, d };
       this.normValid = false;
     }
     const a = this.area;
@@ -158,8 +166,18 @@ export class BlasBackend implements KernelBackend {
       this.ex!.normalisers(a.mean, a.invStd, a.norm, a.norm + d * 4, d);
       this.normValid = true;
     }
-    h.start(records, rows, count, d, y.byteOffset, a);
+    if (transforms) new Uint8Array(buf, a.fill, d).set(transforms.fill.subarray(0, d));
+    h.start(records, rows, count, d, y.byteOffset, a, transforms?.codes);
     return () => h.join();
+  }
+
+  /** The transformed images of an augmented gather that the helper cannot take, made here. */
+  private transformInline(records: Uint8Array, rows: ArrayLike<number>, count: number, t: RowTransforms): Uint8Array {
+    const bytes = count * IMAGE_BYTES;
+    if (!this.images || this.images.length < bytes) this.images = new Uint8Array(bytes);
+    const images = this.images.subarray(0, bytes);
+    transformRows(records, rows, 0, 0, count, t.codes, 0, t.fill, images);
+    return images;
   }
 
   /** Chunks of batches gathered ahead: all, and those the calling thread gathered itself at the wait. */

@@ -97,7 +97,7 @@ for (;;) {
     }
     try {
       const n = ctrl[SLOT.COUNT] * ctrl[SLOT.D];
-      runChunk(ctrl, ex, bufferReaching(Math.max(ctrl[SLOT.STAGING] + n, ctrl[SLOT.OUT] + 4 * n)), src!, chunk);
+      runChunk(ctrl, ex, bufferReaching(Math.max(ctrl[SLOT.STAGING] + n, ctrl[SLOT.OUT] + 4 * n, ctrl[SLOT.FILL] + ctrl[SLOT.D])), src!, chunk);
     } catch {
       Atomics.store(ctrl, SLOT.FAIL, 1);
     }
