@@ -34,7 +34,15 @@ export interface BlasOptions {
    * library's thread count can be set). Off: the library's own two threads, the helper paused around products.
    */
   splitProducts?: boolean;
+  /**
+   * With split products: microseconds the idle helper watches for the next product's half before it sleeps
+   * (default 100: the products of a step come closer than that, and waking a sleeping thread costs tens of µs on a
+   * virtual machine). 0 sleeps at once. Where the library runs its own threads the helper never spins.
+   */
+  helperSpinMicros?: number;
 }
+
+const HELPER_SPIN_MICROS = 100;
 
 /** Products smaller than this (2·n·m·k flops) run single-threaded in the BLAS: the gather helper need not pause. */
 const THREADED_FLOPS = 1e6;
@@ -90,7 +98,8 @@ export class BlasBackend implements KernelBackend {
     const module = await wasmModule();
     const ex = new WebAssembly.Instance(module, { env: { memory: host.sharedMemory } }).exports as unknown as NormaliseExports;
     const blas = split ? { koffi: createRequire(import.meta.url).resolve('koffi'), path: library.path, decl: SGEMM_DECL } : null;
-    return new BlasBackend(library, host, threads, split ? 1 : threads, GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS, blas), ex);
+    return new BlasBackend(library, host, threads, split ? 1 : threads, await GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS, blas,
+      split ? opts.helperSpinMicros ?? HELPER_SPIN_MICROS : 0), ex);
   }
 
   matrix(rows: number, cols: number): HostMatrix {

@@ -58,7 +58,12 @@ export interface GatherWorkerData {
   port: MessagePort;
   /** The BLAS for products' halves; null: gathers only. */
   blas: HelperBlas | null;
+  /** Microseconds the idle worker watches WAKE before it sleeps on it (a job that comes sooner needs no futex wake). */
+  spinMicros: number;
 }
+
+/** The one message the worker posts: it has loaded (the kernels, and the BLAS where it was given one) and waits for jobs. */
+export const GATHER_READY = 'ready';
 
 /** A record set, sent once: gathers name it by `id` (SLOT.RECORDS). */
 export interface RecordsMessage {

@@ -67,14 +67,17 @@ export class GatherWorker {
   /**
    * `ex`: the kernels module instantiated over `memory` on the calling thread. `blas`: the BLAS for products' halves
    * (gemmAsync): the koffi module's file, the library's path and cblas_sgemm's declaration; without it, gathers only.
+   * `spinMicros`: how long the idle thread watches for the next job before it sleeps. Resolves once the thread has
+   * loaded (so that its start-up is not paid by the first products of a run), or has failed to (the helper is then
+   * disposed, with its `failure`: the backend works without it).
    */
-  static create(module: WebAssembly.Module, memory: WebAssembly.Memory, ex: NormaliseExports, maxRows: number, blas: HelperBlas | null = null): GatherWorker {
+  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, ex: NormaliseExports, maxRows: number, blas: HelperBlas | null = null,
+    spinMicros = 0): Promise<GatherWorker> {
     if (Math.ceil(maxRows / ROWS_PER_CHUNK) > 0x8000) throw new RangeError(`gather worker: at most ${0x8000 * ROWS_PER_CHUNK} rows`);
     const ctrl = new SharedArrayBuffer((SLOT.ROWS + 2 * maxRows) * 4); // the rows, then their transforms
     const { port1, port2 } = new MessageChannel();
-    const workerData: GatherWorkerData = { module, memory, ctrl, port: port2, blas };
+    const workerData: GatherWorkerData = { module, memory, ctrl, port: port2, blas, spinMicros };
     const worker = new Worker(workerFile('gather-thread'), { workerData, transferList: [port2] });
-    worker.unref();
     port1.unref();
     const w = new GatherWorker(memory, ex, worker, port1, ctrl, maxRows, blas !== null);
     worker.on('error', (e) => {
@@ -82,6 +85,12 @@ export class GatherWorker {
       w.failure = e.message;
     });
     worker.on('exit', () => { w.exited = true; }); // no more products' halves (a gather still ends by its own checks)
+    await new Promise<void>((resolve) => {
+      worker.once('message', () => resolve());
+      worker.once('error', () => resolve());
+      worker.once('exit', () => resolve());
+    });
+    worker.unref(); // referenced until then: the process waits for it to load
     return w;
   }
 
