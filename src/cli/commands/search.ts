@@ -5,6 +5,7 @@
  * Exit code: 0 completed, 130 interrupted (continue with --resume), 1 when no trial completed.
  */
 import type { SearchConfig } from '../../config/schema.js';
+import type { TrialParams } from '../../config/search-schema.js';
 import { SearchProgress } from '../../search/progress.js';
 import { searchIntoFolder } from '../../experiment/search-run.js';
 import type { SearchSummary } from '../../formats/search-summary.js';
@@ -32,7 +33,7 @@ export async function searchCommand(config: SearchConfig, opts: SearchCommandOpt
 function closingLines(config: SearchConfig, summary: SearchSummary, outDir: string): string[] {
   const lines: string[] = [];
   const { counts } = summary;
-  const label = (p: Record<string, number | string | boolean>) => paramsLabel(summary.space, p);
+  const label = (p: TrialParams) => paramsLabel(summary.space, p);
   const resumeHint = summary.status === 'interrupted' ? `; continue with --out ${outDir} --resume` : '';
   lines.push(`cifar-mlp: search ${summary.status}: ${counts.completed} completed, ${counts.pruned} pruned, ${counts.diverged} diverged, ${counts.failed} failed, ${counts.pending} not run, ` +
     `in ${summary.seconds.toFixed(1)}s` + (summary.note ? ` (${summary.note})` : ''));
