@@ -261,7 +261,7 @@ describe('cifar-mlp search over two fields with pruning, then plot and evaluate 
     const out = join(root, 'cli-bad');
     const r = await cli(['search', cfg, '--data', dataDir, '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`cifar-mlp: ${cfg}: space.params.base.model.hiden: not a field of the training config (base.model has hidden) (got "base.model.hiden")`);
+    expect(r.stderr.trim()).toBe(`cifar-mlp: ${cfg}: space.params.base.model.hiden: not a field of the training config (base.model has hidden, layers, batchNorm, init, bnMomentum) (got "base.model.hiden")`);
     expect(existsSync(out)).toBe(false);
   });
 });

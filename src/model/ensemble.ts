@@ -12,7 +12,7 @@ import type { Normalization } from '../data/normalization.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
 import { ChunkedInput } from './chunked-input.js';
 import type { SplitMetrics } from './split-metrics.js';
-import { Network, PARAM_NAMES, type NetworkShape, type ParamValues, type ProbabilityModel } from './network.js';
+import { Network, type NetworkShape, type ParamValues, type ProbabilityModel } from './network.js';
 
 export type EnsembleAverage = 'softmax' | 'weights';
 
@@ -26,7 +26,7 @@ export interface Member {
 /** The parameter-wise mean of the members' weights. */
 export function meanWeights(members: readonly Pick<Member, 'params'>[]): ParamValues {
   const out = {} as ParamValues;
-  for (const p of PARAM_NAMES) {
+  for (const p of Object.keys(members[0].params)) {
     const sum = new Float64Array(members[0].params[p].length);
     for (const m of members) {
       const v = m.params[p];
