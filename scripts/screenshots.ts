@@ -5,11 +5,16 @@
  *   docs/images/search-report.png  report.html of `cifar-mlp search config/search-coarse.yaml`, in headless Chromium
  *   docs/images/progress-80.png    that run in an 80-column terminal (util-linux `script` gives it one): the start
  *   docs/images/progress-80.txt    line, the progress line as drawn mid-run, the closing line (text and picture)
+ *   docs/images/dashboard-search.png  `cifar-mlp dashboard --queue` over `config/search-asha.yaml` running on two queue
+ *                                  workers (redis-server from the system): trial table, workers panel, rung view
  *
  * Chromium: as the tests find it (test/helpers/browser.ts: the npm @sparticuz/chromium, else a system one).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Browser } from 'playwright-core';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -104,7 +109,62 @@ try {
   await page.locator('pre').screenshot({ path: join(outDir, 'progress-80.png') });
   await page.close();
   process.stderr.write(`screenshots: ${join(values.out!, 'progress-80.png')} and progress-80.txt\n`);
+  await dashboardShot(browser);
 } finally {
   await browser.close();
 }
 process.stderr.write(`screenshots: the runs are in ${work}\n${readFileSync(join(outDir, 'progress-80.txt'), 'utf8')}`);
+
+/** A free loopback port. */
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer().on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** The dashboard over a queue search while it runs: its trial table, workers panel and rung view. */
+async function dashboardShot(b: Browser): Promise<void> {
+  if (spawnSync('sh', ['-c', 'command -v redis-server']).status !== 0) {
+    process.stderr.write('screenshots: no redis-server: dashboard-search.png not taken (apt-get install redis-server)\n');
+    return;
+  }
+  const children: ChildProcess[] = [];
+  const start = (args: string[], bin = process.execPath) => {
+    const child = spawn(bin, args, { cwd: work, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    return child;
+  };
+  try {
+    const port = await freePort();
+    start(['--port', String(port), '--save', '', '--appendonly', 'no'], 'redis-server');
+    const url = `redis://127.0.0.1:${port}`;
+    await sleep(500);
+    const dataDir = join(work, 'data', 'cifar-10-batches-bin');
+    for (const name of ['worker-1', 'worker-2']) start([cli, 'worker', '--queue', url, '--data', dataDir, '--name', name]);
+    const dashboard = start([cli, 'dashboard', 'runs', '--port', '0', '--queue', url]);
+    const address = await new Promise<string>((resolveUrl) => dashboard.stdout!.once('data', (d: Buffer) => resolveUrl(d.toString().trim())));
+    const out = join(work, 'runs', 'search-asha-live');
+    start([cli, 'search', 'config/search-asha.yaml', '--queue', url, '--out', out]);
+    // Until the first rung has decided for several trials (pruned ones among them) and both workers are busy.
+    const deadline = Date.now() + 15 * 60_000;
+    const decisions = () => (existsSync(join(out, 'rungs.csv')) ? readFileSync(join(out, 'rungs.csv'), 'utf8').trim().split('\n').length - 1 : 0);
+    while (decisions() < 6) {
+      if (Date.now() > deadline) throw new Error('search-asha on the queue: no rung decisions after 15 min');
+      await sleep(1000);
+    }
+    const page = await b.newPage({ viewport: { width: 1300, height: 900 }, deviceScaleFactor: 1, locale: 'en-US' });
+    await page.goto(`${address}#/search/search-asha-live`);
+    await page.waitForSelector('tr[data-worker]', { timeout: 60_000 });
+    await sleep(1500);
+    const optimisation = await page.locator('h3', { hasText: 'Optimisation' }).boundingBox();
+    await page.screenshot({ path: join(outDir, 'dashboard-search.png'), fullPage: true, clip: { x: 0, y: 0, width: 1300, height: Math.ceil(optimisation?.y ?? 1400) - 12 } });
+    await page.close();
+    process.stderr.write(`screenshots: ${join(values.out!, 'dashboard-search.png')}\n`);
+  } finally {
+    for (const c of children.reverse()) c.kill('SIGKILL');
+  }
+}

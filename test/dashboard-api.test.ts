@@ -77,6 +77,7 @@ beforeAll(async () => {
   await writeSearchFolder(join(root, 'asha'), { name: 'asha', trials: 6, finished: 3 });
   mkdirSync(join(root, 'empty'));
   dash = await startDashboard({ dirs: [root], host: '127.0.0.1', port: 0 });
+  await dash.loaded;
 });
 
 afterAll(async () => {

@@ -57,6 +57,8 @@ interface RunState {
   search: string | null;
   trial: number | null;
   tail: MetricsTail;
+  /** Whether metrics.csv has been read once (the rows of later reads are events). */
+  rowsRead: boolean;
   points: MetricsPoint[];
   best: number | null;
   summary: StoredRunSummary | null;
@@ -69,6 +71,10 @@ interface SearchState {
   plan: SearchPlan | null;
   rows: Map<number, TrialRow>;
   rungs: RungRecord[];
+  /** The highest rung each trial reached. */
+  maxRung: Map<number, number>;
+  /** Rows of trials.csv read so far (the file is appended to: later reads take only the rows past these). */
+  rowCount: number;
   summary: SearchSummary | null;
   trials: Map<number, TrialState>;
   queueId: string | null;
@@ -104,12 +110,16 @@ export class Catalog {
     for (const l of this.listeners) l(e);
   }
 
-  /** Finds every run and search under the roots and reads them. */
-  async scan(): Promise<void> {
+  /**
+   * Finds the runs and searches under the roots not known yet and reads them; with `deferRows`, a run's metrics.csv
+   * is left for readPending (its row shows its summary until then).
+   */
+  async scan(deferRows = false): Promise<void> {
     for (const root of this.roots) {
       const walk = async (dir: string, depth: number): Promise<void> => {
         const kind = folderKind(dir);
-        if (kind) await this.refresh(dir, root);
+        const name = folderName(root, dir);
+        if (kind && !this.runs.has(name) && !this.searches.has(name)) await this.refresh(dir, root, deferRows);
         if (kind === 'search' || depth >= MAX_DEPTH) return; // a search's trials are read through the search
         let entries: Dirent[];
         try {
@@ -141,7 +151,7 @@ export class Catalog {
    * Reads again what changed in folder `abs` (a file in it was written): a run's new metrics rows and summary, a
    * search's trials, rungs and summary, a trial's progress. A folder of neither kind is ignored.
    */
-  async refresh(abs: string, root = this.rootOf(abs)): Promise<void> {
+  async refresh(abs: string, root = this.rootOf(abs), deferRows = false): Promise<void> {
     if (!root) return;
     const kind = folderKind(abs);
     const name = folderName(root, abs);
@@ -155,7 +165,17 @@ export class Catalog {
       if (trial !== null) this.updateTrials(search, [trial]);
       return;
     }
-    await this.refreshRun(name, abs, null, null);
+    await this.refreshRun(name, abs, null, null, !deferRows);
+  }
+
+  /** Reads what scan(true) left: every run's metrics.csv, every search again; one folder at a time, yielding between. */
+  async readPending(): Promise<void> {
+    for (const r of [...this.runs.values()]) {
+      if (r.rowsRead) continue;
+      await this.refreshRun(r.name, r.abs, r.search, r.trial);
+      await new Promise((done) => setImmediate(done));
+    }
+    for (const s of [...this.searches.values()]) await this.refreshSearch(s.name, s.abs);
   }
 
   /** Whether `abs` is the folder of a trial with a result that is not being shown (nothing there changes any more). */
@@ -171,18 +191,22 @@ export class Catalog {
     return Number.isInteger(n) && n >= 1 && (!search.plan || trialId(n, search.plan.total) === id) ? n : null;
   }
 
-  private async refreshRun(name: string, abs: string, search: string | null, trial: number | null): Promise<RunState> {
+  private async refreshRun(name: string, abs: string, search: string | null, trial: number | null, readRows = true): Promise<RunState> {
     let state = this.runs.get(name);
     const isNew = !state;
     if (!state) {
-      state = { name, abs, search, trial, tail: new MetricsTail(join(abs, METRICS_FILE)), points: [], best: null, summary: null, row: emptyRow(name, 'run', basename(abs)) };
+      state = { name, abs, search, trial, tail: new MetricsTail(join(abs, METRICS_FILE)), rowsRead: false, points: [], best: null, summary: null, row: emptyRow(name, 'run', basename(abs)) };
       this.runs.set(name, state);
     }
     let fresh: MetricsRow[] = [];
-    try {
-      fresh = await state.tail.read();
-    } catch {
-      /* not a regular file, too large: no rows */
+    const firstRead = readRows && !state.rowsRead;
+    if (readRows) {
+      try {
+        fresh = await state.tail.read();
+      } catch {
+        /* not a regular file, too large: no rows */
+      }
+      state.rowsRead = true;
     }
     for (const r of fresh) {
       const point = pointOf(r);
@@ -193,14 +217,14 @@ export class Catalog {
       }
       state.points.push(point);
       if (r.val_acc !== null && (state.best === null || r.val_acc > state.best)) state.best = r.val_acc;
-      if (!isNew) this.emit({ type: 'metrics', folder: name, step: r.step, point, search, trial });
+      if (!firstRead) this.emit({ type: 'metrics', folder: name, step: r.step, point, search, trial });
     }
     state.summary = safeRead(() => readRunSummary(abs));
     const before = state.row;
     state.row = this.runRow(state);
     if (search) return state;
     if (isNew) this.emit({ type: 'run', folder: name, step: state.row.step, row: state.row });
-    else if (before.status !== state.row.status || before.finalVal !== state.row.finalVal) this.emit({ type: 'status', folder: name, step: state.row.step, status: state.row.status, row: state.row });
+    else if (before.status !== state.row.status || before.finalVal !== state.row.finalVal || (firstRead && (before.step !== state.row.step || before.bestVal !== state.row.bestVal))) this.emit({ type: 'status', folder: name, step: state.row.step, status: state.row.status, row: state.row });
     return state;
   }
 
@@ -227,22 +251,43 @@ export class Catalog {
     let state = this.searches.get(name);
     const isNew = !state;
     if (!state) {
-      state = { name, abs, plan: null, rows: new Map(), rungs: [], summary: null, trials: new Map(), queueId: null, workers: null, row: emptyRow(name, 'search', basename(abs)) };
+      state = { name, abs, plan: null, rows: new Map(), rungs: [], maxRung: new Map(), rowCount: 0, summary: null, trials: new Map(), queueId: null, workers: null, row: emptyRow(name, 'search', basename(abs)) };
       this.searches.set(name, state);
     }
+    const planned = state.plan?.trials.length;
     state.plan = safeRead(() => readSearchPlan(abs)) ?? state.plan;
     state.summary = safeRead(() => readSearchSummary(abs)) ?? state.summary;
     state.queueId = readQueueFile(abs) ?? null;
+    let all = isNew || planned !== state.plan?.trials.length;
+    const changed = new Set<number>();
     const space = state.plan?.space ?? state.summary?.space;
     if (space) {
       const read = await readTrialsCsv(join(abs, TRIALS_CSV), space, false).catch(() => null);
-      if (read) for (const r of read.rows) state.rows.set(r.trial, r);
+      if (read && read.rows.length < state.rowCount) {
+        state.rows.clear(); // the file was replaced: read it all again
+        state.rowCount = 0;
+        all = true;
+      }
+      for (const r of read?.rows.slice(state.rowCount) ?? []) {
+        state.rows.set(r.trial, r);
+        changed.add(r.trial);
+      }
+      state.rowCount = read?.rows.length ?? state.rowCount;
     }
     const rungs = await readRungsCsv(join(abs, RUNGS_CSV), false).catch(() => null);
+    if (rungs && rungs.records.length < state.rungs.length) {
+      state.rungs = [];
+      state.maxRung.clear();
+      all = true;
+    }
     const newRungs = rungs ? rungs.records.slice(state.rungs.length) : [];
     if (rungs) state.rungs = rungs.records;
+    for (const r of newRungs) {
+      state.maxRung.set(r.trial, Math.max(r.rung, state.maxRung.get(r.trial) ?? -Infinity));
+      changed.add(r.trial);
+    }
     if (isNew) await this.readRunningTrials(state);
-    this.updateTrials(state, null, isNew);
+    this.updateTrials(state, all ? null : [...changed], isNew);
     if (!isNew) for (const r of newRungs) this.emit({ type: 'rung', folder: name, step: r.step, rung: rungRow(r) });
     const before = state.row;
     state.row = this.searchRow(state);
@@ -267,8 +312,7 @@ export class Catalog {
     const total = s.plan?.total ?? s.summary?.trials ?? trial;
     const id = trialId(trial, total);
     const row = s.rows.get(trial);
-    const decisions = s.rungs.filter((r) => r.trial === trial);
-    const rung = decisions.length ? Math.max(...decisions.map((r) => r.rung)) : null;
+    const rung = s.maxRung.get(trial) ?? null;
     const worker = s.workers?.find((w) => w.trial === trial) ?? null;
     const base = { trial, id, params, rung, worker: worker?.worker ?? null };
     if (row) return { ...base, status: row.status, step: row.steps, totalSteps: row.total_steps, valAcc: row.val_acc, seconds: row.seconds };

@@ -5,7 +5,7 @@
  */
 import type { DashboardEvent, RungDecisionRow, SearchDetail, TrialState, WorkerState } from '../api-types.js';
 import { canvasFigure, drawParallel, drawScatter, type CanvasFrame } from './charts.js';
-import { clear, duration, h, int, num, pct } from './dom.js';
+import { clear, coalesced, duration, h, int, num, pct } from './dom.js';
 import { progressText, statusBadge } from './runs-view.js';
 import type { DataSource } from './source.js';
 import { VirtualTable, type Column } from './table.js';
@@ -80,14 +80,14 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
     return c;
   };
 
-  const paintHeader = () => {
+  const paintHeader = coalesced(() => {
     const c = counts();
     clear(parts.counts);
     for (const s of STATUSES) parts.counts.append(h('span', { class: 'chip', attrs: { 'data-count': s } }, statusBadge(s), ` ${c[s]}`));
     clear(parts.chosen);
     if (d?.chosen) parts.chosen.append(`chosen trial ${d.chosen.trial}: val ${pct(d.chosen.valAcc)}, test ${pct(d.chosen.testAcc)}`);
     else parts.chosen.append(`best val so far ${pct(d?.row.bestVal)}`);
-  };
+  });
 
   const paintWorkers = (workers: WorkerState[] | null) => {
     clear(parts.workers);
