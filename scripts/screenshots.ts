@@ -1,5 +1,6 @@
 /**
- * The README's pictures, from real runs: `npm run screenshots -- --data DIR` (DIR: the CIFAR-10 binary folder).
+ * The README's pictures, from real runs: `npm run screenshots -- --data DIR` (DIR: the CIFAR-10 binary folder);
+ * `-- --only dashboard` takes the dashboard's alone.
  *
  *   docs/images/run-report.png     report.html of `cifar-mlp run config/cycle1.yaml`, in headless Chromium
  *   docs/images/search-report.png  report.html of `cifar-mlp search config/search-coarse.yaml`, in headless Chromium
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     data: { type: 'string' },
     out: { type: 'string', default: 'docs/images' },
     columns: { type: 'string', default: '80' },
+    only: { type: 'string' },
   },
 });
 const cli = resolve('dist/cli.js');
@@ -74,7 +76,8 @@ function terminalHtml(lines: string[]): string {
 
 const run = join(work, 'runs', 'cycle1');
 const search = join(work, 'runs', 'search-coarse');
-const shown = runInTerminal();
+const everything = values.only !== 'dashboard';
+const shown = everything ? runInTerminal() : { start: '', frame: '', closing: '' };
 const terminal = [
   '$ npx cifar-mlp run config/cycle1.yaml',
   ...wrap(shown.start, columns),
@@ -82,24 +85,34 @@ const terminal = [
   `  … the line above is redrawn in place until the run ends, then:`,
   ...wrap(shown.closing, columns),
 ];
-writeFileSync(join(outDir, 'progress-80.txt'), `${terminal.join('\n')}\n`);
-execFileSync(process.execPath, [cli, 'search', 'config/search-coarse.yaml'], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
+if (everything) {
+  writeFileSync(join(outDir, 'progress-80.txt'), `${terminal.join('\n')}\n`);
+  execFileSync(process.execPath, [cli, 'search', 'config/search-coarse.yaml'], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] });
+}
 
 const launched = await launchChromium();
 if (!('browser' in launched)) throw new Error(launched.missing);
 const { browser } = launched;
+// A report page down to its plots (the resolved config below them is left out).
+const shoot = async (url: string, file: string, viewport: { width: number; height: number }) => {
+  const page = await browser.newPage({ viewport, deviceScaleFactor: 1 });
+  await page.goto(url);
+  await page.waitForLoadState('load');
+  const config = await page.locator('h2', { hasText: 'Resolved configuration' }).boundingBox();
+  if (!config) throw new Error(`${url}: no "Resolved configuration" section`);
+  await page.screenshot({ path: join(outDir, file), fullPage: true, clip: { x: 0, y: 0, width: viewport.width, height: Math.ceil(config.y) } });
+  await page.close();
+  process.stderr.write(`screenshots: ${join(values.out!, file)}\n`);
+};
 try {
-  // A report page down to its plots (the resolved config below them is left out).
-  const shoot = async (url: string, file: string, viewport: { width: number; height: number }) => {
-    const page = await browser.newPage({ viewport, deviceScaleFactor: 1 });
-    await page.goto(url);
-    await page.waitForLoadState('load');
-    const config = await page.locator('h2', { hasText: 'Resolved configuration' }).boundingBox();
-    if (!config) throw new Error(`${url}: no "Resolved configuration" section`);
-    await page.screenshot({ path: join(outDir, file), fullPage: true, clip: { x: 0, y: 0, width: viewport.width, height: Math.ceil(config.y) } });
-    await page.close();
-    process.stderr.write(`screenshots: ${join(values.out!, file)}\n`);
-  };
+  if (everything) await shootReports();
+  await dashboardShot(browser);
+} finally {
+  await browser.close();
+}
+if (everything) process.stderr.write(`screenshots: the runs are in ${work}\n${readFileSync(join(outDir, 'progress-80.txt'), 'utf8')}`);
+
+async function shootReports(): Promise<void> {
   await shoot(pathToFileURL(join(run, 'report.html')).href, 'run-report.png', { width: 1100, height: 900 });
   await shoot(pathToFileURL(join(search, 'report.html')).href, 'search-report.png', { width: 1100, height: 900 });
   const termFile = join(work, 'terminal.html');
@@ -109,11 +122,7 @@ try {
   await page.locator('pre').screenshot({ path: join(outDir, 'progress-80.png') });
   await page.close();
   process.stderr.write(`screenshots: ${join(values.out!, 'progress-80.png')} and progress-80.txt\n`);
-  await dashboardShot(browser);
-} finally {
-  await browser.close();
 }
-process.stderr.write(`screenshots: the runs are in ${work}\n${readFileSync(join(outDir, 'progress-80.txt'), 'utf8')}`);
 
 /** A free loopback port. */
 function freePort(): Promise<number> {
@@ -145,8 +154,12 @@ async function dashboardShot(b: Browser): Promise<void> {
     await sleep(500);
     const dataDir = join(work, 'data', 'cifar-10-batches-bin');
     for (const name of ['worker-1', 'worker-2']) start([cli, 'worker', '--queue', url, '--data', dataDir, '--name', name]);
+    mkdirSync(join(work, 'runs'), { recursive: true });
     const dashboard = start([cli, 'dashboard', 'runs', '--port', '0', '--queue', url]);
-    const address = await new Promise<string>((resolveUrl) => dashboard.stdout!.once('data', (d: Buffer) => resolveUrl(d.toString().trim())));
+    const address = await new Promise<string>((resolveUrl, reject) => {
+      dashboard.stdout!.once('data', (d: Buffer) => resolveUrl(d.toString().trim()));
+      dashboard.once('exit', (code) => reject(new Error(`cifar-mlp dashboard exited (${code})`)));
+    });
     const out = join(work, 'runs', 'search-asha-live');
     start([cli, 'search', 'config/search-asha.yaml', '--queue', url, '--out', out]);
     // Until the first rung has decided for several trials (pruned ones among them) and both workers are busy.

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardEvent, RunDetail, RunRow, SearchDetail } from '../src/dashboard/api-types.js';
 import { startDashboard, type Dashboard } from '../src/dashboard/dashboard.js';
+import { writeEvaluation } from '../src/formats/evaluation.js';
 import { MetricsLog } from '../src/formats/metrics-csv.js';
 import { writeRunSummary } from '../src/formats/run-summary.js';
 import { TrialsLog } from '../src/formats/trials-csv.js';
@@ -135,6 +136,23 @@ describe('GET /api/events', () => {
       writeRunSummary(dir, runSummary({ name: 'live', status: 'completed', points: 3, totalSteps: 100 }, 20));
       const s = await stream.until((x) => x.type === 'status' && x.folder === 'live');
       expect(s).toMatchObject({ status: 'completed', step: 20 });
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it('pushes the status of a run evaluated meanwhile, and serves its per-class accuracy and confusion matrix', async () => {
+    const stream = events(dash.url);
+    try {
+      const classes = ['cat', 'dog'];
+      writeEvaluation(join(root, 'cycle1'), {
+        model: 'model.json', name: 'cycle1', step: 100, totalSteps: 100, networks: [{ name: 'cycle1', step: 100 }], average: 'softmax', dataDir: 'data', backend: 'wasm-simd', classes,
+        splits: { test: { records: 10, accuracy: 0.7, perClass: { cat: { records: 5, accuracy: 0.8 }, dog: { records: 5, accuracy: 0.6 } }, confusion: [[4, 1], [2, 3]] } },
+      });
+      await stream.until((e) => e.type === 'status' && e.folder === 'cycle1' && e.row.evaluated);
+      const run = await getJson<RunDetail>('api/run?folder=cycle1');
+      expect(run.evaluation?.splits.test.confusion).toEqual([[4, 1], [2, 3]]);
+      expect(run.evaluation?.splits.test.perClass.dog.accuracy).toBe(0.6);
     } finally {
       await stream.close();
     }

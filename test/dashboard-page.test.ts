@@ -48,7 +48,8 @@ afterAll(async () => {
 
 /** A page with its console errors, page errors, dialogs and requests recorded. */
 async function open(url: string, opts: { offline?: boolean } = {}): Promise<{ page: Page; problems: string[]; requests: string[]; close: () => Promise<void> }> {
-  const context = await browser!.newContext({ viewport: { width: 1300, height: 900 }, locale: 'en-US', offline: opts.offline });
+  // No locale: the browser's own (here often "en-US@posix", which uPlot alone cannot format with).
+  const context = await browser!.newContext({ viewport: { width: 1300, height: 900 }, offline: opts.offline });
   const page = await context.newPage();
   const problems: string[] = [];
   const requests: string[] = [];

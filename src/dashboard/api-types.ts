@@ -24,6 +24,8 @@ export interface RunRow {
   /** Wall time so far or in all, seconds. */
   seconds: number | null;
   startedAt: string | null;
+  /** A run evaluated by `cifar-mlp evaluate` (evaluation.json: per-class accuracy, confusion matrices). */
+  evaluated: boolean;
 }
 
 /** The values of a metrics point, in this order (the columns of metrics.csv). */

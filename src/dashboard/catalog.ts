@@ -7,7 +7,7 @@
  */
 import { readdirSync, type Dirent } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { readEvaluation } from '../formats/evaluation.js';
+import { hasEvaluation, readEvaluation } from '../formats/evaluation.js';
 import { folderKind } from '../formats/folder-kind.js';
 import { METRICS_FILE, MetricsTail, type MetricsRow } from '../formats/metrics-csv.js';
 import { readQueueFile } from '../formats/queue-file.js';
@@ -83,7 +83,7 @@ interface SearchState {
 }
 
 const emptyRow = (folder: string, kind: RunRow['kind'], name: string): RunRow => ({
-  folder, kind, name, status: 'unknown', backend: null, step: null, totalSteps: null, bestVal: null, finalVal: null, testAcc: null, seconds: null, startedAt: null,
+  folder, kind, name, status: 'unknown', backend: null, step: null, totalSteps: null, bestVal: null, finalVal: null, testAcc: null, seconds: null, startedAt: null, evaluated: false,
 });
 
 export interface CatalogOptions {
@@ -224,7 +224,7 @@ export class Catalog {
     state.row = this.runRow(state);
     if (search) return state;
     if (isNew) this.emit({ type: 'run', folder: name, step: state.row.step, row: state.row });
-    else if (before.status !== state.row.status || before.finalVal !== state.row.finalVal || (firstRead && (before.step !== state.row.step || before.bestVal !== state.row.bestVal))) this.emit({ type: 'status', folder: name, step: state.row.step, status: state.row.status, row: state.row });
+    else if (before.status !== state.row.status || before.finalVal !== state.row.finalVal || before.evaluated !== state.row.evaluated || (firstRead && (before.step !== state.row.step || before.bestVal !== state.row.bestVal))) this.emit({ type: 'status', folder: name, step: state.row.step, status: state.row.status, row: state.row });
     return state;
   }
 
@@ -244,6 +244,7 @@ export class Catalog {
       testAcc: finite(sum?.final?.test?.accuracy),
       seconds: sum?.status && sum.status !== 'running' ? finite(sum.seconds) : finite(last?.[ELAPSED]) ?? finite(sum?.seconds),
       startedAt: sum?.startedAt ?? null,
+      evaluated: hasEvaluation(s.abs),
     };
   }
 
@@ -355,6 +356,7 @@ export class Catalog {
       testAcc: finite(sum?.chosen?.test?.accuracy),
       seconds: finite(sum?.seconds),
       startedAt: sum?.startedAt ?? s.plan?.createdAt ?? null,
+      evaluated: false,
     };
   }
 

@@ -3,6 +3,7 @@
  * #/compare/<folder>,<folder>…), each fed by one event stream; or, in an exported page, the one view whose data is
  * inlined (no network, no router).
  */
+import './locale-guard.js';
 import uplotCss from 'uplot/dist/uPlot.min.css';
 import type { ExportedData } from '../api-types.js';
 import { compareView } from './compare-view.js';
