@@ -82,6 +82,7 @@ export interface WorkerState {
   worker: string;
   trial: number;
   stepsDone: number | null;
+  totalSteps: number | null;
   /** Milliseconds since the last sign of life seen (lock renewal or progress). */
   silentMs: number;
   /** Whether it missed a lock renewal: the trial will be requeued by BullMQ's stall check. */

@@ -322,7 +322,7 @@ export class Catalog {
       const last = run.points.at(-1);
       return { ...base, status: 'running', step: last ? (last[STEP] as number) : null, totalSteps: finite(run.summary?.totalSteps), valAcc: last ? finite(last[VAL_ACC]) : null, seconds: last ? finite(last[ELAPSED]) : null };
     }
-    if (worker) return { ...base, status: 'running', step: worker.stepsDone, totalSteps: null, valAcc: null, seconds: null };
+    if (worker) return { ...base, status: 'running', step: worker.stepsDone, totalSteps: worker.totalSteps, valAcc: null, seconds: null };
     return { ...base, status: 'queued', step: null, totalSteps: null, valAcc: null, seconds: null };
   }
 

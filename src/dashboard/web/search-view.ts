@@ -194,7 +194,7 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
       { key: 'rung', label: 'rung', width: '60px', numeric: true, value: (t) => t.rung },
       ...paramColumns,
       { key: 'worker', label: 'worker', width: '1fr', value: (t) => t.worker },
-      { key: 'seconds', label: 'time', width: '80px', numeric: true, value: (t) => t.seconds, render: (t) => duration(t.seconds) },
+      { key: 'seconds', label: 'time', width: '100px', numeric: true, value: (t) => t.seconds, render: (t) => duration(t.seconds) },
     ], {
       rowKey: (t) => String(t.trial),
       text: (t) => `${t.id} ${t.status} ${t.worker ?? ''}`,
