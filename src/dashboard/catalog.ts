@@ -12,10 +12,10 @@ import { folderKind } from '../formats/folder-kind.js';
 import { METRICS_FILE, MetricsTail, type MetricsRow } from '../formats/metrics-csv.js';
 import { readQueueFile } from '../formats/queue-file.js';
 import { readRunSummary, type StoredRunSummary } from '../formats/run-summary.js';
-import { readRungsCsv, RUNGS_CSV, type RungRecord } from '../formats/rungs-csv.js';
+import { RUNGS_CSV, RungsTail, type RungRecord } from '../formats/rungs-csv.js';
 import { readSearchPlan, TRIALS_DIR, trialId, type SearchPlan } from '../formats/search-plan.js';
 import { readSearchSummary, type SearchSummary } from '../formats/search-summary.js';
-import { readTrialsCsv, TRIALS_CSV, type TrialRow } from '../formats/trials-csv.js';
+import { TRIALS_CSV, TrialsTail, type TrialRow } from '../formats/trials-csv.js';
 import { pointIndex, POINT_COLUMNS, type DashboardEvent, type MetricsPoint, type RunDetail, type RunRow, type RungDecisionRow, type SearchDetail, type TrialState, type WorkerState } from './api-types.js';
 import { folderName, RequestError, resolveFolder, type Root } from './roots.js';
 
@@ -73,8 +73,9 @@ interface SearchState {
   rungs: RungRecord[];
   /** The highest rung each trial reached. */
   maxRung: Map<number, number>;
-  /** Rows of trials.csv read so far (the file is appended to: later reads take only the rows past these). */
-  rowCount: number;
+  /** trials.csv and rungs.csv, read as they grow. */
+  trialsTail: TrialsTail | null;
+  rungsTail: RungsTail;
   summary: SearchSummary | null;
   trials: Map<number, TrialState>;
   queueId: string | null;
@@ -252,7 +253,7 @@ export class Catalog {
     let state = this.searches.get(name);
     const isNew = !state;
     if (!state) {
-      state = { name, abs, plan: null, rows: new Map(), rungs: [], maxRung: new Map(), rowCount: 0, summary: null, trials: new Map(), queueId: null, workers: null, row: emptyRow(name, 'search', basename(abs)) };
+      state = { name, abs, plan: null, rows: new Map(), rungs: [], maxRung: new Map(), trialsTail: null, rungsTail: new RungsTail(join(abs, RUNGS_CSV)), summary: null, trials: new Map(), queueId: null, workers: null, row: emptyRow(name, 'search', basename(abs)) };
       this.searches.set(name, state);
     }
     const planned = state.plan?.trials.length;
@@ -262,28 +263,25 @@ export class Catalog {
     let all = isNew || planned !== state.plan?.trials.length;
     const changed = new Set<number>();
     const space = state.plan?.space ?? state.summary?.space;
-    if (space) {
-      const read = await readTrialsCsv(join(abs, TRIALS_CSV), space, false).catch(() => null);
-      if (read && read.rows.length < state.rowCount) {
-        state.rows.clear(); // the file was replaced: read it all again
-        state.rowCount = 0;
-        all = true;
-      }
-      for (const r of read?.rows.slice(state.rowCount) ?? []) {
-        state.rows.set(r.trial, r);
-        changed.add(r.trial);
-      }
-      state.rowCount = read?.rows.length ?? state.rowCount;
+    if (space && !state.trialsTail) state.trialsTail = new TrialsTail(join(abs, TRIALS_CSV), space);
+    const trials = await state.trialsTail?.read().catch(() => null);
+    if (trials?.restarted) {
+      state.rows.clear(); // the file was replaced: it is read again from its start
+      all = true;
     }
-    const rungs = await readRungsCsv(join(abs, RUNGS_CSV), false).catch(() => null);
-    if (rungs && rungs.records.length < state.rungs.length) {
+    for (const r of trials?.rows ?? []) {
+      state.rows.set(r.trial, r);
+      changed.add(r.trial);
+    }
+    const rungs = await state.rungsTail.read().catch(() => null);
+    if (rungs?.restarted) {
       state.rungs = [];
       state.maxRung.clear();
       all = true;
     }
-    const newRungs = rungs ? rungs.records.slice(state.rungs.length) : [];
-    if (rungs) state.rungs = rungs.records;
+    const newRungs = rungs?.records ?? [];
     for (const r of newRungs) {
+      state.rungs.push(r);
       state.maxRung.set(r.trial, Math.max(r.rung, state.maxRung.get(r.trial) ?? -Infinity));
       changed.add(r.trial);
     }
