@@ -20,7 +20,8 @@ import { MetricsLog } from '../src/formats/metrics-csv.js';
 import { writeRunSummary } from '../src/formats/run-summary.js';
 import { trialId } from '../src/formats/search-plan.js';
 import { launchChromium } from '../test/helpers/browser.js';
-import { runSummary, stepMetrics, writeRunFolder, writeSearchFolder } from '../test/helpers/dashboard-fixtures.js';
+import { TrialsLog } from '../src/formats/trials-csv.js';
+import { FIXTURE_SPACE, runSummary, stepMetrics, trialRow, writeRunFolder, writeSearchFolder } from '../test/helpers/dashboard-fixtures.js';
 
 const { values } = parseArgs({
   options: {
@@ -137,9 +138,20 @@ try {
   await page.click('.vt-head [data-col="trial"]'); // sorted by trial already: now highest first, the running ones in view
   const trialLatency = await appendRows(join(searchDir, 'trials', trialId(running, TRIALS)), 30 + 10, (step) =>
     page.waitForFunction(([key, s]) => (document.querySelector(`.vt-row[data-key="${key}"] [data-col="step"]`)?.textContent ?? '').startsWith(String(s)), [String(running), step], { polling: 'raf', timeout: 10_000 }));
+  // A running trial gets its result: a row appended to trials.csv of 10,000 → the trial shows completed (or pruned).
+  const trialsLog = new TrialsLog(searchDir, Object.keys(FIXTURE_SPACE), true);
+  const doneLatency: number[] = [];
+  for (let t = TRIALS; t > TRIALS - Math.min(RUNNING, 5); t--) {
+    await trialsLog.write(trialRow(t));
+    const t0 = performance.now();
+    await page.waitForFunction((key) => /completed|pruned/.test(document.querySelector(`.vt-row[data-key="${key}"] [data-col="status"]`)?.textContent ?? ''), String(t), { polling: 'raf', timeout: 10_000 });
+    doneLatency.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await trialsLog.close();
   const searchAfter = await memory(page);
 
-  console.log(`live update (row written → on the page): runs table ${stats(tableLatency)}; run page ${stats(longLatency)}; search trial table ${stats(trialLatency)}`);
+  console.log(`live update (row written → on the page): runs table ${stats(tableLatency)}; run page ${stats(longLatency)}; search trial table ${stats(trialLatency)}; a trial's result (trials.csv row → completed or pruned) ${stats(doneLatency)}`);
   console.log(`browser memory: runs table ${runsMem.heapMiB.toFixed(1)} MiB JS heap, ${runsMem.elements} elements; search page ${searchMem.heapMiB.toFixed(1)} MiB, ${searchMem.elements} elements ` +
     `(after ${UPDATES} updates ${searchAfter.heapMiB.toFixed(1)} MiB, ${searchAfter.elements}); long run page after ${UPDATES} updates ${longMem.heapMiB.toFixed(1)} MiB`);
   if (errors.length) console.log(`page errors: ${errors.join('; ')}`);
