@@ -10,10 +10,10 @@ import { basename, dirname, join } from 'node:path';
 import { hasEvaluation, readEvaluation } from '../formats/evaluation.js';
 import { folderKind } from '../formats/folder-kind.js';
 import { METRICS_FILE, MetricsTail, type MetricsRow } from '../formats/metrics-csv.js';
-import { readQueueFile } from '../formats/queue-file.js';
-import { readRunSummary, type StoredRunSummary } from '../formats/run-summary.js';
+import { QUEUE_FILE, readQueueFile } from '../formats/queue-file.js';
+import { readRunSummary, SUMMARY_FILE, type StoredRunSummary } from '../formats/run-summary.js';
 import { RUNGS_CSV, RungsTail, type RungRecord } from '../formats/rungs-csv.js';
-import { readSearchPlan, TRIALS_DIR, trialId, type SearchPlan } from '../formats/search-plan.js';
+import { PLAN_FILE, readSearchPlan, TRIALS_DIR, trialId, type SearchPlan } from '../formats/search-plan.js';
 import { readSearchSummary, type SearchSummary } from '../formats/search-summary.js';
 import { TRIALS_CSV, TrialsTail, type TrialRow } from '../formats/trials-csv.js';
 import { pointIndex, POINT_COLUMNS, type DashboardEvent, type MetricsPoint, type RunDetail, type RunRow, type RungDecisionRow, type SearchDetail, type TrialState, type WorkerState } from './api-types.js';
@@ -120,7 +120,7 @@ export class Catalog {
       const walk = async (dir: string, depth: number): Promise<void> => {
         const kind = folderKind(dir);
         const name = folderName(root, dir);
-        if (kind && !this.runs.has(name) && !this.searches.has(name)) await this.refresh(dir, root, deferRows);
+        if (kind && !this.runs.has(name) && !this.searches.has(name)) await this.refresh(dir, { root, deferRows });
         if (kind === 'search' || depth >= MAX_DEPTH) return; // a search's trials are read through the search
         let entries: Dirent[];
         try {
@@ -150,13 +150,16 @@ export class Catalog {
 
   /**
    * Reads again what changed in folder `abs` (a file in it was written): a run's new metrics rows and summary, a
-   * search's trials, rungs and summary, a trial's progress. A folder of neither kind is ignored.
+   * search's trials, rungs and summary, a trial's progress. `files`: the files that changed (default: any); a file not
+   * among them is not read again (trials.csv, rungs.csv and metrics.csv are read from where the last read ended, so
+   * they are always looked at). A folder of neither kind is ignored.
    */
-  async refresh(abs: string, root = this.rootOf(abs), deferRows = false): Promise<void> {
+  async refresh(abs: string, o: { root?: Root; deferRows?: boolean; files?: ReadonlySet<string> } = {}): Promise<void> {
+    const root = o.root ?? this.rootOf(abs);
     if (!root) return;
     const kind = folderKind(abs);
     const name = folderName(root, abs);
-    if (kind === 'search') return this.refreshSearch(name, abs);
+    if (kind === 'search') return this.refreshSearch(name, abs, o.files);
     if (kind !== 'run') return;
     const search = this.searchOfTrial(abs);
     if (search) {
@@ -166,7 +169,7 @@ export class Catalog {
       if (trial !== null) this.updateTrials(search, [trial]);
       return;
     }
-    await this.refreshRun(name, abs, null, null, !deferRows);
+    await this.refreshRun(name, abs, null, null, !o.deferRows);
   }
 
   /** Reads what scan(true) left: every run's metrics.csv, every search again; one folder at a time, yielding between. */
@@ -249,7 +252,7 @@ export class Catalog {
     };
   }
 
-  private async refreshSearch(name: string, abs: string): Promise<void> {
+  private async refreshSearch(name: string, abs: string, files?: ReadonlySet<string>): Promise<void> {
     let state = this.searches.get(name);
     const isNew = !state;
     if (!state) {
@@ -257,11 +260,12 @@ export class Catalog {
       this.searches.set(name, state);
     }
     const planned = state.plan?.trials.length;
-    state.plan = safeRead(() => readSearchPlan(abs)) ?? state.plan;
-    state.summary = safeRead(() => readSearchSummary(abs)) ?? state.summary;
-    state.queueId = readQueueFile(abs) ?? null;
+    const changed = (file: string) => isNew || !files || files.has(file);
+    if (changed(PLAN_FILE)) state.plan = safeRead(() => readSearchPlan(abs)) ?? state.plan;
+    if (changed(SUMMARY_FILE)) state.summary = safeRead(() => readSearchSummary(abs)) ?? state.summary;
+    if (changed(QUEUE_FILE)) state.queueId = readQueueFile(abs) ?? null;
     let all = isNew || planned !== state.plan?.trials.length;
-    const changed = new Set<number>();
+    const touched = new Set<number>();
     const space = state.plan?.space ?? state.summary?.space;
     if (space && !state.trialsTail) state.trialsTail = new TrialsTail(join(abs, TRIALS_CSV), space);
     const trials = await state.trialsTail?.read().catch(() => null);
@@ -271,7 +275,7 @@ export class Catalog {
     }
     for (const r of trials?.rows ?? []) {
       state.rows.set(r.trial, r);
-      changed.add(r.trial);
+      touched.add(r.trial);
     }
     const rungs = await state.rungsTail.read().catch(() => null);
     if (rungs?.restarted) {
@@ -283,10 +287,10 @@ export class Catalog {
     for (const r of newRungs) {
       state.rungs.push(r);
       state.maxRung.set(r.trial, Math.max(r.rung, state.maxRung.get(r.trial) ?? -Infinity));
-      changed.add(r.trial);
+      touched.add(r.trial);
     }
     if (isNew) await this.readRunningTrials(state);
-    this.updateTrials(state, all ? null : [...changed], isNew);
+    this.updateTrials(state, all ? null : [...touched], isNew);
     if (!isNew) for (const r of newRungs) this.emit({ type: 'rung', folder: name, step: r.step, rung: rungRow(r) });
     const before = state.row;
     state.row = this.searchRow(state);
