@@ -105,9 +105,10 @@ try {
   const runsMem = await memory(page);
   const runsRows = await page.locator('.vt-row').count();
   const searchPaint = await firstPaint('#/search/search-big');
+  const figuresAt = await (await page.waitForFunction(() => window.__dashboard?.figuresAt, null, { timeout: 60_000 })).jsonValue() as number;
   const searchMem = await memory(page);
   const longPaint = await firstPaint('#/run/long');
-  console.log(`first paint: runs table (${RUNS + 2} rows, ${runsRows} in the page) ${ms(runsPaint)}; search page (${TRIALS.toLocaleString('en-US')} trials) ${ms(searchPaint)}; ` +
+  console.log(`first paint: runs table (${RUNS + 2} rows, ${runsRows} in the page) ${ms(runsPaint)}; search page (${TRIALS.toLocaleString('en-US')} trials) ${ms(searchPaint)}, its figures drawn ${ms(figuresAt)}; ` +
     `run page (${LONG.toLocaleString('en-US')} rows) ${ms(longPaint)}`);
 
   // ---- live updates: a metrics row appended → on the page
