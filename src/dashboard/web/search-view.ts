@@ -84,6 +84,8 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
 
   const paintHeader = coalesced(() => {
     const c = counts();
+    clear(parts.status);
+    if (d) parts.status.append(statusBadge(d.row.status), ' ', h('span', { class: 'note' }, `${progressText(d.row)} trials with a result`));
     clear(parts.counts);
     for (const s of STATUSES) parts.counts.append(h('span', { class: 'chip', attrs: { 'data-count': s } }, statusBadge(s), ` ${c[s]}`));
     clear(parts.chosen);
@@ -213,6 +215,7 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
     });
     table.setRows(detail.trials);
     parts.counts = h('div', { class: 'row counts' });
+    parts.status = h('span');
     parts.chosen = h('p', { class: 'chosen' });
     parts.workers = h('section', { class: 'panel workers-panel' });
     parts.importance = h('div', { class: 'importance' });
@@ -225,7 +228,7 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
     };
     const rungFigure = fig('rungs', 'Rungs: each trial\'s validation accuracy at each rung (green continued, red pruned), line: the cutoff', 640, 260);
     el.append(
-      h('h2', null, detail.row.name, ' ', statusBadge(detail.row.status), ' ', h('span', { class: 'note' }, progressText(detail.row), ' trials with a result')),
+      h('h2', null, detail.row.name, ' ', parts.status),
       parts.counts, parts.chosen,
       parts.workers,
       h('section', { class: 'panel' }, h('h3', null, 'Trials'), table.el),
@@ -267,10 +270,12 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
         d.workers = e.workers;
         paintWorkers(e.workers);
       } else if (e.type === 'status' || e.type === 'run') {
+        const ended = e.row.status !== d.row.status;
         d.row = e.row;
-        void source.search(folder).then((fresh) => {
+        paintHeader();
+        // The chosen trial and its test accuracy come with the end of the search: asked for then only.
+        if (ended) void source.search(folder).then((fresh) => {
           d!.chosen = fresh.chosen;
-          d!.row = fresh.row;
           paintHeader();
         });
       }
