@@ -24,6 +24,8 @@ export interface RunRow {
   /** Wall time so far or in all, seconds. */
   seconds: number | null;
   startedAt: string | null;
+  /** A run evaluated by `cifar-mlp evaluate` (evaluation.json: per-class accuracy, confusion matrices). */
+  evaluated: boolean;
 }
 
 /** The values of a metrics point, in this order (the columns of metrics.csv). */
@@ -80,6 +82,7 @@ export interface WorkerState {
   worker: string;
   trial: number;
   stepsDone: number | null;
+  totalSteps: number | null;
   /** Milliseconds since the last sign of life seen (lock renewal or progress). */
   silentMs: number;
   /** Whether it missed a lock renewal: the trial will be requeued by BullMQ's stall check. */
