@@ -9,8 +9,11 @@ import type { RungReport, TrialResult, TrialTask } from './types.js';
 
 /** What a running trial tells the search while it runs (each optional; an executor forwards what it can). */
 export interface TrialHooks {
-  /** Update steps done so far, of the trial's total (progress display; called often, keep it cheap). */
-  onProgress?: (stepsDone: number, totalSteps: number) => void;
+  /**
+   * Update steps done so far, of the trial's total (progress display; called often, keep it cheap). `attemptSeconds`:
+   * how long the trial's current attempt has run, where it started again (its worker died) or waited in a queue.
+   */
+  onProgress?: (stepsDone: number, totalSteps: number, attemptSeconds?: number) => void;
   /** The trial reached one of its task's rungs: the pruner's decision (the trial waits for it). */
   onRung?: (report: RungReport) => Promise<RungDecision> | RungDecision;
 }
@@ -19,6 +22,8 @@ export interface TrialHooks {
 export interface TrialProgress {
   steps: number;
   totalSteps: number;
+  /** Seconds the current attempt has run (when the executor knows it): time estimates project from it. */
+  attemptSeconds?: number;
 }
 
 export interface TrialExecutor {
@@ -48,9 +53,9 @@ export function withTrialProgress(executor: TrialExecutor, onProgress: (trial: n
     get threadsPerTrial() { return executor.threadsPerTrial; },
     run: (task, signal, hooks) => executor.run(task, signal, {
       ...hooks,
-      onProgress: (steps, totalSteps) => {
-        onProgress(task.trial, { steps, totalSteps });
-        hooks?.onProgress?.(steps, totalSteps);
+      onProgress: (steps, totalSteps, attemptSeconds) => {
+        onProgress(task.trial, { steps, totalSteps, ...(attemptSeconds !== undefined ? { attemptSeconds } : {}) });
+        hooks?.onProgress?.(steps, totalSteps, attemptSeconds);
       },
     }),
     close: () => executor.close(),

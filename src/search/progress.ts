@@ -50,6 +50,8 @@ export class SearchProgress {
   private readonly tty: boolean;
   private readonly startedAt = new Map<number, number>();
   private readonly fractions = new Map<number, number>();
+  /** When a trial's current attempt started, where the executor says (a trial run again after its worker died). */
+  private readonly attemptStartedAt = new Map<number, number>();
   private readonly durations: number[] = [];
   private state: ProgressState = { total: 0, done: 0, running: 0, best: null };
   private multi: cliProgress.MultiBar | null = null;
@@ -80,7 +82,7 @@ export class SearchProgress {
     return estimateSecondsLeft({
       durations: this.durations,
       notStarted: Math.max(0, notStarted),
-      runningElapsed: running.map(([, t]) => (now - t) / 1000),
+      runningElapsed: running.map(([trial, t]) => (now - (this.attemptStartedAt.get(trial) ?? t)) / 1000),
       runningFraction: running.map(([trial]) => this.fractions.get(trial) ?? 0),
       slots: this.slots,
     });
@@ -158,12 +160,14 @@ export class SearchProgress {
   trialProgress(trial: number, p: TrialProgress): void {
     if (!this.startedAt.has(trial) || !(p.totalSteps > 0)) return;
     this.fractions.set(trial, Math.max(0, Math.min(1, p.steps / p.totalSteps)));
+    if (p.attemptSeconds !== undefined && Number.isFinite(p.attemptSeconds)) this.attemptStartedAt.set(trial, Date.now() - p.attemptSeconds * 1000);
   }
 
   finished(trial: number, params: string, outcome: TrialOutcome, state: ProgressState): void {
-    const t0 = this.startedAt.get(trial);
+    const t0 = this.attemptStartedAt.get(trial) ?? this.startedAt.get(trial);
     this.startedAt.delete(trial);
     this.fractions.delete(trial);
+    this.attemptStartedAt.delete(trial);
     if (outcome.status !== 'interrupted') this.durations.push(t0 !== undefined ? (Date.now() - t0) / 1000 : outcome.seconds);
     this.state = { ...state };
     const parts = this.trialParts(trial, params);
