@@ -8,13 +8,14 @@
  *   npm run bench:queue-scale -- --workers 8 --trials 100 [--chaos] [--kill-coordinator] [--data DIR] [--lock-seconds S] [--keep]
  *
  * One line of figures: trials completed, lost (no row in trials.csv), recorded twice (more than one row), trials per
- * second end to end (the coordinator's start to its exit), the coordinator's CPU time per trial (user + system, from
+ * second end to end (the coordinator's start until every row is written and the search is gone from Redis; the
+ * search's report, each trial's plots, is not drawn: the coordinator is stopped there), its CPU time per trial (user + system, from
  * /proc), Redis's peak memory (INFO memory used_memory_peak), and requeue_s: from a worker's death to its trial
  * running on another worker (median/max over the kills that hit a running trial); then the coordinator's RSS after
  * 100 trials and after all of them. Linux only (/proc).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,6 +144,7 @@ async function main(): Promise<void> {
       partial = lines.pop() ?? '';
       for (const l of lines) onLine(l);
       tail = (tail + d.toString()).slice(-4000);
+      appendFileSync(join(root, 'coordinator.log'), d);
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -159,7 +161,7 @@ async function main(): Promise<void> {
     const s = current.child.pid ? sample(current.child.pid) : null;
     if (!s) return;
     cpuMs = cpuBefore + s.cpuMs;
-    rssEnd = s.rssMiB;
+    if (Number.isFinite(s.rssMiB)) rssEnd = s.rssMiB; // an exiting process has none
     const rows = rowsWritten(trialsCsv);
     if (rssAt100 === null && rows >= Math.min(100, a.trials)) rssAt100 = s.rssMiB;
     if (a.killCoordinator && !killedCoordinator && rows >= a.trials / 2) {
@@ -184,12 +186,30 @@ async function main(): Promise<void> {
     }
   })();
 
-  let code: number | null;
+  // The end: every row written and the search gone from Redis (its coordinator closed the queue). The search's own
+  // report (each trial's plots and page) comes after that and is not the queue's work: the coordinator is stopped there.
+  const r = new Redis(redis.url, { maxRetriesPerRequest: null });
+  let code: number | null = null, resumed = false, rendering = false;
+  let keysLeft = NaN;
   try {
-    code = await current.exited;
-    if (killedCoordinator && code === null) {
-      current = coordinator(true);
-      code = await current.exited;
+    for (;;) {
+      const exited = await Promise.race([current.exited, sleep(500).then(() => undefined)]);
+      if (exited !== undefined) {
+        if (killedCoordinator && !resumed && exited === null) {
+          resumed = true;
+          current = coordinator(true);
+          continue;
+        }
+        code = exited;
+        break;
+      }
+      if (rowsWritten(trialsCsv) >= a.trials && (await r.hlen('cifar-mlp:searches')) === 0) {
+        rendering = true;
+        current.child.kill('SIGKILL');
+        await current.exited;
+        code = 0;
+        break;
+      }
     }
   } finally {
     clearInterval(sampler);
@@ -198,9 +218,10 @@ async function main(): Promise<void> {
   }
   const wallS = (Date.now() - t0) / 1000;
   let peakMiB = NaN;
-  const r = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   try {
     peakMiB = Number(/used_memory_peak:(\d+)/.exec(await r.info('memory'))?.[1]) / 2 ** 20;
+    await sleep(2000); // workers notice the search is gone
+    keysLeft = (await r.keys('cifar-mlp:*')).length;
   } finally {
     r.disconnect();
   }
@@ -209,6 +230,8 @@ async function main(): Promise<void> {
   redis.child.kill('SIGTERM');
 
   if (code !== 0) console.error(`queue-scale: the search exited with ${code}:\n${tail}`);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as { status: string };
+  if (summary.status !== 'completed') console.error(`queue-scale: the search ended ${summary.status}:\n${tail}`);
   const { space } = JSON.parse(readFileSync(join(out, 'plan.json'), 'utf8')) as { space: Record<string, ParamSpec> };
   const rows = existsSync(trialsCsv) ? (await readTrialsCsv(trialsCsv, space, false)).rows : [];
   const perTrial = new Map<number, number>();
@@ -221,10 +244,10 @@ async function main(): Promise<void> {
     `completed=${completed} lost=${lost} twice=${twice} trials_per_s=${(a.trials / wallS).toFixed(2)} ` +
     `coordinator_cpu_ms_per_trial=${(cpuMs / a.trials).toFixed(1)} redis_peak_mb=${peakMiB.toFixed(1)} requeue_s=${requeue}`);
   console.log(`coordinator_rss_mb_after_100=${rssAt100 === null ? 'n/a' : (rssAt100 as number).toFixed(1)} coordinator_rss_mb_after_all=${rssEnd.toFixed(1)} ` +
-    `wall_s=${wallS.toFixed(1)} workers_started=${nextWorker - 1}`);
-  if (a.keep) console.log(`outputs kept in ${root}`);
+    `wall_s=${wallS.toFixed(1)} workers_started=${nextWorker - 1} redis_keys_left=${keysLeft}${rendering ? ' (the search\'s report was not drawn)' : ''}`);
+  if (a.keep) console.log(`outputs kept in ${root} (the coordinator's output in coordinator.log)`);
   else rmSync(root, { recursive: true, force: true });
-  process.exitCode = code === 0 && lost === 0 && twice === 0 ? 0 : 1;
+  process.exitCode = code === 0 && summary.status === 'completed' && lost === 0 && twice === 0 ? 0 : 1;
 }
 
 main().catch((e) => {

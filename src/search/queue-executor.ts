@@ -100,6 +100,10 @@ interface Entry {
   receiver?: FileReceiver;
 }
 
+/** BullMQ's reason for a job whose lock expired more than maxStalledCount times. */
+const STALLED_OUT = /stalled more than allowable limit/;
+/** How often a trial goes back to the queue afresh (stalled out, or stopped by something else than this search). */
+const MAX_REQUEUES = 5;
 /** Trials the sweep looks at per second (all of them when fewer are in flight). */
 const SWEEP_BATCH = 64;
 /** How long a collected trial's job stays in Redis (for the search to record its row first). */
@@ -280,6 +284,8 @@ export class QueueExecutor implements TrialExecutor {
       const n = Math.min(entries.length, SWEEP_BATCH);
       for (let i = 0; i < n; i++) await this.refresh(entries[(this.sweepAt + i) % entries.length]);
       this.sweepAt = entries.length ? (this.sweepAt + n) % entries.length : 0;
+    } catch (e) {
+      if (!this.closed) this.reporter.error(e);
     } finally {
       this.sweeping = false;
     }
@@ -297,7 +303,7 @@ export class QueueExecutor implements TrialExecutor {
         try {
           await this.refreshOnce(entry);
         } catch (e) {
-          this.reporter.error(e);
+          if (!this.closed) this.reporter.error(e);
         }
       } while (entry.again && !entry.settled);
     })().finally(() => { entry.refreshing = null; });
@@ -318,6 +324,14 @@ export class QueueExecutor implements TrialExecutor {
     }
     if (state === 'completed') {
       await this.collect(entry, job, false);
+      return;
+    }
+    if (state === 'failed' && STALLED_OUT.test(job.failedReason ?? '') && entry.requeued < MAX_REQUEUES) {
+      // Its workers died (or were cut off) again and again: not the trial's fault; it starts afresh.
+      entry.requeued++;
+      this.note(`trial ${trial}: its workers stopped answering ${MAX_STALLED + 1} times (killed?): queued again afresh (${entry.requeued} of ${MAX_REQUEUES})`);
+      await job.remove();
+      await this.add(entry);
       return;
     }
     if (state === 'failed') {
@@ -491,8 +505,8 @@ export class QueueExecutor implements TrialExecutor {
     }
     if (result.status === 'interrupted' && !entry.signal.aborted) {
       // Stopped by an earlier coordinator's stop request, or by its worker's shutdown: not a result.
-      if (entry.requeued++ >= 3) {
-        this.settle(entry, this.failed(entry, 'stopped unexpectedly, three times', worker));
+      if (entry.requeued++ >= MAX_REQUEUES) {
+        this.settle(entry, this.failed(entry, `stopped unexpectedly, ${MAX_REQUEUES + 1} times`, worker));
         return true;
       }
       await job.remove();
@@ -505,8 +519,8 @@ export class QueueExecutor implements TrialExecutor {
       entry.receiver = undefined;
       await this.redis.hdel(transfersKey(this.opts.searchId), String(entry.task.trial));
       if (problem) {
-        if (entry.requeued++ >= 3) {
-          this.settle(entry, this.failed(entry, `could not receive the trial's files (${problem}), three times`, worker));
+        if (entry.requeued++ >= MAX_REQUEUES) {
+          this.settle(entry, this.failed(entry, `could not receive the trial's files (${problem}), ${MAX_REQUEUES + 1} times`, worker));
           return true;
         }
         this.note(`trial ${entry.task.trial}: could not receive its files from ${worker} (${problem}): queued again`);
