@@ -2,10 +2,11 @@
  * Queue scale benchmark (issue 24): one local redis-server, one coordinator (`cifar-mlp search --queue`) and N
  * `cifar-mlp worker` processes on this machine, running T real but tiny trials (10 steps of an m = 8 network on 500
  * records), so that the queue, not the math, is what is measured. With --chaos, a random worker is killed with
- * SIGKILL every 0.5–3 s and a new one started in its place, throughout; with --kill-coordinator the coordinator is
+ * SIGKILL every --kill-every seconds on average (default 5: uniformly 2.5–7.5 s) and a new one started in its place,
+ * throughout; with --kill-coordinator the coordinator is
  * also killed with SIGKILL once half the trials are recorded and resumed with `--resume`.
  *
- *   npm run bench:queue-scale -- --workers 8 --trials 100 [--chaos] [--kill-coordinator] [--data DIR] [--lock-seconds S] [--keep]
+ *   npm run bench:queue-scale -- --workers 8 --trials 100 [--chaos] [--kill-every S] [--kill-coordinator] [--data DIR] [--lock-seconds S] [--keep]
  *
  * One line of figures: trials completed, lost (no row in trials.csv), recorded twice (more than one row), trials per
  * second end to end (the coordinator's start until every row is written and the search is gone from Redis; the
@@ -26,12 +27,12 @@ import { parseFlags } from './flags.js';
 import { startRedis } from './queue-redis.js';
 import { median } from './stats.js';
 
-interface Args { workers: number; trials: number; chaos: boolean; killCoordinator: boolean; data: string | null; lockSeconds: number; keep: boolean }
+interface Args { workers: number; trials: number; chaos: boolean; killEvery: number; killCoordinator: boolean; data: string | null; lockSeconds: number; keep: boolean }
 
-const USAGE = 'usage: node dist/queue-scale.js --workers N --trials T [--chaos] [--kill-coordinator] [--data DIR] [--lock-seconds S] [--keep]';
+const USAGE = 'usage: node dist/queue-scale.js --workers N --trials T [--chaos] [--kill-every S] [--kill-coordinator] [--data DIR] [--lock-seconds S] [--keep]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { workers: 8, trials: 100, chaos: false, killCoordinator: false, data: null, lockSeconds: 5, keep: false };
+  const a: Args = { workers: 8, trials: 100, chaos: false, killEvery: 5, killCoordinator: false, data: null, lockSeconds: 5, keep: false };
   const count = (flag: string, v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`queue-scale: ${flag}: expected a whole number above 0 (got ${JSON.stringify(v)})`);
@@ -42,6 +43,7 @@ function parseArgs(argv: string[]): Args {
     '--trials': (v) => { a.trials = count('--trials', v); },
     '--data': (v) => { a.data = v; },
     '--lock-seconds': (v) => { a.lockSeconds = count('--lock-seconds', v); },
+    '--kill-every': (v) => { a.killEvery = count('--kill-every', v); },
   }, { '--chaos': () => { a.chaos = true; }, '--kill-coordinator': () => { a.killCoordinator = true; }, '--keep': () => { a.keep = true; } });
   return a;
 }
@@ -174,7 +176,7 @@ async function main(): Promise<void> {
   let chaosOn = a.chaos;
   const chaos = (async () => {
     while (chaosOn) {
-      await sleep(500 + Math.random() * 2500);
+      await sleep(a.killEvery * 1000 * (0.5 + Math.random()));
       if (!chaosOn) break;
       const names = [...workers.keys()];
       const victim = names[Math.floor(Math.random() * names.length)];
@@ -240,7 +242,7 @@ async function main(): Promise<void> {
   const lost = a.trials - perTrial.size;
   const twice = [...perTrial.values()].filter((n) => n > 1).length;
   const requeue = requeueS.length ? `${median(requeueS).toFixed(1)}/${Math.max(...requeueS).toFixed(1)}` : 'n/a';
-  console.log(`workers=${a.workers} trials=${a.trials} chaos=${a.chaos ? 'yes' : 'no'}${a.killCoordinator ? ' coordinator_killed=yes' : ''} ` +
+  console.log(`workers=${a.workers} trials=${a.trials} chaos=${a.chaos ? `every ~${a.killEvery}s` : 'no'}${a.killCoordinator ? ' coordinator_killed=yes' : ''} ` +
     `completed=${completed} lost=${lost} twice=${twice} trials_per_s=${(a.trials / wallS).toFixed(2)} ` +
     `coordinator_cpu_ms_per_trial=${(cpuMs / a.trials).toFixed(1)} redis_peak_mb=${peakMiB.toFixed(1)} requeue_s=${requeue}`);
   console.log(`coordinator_rss_mb_after_100=${rssAt100 === null ? 'n/a' : (rssAt100 as number).toFixed(1)} coordinator_rss_mb_after_all=${rssEnd.toFixed(1)} ` +
