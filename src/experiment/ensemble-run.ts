@@ -109,6 +109,7 @@ async function trainMembers(config: TrainConfig, opts: TrainFolderOptions, outDi
     stepsBefore > 0 ? readRunSummary(outDir)?.seconds ?? 0 : 0);
   ledger.memberRuns = [];
   ledger.cycleEndNote = cycleEndNote(config, plan);
+  ledger.dataCounts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
   if (ledger.cycleEndNote) log(`cifar-mlp: ${config.name}: note: each member: ${ledger.cycleEndNote}`);
   ledger.write();
   const networks: Member[] = [];
