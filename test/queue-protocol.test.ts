@@ -142,6 +142,9 @@ describe('queue URLs and Redis errors', () => {
     expect(() => checkQueueUrl('http://h:1')).toThrow(/unsupported scheme http; expected redis:\/\/ or rediss:\/\//);
     expect(() => checkQueueUrl('not a url :secret@')).toThrow(/not a URL/);
     expect(() => checkQueueUrl('redis://h:1/queue')).toThrow(/database number/);
+    expect(() => checkQueueUrl('redis://:p%zzw@h:1')).toThrow(/^--queue redis:\/\/:\*\*\*@h:1\/?: the password holds a malformed %-escape; write a % in it as %25/);
+    expect(() => checkQueueUrl('redis://us%er:pw@h:1')).toThrow(/the user name holds a malformed %-escape/);
+    expect(checkQueueUrl('redis://:p%25w@h:1')).toBe('redis://:***@h:1');
     try {
       checkQueueUrl('ftp://u:secret@h');
     } catch (e) {

@@ -9,6 +9,8 @@ import { configOfKind, type ConfigSource } from './config.js';
 import type { FolderOptions } from './folder-options.js';
 
 export interface TrainOptions extends FolderOptions {
+  /** With `resume`: continue on another backend than the run trained on (refused otherwise; recorded in summary.json). */
+  switchBackend?: boolean;
   /**
    * A finished search's folder: train with the searched fields of the trial it chose (e.g. train.lambda), as
    * `cifar-mlp run CONFIG --from DIR` does; they are told through `log` and recorded in the run's config.yaml.
@@ -48,7 +50,7 @@ export async function train(config: TrainConfig | ConfigSource, options: TrainOp
   if (chosen) options.log?.(`cifar-mlp: --from ${chosen.dir}: trial ${chosen.trial}: ${chosen.sets.join(', ')}`);
   const onProgress = options.onProgress;
   const result = await trainIntoFolder(resolved, {
-    data: options.data, out: options.out, force: options.force, resume: options.resume, configPath,
+    data: options.data, out: options.out, force: options.force, resume: options.resume, switchBackend: options.switchBackend, configPath,
     signal: options.signal ?? new AbortController().signal,
     log: options.log ?? (() => {}),
     downloadProgress: false,

@@ -32,7 +32,13 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   plot: ['cifar-mlp plot runs/cycle1'],
   evaluate: ['cifar-mlp evaluate runs/final', 'cifar-mlp evaluate runs/final/model.json --out runs/final-eval'],
-  predict: ['cifar-mlp predict runs/final cat.png', 'cifar-mlp predict runs/final ~/cifar-10-batches-bin/test_batch.bin --json'],
+  predict: ['cifar-mlp predict runs/final cat.png photo.jpg', 'cifar-mlp predict runs/final ~/cifar-10-batches-bin/test_batch.bin --json'],
+  dashboard: [
+    'cifar-mlp dashboard',
+    'cifar-mlp dashboard runs/search-asha runs/cycle1 --port 8080',
+    'cifar-mlp dashboard runs --host 0.0.0.0',
+    'cifar-mlp dashboard runs/search-asha --export search-asha.html',
+  ],
   'config-doc': ['cifar-mlp config-doc', 'cifar-mlp config-doc --write README.md'],
 };
 

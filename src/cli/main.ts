@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, readYamlFile } from '../config/load.js';
 import { BACKEND_NAMES } from '../kernels/names.js';
-import { UsageError } from '../util/errors.js';
+import { ConfigError, UsageError } from '../util/errors.js';
 import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
@@ -19,6 +19,8 @@ import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
 import { notice } from '../util/notice.js';
 import { addExamples } from './examples.js';
+import { log } from './log.js';
+import { handleBrokenPipes } from './broken-pipe.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -49,7 +51,8 @@ function runOptions(command: Command, kind: RunKind): Command {
     .option('--set <key=value>', SET_HELP[kind], collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
     .option('--resume', `continue the interrupted ${kind === 'run' ? 'run' : 'search'} in --out (without <config>: with the config.yaml there)`)
-    .addOption(backendOption(kind));
+    .addOption(backendOption(kind))
+    .addOption(new Option('--switch-backend', 'with --resume: continue on another backend than the one the run trained on (refused otherwise: results change from there on; recorded in summary.json)').hideHelp(kind !== 'run'));
 }
 
 /**
@@ -107,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
     .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, searches of lambda and other settings, final training.')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `cifar-mlp: ${oneLine(s)}` : s) });
+    .configureOutput({ writeErr: (s) => (s.startsWith('error:') ? log(`cifar-mlp: ${oneLine(s).trimEnd()}`) : process.stderr.write(s)) });
 
   runOptions(program
     .command('run')
@@ -119,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
       const fromSearch = o.from === undefined ? [] : fromSearchSets(configPath, o.from);
       const sets: string[] = [...fromSearch, ...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
-      const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() };
+      const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, switchBackend: o.switchBackend, configPath, signal: interruptSignal() };
       switch (config.kind) {
         case 'train':
           exitCode = await trainCommand(config, opts);
@@ -138,11 +141,12 @@ async function main(argv: string[]): Promise<number> {
     .description('Run a search config: trials of a training config over a space of its fields (lambda, the hidden width, …), ranked by validation accuracy (same as run; with --resume, continue an interrupted search in --out).')
     .argument('[config]', 'YAML search config, e.g. config/search-coarse.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'search')
     .option('--queue <url>', 'run the trials on `cifar-mlp worker` processes through Redis: redis://[user:password@]host:port[/db] or rediss:// (TLS)')
+    .option('--artifacts <dir>', 'with --queue: a folder shared with the workers (e.g. on NFS) through which the trials\' files travel instead of through Redis')
     .action(async (given: string | undefined, o) => {
       const configPath = configFileOf('search', given, o);
       const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'search') throw new UsageError(`${configPath}: kind: search expects a search config (got ${JSON.stringify(config.kind)})`);
-      exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal(), queue: o.queue });
+      exitCode = await searchCommand(config, { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal(), queue: o.queue, artifacts: o.artifacts });
     });
 
   program
@@ -155,6 +159,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--name <name>', 'how the coordinator shows this worker (default host:pid)')
     .option('--lock-seconds <s>', 'a trial whose worker stops renewing its lock for this long runs again on another worker', '30')
     .option('--rung-timeout <s>', 'longest wait for the coordinator\'s decision at a rung; then the trial continues', '600')
+    .option('--artifacts <dir>', 'the folder shared with coordinators given --artifacts: the trials\' files go there instead of through Redis')
     .action(async (o) => {
       const { workerCommand } = await import('./commands/worker.js'); // bullmq loads only for this command
       exitCode = await workerCommand(o);
@@ -190,6 +195,20 @@ async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('dashboard')
+    .description('A live web view of the runs and searches under the folders (default ./runs, found recursively): tables, curves, trials, rungs and queue workers, updated as files change; it only reads. With --export, one run\'s or search\'s page as a self-contained HTML file.')
+    .argument('[dirs...]', 'folders of runs and searches (default: runs)')
+    .option('--port <n>', 'port to listen on (0: any free one)', '8765')
+    .option('--host <address>', 'address to listen on; any other than the loopback requires a token', '127.0.0.1')
+    .option('--token <token>', 'the token a browser must present (default: none on the loopback, else one generated and printed)')
+    .option('--queue <url>', 'Redis of queue searches (as given to search --queue): shows their workers and flags a silent one (read-only)')
+    .option('--export <file>', 'write the page of the one run or search folder given as a self-contained HTML file (data inlined, opens offline), then exit')
+    .action(async (dirs: string[], o) => {
+      const { dashboardCommand } = await import('./commands/dashboard.js');
+      exitCode = await dashboardCommand(dirs, o);
+    });
+
+  program
     .command('config-doc')
     .description('Print the config reference (every field, its type, default and meaning), generated from the schema.')
     .option('--write <markdown>', 'replace the reference between the config-reference markers of this file instead')
@@ -213,7 +232,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const csv = join(dir, 'metrics.csv');
       if (!existsSync(csv)) throw new UsageError(`${dir}: no metrics.csv in this folder (neither a run nor a search folder)`);
-      const lock = lockFolder(dir, { log: (l) => process.stderr.write(`${l}\n`) });
+      const lock = lockFolder(dir, { log });
       try {
         let metrics;
         try {
@@ -225,7 +244,7 @@ async function main(argv: string[]): Promise<number> {
           throw new UsageError(`no usable rows in ${csv} (${metrics.skipped} malformed line${metrics.skipped === 1 ? '' : 's'} skipped); nothing plotted`);
         }
         let failed = false;
-        await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
+        await renderRunArtifacts(dir, (l) => { failed = true; log(l); });
         if (failed) exitCode = 1;
         else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
       } finally {
@@ -240,10 +259,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof UsageError) {
-      process.stderr.write(`${e.message.split('\n').map((l) => `cifar-mlp: ${l}`).join('\n')}\n`);
+      for (const line of e instanceof ConfigError ? e.problems : [e.message]) log(`cifar-mlp: ${line}`); // one line per problem
       return e.exitCode;
     }
-    process.stderr.write(`cifar-mlp: error: ${(e as Error).message}\n`);
+    log(`cifar-mlp: error: ${(e as Error).message}`);
     if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
@@ -255,13 +274,14 @@ async function main(argv: string[]): Promise<number> {
 const fatal = (e: unknown) => {
   const err = e instanceof Error ? e : new Error(String(e));
   const code = err instanceof UsageError ? err.exitCode : 1;
-  process.stderr.write(`cifar-mlp: ${code === 1 ? 'error: ' : ''}${err.message.split('\n')[0]}\n`);
+  log(`cifar-mlp: ${code === 1 ? 'error: ' : ''}${err.message.split('\n')[0]}`);
   if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${err.stack}\n`);
   process.exit(code);
 };
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
 
+handleBrokenPipes();
 main(process.argv).then((code) => {
   process.exitCode = code;
   // Worker threads of a kernel backend must not keep a finished command alive.

@@ -9,6 +9,7 @@ import type { EvaluatedStep } from '../stages/types.js';
 import { drawBar, fitLine, formatSeconds, wrapText, type LinePart } from '../util/fit-line.js';
 import { takeNotices } from '../util/notice.js';
 import { percent } from '../util/format.js';
+import { terminalLine } from '../util/terminal-text.js';
 
 export interface TrainingProgress {
   update(s: EvaluatedStep, plan: RunPlan): void;
@@ -60,7 +61,7 @@ export function trainingProgress(label: string, stream: NodeJS.WriteStream = pro
   if (!stream.isTTY) {
     return {
       update(s, plan) {
-        if (s.metrics) stream.write(`${evaluationLine(label, s, plan, (Date.now() - t0) / 1000)}\n`);
+        if (s.metrics) stream.write(`${terminalLine(evaluationLine(label, s, plan, (Date.now() - t0) / 1000))}\n`);
       },
       stop() {},
     };

@@ -4,6 +4,7 @@
  */
 import { dirname } from 'node:path';
 import { UsageError } from '../util/errors.js';
+import { redactUrl } from '../util/redact.js';
 import type { TrainConfig } from '../config/schema.js';
 import { downloadCifar10, DownloadError, type DownloadErrorCode } from './download.js';
 import { progressBar } from './download-progress.js';
@@ -50,7 +51,7 @@ export async function acquireDataDir(opts: AcquireOptions): Promise<string> {
     if (found.dir) return found.dir;
     const dest = defaultDataRoot();
     const limits = downloadLimits();
-    opts.log?.(`No CIFAR-10 folder found (looked in ${found.tried.join(', ')}); downloading ${opts.data.url} into ${dest}`);
+    opts.log?.(`No CIFAR-10 folder found (looked in ${found.tried.join(', ')}); downloading ${redactUrl(opts.data.url)} into ${dest}`);
     const progress = opts.downloadProgress === false ? Object.assign(() => {}, { stop() {} }) : progressBar();
     try {
       return await downloadCifar10({ url: opts.data.url, md5: opts.data.md5, destDir: dest, onProgress: progress, signal: opts.signal, ...limits });

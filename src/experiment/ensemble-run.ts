@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { toYaml } from '../config/load.js';
 import type { TrainConfig } from '../config/schema.js';
-import { CLASSES, PIXELS } from '../data/cifar.js';
+import { configuredShape } from '../model/shape.js';
 import type { Normalization } from '../data/normalization.js';
 import { deliveredMembers, loadCheckpoint, MODEL_FILE, saveEnsembleModel, type Checkpoint, type DataCounts } from '../formats/model-file.js';
 import { readRunSummary, type MemberRun, type RunStatus, type Summary } from '../formats/run-summary.js';
@@ -150,7 +150,7 @@ async function trainMembers(config: TrainConfig, opts: TrainFolderOptions, outDi
       }
     }
     if (status === 'completed') {
-      const measured = await measureEnsemble(backend, { d: PIXELS, m: config.model.hidden, k: CLASSES }, networks, config, splits, p.normalization);
+      const measured = await measureEnsemble(backend, configuredShape(config.model), networks, config, splits, p.normalization);
       ledger.final = measured.final;
       ledger.ensemble = measured.ensemble;
       await saveEnsembleModel(join(outDir, MODEL_FILE), { ...modelFileOptions({ config, splits, normalization: p.normalization, dataDir }, plan.totalSteps), step: plan.totalSteps, members: networks });

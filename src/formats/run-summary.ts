@@ -11,6 +11,7 @@ import type { BackendChoice } from '../kernels/select.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import type { StepMetrics } from './metrics-csv.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { redactStrings } from '../util/redact.js';
 import { parseJsonBounded } from '../util/bounded-json.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
 
@@ -94,7 +95,7 @@ export interface Summary {
 }
 
 export function writeRunSummary(dir: string, summary: Summary): void {
-  writeJsonAtomic(join(dir, SUMMARY_FILE), summary);
+  writeJsonAtomic(join(dir, SUMMARY_FILE), summary, redactStrings);
 }
 
 /** A field that reads as absent when it has the wrong type (one bad field does not hide the others). */
@@ -123,6 +124,7 @@ const storedRunSummary = z.looseObject({
   config: optional(z.record(z.string(), z.unknown())),
   final: finalMetrics.nullable().optional().catch(null),
   memberRuns: optional(z.array(z.looseObject({ dir: z.string() }))),
+  backendChoice: optional(z.looseObject({ earlier: optional(z.array(z.object({ backend: z.string(), untilStep: z.number() })).max(1000)) })),
 });
 
 /** A run summary as read back: every field optional (see the module comment). */

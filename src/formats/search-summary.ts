@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ParamSpec, SamplerName, SearchConfig } from '../config/search-schema.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { redactStrings } from '../util/redact.js';
 import { parseJsonBounded } from '../util/bounded-json.js';
 import { UsageError } from '../util/errors.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
@@ -89,7 +90,7 @@ export interface SearchSummary {
 }
 
 export function writeSearchSummary(dir: string, s: SearchSummary): void {
-  writeJsonAtomic(join(dir, SUMMARY_FILE), s);
+  writeJsonAtomic(join(dir, SUMMARY_FILE), s, redactStrings);
 }
 
 /**

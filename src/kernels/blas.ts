@@ -13,10 +13,11 @@
  *   is paused around the threaded products. The wasm-simd part has no workers; search workers × threads ≤ cores
  *   (search/plan.ts).
  */
-import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { delegateOps, gemmShape, type HostMatrix, type KernelBackend, type Matrix } from './backend.js';
 import { createRequire } from 'node:module';
 import { CBLAS, findBlas, SGEMM_DECL, type BlasLibrary } from './blas-library.js';
-import { GatherWorker, type GatherArea, type NormaliseExports } from './gather-worker.js';
+import type { NormaliseExports } from './gather-protocol.js';
+import { GatherWorker, type GatherArea } from './gather-worker.js';
 import { WasmSimdBackend, wasmModule } from './wasm-simd.js';
 
 export interface BlasOptions {
@@ -45,6 +46,16 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
+/** The ops that run on the wasm-simd backend that owns the memory, unchanged. */
+const HOST_OPS = [
+  'biasRelu', 'dropout', 'softmax', 'softmaxLoss', 'softmaxGradient', 'crossEntropy', 'reluBackward', 'columnSums', 'scaleAdd',
+  'sumSquares', 'sgdUpdate', 'adamUpdate', 'batchStatistics', 'batchNormalize', 'affineRelu', 'columnDots', 'scaleColumns', 'batchNormBackward',
+  'gatherNormalized', 'read', 'write',
+] as const satisfies readonly (keyof KernelBackend)[];
+type HostOps = Pick<WasmSimdBackend, (typeof HOST_OPS)[number]>;
+
+/** The host's ops, assigned in the constructor. */
+export interface BlasBackend extends HostOps {}
 export class BlasBackend implements KernelBackend {
   readonly name: string;
   readonly dtype = 'float32' as const;
@@ -63,6 +74,7 @@ export class BlasBackend implements KernelBackend {
     private readonly helper: GatherWorker | null,
     private readonly ex: NormaliseExports | null,
   ) {
+    Object.assign(this, delegateOps(host, HOST_OPS));
     this.name = `blas-${library.flavour}`;
     this.threads = threads - 1; // as asked: a library without a thread-count call (Accelerate) decides itself
   }
@@ -166,43 +178,6 @@ export class BlasBackend implements KernelBackend {
     return this.helper ? { ...this.helper.stats, failure: this.helper.failure } : null;
   }
 
-  biasRelu(s: Matrix, bias: Matrix): void {
-    this.host.biasRelu(s, bias);
-  }
-  dropout(h: Matrix, keep: number, seed: number): void {
-    this.host.dropout(h, keep, seed);
-  }
-  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows?: number, gradient?: boolean): LossSums {
-    return this.host.softmax(s, bias, labels, rows, gradient);
-  }
-  crossEntropy(p: Matrix, labels: Labels, rows?: number): LossSums {
-    return this.host.crossEntropy(p, labels, rows);
-  }
-  reluBackward(g: Matrix, h: Matrix, scale?: number): void {
-    this.host.reluBackward(g, h, scale);
-  }
-  columnSums(a: Matrix, out: Matrix, alpha: number, beta?: number): void {
-    this.host.columnSums(a, out, alpha, beta);
-  }
-  scaleAdd(y: Matrix, x: Matrix, alpha: number, beta: number): void {
-    this.host.scaleAdd(y, x, alpha, beta);
-  }
-  sumSquares(a: Matrix): number {
-    return this.host.sumSquares(a);
-  }
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
-    this.host.sgdUpdate(w, g, eta, lambda, momentum);
-  }
-  gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
-    this.data(out, 'gatherNormalized out');
-    this.host.gatherNormalized(records, rows, count, mean, invStd, out);
-  }
-  read(a: Matrix): Float64Array {
-    return this.host.read(a);
-  }
-  write(a: Matrix, values: ArrayLike<number>): void {
-    this.host.write(a, values);
-  }
   releaseAll(): void {
     this.helper?.join(); // it writes into the memory that is about to be handed out again
     this.host.releaseAll();

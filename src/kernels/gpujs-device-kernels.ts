@@ -221,11 +221,6 @@ export function scaleAddSpec(rows: number, cols: number, beta: boolean): KernelS
   };
 }
 
-/** Plain SGD: w = decay · w − eta · g. */
-export function sgdSpec(rows: number, cols: number): KernelSpec {
-  return { key: `sgd:${rows}:${cols}`, source: kernel(['w', 'g', 'decay', 'eta'], 'return decay * w[i][j] - eta * g[i][j];'), output: [cols, rows], constants: {} };
-}
-
 /** Momentum, first half: v = mu · v + g + 2 lambda w. */
 export function velocitySpec(rows: number, cols: number): KernelSpec {
   return {

@@ -14,11 +14,12 @@
  */
 import { createRequire } from 'node:module';
 import type { GPU as GpuJs, IKernelRunShortcut } from 'gpu.js';
-import { gemmShape, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { BATCH_NORM_OPS, gemmShape, type AdamState, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { ReferenceBackend } from './reference.js';
 import { keepThreshold, maskHash } from './dropout-mask.js';
 import {
   columnSumsSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
-  scaleAddSpec, sgdSpec, softmaxSpec, uploadSpec, velocitySpec, zeroSpec, type Epilogue, type KernelSpec,
+  scaleAddSpec, softmaxSpec, uploadSpec, velocitySpec, zeroSpec, type Epilogue, type KernelSpec,
 } from './gpujs-device-kernels.js';
 import { claimGlContext } from './gl-context.js';
 import { headlessGlDevice } from './headless-gl-setup.js';
@@ -95,7 +96,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
       await backend.gemm(a, false, a, false, s);
       const got = await backend.read(s);
       if (got.join() !== '7,10,15,22') throw new Error(`a 2×2 product gave ${got.join(', ')}`);
-      const { correct } = await backend.softmax(s, bias, Uint8Array.of(1, 0));
+      const { correct } = await backend.softmaxLoss(s, bias, Uint8Array.of(1, 0));
       if (correct !== 1) throw new Error(`a 2-row softmax counted ${correct} correct rows, not 1`);
       backend.releaseAll();
     } catch (e) {
@@ -249,18 +250,27 @@ export class GpuJsDeviceBackend implements KernelBackend {
     return { lossSum, correct: Math.round(correct) };
   }
 
-  async softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows = s.rows, gradient = false): Promise<LossSums> {
-    const S = this.own(s, 'softmax s'), b = this.own(bias, 'softmax bias');
-    if (b.rows !== 1 || b.cols !== S.cols) throw new Error(`softmax: bias ${b.rows}×${b.cols} for ${S.rows}×${S.cols}`);
+  /** s's device value and its bias, checked, with any deferred product run. */
+  private async logits(s: Matrix, bias: Matrix, what: string): Promise<[DeviceMatrix, DeviceMatrix]> {
+    const S = this.own(s, `${what} s`), b = this.own(bias, `${what} bias`);
+    if (b.rows !== 1 || b.cols !== S.cols) throw new Error(`${what}: bias ${b.rows}×${b.cols} for ${S.rows}×${S.cols}`);
     await this.flush();
-    if (!labels) {
-      await this.produce(S, softmaxSpec(S.rows, S.cols, false), [S, b], true);
-      return { lossSum: 0, correct: 0 };
-    }
-    const y = this.labels(labels, S.rows);
-    const partials = await this.run(lossSpec(S.rows, S.cols, false), [S, b, y, Math.min(rows, S.rows)]);
-    await this.produce(S, softmaxSpec(S.rows, S.cols, gradient), gradient ? [S, b, y] : [S, b], true);
-    return this.lossSums(partials, S.rows);
+    return [S, b];
+  }
+
+  async softmax(s: Matrix, bias: Matrix): Promise<void> {
+    const [S, b] = await this.logits(s, bias, 'softmax');
+    await this.produce(S, softmaxSpec(S.rows, S.cols, false), [S, b], true);
+  }
+
+  async softmaxLoss(s: Matrix, bias: Matrix, labels: Labels, rows = s.rows): Promise<LossSums> {
+    const [S, b] = await this.logits(s, bias, 'softmaxLoss');
+    return this.lossSums(await this.run(lossSpec(S.rows, S.cols, false), [S, b, this.labels(labels, S.rows), Math.min(rows, S.rows)]), S.rows);
+  }
+
+  async softmaxGradient(s: Matrix, bias: Matrix, labels: Labels): Promise<void> {
+    const [S, b] = await this.logits(s, bias, 'softmaxGradient');
+    await this.produce(S, softmaxSpec(S.rows, S.cols, true), [S, b, this.labels(labels, S.rows)], true);
   }
 
   async crossEntropy(p: Matrix, labels: Labels, rows = p.rows): Promise<LossSums> {
@@ -294,17 +304,54 @@ export class GpuJsDeviceBackend implements KernelBackend {
     return s;
   }
 
-  async sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): Promise<void> {
-    const W = this.own(w, 'sgdUpdate w'), G = this.own(g, 'sgdUpdate g');
+  async sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum: MomentumState): Promise<void> {
+    const W = this.own(w, 'sgdUpdate w'), G = this.own(g, 'sgdUpdate g'), V = this.own(momentum.v, 'sgdUpdate v'), { mu, nesterov } = momentum;
     if (G.rows * G.cols !== W.rows * W.cols) throw new Error(`sgdUpdate: ${W.rows}×${W.cols} weights, ${G.rows}×${G.cols} gradient`);
     await this.flush();
-    if (!momentum) {
-      await this.produce(W, sgdSpec(W.rows, W.cols), [W, G, 1 - 2 * eta * lambda, eta], true);
-      return;
-    }
-    const V = this.own(momentum.v, 'sgdUpdate v'), { mu, nesterov } = momentum;
     await this.produce(V, velocitySpec(W.rows, W.cols), [V, G, W, mu, 2 * lambda], true);
     await this.produce(W, momentumStepSpec(W.rows, W.cols, nesterov), [W, G, V, eta, mu, 2 * lambda], true);
+  }
+
+  /** The batch-normalisation ops and Adam's update have no device kernels yet: they run on the host (hostOps). */
+  readonly hostOps = [...BATCH_NORM_OPS, 'adamUpdate'] as const;
+  private readonly host = new ReferenceBackend();
+
+  /**
+   * Runs `op` on float64 host copies of the matrices `args` (read from the device), then writes the host values of
+   * the ones in `written` back: a round trip per call.
+   */
+  private async onHost(args: Matrix[], written: Matrix[], op: (host: HostMatrix[]) => void): Promise<void> {
+    const copies: HostMatrix[] = [];
+    for (const a of args) {
+      const m = this.host.matrix(a.rows, a.cols);
+      m.data.set(await this.read(a));
+      copies.push(m);
+    }
+    op(copies);
+    for (const w of written) await this.write(w, copies[args.indexOf(w)].data);
+  }
+
+  adamUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, state: AdamState): Promise<void> {
+    return this.onHost([w, g, state.m, state.v], [w, state.m, state.v], ([a, b, m, v]) => this.host.adamUpdate(a, b, eta, lambda, { ...state, m, v }));
+  }
+
+  batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): Promise<void> {
+    return this.onHost([s, mean, variance], [mean, variance], ([a, b, c]) => this.host.batchStatistics(a, b, c));
+  }
+  batchNormalize(s: Matrix, mean: Matrix, variance: Matrix, eps: number, out: Matrix): Promise<void> {
+    return this.onHost([s, mean, variance, out], [out], ([a, b, c, d]) => this.host.batchNormalize(a, b, c, eps, d));
+  }
+  affineRelu(x: Matrix, gamma: Matrix, beta: Matrix, out: Matrix): Promise<void> {
+    return this.onHost([x, gamma, beta, out], [out], ([a, b, c, d]) => this.host.affineRelu(a, b, c, d));
+  }
+  columnDots(a: Matrix, b: Matrix, out: Matrix, alpha: number): Promise<void> {
+    return this.onHost([a, b, out], [out], ([x, y, z]) => this.host.columnDots(x, y, z, alpha));
+  }
+  scaleColumns(g: Matrix, gamma: Matrix): Promise<void> {
+    return this.onHost([g, gamma], [g], ([x, y]) => this.host.scaleColumns(x, y));
+  }
+  batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): Promise<void> {
+    return this.onHost([g, shat, variance], [g], ([x, y, z]) => this.host.batchNormBackward(x, y, z, eps));
   }
 
   async gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): Promise<void> {

@@ -4,6 +4,7 @@ import { ConfigError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import type { Splits } from '../data/splits.js';
 import { MAX_MODEL_BYTES, modelFileBytes } from '../formats/model-file.js';
+import { configuredOptimizer, configuredShape, configuredWidths } from '../model/shape.js';
 import { cyclicalEta } from '../model/schedule.js';
 
 export interface RunPlan {
@@ -37,10 +38,12 @@ export function planRun(config: TrainConfig, trainRecords: number, source = 'con
     throw new ConfigError([`${source}: ensemble.snapshots: ${snapshots} snapshots asked, but the run of ${totalSteps} steps has ${cycleEnds} cycle end${cycleEnds === 1 ? '' : 's'} (every 2 × ${ns} steps)`]);
   }
   // model.json holds the trained network (and its velocities) and the snapshots; an ensemble run's holds every member's.
-  const networks = Math.max(members * Math.max(1, snapshots), 1 + (config.train.momentum > 0 ? 1 : 0) + snapshots);
-  if (modelFileBytes(config.model.hidden, networks) > MAX_MODEL_BYTES) {
-    throw new ConfigError([`${source}: ensemble: model.json would hold ${networks} networks of ${config.model.hidden} hidden units, ` +
-      `about ${Math.round(modelFileBytes(config.model.hidden, networks) / 2 ** 20)} MiB, more than the ${MAX_MODEL_BYTES / 2 ** 20} MiB a model file may take`]);
+  const optimizer = configuredOptimizer(config.train), states = optimizer ? ('beta1' in optimizer ? 2 : 1) : 0;
+  const networks = Math.max(members * Math.max(1, snapshots), 1 + states + snapshots);
+  const bytes = modelFileBytes(configuredShape(config.model), networks);
+  if (bytes > MAX_MODEL_BYTES) {
+    throw new ConfigError([`${source}: ensemble: model.json would hold ${networks} networks of ${configuredWidths(config.model).join('+')} hidden units, ` +
+      `about ${Math.round(bytes / 2 ** 20)} MiB, more than the ${MAX_MODEL_BYTES / 2 ** 20} MiB a model file may take`]);
   }
   const snapshotSteps = Array.from({ length: snapshots }, (_, i) => (cycleEnds - snapshots + 1 + i) * 2 * ns);
   return { stepsPerEpoch, totalSteps, evalEvery, snapshotSteps };

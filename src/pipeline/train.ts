@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { concat, defer, EMPTY, identity, lastValueFrom, pipe, tap } from 'rxjs';
 import type { TrainConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
-import { PIXELS, CLASSES } from '../data/cifar.js';
+import { PIXELS } from '../data/cifar.js';
 import { computeNormalization, type Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
@@ -24,6 +24,7 @@ import { Ensemble, evaluateEnsemble, type Member } from '../model/ensemble.js';
 import type { BackendChoice } from '../kernels/select.js';
 import { Evaluator } from '../model/evaluator.js';
 import { Network, type ParamValues } from '../model/network.js';
+import { configuredInit, configuredOptimizer, configuredShape } from '../model/shape.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -51,8 +52,10 @@ export type { RunStatus, Summary };
 export interface ResumeState {
   step: number;
   params: ParamValues;
-  /** Momentum velocities (runs with train.momentum > 0). */
+  /** Momentum velocities (runs with train.momentum > 0), Adam's first moments. */
   velocity?: ParamValues | null;
+  /** Adam's second moments (train.optimizer adamw). */
+  secondMoment?: ParamValues | null;
   /** The snapshots the run had kept (snapshot ensembles). */
   members?: readonly Member[];
   /** Seconds the run had taken up to `step` (metrics.csv elapsed_s and summary.json seconds go on from there). */
@@ -108,15 +111,20 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
-  const { momentum, nesterov, dropout } = config.train;
-  const net = new Network(backend, { d: PIXELS, m: config.model.hidden, k: CLASSES }, momentum > 0 ? { mu: momentum, nesterov } : null);
-  await net.initialise(new Rng(deriveSeed(config.seed, 'init')));
+  const { dropout } = config.train;
+  const net = new Network(backend, configuredShape(config.model), configuredOptimizer(config.train));
+  if (config.model.bnMomentum !== undefined) net.bnMomentum = config.model.bnMomentum;
+  await net.initialise(new Rng(deriveSeed(config.seed, 'init')), configuredInit(config.model));
   const firstStep = opts.resume?.step ?? 0;
   if (opts.resume) {
     await net.restore(opts.resume.params);
     if (net.velocity) {
       if (!opts.resume.velocity) throw new Error('resume: a run with momentum needs the velocities of its checkpoint');
       await net.restore(opts.resume.velocity, net.velocity);
+    }
+    if (net.secondMoment) {
+      if (!opts.resume.secondMoment) throw new Error('resume: a run with adamw needs the second moments of its checkpoint');
+      await net.restore(opts.resume.secondMoment, net.secondMoment);
     }
   }
   const members: Member[] = [...(opts.resume?.members ?? [])];

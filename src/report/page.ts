@@ -2,6 +2,7 @@
  * `<out>/report.html`: a self-contained page (no scripts, no network; the figures are embedded as
  * data URIs) with the run's summary, its resolved config and its plots.
  */
+import { redactSecrets } from '../util/redact.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -150,7 +151,7 @@ function figuresSection(figures: PageFigure[], note?: string): string {
 function configSection(run: RunArtifacts): string {
   const text = run.configYaml ?? (run.config ? toYaml(run.config) : null);
   return `<section id="config"><h2>Resolved configuration</h2>${
-    text === null ? '<p class="note">No config.yaml and no config in summary.json.</p>' : `<pre>${escapeHtml(text)}</pre>`
+    text === null ? '<p class="note">No config.yaml and no config in summary.json.</p>' : `<pre>${escapeHtml(redactSecrets(text))}</pre>`
   }</section>`;
 }
 

@@ -15,6 +15,7 @@ import type { TrialProgress } from './executor.js';
 import type { SingleBar } from 'cli-progress';
 import type { RowStatus } from '../formats/trials-csv.js';
 import { percent } from '../util/format.js';
+import { terminalLine } from '../util/terminal-text.js';
 
 export interface ProgressState {
   total: number;
@@ -165,7 +166,7 @@ export class SearchProgress {
       return;
     }
     const text = parts.map((p, i) => (i > 0 ? p.sep ?? ' ' : '') + p.text).join('');
-    this.stream.write(`${text}${plainStatus ? ` | ${this.statusText()}` : ''}\n`);
+    this.stream.write(`${terminalLine(`${text}${plainStatus ? ` | ${this.statusText()}` : ''}`)}\n`);
   }
 
   /** The state before any trial of this session runs (trials already done on resume count as done). */

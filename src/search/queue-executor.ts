@@ -10,8 +10,11 @@
  * throws (a worker that cannot load its data or backend, or of another version) is retried `attempts` times, and
  * then fails with the worker's reason. A trial is recorded once: only the job's final state settles run().
  *
- * Rungs: the worker reports a rung as job progress and waits; the coordinator asks hooks.onRung and writes the
- * decision into the job's data (control.decisions), where the worker reads it. Stop: control.stop.
+ * Rungs: the worker writes its rung report into the search's rung-reports hash (and, as a prompt hint, into the job's
+ * progress) and waits; the coordinator asks hooks.onRung and writes the decision into the decisions hash, where the
+ * worker reads it. Neither is overwritten by later progress, so a coordinator that missed the event, or a resumed one,
+ * finds every undecided report at its next sweep. The coordinator renews a heartbeat key while it runs: a worker at a
+ * rung with no coordinator does not wait for a decision that nobody will make. Stop: control.stop.
  *
  * Events (QueueEvents) make it prompt; a sweep of the job states every second makes it correct when events are
  * lost (Redis away) and re-adds jobs that vanished (Redis restarted without its data).
@@ -26,10 +29,11 @@ import type { Redis } from 'ioredis';
 import type { RungDecision } from '../formats/rungs-csv.js';
 import type { TrialExecutor, TrialHooks } from './executor.js';
 import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, registerSearch, unregisterSearch } from './queue-connection.js';
+import { openArtifactStore, removeSearchArtifacts, removeTrialArtifacts, takeTrialFiles, type ArtifactStore } from './queue-artifacts.js';
 import { unpackInto } from './queue-files.js';
 import {
-  handshakeProblem, localIdentity, MAX_STALLED, progressSchema, QUEUE_PREFIX, resultEnvelopeSchema, trialJobId, trialQueueName,
-  zodProblems, type Identity, type SearchDescriptor, type TrialJobData,
+  COORDINATOR_TTL_MS, coordinatorKey, handshakeProblem, localIdentity, MAX_STALLED, parseRungField, progressSchema, QUEUE_PREFIX, resultEnvelopeSchema,
+  rungDecisionsKey, rungField, rungReportSchema, rungReportsKey, trialJobId, trialQueueName, zodProblems, type Identity, type SearchDescriptor, type TrialJobData,
 } from './queue-protocol.js';
 import type { TrialResult, TrialTask } from './types.js';
 
@@ -57,6 +61,8 @@ export interface QueueExecutorOptions {
   log?: (line: string) => void;
   /** Stops waiting for Redis at start. */
   signal?: AbortSignal;
+  /** A folder shared with the workers (--artifacts): the trials' files go through it instead of through Redis. */
+  artifacts?: string;
   /** Tests: pretend to be another version. */
   identity?: Identity;
 }
@@ -102,6 +108,7 @@ export class QueueExecutor implements TrialExecutor {
   private readonly inflight = new Map<string, Entry>();
   private readonly sweepTimer: NodeJS.Timeout;
   private sweeping = false;
+  private lastBeat = 0;
   private closed = false;
   private done = 0;
 
@@ -113,6 +120,7 @@ export class QueueExecutor implements TrialExecutor {
     private readonly stallChecker: Worker,
     private readonly reporter: ConnectionReporter,
     private readonly descriptor: SearchDescriptor,
+    private readonly store: ArtifactStore | null,
   ) {
     this.slots = Math.max(1, opts.slots);
     this.threadsPerTrial = Math.max(1, opts.threadsPerTrial);
@@ -141,6 +149,7 @@ export class QueueExecutor implements TrialExecutor {
   /** Connects (waiting for Redis if it is away), registers the search and starts the stalled-job check. */
   static async open(opts: QueueExecutorOptions): Promise<QueueExecutor> {
     const display = checkQueueUrl(opts.url);
+    const store = opts.artifacts !== undefined ? openArtifactStore(opts.artifacts, true) : null;
     const log = opts.log ?? (() => {});
     const reporter = new ConnectionReporter(display, log, 'coordinator');
     const name = trialQueueName(opts.searchId);
@@ -164,7 +173,7 @@ export class QueueExecutor implements TrialExecutor {
     await registerSearch(redis, descriptor);
     await events.waitUntilReady();
     await stallChecker.startStalledCheckTimer();
-    return new QueueExecutor(opts, redis, queue, events, stallChecker, reporter, descriptor);
+    return new QueueExecutor(opts, redis, queue, events, stallChecker, reporter, descriptor, store);
   }
 
   run(task: TrialTask, signal: AbortSignal, hooks: TrialHooks = {}): Promise<TrialResult> {
@@ -173,6 +182,7 @@ export class QueueExecutor implements TrialExecutor {
     if (!(task.rungs?.length && hooks.onRung)) delete sent.rungs;
     const data: TrialJobData = {
       ...this.identity, search: this.opts.searchId, task: sent, fingerprint: this.opts.fingerprint(task), threads: this.threadsPerTrial, control: {},
+      ...(this.store ? { artifacts: { store: this.store.id } } : {}),
     };
     return new Promise<TrialResult>((resolve) => {
       const entry: Entry = {
@@ -199,7 +209,6 @@ export class QueueExecutor implements TrialExecutor {
       // collect() also re-adds a job that only holds an interrupted run.
       if (same && state === 'completed') return void await this.collect(entry, existing, true);
       if (same && (state === 'active' || QUEUED_STATES.has(state))) {
-        for (const [step, d] of Object.entries(existing.data?.control?.decisions ?? {})) entry.decisions.set(Number(step), d as RungDecision);
         entry.data = { ...entry.data, control: existing.data.control ?? {} };
         this.note(`trial ${entry.task.trial}: already ${state === 'active' ? `running on ${existing.processedBy ?? 'a worker'}` : 'queued'} (left by an earlier run of this search): waiting for it`);
         return;
@@ -245,6 +254,8 @@ export class QueueExecutor implements TrialExecutor {
     if (this.sweeping || this.closed) return;
     this.sweeping = true;
     try {
+      await this.heartbeat();
+      await this.decideReported();
       for (const entry of [...this.inflight.values()]) if (entry.enqueued && !entry.settled) await this.refresh(entry);
     } finally {
       this.sweeping = false;
@@ -329,6 +340,30 @@ export class QueueExecutor implements TrialExecutor {
     if (p.rung && !entry.decisions.has(p.rung.step) && !entry.deciding.has(p.rung.step)) void this.decide(entry, p.rung);
   }
 
+  /** Keeps this coordinator's heartbeat key alive (workers at a rung look at it). */
+  private async heartbeat(): Promise<void> {
+    if (Date.now() - this.lastBeat < COORDINATOR_TTL_MS / 3) return;
+    await this.redis.set(coordinatorKey(this.opts.searchId), this.descriptor.host, 'PX', COORDINATOR_TTL_MS);
+    this.lastBeat = Date.now();
+  }
+
+  /** Every rung report in the reports hash whose trial runs here and that is not decided yet: decided now. */
+  private async decideReported(): Promise<void> {
+    const reports = await this.redis.hgetall(rungReportsKey(this.opts.searchId));
+    for (const [field, text] of Object.entries(reports)) {
+      const at = parseRungField(field);
+      const entry = at && this.inflight.get(trialJobId(at.trial));
+      if (!at || !entry || entry.settled || entry.decisions.has(at.step) || entry.deciding.has(at.step)) continue;
+      let report;
+      try {
+        report = rungReportSchema.parse(JSON.parse(text));
+      } catch {
+        continue;
+      }
+      void this.decide(entry, { step: at.step, valAccuracy: report.valAccuracy });
+    }
+  }
+
   private async decide(entry: Entry, rung: { step: number; valAccuracy: number }): Promise<void> {
     entry.deciding.add(rung.step);
     let d: RungDecision = 'continue';
@@ -337,18 +372,21 @@ export class QueueExecutor implements TrialExecutor {
     } catch (e) {
       this.log(`coordinator: trial ${entry.task.trial}: rung decision at step ${rung.step} failed (${message(e)}); it continues`);
     }
-    entry.decisions.set(rung.step, d);
-    entry.deciding.delete(rung.step);
-    await this.writeControl(entry);
+    const field = rungField(entry.task.trial, rung.step);
+    try {
+      await this.redis.multi().hset(rungDecisionsKey(this.opts.searchId), field, d).hdel(rungReportsKey(this.opts.searchId), field).exec();
+      entry.decisions.set(rung.step, d);
+    } catch (e) {
+      this.reporter.error(e); // not recorded as decided: the next sweep finds the report again
+    } finally {
+      entry.deciding.delete(rung.step);
+    }
   }
 
-  /** Writes the stop request and the rung decisions into the job's data, where its worker reads them. */
+  /** Writes the stop request into the job's data, where its worker reads it. */
   private writeControl(entry: Entry): Promise<void> {
     entry.controlWrite = entry.controlWrite.then(async () => {
-      entry.data = {
-        ...entry.data,
-        control: { ...(entry.stopRequested ? { stop: true } : {}), ...(entry.decisions.size ? { decisions: Object.fromEntries([...entry.decisions].map(([s, d]) => [String(s), d])) } : {}) },
-      };
+      entry.data = { ...entry.data, control: entry.stopRequested ? { stop: true } : {} };
       const job = await this.queue.getJob(entry.jobId);
       await job?.updateData(entry.data);
     }).catch((e) => this.reporter.error(e));
@@ -404,7 +442,12 @@ export class QueueExecutor implements TrialExecutor {
       return false;
     }
     try {
+      if (env.stored) {
+        if (!this.store) throw new Error('the worker put them into an artifact store, but this search has none (--artifacts)');
+        takeTrialFiles(this.store, env.stored.location, env.stored.files, entry.task.outDir);
+      }
       unpackInto(entry.task.outDir, env.files);
+      if (this.store) removeTrialArtifacts(this.store, this.opts.searchId, entry.task.trial);
     } catch (e) {
       this.settle(entry, this.failed(entry, `could not write the trial's files into ${entry.task.outDir}: ${message(e)}`, worker));
       return true;
@@ -447,8 +490,17 @@ export class QueueExecutor implements TrialExecutor {
     const cleanup = (async () => {
       await Promise.allSettled([this.events.close(), this.stallChecker.close(true)]);
       await this.queue.obliterate({ force: true });
-      await unregisterSearch(this.redis, this.opts.searchId);
+      const id = this.opts.searchId;
+      await this.redis.del(rungReportsKey(id), rungDecisionsKey(id), coordinatorKey(id));
+      await unregisterSearch(this.redis, id);
     })();
+    if (this.store) {
+      try {
+        removeSearchArtifacts(this.store, this.opts.searchId);
+      } catch (e) {
+        this.log(`coordinator: removing ${this.opts.searchId} from the artifact store ${this.store.root}: ${message(e)}`);
+      }
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), this.reporter.down ? 2000 : 20_000); });
     try {

@@ -5,7 +5,7 @@
  */
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
-import { CLASSES, PIXELS } from '../data/cifar.js';
+import { stepShapeOf } from '../model/shape.js';
 import { selectTrainingBackend } from '../model/speed-probe.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { trainNetwork } from '../pipeline/network-run.js';
@@ -43,7 +43,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
   });
   let backend: KernelBackend;
   try {
-    backend = opts.backend ?? (await selectTrainingBackend(task.config.kernels.backend, opts.threads, { n: task.config.train.batchSize, d: PIXELS, m: task.config.model.hidden, k: CLASSES })).backend;
+    backend = opts.backend ?? (await selectTrainingBackend(task.config.kernels.backend, opts.threads, stepShapeOf(task.config.train, task.config.model))).backend;
   } catch (e) {
     return failed(message(e));
   }

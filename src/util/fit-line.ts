@@ -3,6 +3,7 @@
  * shrinks; the least important parts go first, a bar takes the room left, and a line that still does not fit
  * is cut at a space (never inside a number) and ends with "…".
  */
+import { terminalLine } from './terminal-text.js';
 
 export interface LinePart {
   text: string;
@@ -32,7 +33,7 @@ export function cutAtSpace(line: string, width: number): string {
 
 /** The parts that fit `width`, in their order, joined; see the module comment. */
 export function fitLine(parts: LinePart[], width: number): string {
-  let shown = parts.filter((p) => p.grow || p.text.length > 0);
+  let shown = parts.map((p) => ({ ...p, text: terminalLine(p.text) })).filter((p) => p.grow || p.text.length > 0);
   while (minLength(shown) > width) {
     const droppable = shown.filter((p) => p.keep !== Infinity);
     if (droppable.length === 0) break;

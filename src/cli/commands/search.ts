@@ -21,6 +21,8 @@ const FINAL_CONFIG = 'config/final.yaml';
 export interface SearchCommandOptions extends RunOptions {
   /** Run the trials on `cifar-mlp worker` processes through this Redis URL instead of the local pool. */
   queue?: string;
+  /** With queue: the artifact store shared with the workers. */
+  artifacts?: string;
 }
 
 export async function searchCommand(config: SearchConfig, opts: SearchCommandOptions): Promise<number> {
