@@ -98,7 +98,9 @@ describe('--from SEARCH_DIR', () => {
     expect(r.stderr).toContain(`--from ${searchOut}: trial ${summary.chosen.id} (val `);
     expect(r.stderr).toContain(`train.lambda=${JSON.stringify(lambda)}`);
     expect(r.stderr).toMatch(/note: the run ends at step 12, 1\.50 cycles of 2 × 4 steps.*schedule\.ns: 3 \(2 cycles in the same 12 steps\)/);
-    const config = parseYaml(readFileSync(join(out, 'config.yaml'), 'utf8'));
+    const configText = readFileSync(join(out, 'config.yaml'), 'utf8');
+    expect(configText.split('\n')[0]).toBe(`# train.lambda=${JSON.stringify(lambda)}: from the search in ${searchOut} (trial ${summary.chosen.id}, its chosen one)`);
+    const config = parseYaml(configText);
     expect(config.train.lambda).toBe(lambda);
     expect(config.train.lambda).not.toBe(0.5);
     const run = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));

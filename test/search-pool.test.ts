@@ -182,9 +182,10 @@ describe('cifar-mlp search (built CLI)', () => {
     // the chosen trial's test accuracy, measured once from its model.json, is the only test figure
     expect(second.stderr).toMatch(new RegExp(`chosen trial ${s2.chosen!.id} \\(lambda=[^)]+\\): val [\\d.]+%, test [\\d.]+%`));
     expect(s2.chosen!.test!.accuracy).toBeGreaterThan(0.2);
-    for (const f of ['param-base.train.lambda.svg', 'param-base.train.lambda.png', 'overview.png', 'curves.png', 'report.html', 'plan.json', 'config.yaml']) {
+    for (const f of ['param-base.train.lambda.svg', 'param-base.train.lambda.png', 'curves.png', 'report.html', 'plan.json', 'config.yaml']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
+    expect(existsSync(join(out, 'overview.png')), 'no parallel coordinates for one searched parameter').toBe(false);
     for (const id of ['01', '02', '03']) {
       for (const f of ['lr.png', 'loss.png', 'accuracy.png', 'report.html']) expect(existsSync(join(out, 'trials', id, f)), `trials/${id}/${f}`).toBe(true);
     }

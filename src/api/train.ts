@@ -1,7 +1,7 @@
 /** `train()`: one training run into a folder, as `cifar-mlp run <train config>` does it. */
 import type { TrainConfig } from '../config/schema.js';
 import type { Summary } from '../formats/run-summary.js';
-import { chosenFields } from '../formats/search-summary.js';
+import { chosenFields, chosenFieldsComment } from '../formats/search-summary.js';
 import { trainIntoFolder } from '../experiment/train-run.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import { abortedBeforeStart } from './abort.js';
@@ -53,6 +53,7 @@ export async function train(config: TrainConfig | ConfigSource, options: TrainOp
   const onProgress = options.onProgress;
   const result = await trainIntoFolder(resolved, {
     data: options.data, out: options.out, force: options.force, resume: options.resume, switchBackend: options.switchBackend, configPath,
+    ...(chosen ? { configComment: chosenFieldsComment(chosen) } : {}),
     signal: options.signal ?? new AbortController().signal,
     log: options.log ?? (() => {}),
     downloadProgress: false,

@@ -7,7 +7,7 @@ import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
-import { chosenFields } from '../formats/search-summary.js';
+import { chosenFields, chosenFieldsComment, type ChosenFields } from '../formats/search-summary.js';
 import { percent } from '../util/format.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,13 +71,13 @@ function backendSet(configPath: string, backend: string | undefined): string[] {
   return [`${readYamlFile(configPath).kind === 'search' ? 'base.' : ''}kernels.backend=${backend}`];
 }
 
-/** --from: the chosen trial's searched fields as --set overrides of a training config, told on stderr. */
-function fromSearchSets(configPath: string, dir: string): string[] {
+/** --from: the chosen trial's searched fields (as --set overrides) for a training config, told on stderr. */
+function fromSearch(configPath: string, dir: string): ChosenFields {
   const kind = readYamlFile(configPath).kind ?? 'train';
   if (kind !== 'train') throw new UsageError(`--from ${dir}: takes a training config (kind: train), not ${configPath} (kind: ${String(kind)})`);
   const chosen = chosenFields(dir);
   process.stderr.write(`cifar-mlp: --from ${dir}: trial ${chosen.trial} (val ${percent(chosen.valAccuracy)}): ${chosen.sets.join(', ')} (recorded in the run's config.yaml)\n`);
-  return chosen.sets;
+  return chosen;
 }
 
 function interruptSignal(): AbortSignal {
@@ -114,10 +114,13 @@ async function main(argv: string[]): Promise<number> {
     .option('--from <search-dir>', 'a training config only: take the searched fields of the trial a finished search chose (e.g. train.lambda), before --set')
     .action(async (given: string | undefined, o) => {
       const configPath = configFileOf('run', given, o);
-      const fromSearch = o.from === undefined ? [] : fromSearchSets(configPath, o.from);
-      const sets: string[] = [...fromSearch, ...o.set, ...backendSet(configPath, o.backend)];
+      const chosen = o.from === undefined ? null : fromSearch(configPath, o.from);
+      const sets: string[] = [...(chosen?.sets ?? []), ...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
-      const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, switchBackend: o.switchBackend, configPath, signal: interruptSignal() };
+      const opts = {
+        data: o.data, out: o.out, force: o.force, resume: o.resume, switchBackend: o.switchBackend, configPath, signal: interruptSignal(),
+        ...(chosen ? { configComment: chosenFieldsComment(chosen) } : {}),
+      };
       switch (config.kind) {
         case 'train':
           exitCode = await trainCommand(config, opts);

@@ -11,7 +11,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { toYaml } from '../config/load.js';
 import type { TrainConfig } from '../config/schema.js';
 import { configuredShape } from '../model/shape.js';
 import type { Normalization } from '../data/normalization.js';
@@ -24,7 +23,7 @@ import { cycleEndNote } from '../pipeline/plan.js';
 import { RunLedger } from '../pipeline/ledger.js';
 import { modelFileOptions, trainNetwork } from '../pipeline/network-run.js';
 import { checkResumable, checkSameRun, resumeStateOf } from '../pipeline/resume.js';
-import { measureEnsemble } from '../pipeline/train.js';
+import { commentedYaml, measureEnsemble } from '../pipeline/train.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
@@ -101,7 +100,7 @@ async function trainMembers(config: TrainConfig, opts: TrainFolderOptions, outDi
   const n = config.ensemble.members;
   const { dataDir, splits, plan, configs, states, selection } = p;
   const { backend } = selection;
-  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
+  writeFileAtomic(join(outDir, 'config.yaml'), commentedYaml(config, opts.configComment));
   log(`cifar-mlp: ${config.name}: ensemble of ${n} independently seeded networks, trained one after the other; data ${dataDir} ` +
     `(train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}); ${describeSelection(selection)}; out ${outDir}`);
   const stepsBefore = states.reduce((sum, st) => sum + (st.kind === 'fresh' ? 0 : st.cp.step), 0);
@@ -109,6 +108,7 @@ async function trainMembers(config: TrainConfig, opts: TrainFolderOptions, outDi
     stepsBefore > 0 ? readRunSummary(outDir)?.seconds ?? 0 : 0);
   ledger.memberRuns = [];
   ledger.cycleEndNote = cycleEndNote(config, plan);
+  ledger.dataCounts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
   if (ledger.cycleEndNote) log(`cifar-mlp: ${config.name}: note: each member: ${ledger.cycleEndNote}`);
   ledger.write();
   const networks: Member[] = [];

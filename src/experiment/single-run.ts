@@ -87,7 +87,7 @@ export function singleRun(config: TrainConfig, opts: TrainFolderOptions): Folder
       if (note) opts.log(`cifar-mlp: ${config.name}: note: ${note}`);
       try {
         const { summary } = await trainNetwork({
-          config, splits, normalization: p.normalization, dataDir: p.dataDir, dir, signal: opts.signal, model: 'checkpoints',
+          config, splits, normalization: p.normalization, dataDir: p.dataDir, dir, signal: opts.signal, model: 'checkpoints', configComment: opts.configComment,
           backend: selection.backend, backendChoice: { ...backendChoice(config.kernels.backend, selection), ...(p.earlier?.length ? { earlier: p.earlier } : {}) },
           ...(opts.progress ? { progress: opts.progress(config.name) } : {}),
           ...(checkpoint ? { resume: { ...resumeStateOf(checkpoint), secondsBefore } } : {}),

@@ -74,6 +74,8 @@ export interface Summary {
   /** A resumed run: the wall time since its last resume. */
   secondsSinceResume?: number;
   samplesPerSecond: number;
+  /** Records of each split (the noise of an accuracy p on n records is about ±1.96·sqrt(p(1 − p)/n)). */
+  data?: { train: number; val: number; test: number };
   /** Set when the run does not end on a cycle end of its schedule: where it ends, and the setting that would. */
   cycleEndNote?: string;
   divergedAtStep?: number;

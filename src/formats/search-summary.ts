@@ -133,6 +133,9 @@ export interface ChosenFields {
   sets: string[];
 }
 
+/** Where a run's values came from, for the top of its config.yaml. */
+export const chosenFieldsComment = (c: ChosenFields) => [`${c.sets.join(', ')}: from the search in ${c.dir} (trial ${c.trial}, its chosen one)`];
+
 /**
  * The searched fields of a search's chosen trial as overrides of a training config. A UsageError (one line naming the
  * folder) when it is not a search folder or has no chosen trial yet (an interrupted search: resume it first).

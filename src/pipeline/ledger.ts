@@ -25,6 +25,8 @@ export class RunLedger {
   memberRuns: MemberRun[] | undefined;
   /** Seconds spent in update steps (evaluation excluded), for samplesPerSecond. */
   trainSeconds = 0;
+  /** Records of each split. */
+  dataCounts: Summary['data'];
   /** Where a run that ends away from a cycle end stops (pipeline/plan.ts cycleEndNote). */
   cycleEndNote: string | null = null;
   private readonly started = Date.now();
@@ -71,6 +73,7 @@ export class RunLedger {
       seconds: this.secondsBefore + (Date.now() - this.started) / 1000,
       ...(this.firstStep > 0 ? { secondsSinceResume: (Date.now() - this.started) / 1000 } : {}),
       samplesPerSecond: this.trainSeconds > 0 ? (trained * this.config.train.batchSize) / this.trainSeconds : 0,
+      ...(this.dataCounts ? { data: this.dataCounts } : {}),
       ...(this.cycleEndNote !== null ? { cycleEndNote: this.cycleEndNote } : {}),
       ...(this.divergedAtStep !== undefined ? { divergedAtStep: this.divergedAtStep } : {}),
       ...(this.pruned ? { pruned: this.pruned } : {}),

@@ -42,6 +42,8 @@ export interface NetworkJob {
   rungs?: RungPlan;
   /** Evaluate the finished run on the test split (default true; search trials: false). */
   testFinal?: boolean;
+  /** Comment lines at the top of config.yaml. */
+  configComment?: string[];
 }
 
 /** What model.json records besides the network, for a run of `config` on these splits. */
@@ -62,7 +64,7 @@ export async function trainNetwork(job: NetworkJob): Promise<TrainingResult> {
   try {
     const result = await runTraining({
       config: job.config, splits: job.splits, normalization: job.normalization, backend: job.backend, backendChoice: job.backendChoice,
-      outDir: job.dir, signal: job.signal, testFinal: job.testFinal, rungs: job.rungs, resume: job.resume,
+      outDir: job.dir, signal: job.signal, testFinal: job.testFinal, rungs: job.rungs, resume: job.resume, configComment: job.configComment,
       ...(job.model === 'checkpoints' ? {
         onCheckpoint: (net, step, _norm, members) => saveCheckpoint(modelPath, net, { ...saveOptions, step, members }),
       } : {}),

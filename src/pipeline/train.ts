@@ -88,7 +88,12 @@ export interface TrainingOptions {
   evaluate?: boolean;
   /** Evaluate the finished run on the test split (default true; search trials: false, final.test is then null). */
   testFinal?: boolean;
+  /** Comment lines at the top of config.yaml. */
+  configComment?: string[];
 }
+
+/** A config as YAML, after `comment` lines (each prefixed "# "). */
+export const commentedYaml = (config: TrainConfig, comment: string[] = []) => comment.map((l) => `# ${l}\n`).join('') + toYaml(config);
 
 export interface TrainingResult {
   summary: Summary;
@@ -108,7 +113,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   if (config.ensemble.members > 1) throw new Error('runTraining trains one network: an ensemble run (ensemble.members > 1) runs its members one by one');
   const plan = planRun(config, splits.train.count);
   makeDirs(outDir);
-  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
+  writeFileAtomic(join(outDir, 'config.yaml'), commentedYaml(config, opts.configComment));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
   const { dropout } = config.train;
@@ -136,6 +141,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const X = backend.matrix(config.train.batchSize, PIXELS);
   const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice, opts.resume?.secondsBefore);
   ledger.cycleEndNote = opts.etaAt ? null : cycleEndNote(config, plan);
+  ledger.dataCounts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
   let writeError: FileWriteError | null = null;
   const failedOn = (e: unknown) => {
     if (e instanceof FileWriteError) writeError ??= e;

@@ -139,7 +139,12 @@ export class QueueWorker {
   async start(signal?: AbortSignal): Promise<void> {
     this.cleanStaleWorkDirs();
     mkdirSync(this.workDir, { recursive: true });
-    this.redis = await connectRedis(this.opts.url, `cifar-mlp-worker-${this.name}`, this.reporter, signal);
+    try {
+      this.redis = await connectRedis(this.opts.url, `cifar-mlp-worker-${this.name}`, this.reporter, signal);
+    } catch (e) {
+      rmSync(this.workDir, { recursive: true, force: true }); // stopped (or refused) while waiting for Redis: nothing left behind
+      throw e;
+    }
     this.log(`worker ${this.name}: ${identityText(this.identity)}; data ${this.opts.dataDir}; ${this.concurrency} trial(s) at once; ` +
       `work folder ${this.workDir}; waiting for trials on ${this.display}`);
     this.loopDone = this.loop();

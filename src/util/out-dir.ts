@@ -26,7 +26,7 @@ export const RUN_FILES = [
 function clearRunFiles(dir: string): void {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    const known = RUN_FILES.includes(name) || /^confusion-[a-z]+\.csv$/.test(name) || /^\..+\.tmp$/.test(name);
+    const known = RUN_FILES.includes(name) || /^confusion-[a-z]+\.(csv|svg|png)$/.test(name) || /^\..+\.tmp$/.test(name);
     if (known && lstatSync(p).isFile()) rmSync(p, { force: true });
     if (/^member-\d+$/.test(name) && lstatSync(p).isDirectory()) clearRunFiles(p);
   }
