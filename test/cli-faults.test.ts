@@ -191,7 +191,11 @@ const CASES: Case[] = [
     message: /^cifar-mlp: no usable rows in .*run\/metrics\.csv \(3 malformed lines skipped\); nothing plotted$/m,
   },
   // download limits from the environment
-  { name: 'download: over CIFAR10_DOWNLOAD_MAX_MB', env: { CIFAR10_DOWNLOAD_MAX_MB: '0.01' }, args: (d) => ['run', cfg(d, { ...BASE, data: { ...BASE.data, url: bigUrl } }), '--out', join(d, 'out')], message: /refused: it sent more than 10\.2 KiB/ },
+  // a download that fails is a failure (exit 1), not bad input (was: exit 2)
+  { name: 'download: over CIFAR10_DOWNLOAD_MAX_MB', env: { CIFAR10_DOWNLOAD_MAX_MB: '0.01' }, args: (d) => ['run', cfg(d, { ...BASE, data: { ...BASE.data, url: bigUrl } }), '--out', join(d, 'out')], message: /refused: it sent more than 10\.2 KiB/, code: 1 },
+  // an --out that cannot be used is refused before the download starts (was: after 162 MiB)
+  { name: 'out: a file, before any download', args: (d) => { writeFileSync(join(d, 'taken'), 'x'); return ['run', cfg(d, { ...BASE, data: { ...BASE.data, url: bigUrl } }), '--out', join(d, 'taken')]; }, message: /^cifar-mlp: --out .*taken: exists and is not a directory$/m },
+  { name: 'out: under a file, before any download', args: (d) => ['run', cfg(d, { ...BASE, data: { ...BASE.data, url: bigUrl } }), '--out', join(d, 'c.yaml', 'sub')], message: /^cifar-mlp: --out .*c\.yaml\/sub: cannot create the folder: .*c\.yaml is not a directory$/m },
   { name: 'download: a bad CIFAR10_DOWNLOAD_DEADLINE_S', env: { CIFAR10_DOWNLOAD_DEADLINE_S: 'soon' }, args: (d) => ['run', cfg(d, { ...BASE, data: { ...BASE.data, url: bigUrl } }), '--out', join(d, 'out')], message: /environment variable CIFAR10_DOWNLOAD_DEADLINE_S: expected a positive number \(got "soon"\)/ },
 ];
 

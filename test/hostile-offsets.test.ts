@@ -4,8 +4,7 @@
 // read back unsigned now; this runs the gather chunk, as both threads do, at an address above 2^31 (the buffer is
 // reserved, not touched: only the few kilobytes written are memory).
 import { describe, expect, it } from 'vitest';
-import { copyRows } from '../src/kernels/copy-rows.js';
-import { runChunk, SLOT, type NormaliseExports } from '../src/kernels/gather-worker.js';
+import { runChunk, SLOT, type NormaliseExports } from '../src/kernels/gather-protocol.js';
 
 describe('gather offsets above 2 GiB', () => {
   it('copies the rows to the staging address and hands the normaliser the same unsigned addresses', () => {
@@ -19,7 +18,7 @@ describe('gather offsets above 2 GiB', () => {
     const records = Uint8Array.from({ length: 3 * d }, (_, i) => (i * 7 + 3) % 251);
     const calls: number[][] = [];
     const ex: NormaliseExports = { normalisers: () => {}, normaliseRows: (...a: number[]) => void calls.push(a) };
-    runChunk(ctrl, SLOT, ex, buffer, records, 0, 8, copyRows);
+    runChunk(ctrl, ex, buffer, records, 0);
     const staged = new Uint8Array(buffer, staging, count * d);
     expect([...staged.subarray(0, d)]).toEqual([...records.subarray(2 * d, 3 * d)]);
     expect([...staged.subarray(d, 2 * d)]).toEqual([...records.subarray(0, d)]);

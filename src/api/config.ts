@@ -61,9 +61,9 @@ function plainCopy(source: Record<string, unknown>, name: string): Record<string
   }
 }
 
-/** The config a run function takes: a validated one of `kind`, and the file it came from (for relative paths). */
-export function configOfKind<K extends ConfigKind>(source: ConfigSource | ConfigOf<K>, kind: K, caller: string): { config: ConfigOf<K>; configPath?: string } {
+/** The config a run function takes: a validated one of `kind` (with `set` overrides), and the file it came from (for relative paths). */
+export function configOfKind<K extends ConfigKind>(source: ConfigSource | ConfigOf<K>, kind: K, caller: string, set: string[] = []): { config: ConfigOf<K>; configPath?: string } {
   checkArgument(`${caller}(): config`, configSourceArgument, source);
-  if (typeof source === 'string') return { config: loadConfig(source, { kind }), configPath: source };
-  return { config: loadConfig(source as Record<string, unknown>, { kind }) };
+  if (typeof source === 'string') return { config: loadConfig(source, { kind, set }), configPath: source };
+  return { config: loadConfig(source as Record<string, unknown>, { kind, set }) };
 }

@@ -27,7 +27,7 @@ export interface SearchState {
 export type SearchEvent =
   | { type: 'begin'; state: SearchState }
   | { type: 'trial-started'; trial: number; params: string; state: SearchState }
-  | { type: 'trial-progress'; trial: number; steps: number; totalSteps: number }
+  | { type: 'trial-progress'; trial: number; steps: number; totalSteps: number; valAccuracy?: number }
   | {
     type: 'trial-finished'; trial: number; params: string; state: SearchState;
     /** completed, pruned, diverged, failed, or interrupted (the signal: runs again on resume). */
@@ -47,7 +47,7 @@ function eventDisplay(emit: (e: SearchEvent) => void): SearchDisplay {
   return {
     begin: (state) => emit({ type: 'begin', state: stateOf(state) }),
     started: (trial, params, state) => emit({ type: 'trial-started', trial, params, state: stateOf(state) }),
-    trialProgress: (trial, p) => emit({ type: 'trial-progress', trial, steps: p.steps, totalSteps: p.totalSteps }),
+    trialProgress: (trial, p) => emit({ type: 'trial-progress', trial, steps: p.steps, totalSteps: p.totalSteps, ...(p.valAccuracy !== undefined ? { valAccuracy: p.valAccuracy } : {}) }),
     finished: (trial, params, o, state) => emit({
       type: 'trial-finished', trial, params, state: stateOf(state), status: o.status, valAccuracy: o.valAcc, seconds: o.seconds, reason: o.reason,
     }),

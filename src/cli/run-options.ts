@@ -8,4 +8,6 @@ export interface RunOptions {
   switchBackend?: boolean;
   configPath: string;
   signal: AbortSignal;
+  /** Comment lines at the top of the run's config.yaml (`--from`). */
+  configComment?: string[];
 }

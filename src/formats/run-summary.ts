@@ -69,8 +69,15 @@ export interface Summary {
   epochs: number;
   /** The step model.json holds (where --resume continues), when the run saves checkpoints. */
   checkpointStep?: number;
+  /** Wall time of the run, every session of a resumed run included. */
   seconds: number;
+  /** A resumed run: the wall time since its last resume. */
+  secondsSinceResume?: number;
   samplesPerSecond: number;
+  /** Records of each split (the noise of an accuracy p on n records is about ±1.96·sqrt(p(1 − p)/n)). */
+  data?: { train: number; val: number; test: number };
+  /** Set when the run does not end on a cycle end of its schedule: where it ends, and the setting that would. */
+  cycleEndNote?: string;
   divergedAtStep?: number;
   /** Pruned runs (search trials stopped at a rung): the step and the validation accuracy there. */
   pruned?: { step: number; valAccuracy: number };

@@ -150,6 +150,9 @@ export interface RunInfo {
   ns?: number;
   batchSize?: number;
   hidden?: number;
+  /** Hidden widths of a deeper network (model.layers). */
+  layers?: number[];
+  batchNorm?: boolean;
   cycles?: number;
   epochs?: number;
   etaMin?: number;
@@ -177,6 +180,8 @@ export function runInfoFromConfig(config: Record<string, unknown> | null | undef
     ns: num(schedule.ns),
     batchSize: num(train.batchSize) ?? num(train.nBatch) ?? num(c.batchSize),
     hidden: num(model.hidden) ?? num(model.m),
+    layers: Array.isArray(model.layers) && model.layers.every((w) => num(w) !== undefined) ? (model.layers as number[]) : undefined,
+    batchNorm: model.batchNorm === true ? true : undefined,
     cycles: num(schedule.cycles),
     epochs: num(schedule.epochs) ?? num(train.epochs),
     etaMin: num(schedule.etaMin),
@@ -197,7 +202,9 @@ export function runTitle(info: RunInfo): string {
   if (info.lambda !== undefined) parts.push(`λ=${formatNumber(info.lambda)}`);
   if (info.ns !== undefined) parts.push(`ns=${formatNumber(info.ns)}`);
   if (info.batchSize !== undefined) parts.push(`n_batch=${formatNumber(info.batchSize)}`);
-  if (info.hidden !== undefined) parts.push(`m=${formatNumber(info.hidden)}`);
+  const bn = info.batchNorm ? ' BN' : '';
+  if (info.layers !== undefined) parts.push(`hidden ${info.layers.join('-')}${bn}`);
+  else if (info.hidden !== undefined) parts.push(`m=${formatNumber(info.hidden)}${bn}`);
   if (info.cycles !== undefined) parts.push(`${formatNumber(info.cycles)} cycle${info.cycles === 1 ? '' : 's'}`);
   else if (info.epochs !== undefined) parts.push(`${formatNumber(info.epochs)} epoch${info.epochs === 1 ? '' : 's'}`);
   return parts.length > 0 ? parts.join(' · ') : 'training run';

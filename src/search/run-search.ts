@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SearchConfig } from '../config/search-schema.js';
 import { MODEL_FILE } from '../formats/model-file.js';
-import { readSearchSummary, type ChosenTrial, type RankedTrial, type SearchStatus, type SearchSummary } from '../formats/search-summary.js';
+import { readSearchSummary, readSummaryJson, type ChosenTrial, type RankedTrial, type SearchStatus, type SearchSummary } from '../formats/search-summary.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import type { TrialExecutor } from './executor.js';
 import { runTrials, type SchedulerProgress } from './scheduler.js';
@@ -62,6 +62,16 @@ async function chooseTrial(storage: SearchStorage, ranking: RankedTrial[], study
   }
 }
 
+/** The wall time an interrupted search's summary.json records (0 when it cannot be read). */
+function secondsOfEarlierSessions(dir: string): number {
+  try {
+    const seconds = (readSummaryJson(dir, '') as { seconds?: unknown } | null)?.seconds;
+    return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? seconds : 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** The chosen trial of the summary an earlier session left, when that trial's result was kept as it was. */
 function earlierChosen(outDir: string, kept: readonly { trial: number; val_acc: number | null }[]): ChosenTrial | null {
   let chosen: ChosenTrial | null | undefined;
@@ -83,6 +93,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> 
   const { plan, resumed } = storage.openPlan(config, opts.resume ?? false);
   const valRecords = opts.valRecords ?? (config.base.data.holdout > 0 ? config.base.data.holdout : null);
   const stored = resumed ? await storage.readResults(plan, config) : { rows: [], rungs: [] };
+  const secondsBefore = resumed ? secondsOfEarlierSessions(outDir) : undefined;
   const earlier = resumed ? earlierChosen(outDir, stored.rows) : null;
   storage.saveConfig(config);
   const study = new Study({ config, plan, rows: stored.rows, rungs: stored.rungs, valRecords, trainRecords: opts.trainRecords });
@@ -92,7 +103,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> 
 
   let workers = 0, threadsPerTrial = 0, trialSeconds = 0;
   const summarise = (status: SearchStatus, note?: string, chosen?: ChosenTrial | null) => buildSummary({
-    config, plan, rows: study.results(), status, note, workers, threadsPerTrial, startedAt, trialSeconds, rungs: study.pruner?.records() ?? [], chosen, valRecords,
+    config, plan, rows: study.results(), status, note, workers, threadsPerTrial, startedAt, trialSeconds, rungs: study.pruner?.records() ?? [], chosen, valRecords, secondsBefore,
   });
 
   storage.openLogs(study.paths, study.pruner !== null, resumed);

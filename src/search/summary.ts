@@ -13,6 +13,8 @@ export function buildSummary(o: {
   config: SearchConfig; plan: SearchPlan; rows: ReadonlyMap<number, TrialRow>; status: SearchStatus; note?: string;
   workers: number; threadsPerTrial: number; startedAt: number; trialSeconds: number; rungs: RungRecord[];
   chosen?: ChosenTrial | null; valRecords: number | null;
+  /** Seconds of the sessions before this one (a resumed search). */
+  secondsBefore?: number;
 }): SearchSummary {
   const { plan, rows } = o;
   const total = plan.total;
@@ -46,7 +48,8 @@ export function buildSummary(o: {
     backend: backends.length ? backends.join(', ') : null,
     startedAt: new Date(o.startedAt).toISOString(),
     finishedAt: new Date().toISOString(),
-    seconds: (Date.now() - o.startedAt) / 1000,
+    seconds: (o.secondsBefore ?? 0) + (Date.now() - o.startedAt) / 1000,
+    ...(o.secondsBefore !== undefined ? { secondsSinceResume: (Date.now() - o.startedAt) / 1000 } : {}),
     trialSeconds: o.trialSeconds,
     peakRssMiB: peakRssMiB(),
     best: ranking.slice(0, 3),

@@ -72,3 +72,31 @@ export function drawBar(fraction: number, width: number): string {
   const full = Math.round(Math.max(0, Math.min(1, Number.isFinite(fraction) ? fraction : 0)) * inner);
   return `[${'█'.repeat(full)}${'░'.repeat(inner - full)}]`;
 }
+
+/**
+ * `text` broken at spaces into lines of at most `width` characters (a word longer than that is split): for a
+ * terminal whose line wrapping is turned off while a progress display draws, where a longer line would be cut.
+ */
+export function wrapText(text: string, width: number): string[] {
+  const w = Math.max(1, width);
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (let word of paragraph.split(' ')) {
+      while (word.length > w) {
+        if (line) lines.push(line);
+        lines.push(word.slice(0, w));
+        word = word.slice(w);
+        line = '';
+      }
+      if (!line) line = word;
+      else if (line.length + 1 + word.length <= w) line += ` ${word}`;
+      else {
+        lines.push(line);
+        line = word;
+      }
+    }
+    lines.push(line);
+  }
+  return lines;
+}
