@@ -55,7 +55,7 @@ async function evaluateCommand(target: string, o: { data?: string; out?: string;
     `${'class'.padEnd(w)}  ${names.map((n) => n.padStart(8)).join('  ')}`,
     ...classes.map((c) => `${c.padEnd(w)}  ${names.map((n) => percent(e.splits[n].perClass[c].accuracy, '-').padStart(8)).join('  ')}`),
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`${terminalLines(lines.join('\n')).join('\n')}\n`);
   log(`cifar-mlp: evaluation written to ${join(e.outDir, EVALUATION_FILE)} and ${names.map((n) => confusionFile(n)).join(', ')}`);
   return 0;
 }
