@@ -131,6 +131,16 @@ describe('images of any size and format, resized to 32×32', () => {
     expect([...g]).toEqual([...b]);
   });
 
+  it('a photo stored sideways (EXIF orientation 6) is turned upright before it is cropped', async () => {
+    const raw = Buffer.alloc(64 * 32 * 3);
+    for (let y = 0; y < 32; y++) for (let x = 0; x < 64; x++) raw.set(x < 32 ? [220, 0, 0] : [0, 0, 220], (y * 64 + x) * 3);
+    const jpeg = await sharp(raw, { raw: { width: 64, height: 32, channels: 3 } }).jpeg({ quality: 100 }).withMetadata({ orientation: 6 }).toBuffer();
+    const [r, , b] = planes(await imageToPixels('sideways.jpg', jpeg));
+    expect(r[31]).toBeGreaterThan(180); // upright, the stored left (red) half is on top: the top row is red to its right end
+    expect(b[31]).toBeLessThan(60);
+    expect(b[31 * 32]).toBeGreaterThan(180); // and the bottom row blue
+  });
+
   it('a truncated image is refused with one line', async () => {
     const jpeg = await solid(300, 200).jpeg().toBuffer();
     await expect(imageToPixels('cut.jpg', jpeg.subarray(0, 400))).rejects.toThrow(/^cut\.jpg: not a readable JPEG image/);

@@ -83,12 +83,13 @@ export function readImageHeader(name: string, bytes: Uint8Array): ImageHeader {
 
 /**
  * One image as a CIFAR record's pixels (1024 red, 1024 green, 1024 blue): the header checked first, then decoded by
- * sharp, converted to sRGB (alpha dropped, grey expanded), centre-cropped to a square and resized to 32×32. A 32×32
+ * sharp, turned upright (EXIF orientation), converted to sRGB (alpha dropped, grey expanded), centre-cropped to a square and resized to 32×32. A 32×32
  * image is used as it is.
  */
 export async function imageToPixels(name: string, bytes: Uint8Array): Promise<Uint8Array> {
   const header = readImageHeader(name, bytes);
-  let image = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', pages: 1 }).removeAlpha().toColourspace('srgb');
+  // autoOrient: a photo stored sideways with an EXIF orientation is turned upright first.
+  let image = sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS, failOn: 'error', pages: 1, autoOrient: true }).removeAlpha().toColourspace('srgb');
   if (header.width !== SIDE || header.height !== SIDE) image = image.resize(SIDE, SIDE, { fit: 'cover', position: 'centre' });
   let data: Buffer, info: OutputInfo;
   try {
