@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { downloadCifar10 } from '../src/data/download.js';
 import { writeRunSummary } from '../src/formats/run-summary.js';
+import { renderSearchHtml } from '../src/search/report.js';
 import { LOCK_FILE, lockFolder } from '../src/util/folder-lock.js';
 import { redactSecrets, redactUrl } from '../src/util/redact.js';
 import { terminalLine, terminalLines } from '../src/util/terminal-text.js';
@@ -97,6 +98,19 @@ describe('summaries and download messages', () => {
     const text = readFileSync(join(dir, 'summary.json'), 'utf8');
     expect(text).not.toContain(SECRET);
     expect(text).toContain('https://u:***@mirror.example/cifar.tar.gz');
+  });
+
+  it('the search report page shows the resolved config redacted', () => {
+    const url = `https://u:${SECRET}@mirror.example/cifar.tar.gz`;
+    const summary = {
+      kind: 'search', status: 'completed', name: 's', trials: 0, sampler: 'random', seed: 1, spaceSource: 'config', workers: 1, threadsPerTrial: 1,
+      backend: null, seconds: 1, valRecords: null, chosen: null, results: [], params: [], space: {}, rungs: [], ranking: [], best: [],
+      counts: { completed: 0, pruned: 0, diverged: 0, failed: 0, pending: 0 }, budget: { stepsSpent: 0, stepsWithoutPruning: 0 }, pruning: { rule: 'none' },
+      config: { name: 's', base: { data: { url } } },
+    };
+    const html = renderSearchHtml(summary as never, [], folder('search-page'));
+    expect(html).toContain('u:***@mirror.example');
+    expect(html).not.toContain(SECRET);
   });
 
   it('a failed download names the URL without its password', async () => {

@@ -19,6 +19,7 @@ import { CURVES_FIGURE, OVERVIEW_FIGURE, paramFigureName, RUNGS_FIGURE } from '.
 import type { SearchSummary, TrialEntry } from '../formats/search-summary.js';
 import { formatValue, shortName } from './space.js';
 import { fixed, isFiniteNumber, percent } from '../util/format.js';
+import { redactSecrets } from '../util/redact.js';
 
 const dataUri = (svg: string) => `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
 
@@ -142,7 +143,7 @@ ${kv.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${v}</td></tr
 ${otherTrials(s, outDir)}
 ${rungSection(s)}
 <section id="plots"><h2>Plots</h2>${figs || '<p class="note">No plot.</p>'}</section>
-<section id="config"><h2>Resolved configuration</h2><pre>${escapeHtml(toYaml(s.config))}</pre></section>
+<section id="config"><h2>Resolved configuration</h2><pre>${escapeHtml(redactSecrets(toYaml(s.config)))}</pre></section>
 <footer>Generated ${escapeHtml(generatedAt.toISOString())} from ${escapeHtml(outDir)}</footer>
 `,
   );
