@@ -6,7 +6,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
+import { cli } from './helpers/cli.js';
+import { writeSyntheticCifar } from './helpers/synthetic.js';
 import { downloadCifar10 } from '../src/data/download.js';
 import { writeRunSummary } from '../src/formats/run-summary.js';
 import { renderSearchHtml } from '../src/search/report.js';
@@ -111,6 +114,22 @@ describe('summaries and download messages', () => {
     const html = renderSearchHtml(summary as never, [], folder('search-page'));
     expect(html).toContain('u:***@mirror.example');
     expect(html).not.toContain(SECRET);
+  });
+
+  it('a run with a credentialled data.url keeps the secret out of model.json and summary.json, and resumes', async () => {
+    const data = writeSyntheticCifar(folder('data'), 20, 60);
+    const config = join(folder('cfg'), 'c.yaml');
+    writeFileSync(config, stringify({
+      name: 'secret-url', data: { url: `https://u:${SECRET}@mirror.example/cifar-10-binary.tar.gz`, train: ['data_batch_1'], validation: ['data_batch_2'], test: ['test_batch'] },
+      model: { hidden: 4 }, train: { batchSize: 10 }, schedule: { ns: 2, cycles: 1 }, checkpoint: { every: 1 }, kernels: { backend: 'reference' },
+    }));
+    const out = join(folder('run'), 'out');
+    const r = await cli(['run', config, '--data', data, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const f of ['model.json', 'summary.json']) expect(readFileSync(join(out, f), 'utf8')).not.toContain(SECRET);
+    expect(readFileSync(join(out, 'model.json'), 'utf8')).toContain('u:***@mirror.example');
+    const ev = await cli(['evaluate', out, '--data', data]);
+    expect(ev.code, ev.stderr).toBe(0);
   });
 
   it('a failed download names the URL without its password', async () => {

@@ -26,6 +26,7 @@
  * same numbers. Reading checks everything (JSON, format, version, checksum, the structure against the schema below,
  * config, shapes, sizes, finite values) and turns every problem into a one-line CheckpointError (exit code 2).
  */
+import { redactStrings } from '../util/redact.js';
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -213,7 +214,7 @@ export async function serializeModel(net: Network | null, opts: SaveOptions): Pr
     shape: { ...shape },
     classes: opts.classes ?? DEFAULT_CLASS_NAMES,
     data: opts.data,
-    config: opts.config,
+    config: JSON.parse(JSON.stringify(opts.config, redactStrings)), // a model file is shared: no secret in it (data.url)
     normalization: { mean: encodeF32(opts.normalization.mean), invStd: encodeF32(opts.normalization.invStd) },
   };
   if (net) {
