@@ -17,6 +17,7 @@ const entries = {
   'search-bench': 'bench/search-bench.ts',
   'augment-bench': 'bench/augment-bench.ts',
   'queue-bench': 'bench/queue-bench.ts',
+  'queue-scale': 'bench/queue-scale.ts',
   'rss-bench': 'bench/rss-bench.ts',
   'dashboard-bench': 'bench/dashboard-bench.ts',
   screenshots: 'scripts/screenshots.ts',

@@ -13,7 +13,8 @@
  *   options: --m M (hidden units, default 50)  --batch N (default 100)  --rounds R (default 3)
  *            --steps S (steps per timed epoch; default a full epoch, 49,000 / N)  --quick (fewer steps, 1 round)
  *            --backends a,b,...  (blas, blas-1t, wasm-simd, wasm-simd-1t, gpujs-webasm, gpujs-cpu, gpujs-headlessgl,
- *                                 gpujs-webgpu, reference, pipeline, pipeline-inline, pipeline-1t)
+ *                                 gpujs-webgpu, reference, pipeline, pipeline-inline, pipeline-1t; blas-nospin only
+ *                                 when named)
  *            --no-peers  --peer PATH (another peer program: .py runs with /usr/bin/python3, .js/.mjs with node)
  *            --data DIR (CIFAR-10 for the CLI row; default $CIFAR10_DIR, then ./data/cifar-10-batches-bin)  --no-cli
  *            --keep-blas-env (measure ours with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when they are set)
@@ -362,7 +363,7 @@ async function main(): Promise<void> {
   await auto.backend.dispose();
   const defaultName = auto.backend.name;
   const blasSkip = auto.skipped.find((s) => s.name === 'blas');
-  log(`default backend (auto): ${defaultName} (${auto.backend.threads + 1} thread(s))${blasSkip ? `; ${blasSkip.reason}` : ''}`);
+  log(`default backend (auto): ${defaultName} (${auto.backend.threads} thread(s))${blasSkip ? `; ${blasSkip.reason}` : ''}`);
 
   const slow = Math.max(1, Math.round(500 / m)); // steps of the slow backends (seconds each at wide layers)
   let sgemm: ({ threads: number } & Record<string, number>) | null = null;
@@ -370,6 +371,8 @@ async function main(): Promise<void> {
     const { BlasBackend } = await import('../src/kernels/blas.js');
     if (want('blas')) await add('blas', () => BlasBackend.create({ threads: cores }), steps, undefined, stepLoop, true);
     if (want('blas-1t') && cores > 1) await add('blas-1t', () => BlasBackend.create({ threads: 1 }), steps, undefined, stepLoop, true);
+    // only when asked for: the helper sleeping as soon as it is idle (what its short spin saves)
+    if (args.backends?.includes('blas-nospin')) await add('blas-nospin', () => BlasBackend.create({ threads: cores, helperSpinMicros: 0 }), steps, 'helper spin 0 µs');
     const lib = candidates.find((c) => c.label.startsWith('blas'))?.backend as import('../src/kernels/blas.js').BlasBackend | undefined;
     if (lib) {
       const core = /\(core ([^)]+)\)/.exec(lib.library.description)?.[1];
@@ -486,7 +489,7 @@ async function main(): Promise<void> {
   const rows = candidates.filter((c) => !isPipeline(c)).map((c) => ({
     backend: c.label,
     runs: c.backend.name,
-    threads: c.backend.threads + 1,
+    threads: c.backend.threads,
     steps: c.steps,
     rounds: c.rates.length,
     samplesPerSec: best(c.rates),
@@ -494,7 +497,7 @@ async function main(): Promise<void> {
     msPerStep: (n / best(c.rates)) * 1000,
     vsNumpyF32: f32 ? best(c.rates) / f32 : undefined,
     vsNumpyF64: f64 ? best(c.rates) / f64 : undefined,
-    default: c.backend.name === defaultName && c.backend.threads + 1 === auto.backend.threads + 1,
+    default: c.backend.name === defaultName && c.backend.threads === auto.backend.threads && c.label !== 'blas-nospin',
     ...(c.productRates.length ? {
       msProducts: (n / best(c.productRates)) * 1000,
       // step time / its products' time, round by round (each measured right after the other), then the median
@@ -509,7 +512,7 @@ async function main(): Promise<void> {
     const bare = bareOf(pipe);
     return {
       backend: pipe.backend.name,
-      threads: pipe.backend.threads + 1,
+      threads: pipe.backend.threads,
       samplesPerSec: best(pipe.rates),
       median: median(pipe.rates),
       vsNumpyF32: f32 ? best(pipe.rates) / f32 : undefined,

@@ -20,7 +20,8 @@ import { MetricsLog } from '../src/formats/metrics-csv.js';
 import { writeRunSummary } from '../src/formats/run-summary.js';
 import { trialId } from '../src/formats/search-plan.js';
 import { launchChromium } from '../test/helpers/browser.js';
-import { runSummary, stepMetrics, writeRunFolder, writeSearchFolder } from '../test/helpers/dashboard-fixtures.js';
+import { TrialsLog } from '../src/formats/trials-csv.js';
+import { FIXTURE_SPACE, runSummary, stepMetrics, trialRow, writeRunFolder, writeSearchFolder } from '../test/helpers/dashboard-fixtures.js';
 
 const { values } = parseArgs({
   options: {
@@ -74,9 +75,10 @@ try {
 
   // ---- the server
   const [dash, started] = await time(() => startDashboard({ dirs: [runsDir], host: '127.0.0.1', port: 0 }));
+  const [, loaded] = await time(() => dash.loaded);
   const [runsBody, runsMs] = await time(async () => (await fetch(`${dash.url}api/runs`)).text());
   const [searchBody, searchMs] = await time(async () => (await fetch(`${dash.url}api/search?folder=search-big`)).text());
-  console.log(`server: scan and watches ready ${ms(started)}; GET /api/runs ${ms(runsMs)} (${(runsBody.length / 1024).toFixed(0)} KiB), GET /api/search ${ms(searchMs)} (${(searchBody.length / 1024).toFixed(0)} KiB)`);
+  console.log(`server: listening after ${ms(started)} (folders found, summaries and searches read, watches set up), every metrics.csv read after ${ms(started + loaded)}; GET /api/runs ${ms(runsMs)} (${(runsBody.length / 1024).toFixed(0)} KiB), GET /api/search ${ms(searchMs)} (${(searchBody.length / 1024).toFixed(0)} KiB)`);
 
   const launched = await launchChromium();
   if (!('browser' in launched)) throw new Error(launched.missing);
@@ -103,9 +105,10 @@ try {
   const runsMem = await memory(page);
   const runsRows = await page.locator('.vt-row').count();
   const searchPaint = await firstPaint('#/search/search-big');
+  const figuresAt = await (await page.waitForFunction(() => window.__dashboard?.figuresAt, null, { timeout: 60_000 })).jsonValue() as number;
   const searchMem = await memory(page);
   const longPaint = await firstPaint('#/run/long');
-  console.log(`first paint: runs table (${RUNS + 2} rows, ${runsRows} in the page) ${ms(runsPaint)}; search page (${TRIALS.toLocaleString('en-US')} trials) ${ms(searchPaint)}; ` +
+  console.log(`first paint: runs table (${RUNS + 2} rows, ${runsRows} in the page) ${ms(runsPaint)}; search page (${TRIALS.toLocaleString('en-US')} trials) ${ms(searchPaint)}, its figures drawn ${ms(figuresAt)}; ` +
     `run page (${LONG.toLocaleString('en-US')} rows) ${ms(longPaint)}`);
 
   // ---- live updates: a metrics row appended → on the page
@@ -136,9 +139,20 @@ try {
   await page.click('.vt-head [data-col="trial"]'); // sorted by trial already: now highest first, the running ones in view
   const trialLatency = await appendRows(join(searchDir, 'trials', trialId(running, TRIALS)), 30 + 10, (step) =>
     page.waitForFunction(([key, s]) => (document.querySelector(`.vt-row[data-key="${key}"] [data-col="step"]`)?.textContent ?? '').startsWith(String(s)), [String(running), step], { polling: 'raf', timeout: 10_000 }));
+  // A running trial gets its result: a row appended to trials.csv of 10,000 → the trial shows completed (or pruned).
+  const trialsLog = new TrialsLog(searchDir, Object.keys(FIXTURE_SPACE), true);
+  const doneLatency: number[] = [];
+  for (let t = TRIALS; t > TRIALS - Math.min(RUNNING, 5); t--) {
+    await trialsLog.write(trialRow(t));
+    const t0 = performance.now();
+    await page.waitForFunction((key) => /completed|pruned/.test(document.querySelector(`.vt-row[data-key="${key}"] [data-col="status"]`)?.textContent ?? ''), String(t), { polling: 'raf', timeout: 10_000 });
+    doneLatency.push(performance.now() - t0);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await trialsLog.close();
   const searchAfter = await memory(page);
 
-  console.log(`live update (row written → on the page): runs table ${stats(tableLatency)}; run page ${stats(longLatency)}; search trial table ${stats(trialLatency)}`);
+  console.log(`live update (row written → on the page): runs table ${stats(tableLatency)}; run page ${stats(longLatency)}; search trial table ${stats(trialLatency)}; a trial's result (trials.csv row → completed or pruned) ${stats(doneLatency)}`);
   console.log(`browser memory: runs table ${runsMem.heapMiB.toFixed(1)} MiB JS heap, ${runsMem.elements} elements; search page ${searchMem.heapMiB.toFixed(1)} MiB, ${searchMem.elements} elements ` +
     `(after ${UPDATES} updates ${searchAfter.heapMiB.toFixed(1)} MiB, ${searchAfter.elements}); long run page after ${UPDATES} updates ${longMem.heapMiB.toFixed(1)} MiB`);
   if (errors.length) console.log(`page errors: ${errors.join('; ')}`);

@@ -187,9 +187,9 @@ const CASES: Case[] = [
   { name: 'data: random bytes', args: (d) => run(d).map((a) => (a === dataDir ? dataWith(d, 'data_batch_1.bin', Buffer.from(Array.from({ length: 5 * RECORD_BYTES }, (_, i) => (i * 7919 + 13) % 256))) : a)), message: /data_batch_1\.bin: record \d+ has label \d+, expected 0\.\.9/ },
   { name: 'data: a folder where a file should be', args: (d) => run(d).map((a) => (a === dataDir ? dataWith(d, 'test_batch.bin', 'folder') : a)), message: /test_batch\.bin: is a directory, expected a CIFAR-10 batch file/ },
 
-  // --- download (no data anywhere: ./data is the target): one line, exit 2, no ./data left behind
-  { name: 'download: nothing listens (offline)', cwd: true, lastLine: true, args: (d) => ['run', cfg(d, { data: { url: closedUrl } }), '--out', join(d, 'out')], message: /Download of CIFAR-10 failed: this machine seems to be offline .*ECONNREFUSED/ },
-  { name: 'download: checksum mismatch', cwd: true, lastLine: true, args: (d) => ['run', cfg(d, { data: { url: serverUrl } }), '--out', join(d, 'out')], message: /md5|checksum/i },
+  // --- download (no data anywhere: ./data is the target): one line, exit 1 (not bad input), no ./data left behind
+  { name: 'download: nothing listens (offline)', cwd: true, lastLine: true, code: 1, args: (d) => ['run', cfg(d, { data: { url: closedUrl } }), '--out', join(d, 'out')], message: /Download of CIFAR-10 failed: this machine seems to be offline .*ECONNREFUSED/ },
+  { name: 'download: checksum mismatch', cwd: true, lastLine: true, code: 1, args: (d) => ['run', cfg(d, { data: { url: serverUrl } }), '--out', join(d, 'out')], message: /md5|checksum/i },
 
   // --- output folder and resume: existing files untouched
   { name: 'out: non-empty folder without --force', args: (d) => { mkdirSync(join(d, 'out')); writeFileSync(join(d, 'out', 'notes.txt'), 'keep'); return run(d); }, message: /--out .*out: folder is not empty; pass --force/ },

@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardEvent, RunDetail, RunRow, SearchDetail } from '../src/dashboard/api-types.js';
 import { startDashboard, type Dashboard } from '../src/dashboard/dashboard.js';
+import { writeEvaluation } from '../src/formats/evaluation.js';
 import { MetricsLog } from '../src/formats/metrics-csv.js';
 import { writeRunSummary } from '../src/formats/run-summary.js';
-import { TrialsLog } from '../src/formats/trials-csv.js';
+import { RungsLog, RungsTail } from '../src/formats/rungs-csv.js';
+import { TrialsLog, TrialsTail } from '../src/formats/trials-csv.js';
 import { FIXTURE_SPACE, runSummary, stepMetrics, trialRow, writeRunFolder, writeSearchFolder } from './helpers/dashboard-fixtures.js';
 
 let root: string;
@@ -77,6 +79,7 @@ beforeAll(async () => {
   await writeSearchFolder(join(root, 'asha'), { name: 'asha', trials: 6, finished: 3 });
   mkdirSync(join(root, 'empty'));
   dash = await startDashboard({ dirs: [root], host: '127.0.0.1', port: 0 });
+  await dash.loaded;
 });
 
 afterAll(async () => {
@@ -139,6 +142,23 @@ describe('GET /api/events', () => {
     }
   });
 
+  it('pushes the status of a run evaluated meanwhile, and serves its per-class accuracy and confusion matrix', async () => {
+    const stream = events(dash.url);
+    try {
+      const classes = ['cat', 'dog'];
+      writeEvaluation(join(root, 'cycle1'), {
+        model: 'model.json', name: 'cycle1', step: 100, totalSteps: 100, networks: [{ name: 'cycle1', step: 100 }], average: 'softmax', dataDir: 'data', backend: 'wasm-simd', classes,
+        splits: { test: { records: 10, accuracy: 0.7, perClass: { cat: { records: 5, accuracy: 0.8 }, dog: { records: 5, accuracy: 0.6 } }, confusion: [[4, 1], [2, 3]] } },
+      });
+      await stream.until((e) => e.type === 'status' && e.folder === 'cycle1' && e.row.evaluated);
+      const run = await getJson<RunDetail>('api/run?folder=cycle1');
+      expect(run.evaluation?.splits.test.confusion).toEqual([[4, 1], [2, 3]]);
+      expect(run.evaluation?.splits.test.perClass.dog.accuracy).toBe(0.6);
+    } finally {
+      await stream.close();
+    }
+  });
+
   it('pushes a trial that starts running and then gets its result', async () => {
     const stream = events(dash.url);
     try {
@@ -158,6 +178,39 @@ describe('GET /api/events', () => {
       expect(done).toMatchObject({ step: 120, trial: { valAcc: trialRow(4).val_acc } });
     } finally {
       await stream.close();
+    }
+  });
+});
+
+describe('reading a live search as it grows (TrialsTail, RungsTail)', () => {
+  it('returns only the rows appended since the last read, never a partial last line, and says when the file was replaced', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cifar-dashboard-tail-'));
+    try {
+      const paths = Object.keys(FIXTURE_SPACE);
+      const trials = new TrialsTail(join(dir, 'trials.csv'), FIXTURE_SPACE);
+      const rungs = new RungsTail(join(dir, 'rungs.csv'));
+      expect(await trials.read()).toEqual({ rows: [], restarted: false });
+      const log = new TrialsLog(dir, paths, false);
+      await log.write(trialRow(1));
+      await log.write(trialRow(2));
+      expect((await trials.read()).rows.map((r) => r.trial)).toEqual([1, 2]);
+      appendFileSync(join(dir, 'trials.csv'), '3,0.001,50,compl');
+      expect((await trials.read()).rows).toEqual([]);
+      appendFileSync(join(dir, 'trials.csv'), 'eted,0.5,0.4,1.5,1.7,120,120,1,wasm-simd,1,NA\n');
+      const third = await trials.read();
+      expect(third.rows).toMatchObject([{ trial: 3, status: 'completed', val_acc: 0.4, params: { 'base.train.lambda': 0.001, 'base.model.hidden': 50 } }]);
+      await log.close();
+      const fresh = new TrialsLog(dir, paths, false); // the file replaced (a search started again with --force)
+      await fresh.write(trialRow(7));
+      await fresh.close();
+      expect(await trials.read()).toMatchObject({ rows: [{ trial: 7 }], restarted: true });
+      const rl = new RungsLog(dir, false);
+      await rl.write({ trial: 1, rung: 0, step: 40, valAccuracy: 0.3, cutoff: 0.35, margin: 0, reported: 1, decision: 'prune' });
+      await rl.close();
+      expect((await rungs.read()).records).toEqual([{ trial: 1, rung: 0, step: 40, valAccuracy: 0.3, cutoff: 0.35, margin: 0, reported: 1, decision: 'prune' }]);
+      expect((await rungs.read()).records).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

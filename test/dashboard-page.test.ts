@@ -48,7 +48,8 @@ afterAll(async () => {
 
 /** A page with its console errors, page errors, dialogs and requests recorded. */
 async function open(url: string, opts: { offline?: boolean } = {}): Promise<{ page: Page; problems: string[]; requests: string[]; close: () => Promise<void> }> {
-  const context = await browser!.newContext({ viewport: { width: 1300, height: 900 }, locale: 'en-US', offline: opts.offline });
+  // No locale: the browser's own (here often "en-US@posix", which uPlot alone cannot format with).
+  const context = await browser!.newContext({ viewport: { width: 1300, height: 900 }, offline: opts.offline });
   const page = await context.newPage();
   const problems: string[] = [];
   const requests: string[] = [];
@@ -87,6 +88,38 @@ describe.skipIf(!browser)(`the dashboard in headless Chromium (${launched?.sourc
       await page.click('.vt-row[data-key="later/fresh"]');
       await page.waitForFunction(() => document.querySelector('.latest')?.getAttribute('data-step') === '80', null, { timeout: 10_000 });
       expect(await page.locator('canvas').count()).toBeGreaterThanOrEqual(3); // uPlot's curves
+      expect(problems).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('sorts the runs table by a column and filters it by text', async () => {
+    const { page, problems, close } = await open(dash.url);
+    try {
+      await rowText(page, 'cycle1', /cycle1/);
+      const keys = () => page.$$eval('.vt-row', (rows) => rows.map((r) => r.getAttribute('data-key')));
+      await page.click('.vt-head [data-col="name"]');
+      const byName = await keys();
+      expect(byName.indexOf('asha')).toBeLessThan(byName.indexOf('cycle1'));
+      await page.click('.vt-head [data-col="name"]'); // again: descending
+      expect(await keys()).toEqual([...byName].reverse());
+      await page.fill('.vt-filter', 'asha');
+      await page.waitForFunction(() => document.querySelectorAll('.vt-row').length === 1);
+      expect(await keys()).toEqual(['asha']);
+      expect(await page.locator('.vt-count').textContent()).toMatch(/^1 of \d+$/);
+      expect(problems).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('overlays two runs on the same axes (compare)', async () => {
+    const { page, problems, close } = await open(`${dash.url}#/compare/cycle1,xss`);
+    try {
+      await page.waitForFunction(() => document.querySelectorAll('.legend li').length === 2, null, { timeout: 10_000 });
+      expect(await page.locator('.legend').textContent()).toContain(`cycle1 — best val ${(stepMetrics(200).val.accuracy * 100).toFixed(2)}%`);
+      expect(await page.locator('.compare figure.chart').count()).toBe(3);
       expect(problems).toEqual([]);
     } finally {
       await close();

@@ -1,9 +1,9 @@
 // Issue 21.3, 21.5, 21.12 in a search: a write error fails the search at once and no unrecorded trial is ranked; a
 // resume verifies the trial folders it relies on and keeps the test figure; results that cannot be true are refused;
 // a run resumed on another backend is refused unless asked for, and then recorded.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,8 @@ import type { TrialExecutor } from '../src/search/executor.js';
 import { runSearch } from '../src/search/run-search.js';
 import type { TrialResult, TrialTask } from '../src/search/types.js';
 import { UsageError } from '../src/util/errors.js';
-import { CLI } from './helpers/cli.js';
+import { CLI, cli } from './helpers/cli.js';
+import { LOCK_FILE } from '../src/util/folder-lock.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hostile-search-'));
@@ -149,6 +150,21 @@ describe('resume verifies what it relies on (21.5)', () => {
     expect(s.chosen).toMatchObject({ trial: 3, test: { accuracy: 0.45 } });
   });
 
+  it('a resume that cannot measure the chosen trial again keeps the test figure an earlier session measured', async () => {
+    const out = outDir();
+    await search(config({ trials: 3 }), out, new ScriptedExecutor({ 2: { val: 0.6 } }));
+    const again = new ScriptedExecutor();
+    const s = await runSearch({ config: config({ trials: 3 }), outDir: out, dataDir, executor: () => again, render: false, resume: true, testChosen: async () => { throw new Error('the data folder is gone'); } });
+    expect(again.ran).toEqual([]);
+    expect(s.chosen).toMatchObject({ trial: 2, test: { accuracy: 0.45 } });
+    expect(s.chosen!.note).toMatch(/measured by an earlier session of the search \(test evaluation failed: the data folder is gone\)/);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).chosen.test.accuracy).toBe(0.45);
+    // a search that never measured it has nothing to keep
+    const fresh = outDir();
+    const t = await runSearch({ config: config({ trials: 1 }), outDir: fresh, dataDir, executor: () => new ScriptedExecutor(), render: false, testChosen: async () => { throw new Error('no data'); } });
+    expect(t.chosen).toMatchObject({ trial: 1, test: null, note: 'test evaluation failed: no data' });
+  });
+
   it('a trial folder holding another status than trials.csv says runs again', async () => {
     const out = outDir();
     await search(config({ trials: 2 }), out, new ScriptedExecutor());
@@ -156,6 +172,25 @@ describe('resume verifies what it relies on (21.5)', () => {
     const again = new ScriptedExecutor();
     await search(config({ trials: 2 }), out, again, true);
     expect(again.ran).toEqual([1]);
+  });
+});
+
+describe('plot of a search a live process holds (21.10, issue 22)', () => {
+  it('draws it without the lock, says so, and leaves the lock alone', async () => {
+    const out = outDir();
+    await search(config({ trials: 3 }), out, new ScriptedExecutor({ 2: { val: 0.6 } }));
+    const holder = spawn('sleep', ['60']);
+    try {
+      const lock = JSON.stringify({ pid: holder.pid, hostname: hostname(), startedAt: new Date().toISOString(), command: 'search s.yaml' });
+      writeFileSync(join(out, LOCK_FILE), lock);
+      const r = await cli(['plot', out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`in use by process ${holder.pid} .*: drawn from its files as they are now`));
+      expect(existsSync(join(out, 'report.html'))).toBe(true);
+      expect(readFileSync(join(out, LOCK_FILE), 'utf8')).toBe(lock);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 });
 

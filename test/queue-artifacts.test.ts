@@ -2,11 +2,14 @@
 // folder, not through Redis (Redis's peak memory stays far below the same search's without it), the coordinator
 // checks every file's size and sha256 before it moves it into the trial folder, and nothing of the search is left in
 // the store when it ends; workers without the store, or with another, refuse the search with the reason.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { coordinatorKey } from '../src/search/queue-protocol.js';
+import { describeFiles, FileReceiver, sendFiles, WINDOW } from '../src/search/queue-transfer.js';
 import { openArtifactStore, putTrialFiles, removeTrialArtifacts, STORE_FILE, takeTrialFiles } from '../src/search/queue-artifacts.js';
 import { BASE, CLI, rowsOf, startWorker, writeSearchConfig } from './helpers/queue-fixtures.js';
 import { CliProcess, describeWithRedis, RedisServer } from './helpers/redis.js';
@@ -84,10 +87,10 @@ async function peakMiB(url: string): Promise<number> {
 }
 
 describeWithRedis('search --queue --artifacts (redis-server)', () => {
-  it('models travel through the store, checked; Redis stays small; the store holds nothing of the search afterwards', async () => {
-    // Models of m = 256 (about 8 MB of JSON each), every one kept.
-    const base = { ...BASE, model: { hidden: 256 } };
-    const cfg = writeSearchConfig(root, 'big', 3, base);
+  it('m = 1000 models travel through the store, or in bounded chunks without one; Redis stays small either way; the store is left empty', async () => {
+    // Two trials with models of m = 1000 (about 30 MB of JSON each), both kept.
+    const base = { ...BASE, model: { hidden: 1000 } };
+    const cfg = writeSearchConfig(root, 'big', 2, base);
     const cfgText = JSON.parse(readFileSync(cfg, 'utf8'));
     writeFileSync(cfg, JSON.stringify({ ...cfgText, keepModels: 'all' }));
     const store = join(root, 'store');
@@ -106,8 +109,8 @@ describeWithRedis('search --queue --artifacts (redis-server)', () => {
     };
     const viaStore = await run(true);
     const viaRedis = await run(false);
-    expect((await rowsOf(viaStore.out)).map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
-    for (const id of ['01', '02', '03']) {
+    expect((await rowsOf(viaStore.out)).map((r) => r.status)).toEqual(['completed', 'completed']);
+    for (const id of ['01', '02']) {
       const model = (dir: string) => {
         const { createdAt: _c, sha256: _s, ...body } = JSON.parse(readFileSync(join(dir, 'trials', id, 'model.json'), 'utf8'));
         return body;
@@ -116,9 +119,78 @@ describeWithRedis('search --queue --artifacts (redis-server)', () => {
       expect(readFileSync(join(viaStore.out, 'trials', id, 'metrics.csv'), 'utf8').split('\n')[0]).toMatch(/^step,/);
     }
     expect(viaStore.log).toMatch(/trial \d of big completed: .*\(with its model\)/);
-    expect(viaRedis.peak - viaStore.peak, `peak ${viaStore.peak.toFixed(1)} MiB with the store, ${viaRedis.peak.toFixed(1)} MiB without`).toBeGreaterThan(3);
+    expect(statSync(join(viaStore.out, 'trials', '01', 'model.json')).size).toBeGreaterThan(20e6);
+    // A whole model in Redis would be about 10 MB even gzipped; the chunks of one transfer are at most 2 MiB.
+    expect(viaStore.peak, 'redis peak with the store, MiB').toBeLessThan(8);
+    expect(viaRedis.peak, 'redis peak with chunked transfers, MiB').toBeLessThan(10);
     expect(readdirSync(store)).toEqual([STORE_FILE]);
-  }, 300_000);
+  }, 400_000);
+
+  it('a chunked transfer: the files arrive whole, Redis never holds more than the window, a wrong digest is refused', async () => {
+    const server = await RedisServer.start();
+    servers.push(server);
+    const r = new Redis(server.url);
+    try {
+      await r.set(coordinatorKey('tx-0001'), 'here');
+      const src = join(root, 'tx-src');
+      mkdirSync(join(src, 'sub'), { recursive: true });
+      const big = randomBytes(5 * 2 ** 20 + 123);
+      writeFileSync(join(src, 'model.json'), big);
+      writeFileSync(join(src, 'empty.txt'), '');
+      writeFileSync(join(src, 'sub', 'b.csv'), 'a,b\n1,2\n');
+      const { files, bytes } = describeFiles(src);
+      expect(bytes).toBe(big.length + 8);
+      let most = 0, watching = true;
+      const watch = (async () => {
+        while (watching) {
+          for (const k of await r.keys('cifar-mlp:transfer-*')) most = Math.max(most, await r.llen(k));
+          await new Promise((res) => setTimeout(res, 5));
+        }
+      })();
+      const out = join(root, 'tx-out');
+      const sending = sendFiles(r, 'tx-0001', 1, 1, src, files, { coordinatorAway: async () => false, signal: new AbortController().signal });
+      let receiver: FileReceiver | undefined;
+      while (!receiver) {
+        const text = await r.hget('cifar-mlp:transfers-tx-0001', '1');
+        if (text) receiver = new FileReceiver(r, JSON.parse(text), out);
+        else await new Promise((res) => setTimeout(res, 10));
+      }
+      await Promise.all([sending, receiver.done]);
+      watching = false;
+      await watch;
+      expect(readFileSync(join(out, 'model.json')).equals(big)).toBe(true);
+      expect(readFileSync(join(out, 'sub', 'b.csv'), 'utf8')).toBe('a,b\n1,2\n');
+      expect(readFileSync(join(out, 'empty.txt'), 'utf8')).toBe('');
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(WINDOW);
+
+      // A digest that does not match what arrives: refused, naming the file; no temporary file is left.
+      const bad = join(root, 'tx-bad');
+      const lying = files.map((f) => (f.path === 'model.json' ? { ...f, sha256: '0'.repeat(64) } : f));
+      const sending2 = sendFiles(r, 'tx-0001', 2, 1, src, lying, { coordinatorAway: async () => false, signal: new AbortController().signal }).catch((e: Error) => e);
+      let text: string | null = null;
+      while (!text) text = await r.hget('cifar-mlp:transfers-tx-0001', '2');
+      const refused = new FileReceiver(r, JSON.parse(text), bad, 3000);
+      await expect(refused.done).rejects.toThrow(/result file model\.json: sha256 [0-9a-f]{12}…, the worker sent 000000000000…/);
+      await sending2; // the worker does not hang (the coordinator, having refused the files, runs the trial again)
+      expect(existsSync(bad) ? readdirSync(bad) : []).toEqual([]);
+      expect(await r.keys('cifar-mlp:transfer-*')).toEqual([]);
+
+      // A worker whose announcement was replaced (the trial runs elsewhere now) gives up and removes its chunks; one
+      // whose coordinator is gone removes them and says so (null: it sends the files inside the result instead).
+      const replaced = sendFiles(r, 'tx-0001', 4, 1, src, files, { coordinatorAway: async () => false, signal: new AbortController().signal }).catch((e: Error) => e);
+      while (!(await r.hget('cifar-mlp:transfers-tx-0001', '4'))) await new Promise((res) => setTimeout(res, 10));
+      await r.hset('cifar-mlp:transfers-tx-0001', '4', 'another attempt');
+      expect(String(await replaced)).toMatch(/no longer awaited \(it runs elsewhere now\)/);
+      expect(await r.keys('cifar-mlp:transfer-*')).toEqual([]);
+      const away = await sendFiles(r, 'tx-0001', 3, 1, src, files, { coordinatorAway: async () => true, signal: new AbortController().signal }).catch((e: Error) => e);
+      expect(away).toBeNull();
+      expect(await r.hget('cifar-mlp:transfers-tx-0001', '3')).toBeNull();
+      expect(await r.keys('cifar-mlp:transfer-*')).toEqual([]);
+    } finally {
+      r.disconnect();
+    }
+  }, 120_000);
 
   it('a worker without --artifacts, or with another store, refuses the search and says why; one with the store runs it', async () => {
     const server = await RedisServer.start();

@@ -155,7 +155,7 @@ describe('search space config', () => {
   it('rejects unknown paths, non-fields, wrong distributions and out-of-range bounds with one line naming the field', () => {
     const space = (params: Record<string, unknown>) => ({ space: { params } });
     expect(configError(space({ 'base.model.hiden': { dist: 'int', min: 10, max: 20 } })))
-      .toMatch(/^x\.yaml: space\.params\.base\.model\.hiden: not a field of the training config \(base\.model has hidden\)/);
+      .toMatch(/^x\.yaml: space\.params\.base\.model\.hiden: not a field of the training config \(base\.model has hidden, layers, batchNorm, init, bnMomentum\)/);
     expect(configError(space({ 'train.lambda': { dist: 'uniform', min: 0, max: 1 } }))).toMatch(/space\.params\.train\.lambda: a searched field is named by its path under base/);
     expect(configError(space({ 'base.schedule': { dist: 'uniform', min: 0, max: 1 } }))).toMatch(/space\.params\.base\.schedule: base\.schedule is a section, not a field/);
     expect(configError(space({ 'base.data.train': { dist: 'uniform', min: 0, max: 1 } }))).toMatch(/base\.data\.train is not a number field: search it with dist: choice/);

@@ -6,6 +6,7 @@ import type { SearchSummary } from '../formats/search-summary.js';
 import { abortedBeforeStart } from './abort.js';
 import { configOfKind, type ConfigSource } from './config.js';
 import type { FolderOptions } from './folder-options.js';
+import { checkArgument, searchOptionsArgument } from './arguments.js';
 
 export interface SearchOptions extends FolderOptions {
   /** Called as trials start, advance and finish. */
@@ -63,7 +64,8 @@ function eventDisplay(emit: (e: SearchEvent) => void): SearchDisplay {
  * ConfigError/UsageError on bad input (nothing written), with an AbortError when aborted before it started.
  */
 export async function search(config: SearchConfig | ConfigSource, options: SearchOptions): Promise<SearchSummary> {
-  const { config: resolved, configPath } = configOfKind(config, 'search');
+  checkArgument('search(): options', searchOptionsArgument, options);
+  const { config: resolved, configPath } = configOfKind(config, 'search', 'search');
   const onProgress = options.onProgress;
   const result = await searchIntoFolder(resolved, {
     data: options.data, out: options.out, force: options.force, resume: options.resume, configPath,

@@ -7,6 +7,7 @@ import type { SplitMetrics } from '../model/split-metrics.js';
 import { abortedBeforeStart } from './abort.js';
 import { configOfKind, type ConfigSource } from './config.js';
 import type { FolderOptions } from './folder-options.js';
+import { checkArgument, trainOptionsArgument } from './arguments.js';
 
 export interface TrainOptions extends FolderOptions {
   /** With `resume`: continue on another backend than the run trained on (refused otherwise; recorded in summary.json). */
@@ -45,8 +46,9 @@ export interface TrainProgress {
  * aborted before the run started.
  */
 export async function train(config: TrainConfig | ConfigSource, options: TrainOptions): Promise<Summary> {
+  checkArgument('train(): options', trainOptionsArgument, options);
   const chosen = options.from === undefined ? null : chosenFields(options.from);
-  const { config: resolved, configPath } = configOfKind(config, 'train', chosen?.sets);
+  const { config: resolved, configPath } = configOfKind(config, 'train', 'train', chosen?.sets);
   if (chosen) options.log?.(`cifar-mlp: --from ${chosen.dir}: trial ${chosen.trial}: ${chosen.sets.join(', ')}`);
   const onProgress = options.onProgress;
   const result = await trainIntoFolder(resolved, {

@@ -7,15 +7,10 @@ import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
-import { renderRunArtifacts } from '../report/run-artifacts.js';
-import { isSearchFolder } from '../formats/search-plan.js';
-import { chosenFields, chosenFieldsComment, readSearchSummary, type ChosenFields } from '../formats/search-summary.js';
+import { chosenFields, chosenFieldsComment, type ChosenFields } from '../formats/search-summary.js';
 import { percent } from '../util/format.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readMetricsCsv } from '../formats/metrics-csv.js';
-import { lockFolder } from '../util/folder-lock.js';
-import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
 import { notice } from '../util/notice.js';
 import { addExamples } from './examples.js';
@@ -224,35 +219,11 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('plot')
-    .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted run), or of a search folder (the search\'s and every trial\'s).')
+    .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted or a running run), or of a search folder (the search\'s and every trial\'s). It only reads the folder (no lock) and writes every picture atomically.')
     .argument('<out-dir>', 'a run folder holding metrics.csv, a search folder, or one of its trials/<id> folders')
     .action(async (dir: string) => {
-      if (isSearchFolder(dir)) {
-        const { writeSearchReport } = await import('../search/report.js');
-        await writeSearchReport(dir, readSearchSummary(dir));
-        process.stderr.write(`cifar-mlp: search plots, every trial's plots and report pages, and report.html written to ${dir}\n`);
-        return;
-      }
-      const csv = join(dir, 'metrics.csv');
-      if (!existsSync(csv)) throw new UsageError(`${dir}: no metrics.csv in this folder (neither a run nor a search folder)`);
-      const lock = lockFolder(dir, { log });
-      try {
-        let metrics;
-        try {
-          metrics = await readMetricsCsv(csv);
-        } catch (e) {
-          throw e instanceof FileReadError ? new UsageError(e.message) : e;
-        }
-        if (metrics.rows.length === 0) {
-          throw new UsageError(`no usable rows in ${csv} (${metrics.skipped} malformed line${metrics.skipped === 1 ? '' : 's'} skipped); nothing plotted`);
-        }
-        let failed = false;
-        await renderRunArtifacts(dir, (l) => { failed = true; log(l); });
-        if (failed) exitCode = 1;
-        else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
-      } finally {
-        lock.release();
-      }
+      const { plotCommand } = await import('./commands/plot.js');
+      exitCode = await plotCommand(dir);
     });
 
   for (const command of program.commands) addExamples(command);

@@ -48,7 +48,7 @@ const intSchema = z.strictObject({
 });
 const choiceSchema = z.strictObject({
   dist: z.literal('choice'),
-  values: z.array(z.union([z.number(), z.string(), z.boolean()])).min(1),
+  values: z.array(z.union([z.number(), z.string(), z.boolean(), z.array(z.number())])).min(1),
 });
 
 export const paramSchema = z
@@ -56,7 +56,13 @@ export const paramSchema = z
   .describe('One searched field: { dist: log-uniform, min, max } | { dist: uniform, min, max } | { dist: int, min, max, log? } | { dist: choice, values: [...] }.');
 
 export type ParamSpec = z.output<typeof paramSchema>;
-export type ParamValue = number | string | boolean;
+export type ParamValue = number | string | boolean | number[];
+
+/** Where `v` stands among a choice's values (-1: not there); list values (e.g. model.layers) compare by their entries. */
+export function choiceIndex(values: readonly ParamValue[], v: unknown): number {
+  const key = JSON.stringify(v);
+  return values.findIndex((x) => x === v || JSON.stringify(x) === key);
+}
 /** A trial's values of the searched fields, by config path (e.g. "base.train.lambda"). */
 export type TrialParams = Record<string, ParamValue>;
 

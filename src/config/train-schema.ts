@@ -180,7 +180,7 @@ export const trainSchema = z.strictObject({
         .lt(1)
         .default(0)
         .describe(
-          'Dropout on the hidden layer while training: the probability of DROPPING each hidden unit at each step (0 = off). ' +
+          'Dropout on every hidden layer while training: the probability of DROPPING each hidden unit at each step (0 = off). ' +
             'Inverted dropout: kept units are scaled by 1 / (1 − dropout), so evaluation and prediction use the whole network unchanged. ' +
             'The masks depend only on (seed, step): runs stay reproducible and resumable.',
         ),

@@ -24,6 +24,8 @@ export interface RunRow {
   /** Wall time so far or in all, seconds. */
   seconds: number | null;
   startedAt: string | null;
+  /** A run evaluated by `cifar-mlp evaluate` (evaluation.json: per-class accuracy, confusion matrices). */
+  evaluated: boolean;
 }
 
 /** The values of a metrics point, in this order (the columns of metrics.csv). */
@@ -53,7 +55,7 @@ export type TrialStatus = 'queued' | 'running' | 'completed' | 'pruned' | 'diver
 export interface TrialState {
   trial: number;
   id: string;
-  params: Record<string, number | string | boolean>;
+  params: Record<string, number | string | boolean | number[]>; // a list: hidden widths (base.model.layers)
   status: TrialStatus;
   /** Steps done: the latest metrics row of a running trial, the steps of a finished one. */
   step: number | null;
@@ -80,6 +82,7 @@ export interface WorkerState {
   worker: string;
   trial: number;
   stepsDone: number | null;
+  totalSteps: number | null;
   /** Milliseconds since the last sign of life seen (lock renewal or progress). */
   silentMs: number;
   /** Whether it missed a lock renewal: the trial will be requeued by BullMQ's stall check. */

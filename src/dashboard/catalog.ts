@@ -7,15 +7,15 @@
  */
 import { readdirSync, type Dirent } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { readEvaluation } from '../formats/evaluation.js';
+import { hasEvaluation, readEvaluation } from '../formats/evaluation.js';
 import { folderKind } from '../formats/folder-kind.js';
 import { METRICS_FILE, MetricsTail, type MetricsRow } from '../formats/metrics-csv.js';
-import { readQueueFile } from '../formats/queue-file.js';
-import { readRunSummary, type StoredRunSummary } from '../formats/run-summary.js';
-import { readRungsCsv, RUNGS_CSV, type RungRecord } from '../formats/rungs-csv.js';
-import { readSearchPlan, TRIALS_DIR, trialId, type SearchPlan } from '../formats/search-plan.js';
+import { QUEUE_FILE, readQueueFile } from '../formats/queue-file.js';
+import { readRunSummary, SUMMARY_FILE, type StoredRunSummary } from '../formats/run-summary.js';
+import { RUNGS_CSV, RungsTail, type RungRecord } from '../formats/rungs-csv.js';
+import { PLAN_FILE, readSearchPlan, TRIALS_DIR, trialId, type SearchPlan } from '../formats/search-plan.js';
 import { readSearchSummary, type SearchSummary } from '../formats/search-summary.js';
-import { readTrialsCsv, TRIALS_CSV, type TrialRow } from '../formats/trials-csv.js';
+import { TRIALS_CSV, TrialsTail, type TrialRow } from '../formats/trials-csv.js';
 import { pointIndex, POINT_COLUMNS, type DashboardEvent, type MetricsPoint, type RunDetail, type RunRow, type RungDecisionRow, type SearchDetail, type TrialState, type WorkerState } from './api-types.js';
 import { folderName, RequestError, resolveFolder, type Root } from './roots.js';
 
@@ -57,6 +57,8 @@ interface RunState {
   search: string | null;
   trial: number | null;
   tail: MetricsTail;
+  /** Whether metrics.csv has been read once (the rows of later reads are events). */
+  rowsRead: boolean;
   points: MetricsPoint[];
   best: number | null;
   summary: StoredRunSummary | null;
@@ -69,6 +71,11 @@ interface SearchState {
   plan: SearchPlan | null;
   rows: Map<number, TrialRow>;
   rungs: RungRecord[];
+  /** The highest rung each trial reached. */
+  maxRung: Map<number, number>;
+  /** trials.csv and rungs.csv, read as they grow. */
+  trialsTail: TrialsTail | null;
+  rungsTail: RungsTail;
   summary: SearchSummary | null;
   trials: Map<number, TrialState>;
   queueId: string | null;
@@ -77,7 +84,7 @@ interface SearchState {
 }
 
 const emptyRow = (folder: string, kind: RunRow['kind'], name: string): RunRow => ({
-  folder, kind, name, status: 'unknown', backend: null, step: null, totalSteps: null, bestVal: null, finalVal: null, testAcc: null, seconds: null, startedAt: null,
+  folder, kind, name, status: 'unknown', backend: null, step: null, totalSteps: null, bestVal: null, finalVal: null, testAcc: null, seconds: null, startedAt: null, evaluated: false,
 });
 
 export interface CatalogOptions {
@@ -104,12 +111,16 @@ export class Catalog {
     for (const l of this.listeners) l(e);
   }
 
-  /** Finds every run and search under the roots and reads them. */
-  async scan(): Promise<void> {
+  /**
+   * Finds the runs and searches under the roots not known yet and reads them; with `deferRows`, a run's metrics.csv
+   * is left for readPending (its row shows its summary until then).
+   */
+  async scan(deferRows = false): Promise<void> {
     for (const root of this.roots) {
       const walk = async (dir: string, depth: number): Promise<void> => {
         const kind = folderKind(dir);
-        if (kind) await this.refresh(dir, root);
+        const name = folderName(root, dir);
+        if (kind && !this.runs.has(name) && !this.searches.has(name)) await this.refresh(dir, { root, deferRows });
         if (kind === 'search' || depth >= MAX_DEPTH) return; // a search's trials are read through the search
         let entries: Dirent[];
         try {
@@ -139,13 +150,16 @@ export class Catalog {
 
   /**
    * Reads again what changed in folder `abs` (a file in it was written): a run's new metrics rows and summary, a
-   * search's trials, rungs and summary, a trial's progress. A folder of neither kind is ignored.
+   * search's trials, rungs and summary, a trial's progress. `files`: the files that changed (default: any); a file not
+   * among them is not read again (trials.csv, rungs.csv and metrics.csv are read from where the last read ended, so
+   * they are always looked at). A folder of neither kind is ignored.
    */
-  async refresh(abs: string, root = this.rootOf(abs)): Promise<void> {
+  async refresh(abs: string, o: { root?: Root; deferRows?: boolean; files?: ReadonlySet<string> } = {}): Promise<void> {
+    const root = o.root ?? this.rootOf(abs);
     if (!root) return;
     const kind = folderKind(abs);
     const name = folderName(root, abs);
-    if (kind === 'search') return this.refreshSearch(name, abs);
+    if (kind === 'search') return this.refreshSearch(name, abs, o.files);
     if (kind !== 'run') return;
     const search = this.searchOfTrial(abs);
     if (search) {
@@ -155,7 +169,17 @@ export class Catalog {
       if (trial !== null) this.updateTrials(search, [trial]);
       return;
     }
-    await this.refreshRun(name, abs, null, null);
+    await this.refreshRun(name, abs, null, null, !o.deferRows);
+  }
+
+  /** Reads what scan(true) left: every run's metrics.csv, every search again; one folder at a time, yielding between. */
+  async readPending(): Promise<void> {
+    for (const r of [...this.runs.values()]) {
+      if (r.rowsRead) continue;
+      await this.refreshRun(r.name, r.abs, r.search, r.trial);
+      await new Promise((done) => setImmediate(done));
+    }
+    for (const s of [...this.searches.values()]) await this.refreshSearch(s.name, s.abs);
   }
 
   /** Whether `abs` is the folder of a trial with a result that is not being shown (nothing there changes any more). */
@@ -171,18 +195,22 @@ export class Catalog {
     return Number.isInteger(n) && n >= 1 && (!search.plan || trialId(n, search.plan.total) === id) ? n : null;
   }
 
-  private async refreshRun(name: string, abs: string, search: string | null, trial: number | null): Promise<RunState> {
+  private async refreshRun(name: string, abs: string, search: string | null, trial: number | null, readRows = true): Promise<RunState> {
     let state = this.runs.get(name);
     const isNew = !state;
     if (!state) {
-      state = { name, abs, search, trial, tail: new MetricsTail(join(abs, METRICS_FILE)), points: [], best: null, summary: null, row: emptyRow(name, 'run', basename(abs)) };
+      state = { name, abs, search, trial, tail: new MetricsTail(join(abs, METRICS_FILE)), rowsRead: false, points: [], best: null, summary: null, row: emptyRow(name, 'run', basename(abs)) };
       this.runs.set(name, state);
     }
     let fresh: MetricsRow[] = [];
-    try {
-      fresh = await state.tail.read();
-    } catch {
-      /* not a regular file, too large: no rows */
+    const firstRead = readRows && !state.rowsRead;
+    if (readRows) {
+      try {
+        fresh = await state.tail.read();
+      } catch {
+        /* not a regular file, too large: no rows */
+      }
+      state.rowsRead = true;
     }
     for (const r of fresh) {
       const point = pointOf(r);
@@ -193,14 +221,14 @@ export class Catalog {
       }
       state.points.push(point);
       if (r.val_acc !== null && (state.best === null || r.val_acc > state.best)) state.best = r.val_acc;
-      if (!isNew) this.emit({ type: 'metrics', folder: name, step: r.step, point, search, trial });
+      if (!firstRead) this.emit({ type: 'metrics', folder: name, step: r.step, point, search, trial });
     }
     state.summary = safeRead(() => readRunSummary(abs));
     const before = state.row;
     state.row = this.runRow(state);
     if (search) return state;
     if (isNew) this.emit({ type: 'run', folder: name, step: state.row.step, row: state.row });
-    else if (before.status !== state.row.status || before.finalVal !== state.row.finalVal) this.emit({ type: 'status', folder: name, step: state.row.step, status: state.row.status, row: state.row });
+    else if (before.status !== state.row.status || before.finalVal !== state.row.finalVal || before.evaluated !== state.row.evaluated || (firstRead && (before.step !== state.row.step || before.bestVal !== state.row.bestVal))) this.emit({ type: 'status', folder: name, step: state.row.step, status: state.row.status, row: state.row });
     return state;
   }
 
@@ -220,29 +248,49 @@ export class Catalog {
       testAcc: finite(sum?.final?.test?.accuracy),
       seconds: sum?.status && sum.status !== 'running' ? finite(sum.seconds) : finite(last?.[ELAPSED]) ?? finite(sum?.seconds),
       startedAt: sum?.startedAt ?? null,
+      evaluated: hasEvaluation(s.abs),
     };
   }
 
-  private async refreshSearch(name: string, abs: string): Promise<void> {
+  private async refreshSearch(name: string, abs: string, files?: ReadonlySet<string>): Promise<void> {
     let state = this.searches.get(name);
     const isNew = !state;
     if (!state) {
-      state = { name, abs, plan: null, rows: new Map(), rungs: [], summary: null, trials: new Map(), queueId: null, workers: null, row: emptyRow(name, 'search', basename(abs)) };
+      state = { name, abs, plan: null, rows: new Map(), rungs: [], maxRung: new Map(), trialsTail: null, rungsTail: new RungsTail(join(abs, RUNGS_CSV)), summary: null, trials: new Map(), queueId: null, workers: null, row: emptyRow(name, 'search', basename(abs)) };
       this.searches.set(name, state);
     }
-    state.plan = safeRead(() => readSearchPlan(abs)) ?? state.plan;
-    state.summary = safeRead(() => readSearchSummary(abs)) ?? state.summary;
-    state.queueId = readQueueFile(abs) ?? null;
+    const planned = state.plan?.trials.length;
+    const changed = (file: string) => isNew || !files || files.has(file);
+    if (changed(PLAN_FILE)) state.plan = safeRead(() => readSearchPlan(abs)) ?? state.plan;
+    if (changed(SUMMARY_FILE)) state.summary = safeRead(() => readSearchSummary(abs)) ?? state.summary;
+    if (changed(QUEUE_FILE)) state.queueId = readQueueFile(abs) ?? null;
+    let all = isNew || planned !== state.plan?.trials.length;
+    const touched = new Set<number>();
     const space = state.plan?.space ?? state.summary?.space;
-    if (space) {
-      const read = await readTrialsCsv(join(abs, TRIALS_CSV), space, false).catch(() => null);
-      if (read) for (const r of read.rows) state.rows.set(r.trial, r);
+    if (space && !state.trialsTail) state.trialsTail = new TrialsTail(join(abs, TRIALS_CSV), space);
+    const trials = await state.trialsTail?.read().catch(() => null);
+    if (trials?.restarted) {
+      state.rows.clear(); // the file was replaced: it is read again from its start
+      all = true;
     }
-    const rungs = await readRungsCsv(join(abs, RUNGS_CSV), false).catch(() => null);
-    const newRungs = rungs ? rungs.records.slice(state.rungs.length) : [];
-    if (rungs) state.rungs = rungs.records;
+    for (const r of trials?.rows ?? []) {
+      state.rows.set(r.trial, r);
+      touched.add(r.trial);
+    }
+    const rungs = await state.rungsTail.read().catch(() => null);
+    if (rungs?.restarted) {
+      state.rungs = [];
+      state.maxRung.clear();
+      all = true;
+    }
+    const newRungs = rungs?.records ?? [];
+    for (const r of newRungs) {
+      state.rungs.push(r);
+      state.maxRung.set(r.trial, Math.max(r.rung, state.maxRung.get(r.trial) ?? -Infinity));
+      touched.add(r.trial);
+    }
     if (isNew) await this.readRunningTrials(state);
-    this.updateTrials(state, null, isNew);
+    this.updateTrials(state, all ? null : [...touched], isNew);
     if (!isNew) for (const r of newRungs) this.emit({ type: 'rung', folder: name, step: r.step, rung: rungRow(r) });
     const before = state.row;
     state.row = this.searchRow(state);
@@ -267,8 +315,7 @@ export class Catalog {
     const total = s.plan?.total ?? s.summary?.trials ?? trial;
     const id = trialId(trial, total);
     const row = s.rows.get(trial);
-    const decisions = s.rungs.filter((r) => r.trial === trial);
-    const rung = decisions.length ? Math.max(...decisions.map((r) => r.rung)) : null;
+    const rung = s.maxRung.get(trial) ?? null;
     const worker = s.workers?.find((w) => w.trial === trial) ?? null;
     const base = { trial, id, params, rung, worker: worker?.worker ?? null };
     if (row) return { ...base, status: row.status, step: row.steps, totalSteps: row.total_steps, valAcc: row.val_acc, seconds: row.seconds };
@@ -277,7 +324,7 @@ export class Catalog {
       const last = run.points.at(-1);
       return { ...base, status: 'running', step: last ? (last[STEP] as number) : null, totalSteps: finite(run.summary?.totalSteps), valAcc: last ? finite(last[VAL_ACC]) : null, seconds: last ? finite(last[ELAPSED]) : null };
     }
-    if (worker) return { ...base, status: 'running', step: worker.stepsDone, totalSteps: null, valAcc: null, seconds: null };
+    if (worker) return { ...base, status: 'running', step: worker.stepsDone, totalSteps: worker.totalSteps, valAcc: null, seconds: null };
     return { ...base, status: 'queued', step: null, totalSteps: null, valAcc: null, seconds: null };
   }
 
@@ -311,6 +358,7 @@ export class Catalog {
       testAcc: finite(sum?.chosen?.test?.accuracy),
       seconds: finite(sum?.seconds),
       startedAt: sum?.startedAt ?? s.plan?.createdAt ?? null,
+      evaluated: false,
     };
   }
 

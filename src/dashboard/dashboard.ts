@@ -32,6 +32,8 @@ export interface Dashboard {
   openUrl: string;
   token: string | null;
   catalog: Catalog;
+  /** Resolves once every metrics.csv has been read (until then a run's row shows its summary's figures). */
+  loaded: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,10 +43,10 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   if (token !== null && !/^[A-Za-z0-9._~-]{16,200}$/.test(token)) throw new UsageError('--token: 16 to 200 letters, digits or . _ ~ - (e.g. the output of `openssl rand -hex 24`)');
   if (o.queue) checkQueueUrl(o.queue); // a UsageError before anything starts
   const catalog = new Catalog(roots);
-  await catalog.scan();
+  await catalog.scan(true); // the folders, their summaries and the searches; metrics.csv files once serving
   const watcher = new FolderWatcher(catalog, roots.map((r) => r.abs), { log: o.log });
   await watcher.ready();
-  await catalog.scan(); // what changed while the watches were being set up
+  await catalog.scan(true); // folders that appeared while the watches were being set up
   const poller = o.queue ? new QueuePoller(catalog, o.queue, { log: o.log }) : null;
   poller?.start();
   let server;
@@ -55,11 +57,13 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     await poller?.close();
     throw new UsageError(`dashboard: ${(e as Error).message}`);
   }
+  const pending = catalog.readPending().catch((e) => o.log?.(`dashboard: ${(e as Error).message}`));
   return {
     url: server.url,
     openUrl: token ? `${server.url}?token=${token}` : server.url,
     token,
     catalog,
+    loaded: pending.then(() => undefined),
     close: async () => {
       await watcher.close();
       await poller?.close();

@@ -82,6 +82,7 @@ export class QueuePoller {
         worker: progress?.worker ?? '(unknown)',
         trial: Number(TRIAL_JOB.exec(job)![1]),
         stepsDone: progress?.stepsDone ?? null,
+        totalSteps: progress?.totalSteps ?? null,
         silentMs,
         silent: ttl < 0 || (s.maxTtl > 0 && silentMs > s.maxTtl / 2 + RENEWAL_SLACK_MS),
       });

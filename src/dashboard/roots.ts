@@ -3,7 +3,7 @@
  * plain segments (no `..`, `.`, empty segment, backslash or NUL; absolute names refused), joined to its root, whose
  * real path (symbolic links resolved) must still lie inside the root's real path.
  */
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { UsageError } from '../util/errors.js';
 
@@ -32,6 +32,7 @@ export function makeRoots(dirs: string[]): Root[] {
     } catch {
       throw new UsageError(`dashboard: ${dir}: no such folder`);
     }
+    if (!statSync(real).isDirectory()) throw new UsageError(`dashboard: ${dir}: not a folder (give the folders of runs and searches)`);
     let label = basename(abs) || 'root';
     for (let i = 2; labels.has(label); i++) label = `${basename(abs)}-${i}`;
     labels.add(label);

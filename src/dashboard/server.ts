@@ -16,6 +16,8 @@ import { pageHtml, readBundle } from './page.js';
 import { RequestError } from './roots.js';
 
 const TOKEN_COOKIE = 'cifar_mlp_dashboard';
+/** Events waiting to be sent to one client before it is dropped. */
+const MAX_QUEUED_EVENTS = 20_000;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
 /** Whether a bind address is the loopback (served without a token). */
@@ -87,8 +89,11 @@ export function dashboardApp(catalog: Catalog, opts: ServerOptions): Hono {
     c.header('X-Accel-Buffering', 'no');
     return streamSSE(c, async (stream) => {
       let chain = Promise.resolve();
+      let queued = 0;
       const send = (e: DashboardEvent) => {
-        chain = chain.then(() => stream.writeSSE({ data: JSON.stringify(e) })).catch(() => undefined);
+        // A client that does not keep up is dropped (its page reconnects and reloads) rather than queued for ever.
+        if (++queued > MAX_QUEUED_EVENTS) return void stream.abort();
+        chain = chain.then(() => stream.writeSSE({ data: JSON.stringify(e) })).catch(() => undefined).then(() => void queued--);
       };
       const unsubscribe = catalog.subscribe(send);
       await stream.writeSSE({ event: 'ready', data: '{}' }); // from here on no event is missed: the page may fetch
@@ -111,10 +116,8 @@ export interface RunningServer {
 export function startServer(catalog: Catalog, opts: ServerOptions): Promise<RunningServer> {
   const app = dashboardApp(catalog, opts);
   return new Promise((resolve, reject) => {
-    let server: ServerType;
     const onError = (e: NodeJS.ErrnoException) => reject(new Error(e.code === 'EADDRINUSE' ? `port ${opts.port} on ${opts.host} is in use (choose another with --port)` : e.message));
-    // eslint-disable-next-line prefer-const
-    server = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, (info: AddressInfo) => {
+    const server: ServerType = serve({ fetch: app.fetch, port: opts.port, hostname: opts.host }, (info: AddressInfo) => {
       server.off('error', onError);
       const shown = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
       resolve({

@@ -22,6 +22,9 @@ export class FolderWatcher {
   private readonly watcher: FSWatcher;
   private readonly pending = new Map<string, NodeJS.Timeout>();
   private readonly trailing = new Map<string, NodeJS.Timeout>();
+  /** Files changed since a folder's last read, and since its last trailing read. */
+  private readonly files = new Map<string, Set<string>>();
+  private readonly burst = new Map<string, Set<string>>();
   private readonly reading = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private warned = false;
@@ -40,7 +43,7 @@ export class FolderWatcher {
         return stats?.isDirectory() === true && catalog.isFinishedTrialFolder(path);
       },
     });
-    const onFile = (path: string) => this.touch(dirname(path));
+    const onFile = (path: string) => this.touch(dirname(path), basename(path));
     this.watcher.on('add', onFile).on('change', onFile);
     this.watcher.on('error', (e) => {
       if (this.warned) return;
@@ -54,12 +57,17 @@ export class FolderWatcher {
     return new Promise((resolve) => this.watcher.once('ready', () => resolve()));
   }
 
-  private touch(dir: string): void {
-    // chokidar drops a change that follows another within 50 ms (no trailing event): one more read after a burst
-    // catches the row written last.
+  private touch(dir: string, file: string): void {
+    const add = (m: Map<string, Set<string>>, files: Iterable<string>) => m.set(dir, new Set([...(m.get(dir) ?? []), ...files]));
+    add(this.files, [file]);
+    add(this.burst, [file]);
+    // chokidar drops a change that follows another within 50 ms (no trailing event): one more read of the files of
+    // a burst after it catches the row written last.
     clearTimeout(this.trailing.get(dir));
     this.trailing.set(dir, setTimeout(() => {
       this.trailing.delete(dir);
+      add(this.files, this.burst.get(dir) ?? []);
+      this.burst.delete(dir);
       void this.read(dir);
     }, TRAILING_READ_MS));
     if (this.pending.has(dir)) return;
@@ -74,7 +82,9 @@ export class FolderWatcher {
       this.again.add(dir);
       return;
     }
-    const p = this.catalog.refresh(dir).catch((e) => this.opts.log?.(`dashboard: ${dir}: ${(e as Error).message}`));
+    const files = this.files.get(dir) ?? new Set<string>();
+    this.files.delete(dir);
+    const p = this.catalog.refresh(dir, { files }).catch((e) => this.opts.log?.(`dashboard: ${dir}: ${(e as Error).message}`));
     this.reading.set(dir, p);
     await p;
     this.reading.delete(dir);

@@ -103,7 +103,8 @@ export async function loadModel(path: string, options: LoadModelOptions = {}): P
     networks: deliveredMembers(cp).length,
     backend: backend.name,
     predict(images) {
-      const sources = typeof images === 'string' || images instanceof Uint8Array ? [images] : [...images];
+      const sources = typeof images === 'string' || images instanceof Uint8Array ? [images] : Array.isArray(images) ? [...images] : null;
+      if (!sources) return Promise.reject(new UsageError('predict(): images: expected a file path, image bytes or pixels, or an array of them'));
       // One prediction at a time: they share the backend's input matrix.
       const result = queue.then(() => run(sources));
       queue = result.catch(() => {});

@@ -10,6 +10,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { copyRows } from './copy-rows.js';
+import { transformRows } from './image-transform.js';
 
 export const SLOT = {
   SEQ: 0, NEXT: 1, TOTAL: 2, COMPLETED: 3, COUNT: 4, D: 5, STAGING: 6, OUT: 7, RECORDS: 8, NORM: 9, FAIL: 10,
@@ -22,6 +23,9 @@ export const SLOT = {
   // are float64 at Int32 slots GF, GF + 1 (alpha) and GF + 2, GF + 3 (beta)
   GSEQ: 16, GDONE: 17, GFAIL: 18, G_TA: 19, G_TB: 20, G_M: 21, G_N: 22, G_K: 23, G_A: 24, G_LDA: 25, G_B: 26, G_LDB: 27,
   G_C: 28, G_LDC: 29, GF: 32,
+  // an augmented gather: AUGMENT = 1, the padding image's address (FILL), and where the rows' packed transforms start
+  // (CODES: an Int32 index, after the rows)
+  AUGMENT: 30, FILL: 31, CODES: 36,
   ROWS: 40,
 } as const;
 
@@ -49,13 +53,18 @@ export interface GatherWorkerData {
   /** The wasm kernels module, instantiated by the worker over `memory`. */
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  /** The control slots (SLOT), then the rows of the gather (from SLOT.ROWS). */
+  /** The control slots (SLOT), then the rows of the gather (from SLOT.ROWS), then their transforms (from ctrl[SLOT.CODES]). */
   ctrl: SharedArrayBuffer;
   /** Where RecordsMessages arrive. */
   port: MessagePort;
   /** The BLAS for products' halves; null: gathers only. */
   blas: HelperBlas | null;
+  /** Microseconds the idle worker watches WAKE before it sleeps on it (a job that comes sooner needs no futex wake). */
+  spinMicros: number;
 }
+
+/** The one message the worker posts: it has loaded (the kernels, and the BLAS where it was given one) and waits for jobs. */
+export const GATHER_READY = 'ready';
 
 /** A record set, sent once: gathers name it by `id` (SLOT.RECORDS). */
 export interface RecordsMessage {
@@ -65,10 +74,15 @@ export interface RecordsMessage {
   length: number;
 }
 
-/** Gathers chunk `chunk` of the job in `ctrl`: copies its rows' records into the staging rows, then normalises them. */
+/**
+ * Gathers chunk `chunk` of the job in `ctrl`: copies its rows' records (transformed, for an augmented gather) into
+ * the staging rows, then normalises them.
+ */
 export function runChunk(ctrl: Int32Array, ex: NormaliseExports, buffer: ArrayBufferLike, src: Uint8Array, chunk: number): void {
   const count = ctrl[SLOT.COUNT], d = ctrl[SLOT.D], staging = ctrl[SLOT.STAGING] >>> 0, norm = ctrl[SLOT.NORM] >>> 0;
   const r0 = chunk * ROWS_PER_CHUNK, r1 = Math.min(count, r0 + ROWS_PER_CHUNK);
-  copyRows(src, ctrl, SLOT.ROWS, r0, r1, d, new Uint8Array(buffer, staging + r0 * d, (r1 - r0) * d));
+  const rows = new Uint8Array(buffer, staging + r0 * d, (r1 - r0) * d);
+  if (ctrl[SLOT.AUGMENT]) transformRows(src, ctrl, SLOT.ROWS, r0, r1, ctrl, ctrl[SLOT.CODES], new Uint8Array(buffer, ctrl[SLOT.FILL] >>> 0, d), rows);
+  else copyRows(src, ctrl, SLOT.ROWS, r0, r1, d, rows);
   ex.normaliseRows(staging, d, norm, norm + d * 4, ctrl[SLOT.OUT] >>> 0, r0, r1);
 }

@@ -4,11 +4,11 @@
  * it), then claims chunks of the open gather until none is left, looking at PAUSE between chunks.
  */
 import { createRequire } from 'node:module';
-import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { Koffi, Sgemm } from './blas-library.js';
-import { runChunk, SLOT, type GatherWorkerData, type NormaliseExports, type RecordsMessage } from './gather-protocol.js';
+import { GATHER_READY, runChunk, SLOT, type GatherWorkerData, type NormaliseExports, type RecordsMessage } from './gather-protocol.js';
 
-const { module, memory, ctrl: sab, port, blas } = workerData as GatherWorkerData;
+const { module, memory, ctrl: sab, port, blas, spinMicros } = workerData as GatherWorkerData;
 const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as NormaliseExports;
 const ctrl = new Int32Array(sab);
 const scalars = new Float64Array(sab, SLOT.GF * 4, 2);
@@ -32,6 +32,7 @@ function loadSgemm(): Sgemm | null {
   }
 }
 const sgemm = loadSgemm();
+parentPort!.postMessage(GATHER_READY);
 
 /**
  * The memory as this thread sees it, reaching at least byte `end`: another thread's memory.grow reaches this one's
@@ -74,10 +75,21 @@ function receiveRecords(): void {
   }
 }
 
+/** Returns once WAKE differs from `seen`: watched for spinMicros (the next product of a step is usually that close), then slept on. */
+function waitForJob(seen: number): void {
+  const t0 = performance.now();
+  for (let s = 1; Atomics.load(ctrl, SLOT.WAKE) === seen; s++) {
+    if ((s & 63) === 0 && (performance.now() - t0) * 1000 >= spinMicros) {
+      Atomics.wait(ctrl, SLOT.WAKE, seen);
+      return;
+    }
+  }
+}
+
 let wake = 0, gen = -1, doneGen = 0, total = 0;
 let src: Uint8Array | undefined;
 for (;;) {
-  Atomics.wait(ctrl, SLOT.WAKE, wake);
+  waitForJob(wake);
   wake = Atomics.load(ctrl, SLOT.WAKE);
   if (Atomics.load(ctrl, SLOT.SEQ) < 0) break;
   for (;;) {
@@ -98,7 +110,7 @@ for (;;) {
     }
     try {
       const n = ctrl[SLOT.COUNT] * ctrl[SLOT.D];
-      runChunk(ctrl, ex, bufferReaching(Math.max((ctrl[SLOT.STAGING] >>> 0) + n, (ctrl[SLOT.OUT] >>> 0) + 4 * n)), src!, chunk);
+      runChunk(ctrl, ex, bufferReaching(Math.max((ctrl[SLOT.STAGING] >>> 0) + n, (ctrl[SLOT.OUT] >>> 0) + 4 * n, (ctrl[SLOT.FILL] >>> 0) + ctrl[SLOT.D])), src!, chunk);
     } catch {
       Atomics.store(ctrl, SLOT.FAIL, 1);
     }

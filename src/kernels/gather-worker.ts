@@ -17,6 +17,7 @@
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { workerFile } from '../util/worker-file.js';
+import { IMAGE_BYTES } from './image-transform.js';
 import { ROWS_PER_CHUNK, runChunk, SLOT, type GatherWorkerData, type HelperBlas, type NormaliseExports, type RecordsMessage } from './gather-protocol.js';
 
 /** A gather whose chunks have not advanced for this long means the worker is gone (a chunk takes microseconds). */
@@ -30,6 +31,8 @@ export interface GatherArea {
   staging: number;
   /** 2 · d floats: scale (invStd / 255), then shift (−mean · invStd), as the kernels module's `normalisers` makes them. */
   norm: number;
+  /** d bytes: the padding image of an augmented gather (filled by the caller). */
+  fill: number;
 }
 
 export class GatherWorker {
@@ -64,14 +67,17 @@ export class GatherWorker {
   /**
    * `ex`: the kernels module instantiated over `memory` on the calling thread. `blas`: the BLAS for products' halves
    * (gemmAsync): the koffi module's file, the library's path and cblas_sgemm's declaration; without it, gathers only.
+   * `spinMicros`: how long the idle thread watches for the next job before it sleeps. Resolves once the thread has
+   * loaded (so that its start-up is not paid by the first products of a run), or has failed to (the helper is then
+   * disposed, with its `failure`: the backend works without it).
    */
-  static create(module: WebAssembly.Module, memory: WebAssembly.Memory, ex: NormaliseExports, maxRows: number, blas: HelperBlas | null = null): GatherWorker {
+  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, ex: NormaliseExports, maxRows: number, blas: HelperBlas | null = null,
+    spinMicros = 0): Promise<GatherWorker> {
     if (Math.ceil(maxRows / ROWS_PER_CHUNK) > 0x8000) throw new RangeError(`gather worker: at most ${0x8000 * ROWS_PER_CHUNK} rows`);
-    const ctrl = new SharedArrayBuffer((SLOT.ROWS + maxRows) * 4);
+    const ctrl = new SharedArrayBuffer((SLOT.ROWS + 2 * maxRows) * 4); // the rows, then their transforms
     const { port1, port2 } = new MessageChannel();
-    const workerData: GatherWorkerData = { module, memory, ctrl, port: port2, blas };
+    const workerData: GatherWorkerData = { module, memory, ctrl, port: port2, blas, spinMicros };
     const worker = new Worker(workerFile('gather-thread'), { workerData, transferList: [port2] });
-    worker.unref();
     port1.unref();
     const w = new GatherWorker(memory, ex, worker, port1, ctrl, maxRows, blas !== null);
     worker.on('error', (e) => {
@@ -79,6 +85,12 @@ export class GatherWorker {
       w.failure = e.message;
     });
     worker.on('exit', () => { w.exited = true; }); // no more products' halves (a gather still ends by its own checks)
+    await new Promise<void>((resolve) => {
+      worker.once('message', () => resolve());
+      worker.once('error', () => resolve());
+      worker.once('exit', () => resolve());
+    });
+    worker.unref(); // referenced until then: the process waits for it to load
     return w;
   }
 
@@ -90,16 +102,22 @@ export class GatherWorker {
 
   /**
    * Starts gathering rows[0 .. count) of `records` (d bytes each) into the float32 rows at address `out`, normalised
-   * with the scale and shift vectors at area.norm (filled by the caller).
+   * with the scale and shift vectors at area.norm (filled by the caller); with `codes`, each row transformed first
+   * (image-transform.ts; images of d = IMAGE_BYTES bytes, padded from the image at area.fill).
    */
-  start(records: Uint8Array, rows: ArrayLike<number>, count: number, d: number, out: number, area: GatherArea): void {
+  start(records: Uint8Array, rows: ArrayLike<number>, count: number, d: number, out: number, area: GatherArea, codes?: ArrayLike<number>): void {
     if (this.pending) throw new Error('gather worker: a gather is already under way');
-    const c = this.ctrl, total = Math.floor(records.length / d);
+    if (codes && d !== IMAGE_BYTES) throw new RangeError(`gatherNormalized: transforms need images of ${IMAGE_BYTES} bytes, got rows of ${d}`);
+    const c = this.ctrl, total = Math.floor(records.length / d), codesAt = SLOT.ROWS + this.maxRows;
     for (let r = 0; r < count; r++) {
       const i = rows[r];
       if (!(i >= 0 && i < total)) throw new RangeError(`gatherNormalized: record ${i} out of range (${total} records)`);
       c[SLOT.ROWS + r] = i;
     }
+    if (codes) for (let r = 0; r < count; r++) c[codesAt + r] = codes[r];
+    c[SLOT.AUGMENT] = codes ? 1 : 0;
+    c[SLOT.FILL] = area.fill;
+    c[SLOT.CODES] = codesAt;
     let byOffset = this.recordIds.get(records.buffer);
     if (!byOffset) this.recordIds.set(records.buffer, (byOffset = new Map()));
     let id = byOffset.get(records.byteOffset);

@@ -14,11 +14,11 @@
  */
 import { createRequire } from 'node:module';
 import type { GPU as GpuJs, IKernelRunShortcut } from 'gpu.js';
-import { BATCH_NORM_OPS, gemmShape, type AdamState, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { gemmShape, type AdamState, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { ReferenceBackend } from './reference.js';
 import { keepThreshold, maskHash } from './dropout-mask.js';
 import {
-  columnSumsSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
+  batchNormSpec, columnDotsSpec, columnSumsSpec, columnVarianceSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossKernelSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
   scaleAddSpec, softmaxSpec, uploadSpec, velocitySpec, zeroSpec, type Epilogue, type KernelSpec,
 } from './gpujs-device-kernels.js';
 import { claimGlContext } from './gl-context.js';
@@ -65,7 +65,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
   /** gpu.js shares one WebGPU device between its GPU instances: the last backend to go destroys it. */
   private static webGpuBackends = 0;
   readonly dtype = 'float32' as const;
-  readonly threads = 0;
+  readonly threads = 1;
   readonly name: string;
   private readonly kernels = new Map<string, IKernelRunShortcut>();
   private readonly checked = new WeakSet<object>();
@@ -265,7 +265,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
 
   async softmaxLoss(s: Matrix, bias: Matrix, labels: Labels, rows = s.rows): Promise<LossSums> {
     const [S, b] = await this.logits(s, bias, 'softmaxLoss');
-    return this.lossSums(await this.run(lossSpec(S.rows, S.cols, false), [S, b, this.labels(labels, S.rows), Math.min(rows, S.rows)]), S.rows);
+    return this.lossSums(await this.run(lossKernelSpec(S.rows, S.cols, false), [S, b, this.labels(labels, S.rows), Math.min(rows, S.rows)]), S.rows);
   }
 
   async softmaxGradient(s: Matrix, bias: Matrix, labels: Labels): Promise<void> {
@@ -276,7 +276,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
   async crossEntropy(p: Matrix, labels: Labels, rows = p.rows): Promise<LossSums> {
     const P = this.own(p, 'crossEntropy p');
     await this.flush();
-    return this.lossSums(await this.run(lossSpec(P.rows, P.cols, true), [P, this.labels(labels, P.rows), Math.min(rows, P.rows)]), P.rows);
+    return this.lossSums(await this.run(lossKernelSpec(P.rows, P.cols, true), [P, this.labels(labels, P.rows), Math.min(rows, P.rows)]), P.rows);
   }
 
   async columnSums(a: Matrix, out: Matrix, alpha: number, beta = 0): Promise<void> {
@@ -312,8 +312,8 @@ export class GpuJsDeviceBackend implements KernelBackend {
     await this.produce(W, momentumStepSpec(W.rows, W.cols, nesterov), [W, G, V, eta, mu, 2 * lambda], true);
   }
 
-  /** The batch-normalisation ops and Adam's update have no device kernels yet: they run on the host (hostOps). */
-  readonly hostOps = [...BATCH_NORM_OPS, 'adamUpdate'] as const;
+  /** Adam's update has no device kernel yet: it runs on the host (hostOps). */
+  readonly hostOps = ['adamUpdate'] as const;
   private readonly host = new ReferenceBackend();
 
   /**
@@ -335,23 +335,61 @@ export class GpuJsDeviceBackend implements KernelBackend {
     return this.onHost([w, g, state.m, state.v], [w, state.m, state.v], ([a, b, m, v]) => this.host.adamUpdate(a, b, eta, lambda, { ...state, m, v }));
   }
 
-  batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): Promise<void> {
-    return this.onHost([s, mean, variance], [mean, variance], ([a, b, c]) => this.host.batchStatistics(a, b, c));
+  /** Two 1 × cols device rows for batchNormBackward's column means (released with everything by releaseAll). */
+  private columnRows(cols: number): [DeviceMatrix, DeviceMatrix] {
+    let rows = this.scratchRows.get(cols);
+    if (!rows || rows[0].released) this.scratchRows.set(cols, (rows = [this.own(this.matrix(1, cols), 'scratch'), this.own(this.matrix(1, cols), 'scratch')]));
+    return rows;
   }
-  batchNormalize(s: Matrix, mean: Matrix, variance: Matrix, eps: number, out: Matrix): Promise<void> {
-    return this.onHost([s, mean, variance, out], [out], ([a, b, c, d]) => this.host.batchNormalize(a, b, c, eps, d));
+  private readonly scratchRows = new Map<number, [DeviceMatrix, DeviceMatrix]>();
+
+  /** Checks that each row vector is 1 × cols. */
+  private rowVectors(cols: number, what: string, ...vectors: Matrix[]): DeviceMatrix[] {
+    return vectors.map((v) => {
+      const V = this.own(v, what);
+      if (V.rows !== 1 || V.cols !== cols) throw new Error(`${what}: a ${V.rows}×${V.cols} row vector for ${cols} columns`);
+      return V;
+    });
   }
-  affineRelu(x: Matrix, gamma: Matrix, beta: Matrix, out: Matrix): Promise<void> {
-    return this.onHost([x, gamma, beta, out], [out], ([a, b, c, d]) => this.host.affineRelu(a, b, c, d));
+
+  async batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): Promise<void> {
+    const S = this.own(s, 'batchStatistics s'), [M, V] = this.rowVectors(S.cols, 'batchStatistics', mean, variance);
+    await this.flush();
+    await this.produce(M, columnSumsSpec(S.rows, S.cols, false), [S, 1 / S.rows], false);
+    await this.produce(V, columnVarianceSpec(S.rows, S.cols), [S, M], false);
   }
-  columnDots(a: Matrix, b: Matrix, out: Matrix, alpha: number): Promise<void> {
-    return this.onHost([a, b, out], [out], ([x, y, z]) => this.host.columnDots(x, y, z, alpha));
+
+  async batchNormalize(s: Matrix, mean: Matrix, variance: Matrix, eps: number, out: Matrix): Promise<void> {
+    const S = this.own(s, 'batchNormalize s'), O = this.own(out, 'batchNormalize out'), [M, V] = this.rowVectors(S.cols, 'batchNormalize', mean, variance);
+    await this.flush();
+    await this.produce(O, batchNormSpec('batchNormalize', S.rows, S.cols), [S, M, V, eps], false);
   }
-  scaleColumns(g: Matrix, gamma: Matrix): Promise<void> {
-    return this.onHost([g, gamma], [g], ([x, y]) => this.host.scaleColumns(x, y));
+
+  async affineRelu(x: Matrix, gamma: Matrix, beta: Matrix, out: Matrix): Promise<void> {
+    const X = this.own(x, 'affineRelu x'), O = this.own(out, 'affineRelu out'), [G, B] = this.rowVectors(X.cols, 'affineRelu', gamma, beta);
+    await this.flush();
+    await this.produce(O, batchNormSpec('affineRelu', X.rows, X.cols), [X, G, B], false);
   }
-  batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): Promise<void> {
-    return this.onHost([g, shat, variance], [g], ([x, y, z]) => this.host.batchNormBackward(x, y, z, eps));
+
+  async columnDots(a: Matrix, b: Matrix, out: Matrix, alpha: number): Promise<void> {
+    const A = this.own(a, 'columnDots a'), B = this.own(b, 'columnDots b'), [O] = this.rowVectors(A.cols, 'columnDots', out);
+    await this.flush();
+    await this.produce(O, columnDotsSpec(A.rows, A.cols), [A, B, alpha], false);
+  }
+
+  async scaleColumns(g: Matrix, gamma: Matrix): Promise<void> {
+    const G = this.own(g, 'scaleColumns g'), [C] = this.rowVectors(G.cols, 'scaleColumns', gamma);
+    await this.flush();
+    await this.produce(G, batchNormSpec('scaleColumns', G.rows, G.cols), [G, C], true);
+  }
+
+  async batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): Promise<void> {
+    const G = this.own(g, 'batchNormBackward g'), H = this.own(shat, 'batchNormBackward shat'), [V] = this.rowVectors(G.cols, 'batchNormBackward', variance);
+    const [meanG, meanGS] = this.columnRows(G.cols);
+    await this.flush();
+    await this.produce(meanG, columnSumsSpec(G.rows, G.cols, false), [G, 1 / G.rows], false);
+    await this.produce(meanGS, columnDotsSpec(G.rows, G.cols), [G, H, 1 / G.rows], false);
+    await this.produce(G, batchNormSpec('batchNormBackward', G.rows, G.cols), [G, H, V, meanG, meanGS, eps], true);
   }
 
   async gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): Promise<void> {

@@ -170,7 +170,7 @@ export class WasmSimdBackend extends HostBackend {
     this.fns = OPS.map((name) => (instance.exports as Record<string, KernelFn>)[name]);
     this.ctrl = new Int32Array(ctrl);
     this.ctrlF64 = new Float64Array(ctrl);
-    this.threads = workers.length;
+    this.threads = workers.length + 1;
     this.parts = workers.length + 1;
     this.maxBytes = maxBytes;
     this.spinMicros = opts.spinMicros ?? DEFAULT_SPIN_MICROS;

@@ -63,7 +63,7 @@ export class RunLedger {
       status: this.status,
       name: this.config.name,
       backend: this.backend.name,
-      threads: this.backend.threads + 1,
+      threads: this.backend.threads,
       ...(this.backendChoice ? { backendChoice: this.backendChoice } : {}),
       seed: this.config.seed,
       steps: this.stepsDone,

@@ -156,9 +156,12 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     ledger.error = (e as Error).message;
     return { summary: ledger.close(), network: net, normalization: norm, members: [], writeError: e instanceof FileWriteError ? e : null };
   }
+  let savingSeconds = 0; // writing model.json during the run: not training, like evaluation
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;
+    const t0 = performance.now();
     await opts.onCheckpoint(net, step, norm, members);
+    savingSeconds += (performance.now() - t0) / 1000;
     ledger.checkpointStep = step;
   };
   ledger.write();
@@ -225,7 +228,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       if (ledger.status !== 'failed') failedOn(e);
     });
   }
-  ledger.trainSeconds = (performance.now() - started) / 1000 - evaluator.seconds;
+  ledger.trainSeconds = (performance.now() - started) / 1000 - evaluator.seconds - savingSeconds;
 
   try {
     if (ledger.status === 'completed' && measuring) {

@@ -86,7 +86,7 @@ export class LocalPoolExecutor implements TrialExecutor {
     const report = () => {
       const steps = Atomics.load(progress!, 0);
       const val = Atomics.load(progress!, 2);
-      if (steps !== reported) onProgress!((reported = steps), Atomics.load(progress!, 1), val >= 0 ? val / 1e6 : undefined);
+      if (steps !== reported) onProgress!({ steps: (reported = steps), totalSteps: Atomics.load(progress!, 1), ...(val >= 0 ? { valAccuracy: val / 1e6 } : {}) });
     };
     const reader = progress ? setInterval(report, this.progressMs) : undefined;
     reader?.unref();

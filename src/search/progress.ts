@@ -220,6 +220,8 @@ export class SearchProgress {
     const t = this.inFlight.get(trial);
     if (!t || !(p.totalSteps > 0)) return;
     t.progress = { ...p, valAccuracy: p.valAccuracy ?? t.progress?.valAccuracy };
+    // A trial run again (its worker died) or kept waiting in a queue: time estimates count its current attempt only.
+    if (p.attemptSeconds !== undefined && Number.isFinite(p.attemptSeconds)) t.startedAt = Date.now() - p.attemptSeconds * 1000;
     t.bar?.setTotal(p.totalSteps);
   }
 

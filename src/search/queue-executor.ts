@@ -31,9 +31,11 @@ import type { TrialExecutor, TrialHooks } from './executor.js';
 import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, registerSearch, unregisterSearch } from './queue-connection.js';
 import { openArtifactStore, removeSearchArtifacts, removeTrialArtifacts, takeTrialFiles, type ArtifactStore } from './queue-artifacts.js';
 import { unpackInto } from './queue-files.js';
+import { FileReceiver, transferKeys } from './queue-transfer.js';
 import {
   COORDINATOR_TTL_MS, coordinatorKey, handshakeProblem, localIdentity, MAX_STALLED, parseRungField, progressSchema, QUEUE_PREFIX, resultEnvelopeSchema,
-  rungDecisionsKey, rungField, rungReportSchema, rungReportsKey, trialJobId, trialQueueName, zodProblems, type Identity, type SearchDescriptor, type TrialJobData,
+  rungDecisionsKey, rungField, rungReportSchema, rungReportsKey, transferAnnouncement, transfersKey, trialJobId, trialQueueName, zodProblems,
+  type Identity, type SearchDescriptor, type TrialJobData,
 } from './queue-protocol.js';
 import type { TrialResult, TrialTask } from './types.js';
 
@@ -91,8 +93,23 @@ interface Entry {
   controlWrite: Promise<void>;
   graceTimer?: NodeJS.Timeout;
   onAbort?: () => void;
+  /** Since when its current attempt runs (null: queued), and its length in steps once a worker said it. */
+  runningSince?: number | null;
+  totalSteps?: number;
+  /** The chunked transfer of the trial's files now coming in (queue-transfer.ts). */
+  receiver?: FileReceiver;
 }
 
+/** BullMQ's reason for a job whose lock expired more than maxStalledCount times. */
+const STALLED_OUT = /stalled more than allowable limit/;
+/** How often a trial goes back to the queue afresh (stalled out, or stopped by something else than this search). */
+const MAX_REQUEUES = 5;
+/** Trials the sweep looks at per second (all of them when fewer are in flight). */
+const SWEEP_BATCH = 64;
+/** How long a collected trial's job stays in Redis (for the search to record its row first). */
+const FORGET_AFTER_MS = 10_000;
+/** Running trials named in a status line. */
+const STATUS_RUNNING = 8;
 const QUEUED_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -107,8 +124,11 @@ export class QueueExecutor implements TrialExecutor {
   private readonly log: (line: string) => void;
   private readonly inflight = new Map<string, Entry>();
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly heartbeatTimer: NodeJS.Timeout;
   private sweeping = false;
-  private lastBeat = 0;
+  private sweepAt = 0;
+  /** Jobs of recorded trials, removed from Redis a while after (by then the search has written their rows). */
+  private readonly collected: { jobId: string; at: number }[] = [];
   private closed = false;
   private done = 0;
 
@@ -144,6 +164,8 @@ export class QueueExecutor implements TrialExecutor {
       for (const id of this.inflight.keys()) this.kick(id);
     };
     this.sweepTimer = setInterval(() => void this.sweep(), 1000);
+    this.heartbeat();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), COORDINATOR_TTL_MS / 3);
   }
 
   /** Connects (waiting for Redis if it is away), registers the search and starts the stalled-job check. */
@@ -254,9 +276,16 @@ export class QueueExecutor implements TrialExecutor {
     if (this.sweeping || this.closed) return;
     this.sweeping = true;
     try {
-      await this.heartbeat();
       await this.decideReported();
-      for (const entry of [...this.inflight.values()]) if (entry.enqueued && !entry.settled) await this.refresh(entry);
+      await this.receiveAnnounced();
+      await this.forgetCollected();
+      // A bounded batch per sweep, round robin: events make the coordinator prompt, the sweep only makes it correct.
+      const entries = [...this.inflight.values()].filter((e) => e.enqueued && !e.settled);
+      const n = Math.min(entries.length, SWEEP_BATCH);
+      for (let i = 0; i < n; i++) await this.refresh(entries[(this.sweepAt + i) % entries.length]);
+      this.sweepAt = entries.length ? (this.sweepAt + n) % entries.length : 0;
+    } catch (e) {
+      if (!this.closed) this.reporter.error(e);
     } finally {
       this.sweeping = false;
     }
@@ -274,7 +303,7 @@ export class QueueExecutor implements TrialExecutor {
         try {
           await this.refreshOnce(entry);
         } catch (e) {
-          this.reporter.error(e);
+          if (!this.closed) this.reporter.error(e);
         }
       } while (entry.again && !entry.settled);
     })().finally(() => { entry.refreshing = null; });
@@ -297,14 +326,25 @@ export class QueueExecutor implements TrialExecutor {
       await this.collect(entry, job, false);
       return;
     }
+    if (state === 'failed' && STALLED_OUT.test(job.failedReason ?? '') && entry.requeued < MAX_REQUEUES) {
+      // Its workers died (or were cut off) again and again: not the trial's fault; it starts afresh.
+      entry.requeued++;
+      this.note(`trial ${trial}: its workers stopped answering ${MAX_STALLED + 1} times (killed?): queued again afresh (${entry.requeued} of ${MAX_REQUEUES})`);
+      await job.remove();
+      await this.add(entry);
+      return;
+    }
     if (state === 'failed') {
       const tries = job.attemptsMade > 1 ? ` after ${job.attemptsMade} attempts` : '';
-      return this.settle(entry, this.failed(entry, `${job.failedReason || 'failed in the queue'}${tries}`, job.processedBy));
+      const { worker, reason } = failureOf(job);
+      return this.settle(entry, this.failed(entry, `${reason || 'failed in the queue'}${tries}`, worker));
     }
     const worker = state === 'active' ? (job.processedBy ?? progressSchema.safeParse(job.progress).data?.worker ?? 'a worker') : null;
     if (job.attemptsMade > entry.attemptsSeen) {
       entry.attemptsSeen = job.attemptsMade;
-      this.note(`trial ${trial}: attempt ${job.attemptsMade} of ${this.attempts} failed${job.processedBy ? ` on ${job.processedBy}` : ''}: ${job.failedReason}; queued for another try`);
+      const { worker: who, reason } = failureOf(job);
+      // An attempt that ended without a reason was not a failure (its worker stopped answering: said below).
+      if (reason) this.note(`trial ${trial}: attempt ${job.attemptsMade} of ${this.attempts} failed${who ? ` on ${who}` : ''}: ${reason}; queued for another try`);
     }
     if ((job.stalledCounter ?? 0) > entry.stallsSeen) {
       entry.stallsSeen = job.stalledCounter;
@@ -314,6 +354,10 @@ export class QueueExecutor implements TrialExecutor {
     if (next !== entry.state || worker !== entry.worker) {
       entry.state = next;
       entry.worker = worker;
+      // A new attempt (another worker, or back in the queue): time estimates start it afresh, not from its first start.
+      entry.runningSince = next === 'running' ? Date.now() : null;
+      entry.lastProgress = '';
+      if (entry.totalSteps !== undefined) entry.hooks.onProgress?.({ steps: 0, totalSteps: entry.totalSteps, attemptSeconds: 0 });
       this.note(`trial ${trial} ${next === 'running' ? `running on ${worker}` : 'queued'} | ${this.status()}`);
     }
     if (state === 'active') this.onJobProgress(entry, job.progress);
@@ -324,7 +368,8 @@ export class QueueExecutor implements TrialExecutor {
     const entries = [...this.inflight.values()].filter((e) => !e.settled);
     const running = entries.filter((e) => e.state === 'running').sort((a, b) => a.task.trial - b.task.trial);
     const queued = entries.length - running.length;
-    const who = running.map((e) => `${e.task.trial}←${e.worker}`).join(', ');
+    const who = running.slice(0, STATUS_RUNNING).map((e) => `${e.task.trial}←${e.worker}`).join(', ') +
+      (running.length > STATUS_RUNNING ? `, +${running.length - STATUS_RUNNING}` : '');
     return `${this.done} done, ${running.length} running${who ? ` (${who})` : ''}, ${queued} queued`;
   }
 
@@ -335,16 +380,28 @@ export class QueueExecutor implements TrialExecutor {
     const key = `${p.stepsDone}/${p.totalSteps}`;
     if (p.stepsDone !== undefined && p.totalSteps !== undefined && key !== entry.lastProgress) {
       entry.lastProgress = key;
-      entry.hooks.onProgress?.(p.stepsDone, p.totalSteps);
+      entry.totalSteps = p.totalSteps;
+      entry.runningSince ??= Date.now();
+      entry.hooks.onProgress?.({
+        steps: p.stepsDone, totalSteps: p.totalSteps, attemptSeconds: (Date.now() - entry.runningSince) / 1000,
+        ...(p.valAccuracy !== undefined ? { valAccuracy: p.valAccuracy } : {}),
+      });
     }
     if (p.rung && !entry.decisions.has(p.rung.step) && !entry.deciding.has(p.rung.step)) void this.decide(entry, p.rung);
   }
 
+  private async forgetCollected(): Promise<void> {
+    while (this.collected.length && Date.now() - this.collected[0].at > FORGET_AFTER_MS) {
+      const { jobId } = this.collected[0];
+      await this.queue.remove(jobId);
+      this.collected.shift();
+    }
+  }
+
   /** Keeps this coordinator's heartbeat key alive (workers at a rung look at it). */
-  private async heartbeat(): Promise<void> {
-    if (Date.now() - this.lastBeat < COORDINATOR_TTL_MS / 3) return;
-    await this.redis.set(coordinatorKey(this.opts.searchId), this.descriptor.host, 'PX', COORDINATOR_TTL_MS);
-    this.lastBeat = Date.now();
+  private heartbeat(): void {
+    if (this.closed) return;
+    this.redis.set(coordinatorKey(this.opts.searchId), this.descriptor.host, 'PX', COORDINATOR_TTL_MS).catch((e) => this.reporter.error(e));
   }
 
   /** Every rung report in the reports hash whose trial runs here and that is not decided yet: decided now. */
@@ -361,6 +418,24 @@ export class QueueExecutor implements TrialExecutor {
         continue;
       }
       void this.decide(entry, { step: at.step, valAccuracy: report.valAccuracy });
+    }
+  }
+
+  /** Starts receiving every announced transfer of a trial that runs here (a newer one replaces an older one). */
+  private async receiveAnnounced(): Promise<void> {
+    const announced = await this.redis.hgetall(transfersKey(this.opts.searchId));
+    for (const [trial, text] of Object.entries(announced)) {
+      const entry = /^\d{1,7}$/.test(trial) ? this.inflight.get(trialJobId(Number(trial))) : undefined;
+      if (!entry || entry.settled) continue;
+      let a;
+      try {
+        a = transferAnnouncement.parse(JSON.parse(text));
+      } catch {
+        continue;
+      }
+      if (entry.receiver?.announcement.key === a.key) continue;
+      entry.receiver?.abandon();
+      entry.receiver = new FileReceiver(this.redis, a, entry.task.outDir);
     }
   }
 
@@ -433,13 +508,29 @@ export class QueueExecutor implements TrialExecutor {
     }
     if (result.status === 'interrupted' && !entry.signal.aborted) {
       // Stopped by an earlier coordinator's stop request, or by its worker's shutdown: not a result.
-      if (entry.requeued++ >= 3) {
-        this.settle(entry, this.failed(entry, 'stopped unexpectedly, three times', worker));
+      if (entry.requeued++ >= MAX_REQUEUES) {
+        this.settle(entry, this.failed(entry, `stopped unexpectedly, ${MAX_REQUEUES + 1} times`, worker));
         return true;
       }
       await job.remove();
       await this.add(entry);
       return false;
+    }
+    if (env.streamed) {
+      const receiver = entry.receiver?.announcement.key === env.streamed.key ? entry.receiver : undefined;
+      const problem = receiver ? await receiver.done.then(() => null, (e: unknown) => message(e)) : 'they came to an earlier coordinator';
+      entry.receiver = undefined;
+      await this.redis.hdel(transfersKey(this.opts.searchId), String(entry.task.trial));
+      if (problem) {
+        if (entry.requeued++ >= MAX_REQUEUES) {
+          this.settle(entry, this.failed(entry, `could not receive the trial's files (${problem}), ${MAX_REQUEUES + 1} times`, worker));
+          return true;
+        }
+        this.note(`trial ${entry.task.trial}: could not receive its files from ${worker} (${problem}): queued again`);
+        await job.remove();
+        await this.add(entry);
+        return false;
+      }
     }
     try {
       if (env.stored) {
@@ -453,6 +544,7 @@ export class QueueExecutor implements TrialExecutor {
       return true;
     }
     if (meanwhile) this.note(`trial ${entry.task.trial}: finished on ${worker} while no coordinator ran; collected`);
+    this.collected.push({ jobId: entry.jobId, at: Date.now() });
     this.settle(entry, result, worker);
     return true;
   }
@@ -463,6 +555,7 @@ export class QueueExecutor implements TrialExecutor {
     if (entry.graceTimer) clearTimeout(entry.graceTimer);
     if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
     this.inflight.delete(entry.jobId);
+    entry.receiver?.abandon();
     if (result.status !== 'interrupted') {
       this.done++;
       this.note(`trial ${entry.task.trial} ${result.status}${worker ? ` on ${worker}` : ''} | ${this.status()}`);
@@ -486,12 +579,13 @@ export class QueueExecutor implements TrialExecutor {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.heartbeatTimer);
     for (const entry of this.inflight.values()) this.settle(entry, this.interrupted(entry));
     const cleanup = (async () => {
       await Promise.allSettled([this.events.close(), this.stallChecker.close(true)]);
       await this.queue.obliterate({ force: true });
       const id = this.opts.searchId;
-      await this.redis.del(rungReportsKey(id), rungDecisionsKey(id), coordinatorKey(id));
+      await this.redis.del(rungReportsKey(id), rungDecisionsKey(id), coordinatorKey(id), transfersKey(id), ...(await transferKeys(this.redis, id)));
       await unregisterSearch(this.redis, id);
     })();
     if (this.store) {
@@ -515,6 +609,16 @@ export class QueueExecutor implements TrialExecutor {
       this.redis.disconnect();
     }
   }
+}
+
+/**
+ * Who failed a job's last attempt and why. Workers put their name into the reason ("worker W: …"): the job's
+ * processedBy names whichever worker took it last, which after a retry is not the one that failed.
+ */
+function failureOf(job: Job): { worker: string | null; reason: string } {
+  const text = job.failedReason ?? '';
+  const m = /^worker ([A-Za-z0-9_.:@-]{1,100}): /.exec(text);
+  return m ? { worker: m[1], reason: text.slice(m[0].length) } : { worker: text ? job.processedBy ?? null : null, reason: text };
 }
 
 /** The same trial for the same data, threads and versions (the control part aside). */

@@ -8,15 +8,17 @@
  *     data        TrialJobData   the trial (its searched values, its config validated by trainSchema, its rungs, whether
  *                                to keep its model), the data fingerprint, the thread count,
  *                                and `control`: the coordinator's stop request (job.updateData)
- *     progress    TrialProgress  the worker's name, steps done, and a rung report waiting for its decision (a hint for
+ *     progress    JobProgress  the worker's name, steps done, and a rung report waiting for its decision (a hint for
  *                                the coordinator's event listener: a later progress update replaces it)
  *   rung reports   hash  cifar-mlp:rungs-<id>        <trial>:<step> → RungReport, written by the worker, removed when decided
  *   rung decisions hash  cifar-mlp:decisions-<id>    <trial>:<step> → continue | prune, written by the coordinator once
  *   coordinator    string cifar-mlp:coordinator-<id> the coordinator's name, with a TTL it renews while it runs
  *   Nothing later overwrites a report or a decision, so a coordinator that missed an event (or was resumed) still
  *   decides, and a trial that runs again (another worker) finds its rungs decided.
- *     returnvalue TrialJobResult the TrialResult and the files the trial left in its folder (gzip, base64): metrics.csv,
- *                                summary.json, config.yaml, and model.json when the task says saveModel
+ *     returnvalue TrialJobResult the TrialResult and the files the trial left in its folder (metrics.csv, summary.json,
+ *                                config.yaml, model.json when the task says saveModel): inline (gzip, base64) when they are
+ *                                small, else the list of files of an artifact store's folder or of a chunked transfer
+ *   transfers      hash  cifar-mlp:transfers-<id>    <trial> → TransferAnnouncement (queue-transfer.ts), and its chunk list
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -167,9 +169,10 @@ export const progressSchema = z.object({
   worker: z.string().max(200),
   stepsDone: z.number().optional(),
   totalSteps: z.number().optional(),
+  valAccuracy: z.number().min(0).max(1).optional(),
   rung: z.object({ step: z.int().positive(), valAccuracy: z.number() }).optional(),
 });
-export type TrialProgress = z.infer<typeof progressSchema>;
+export type JobProgress = z.infer<typeof progressSchema>;
 
 /** Non-finite numbers as strings: JSON (what BullMQ stores) has no NaN or Infinity. */
 export function encodeNumbers<T>(value: T): T {
@@ -201,6 +204,14 @@ export type StoredFile = z.infer<typeof storedFileSchema>;
 /** Where an attempt's files lie in the store: <search id>/trial-<n>-<attempt>-<8 hex>. */
 export const storeLocation = z.string().max(200).regex(/^[a-z0-9][a-z0-9-]{0,62}\/trial-\d{1,7}-\d{1,4}-[0-9a-f]{8}$/);
 
+/** Where the worker streams a trial's files in chunks (queue-transfer.ts), and what they are. */
+export const transfersKey = (searchId: string) => `${QUEUE_PREFIX}:transfers-${searchId}`;
+export const transferAnnouncement = z.strictObject({
+  key: z.string().max(200).regex(/^cifar-mlp:transfer-[a-z0-9][a-z0-9-]{0,62}:\d{1,7}-\d{1,4}-[0-9a-f]{8}$/),
+  files: z.array(storedFileSchema).max(256),
+});
+export type TransferAnnouncement = z.infer<typeof transferAnnouncement>;
+
 export const resultEnvelopeSchema = z.strictObject({
   protocol: z.number(),
   version: z.string(),
@@ -210,6 +221,8 @@ export const resultEnvelopeSchema = z.strictObject({
   files: z.array(z.strictObject({ path: relativeFilePath, gz: z.string() })).max(256),
   /** With an artifact store: where the files lie there, and what they are (then `files` is empty). */
   stored: z.strictObject({ location: storeLocation, files: z.array(storedFileSchema).max(256) }).optional(),
+  /** Without one, for a folder larger than a small message: the transfer its files came in (then `files` is empty). */
+  streamed: transferAnnouncement.optional(),
 });
 export type TrialJobResult = z.input<typeof resultEnvelopeSchema>;
 

@@ -36,9 +36,10 @@ import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, listSe
 import { MODEL_FILE } from '../formats/model-file.js';
 import { MAX_TRIAL_BYTES, packFolder } from './queue-files.js';
 import { openArtifactStore, putTrialFiles, type ArtifactStore } from './queue-artifacts.js';
+import { describeFiles, INLINE_BYTES, sendFiles } from './queue-transfer.js';
 import {
   coordinatorKey, rungDecisionSchema, rungDecisionsKey, rungField, rungReportsKey, controlSchema, encodeNumbers, handshakeProblem, identityFields, identityText, jobDataSchema, localIdentity, MAX_STALLED, QUEUE_PREFIX, zodProblems,
-  type Identity, type SearchDescriptor, type TrialControl, type TrialJobResult, type TrialProgress,
+  type Identity, type SearchDescriptor, type TrialControl, type TrialJobResult, type JobProgress,
 } from './queue-protocol.js';
 import type { TrialData } from './run-trial.js';
 import { formatValue, shortName } from './space.js';
@@ -219,7 +220,11 @@ export class QueueWorker {
   private async serve(search: SearchDescriptor): Promise<void> {
     this.lastServed = search.id;
     this.log(`worker ${this.name}: serving search ${search.name} (${search.id}, coordinator on ${search.host})`);
-    const worker = new Worker(search.queue, (job, token, signal) => this.process(search, job, token, signal), {
+    const worker = new Worker(search.queue, (job, token, signal) => this.process(search, job, token, signal).catch((e: unknown) => {
+      // The reason names this worker: whoever reads the job later (a resumed coordinator) blames the right one.
+      if (e instanceof Error && !(e instanceof WaitingError) && !e.message.startsWith('worker ')) e.message = `worker ${this.name}: ${e.message}`;
+      throw e;
+    }), {
       connection: bullConnection(this.opts.url, `cifar-mlp-worker-${this.name}`),
       prefix: QUEUE_PREFIX,
       name: this.name,
@@ -311,6 +316,15 @@ export class QueueWorker {
     const loaded = { key, splits, fingerprint: dataFingerprint(splits), data: { splits, normalization } };
     this.loaded.set(key, loaded);
     return loaded;
+  }
+
+  /** A check that says true once no coordinator of the search has renewed its heartbeat for coordinatorGraceMs. */
+  private coordinatorAway(searchId: string): () => Promise<boolean> {
+    let seen = Date.now();
+    return async () => {
+      if (await this.redis!.exists(coordinatorKey(searchId)).catch(() => 1)) seen = Date.now();
+      return Date.now() - seen >= this.coordinatorGraceMs;
+    };
   }
 
   /** This worker's artifact store when it is the one a job names, else why not (the store's id file is read once). */
@@ -420,20 +434,20 @@ export class QueueWorker {
     const poll = setInterval(() => void readControl().catch((e) => this.reporter.error(e)), 1000);
 
     // Progress and rung reports, in order, as job progress.
-    let progress: TrialProgress = { worker: this.name };
+    let progress: JobProgress = { worker: this.name };
     let posting = Promise.resolve();
-    const post = (p: TrialProgress) => {
+    const post = (p: JobProgress) => {
       progress = p;
       posting = posting.then(() => job.updateProgress(p)).catch((e) => this.reporter.error(e));
       return posting;
     };
     let lastPost = 0, lastLine = Date.now();
     const hooks: TrialHooks = {
-      onProgress: (stepsDone, totalSteps) => {
+      onProgress: ({ steps: stepsDone, totalSteps, valAccuracy }) => {
         const now = Date.now();
         if (now - lastPost >= 1000 || stepsDone === totalSteps) {
           lastPost = now;
-          void post({ worker: this.name, stepsDone, totalSteps });
+          void post({ worker: this.name, stepsDone, totalSteps, ...(valAccuracy !== undefined ? { valAccuracy } : {}) });
         }
         if (now - lastLine >= 10_000) {
           lastLine = now;
@@ -464,14 +478,20 @@ export class QueueWorker {
       }
       if (stopped === 'lost') throw new Error('the trial was taken from this worker (lock lost)');
       const stored = store ? putTrialFiles(store, search.id, trial, job.attemptsStarted, outDir, MAX_TRIAL_BYTES) : undefined;
-      const files = stored ? [] : packFolder(outDir);
+      const described = stored ? null : describeFiles(outDir);
+      if (described && described.bytes > MAX_TRIAL_BYTES) throw new Error(`trial folder ${outDir} holds more than ${MAX_TRIAL_BYTES / 2 ** 20} MiB: too large for the queue`);
+      // In chunks to a running coordinator; inside the result when none runs (a resumed one collects it).
+      const streamed = described && described.bytes > INLINE_BYTES && (await this.redis!.exists(coordinatorKey(search.id)))
+        ? await sendFiles(this.redis!, search.id, trial, job.attemptsStarted, outDir, described.files, { coordinatorAway: this.coordinatorAway(search.id), signal: controller.signal }) ?? undefined
+        : undefined;
+      const files = stored || streamed ? [] : packFolder(outDir);
       this.trialsRun++;
-      const withModel = (stored?.files ?? files).some((f) => f.path === MODEL_FILE);
+      const withModel = (stored?.files ?? streamed?.files ?? files).some((f) => f.path === MODEL_FILE);
       const what = result.status === 'completed'
         ? `completed: val ${percent(result.final?.val.accuracy)} in ${result.seconds.toFixed(1)}s${withModel ? ' (with its model)' : ''}`
         : `${result.status}${result.reason ? `: ${result.reason}` : ''}`;
       this.log(`${label} ${what}`);
-      return { ...this.identity, worker: this.name, result: encodeNumbers(result) as unknown as TrialJobResult['result'], files, ...(stored ? { stored } : {}) };
+      return { ...this.identity, worker: this.name, result: encodeNumbers(result) as unknown as TrialJobResult['result'], files, ...(stored ? { stored } : {}), ...(streamed ? { streamed } : {}) };
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
@@ -490,7 +510,7 @@ export class QueueWorker {
    */
   private async awaitDecision(
     search: SearchDescriptor, trial: number, r: { step: number; valAccuracy: number }, label: string,
-    signal: AbortSignal, post: (p: TrialProgress) => Promise<void>, last: TrialProgress,
+    signal: AbortSignal, post: (p: JobProgress) => Promise<void>, last: JobProgress,
   ): Promise<RungDecision> {
     const field = rungField(trial, r.step);
     let decision = await this.decisionFor(search, field);
@@ -499,15 +519,15 @@ export class QueueWorker {
       await post({ ...last, worker: this.name, rung: { step: r.step, valAccuracy: r.valAccuracy } });
     }
     const until = Date.now() + this.rungTimeoutMs;
-    let coordinatorSeen = Date.now(), lastLook = 0, why = `within ${this.rungTimeoutMs / 1000}s`;
+    const away = this.coordinatorAway(search.id);
+    let lastLook = 0, why = `within ${this.rungTimeoutMs / 1000}s`;
     while (!decision && !signal.aborted && Date.now() < until) {
       await sleep(200, signal);
       decision = await this.decisionFor(search, field).catch((e) => { this.reporter.error(e); return undefined; });
       if (decision || Date.now() - lastLook < 1000) continue;
       lastLook = Date.now();
-      if (await this.redis!.exists(coordinatorKey(search.id)).catch(() => 1)) coordinatorSeen = lastLook;
-      else if (lastLook - coordinatorSeen >= this.coordinatorGraceMs) {
-        why = `(no coordinator of the search for ${Math.round((lastLook - coordinatorSeen) / 1000)}s)`;
+      if (await away()) {
+        why = `(no coordinator of the search for ${Math.round(this.coordinatorGraceMs / 1000)}s)`;
         break;
       }
     }

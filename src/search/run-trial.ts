@@ -48,7 +48,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
     return failed(message(e));
   }
   try {
-    if (opts.signal?.aborted) return { ...failed('stopped before it started', backend.name, backend.threads + 1), status: 'interrupted' };
+    if (opts.signal?.aborted) return { ...failed('stopped before it started', backend.name, backend.threads), status: 'interrupted' };
     const { summary, writeError } = await trainNetwork({
       config: task.config, splits: data.splits, normalization: data.normalization, dataDir: task.dataDir, backend, dir: task.outDir,
       signal: opts.signal, testFinal: false, model: task.saveModel ? 'final' : 'none',
@@ -69,7 +69,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
       ...(writeError ? { writeError: writeError.message } : {}),
     };
   } catch (e) {
-    return { ...failed(message(e), backend.name, backend.threads + 1), ...(e instanceof FileWriteError ? { writeError: e.message } : {}) };
+    return { ...failed(message(e), backend.name, backend.threads), ...(e instanceof FileWriteError ? { writeError: e.message } : {}) };
   } finally {
     if (opts.backend) backend.releaseAll();
     else await Promise.resolve(backend.dispose()).catch(() => {});

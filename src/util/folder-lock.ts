@@ -187,6 +187,18 @@ export function lockFolder(dir: string, opts: { log?: (line: string) => void; co
 }
 
 /**
+ * The live process holding `dir`, if any (a holder on another host counts as live: it cannot be told); null when the
+ * folder is not locked or its lock is stale. For readers that need no lock (drawing plots) and say what they read.
+ */
+export function folderHolder(dir: string): LockHolder | null {
+  const holder = parseHolder(readText(join(dir, LOCK_FILE)));
+  return holder && holderState(holder) !== false ? holder : null;
+}
+
+/** A lock holder as messages show it: "process <pid> on <host> (since <time>: <command>)". */
+export const describeHolder = (h: LockHolder): string => describe(h);
+
+/**
  * Removes a stale lock whose text is `stale`: renamed aside first (atomic), so that a lock another process has just
  * taken in its place is put back rather than deleted. Returns whether the stale lock was removed.
  */

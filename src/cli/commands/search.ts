@@ -5,6 +5,7 @@
  * Exit code: 0 completed, 130 interrupted (continue with --resume), 1 when no trial completed.
  */
 import type { SearchConfig } from '../../config/schema.js';
+import type { TrialParams } from '../../config/search-schema.js';
 import { SearchProgress } from '../../search/progress.js';
 import { searchIntoFolder } from '../../experiment/search-run.js';
 import type { SearchSummary } from '../../formats/search-summary.js';
@@ -43,7 +44,7 @@ export const resumeCommand = (outDir: string, queue: string | undefined) =>
 function closingLines(config: SearchConfig, summary: SearchSummary, outDir: string, queue: string | undefined): string[] {
   const lines: string[] = [];
   const { counts } = summary;
-  const label = (p: Record<string, number | string | boolean>) => paramsLabel(summary.space, p);
+  const label = (p: TrialParams) => paramsLabel(summary.space, p);
   lines.push(`cifar-mlp: search ${summary.status}: ${counts.completed} completed, ${counts.pruned} pruned, ${counts.diverged} diverged, ${counts.failed} failed, ${counts.pending} not run, ` +
     `in ${summary.seconds.toFixed(1)}s` + (summary.note ? ` (${summary.note})` : ''));
   const session = summary.secondsSinceResume ?? summary.seconds;

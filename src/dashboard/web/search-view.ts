@@ -5,7 +5,7 @@
  */
 import type { DashboardEvent, RungDecisionRow, SearchDetail, TrialState, WorkerState } from '../api-types.js';
 import { canvasFigure, drawParallel, drawScatter, type CanvasFrame } from './charts.js';
-import { clear, duration, h, int, num, pct } from './dom.js';
+import { clear, coalesced, duration, h, int, num, pct } from './dom.js';
 import { progressText, statusBadge } from './runs-view.js';
 import type { DataSource } from './source.js';
 import { VirtualTable, type Column } from './table.js';
@@ -71,6 +71,8 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
   const frames: Record<string, CanvasFrame> = {};
   let figuresDue = false;
   let lastFigures = 0;
+  /** How long the figures took to draw last time: they are redrawn at most every 4 times that (at least 300 ms). */
+  let figuresCost = 0;
 
   const trialFolder = (t: TrialState) => `${folder === '.' ? '' : `${folder}/`}trials/${t.id}`;
 
@@ -80,14 +82,16 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
     return c;
   };
 
-  const paintHeader = () => {
+  const paintHeader = coalesced(() => {
     const c = counts();
+    clear(parts.status);
+    if (d) parts.status.append(statusBadge(d.row.status), ' ', h('span', { class: 'note' }, `${progressText(d.row)} trials with a result`));
     clear(parts.counts);
     for (const s of STATUSES) parts.counts.append(h('span', { class: 'chip', attrs: { 'data-count': s } }, statusBadge(s), ` ${c[s]}`));
     clear(parts.chosen);
     if (d?.chosen) parts.chosen.append(`chosen trial ${d.chosen.trial}: val ${pct(d.chosen.valAcc)}, test ${pct(d.chosen.testAcc)}`);
     else parts.chosen.append(`best val so far ${pct(d?.row.bestVal)}`);
-  };
+  });
 
   const paintWorkers = (workers: WorkerState[] | null) => {
     clear(parts.workers);
@@ -107,6 +111,12 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
     if (!d) return;
     figuresDue = false;
     lastFigures = performance.now();
+    drawFigures();
+    figuresCost = performance.now() - lastFigures;
+  };
+
+  const drawFigures = () => {
+    if (!d) return;
     const all = [...trials.values()];
     const finished = all.filter((t) => t.status === 'completed' && t.valAcc !== null).sort((a, b) => a.trial - b.trial);
     const n = d.valRecords;
@@ -176,7 +186,7 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
   const figuresSoon = () => {
     if (figuresDue) return;
     figuresDue = true;
-    setTimeout(() => requestAnimationFrame(paintFigures), Math.max(0, 300 - (performance.now() - lastFigures)));
+    setTimeout(() => requestAnimationFrame(paintFigures), Math.max(0, Math.max(300, 4 * figuresCost) - (performance.now() - lastFigures)));
   };
 
   const render = (detail: SearchDetail) => {
@@ -194,7 +204,7 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
       { key: 'rung', label: 'rung', width: '60px', numeric: true, value: (t) => t.rung },
       ...paramColumns,
       { key: 'worker', label: 'worker', width: '1fr', value: (t) => t.worker },
-      { key: 'seconds', label: 'time', width: '80px', numeric: true, value: (t) => t.seconds, render: (t) => duration(t.seconds) },
+      { key: 'seconds', label: 'time', width: '100px', numeric: true, value: (t) => t.seconds, render: (t) => duration(t.seconds) },
     ], {
       rowKey: (t) => String(t.trial),
       text: (t) => `${t.id} ${t.status} ${t.worker ?? ''}`,
@@ -205,6 +215,7 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
     });
     table.setRows(detail.trials);
     parts.counts = h('div', { class: 'row counts' });
+    parts.status = h('span');
     parts.chosen = h('p', { class: 'chosen' });
     parts.workers = h('section', { class: 'panel workers-panel' });
     parts.importance = h('div', { class: 'importance' });
@@ -217,7 +228,7 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
     };
     const rungFigure = fig('rungs', 'Rungs: each trial\'s validation accuracy at each rung (green continued, red pruned), line: the cutoff', 640, 260);
     el.append(
-      h('h2', null, detail.row.name, ' ', statusBadge(detail.row.status), ' ', h('span', { class: 'note' }, progressText(detail.row), ' trials with a result')),
+      h('h2', null, detail.row.name, ' ', parts.status),
       parts.counts, parts.chosen,
       parts.workers,
       h('section', { class: 'panel' }, h('h3', null, 'Trials'), table.el),
@@ -230,7 +241,12 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
     );
     paintHeader();
     paintWorkers(detail.workers);
-    paintFigures();
+    // The table first; the figures (10,000 points and lines for a large search) right after it has been painted.
+    figuresDue = true;
+    requestAnimationFrame(() => setTimeout(() => {
+      paintFigures();
+      window.__dashboard = { ...(window.__dashboard ?? { paintedAt: NaN, viewMs: NaN, view: location.hash }), figuresAt: performance.now() };
+    }, 0));
   };
 
   const ready = source.search(folder).then(render).catch((e: Error) => { clear(el); el.append(h('p', { class: 'error' }, e.message)); });
@@ -254,10 +270,12 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
         d.workers = e.workers;
         paintWorkers(e.workers);
       } else if (e.type === 'status' || e.type === 'run') {
+        const ended = e.row.status !== d.row.status;
         d.row = e.row;
-        void source.search(folder).then((fresh) => {
+        paintHeader();
+        // The chosen trial and its test accuracy come with the end of the search: asked for then only.
+        if (ended) void source.search(folder).then((fresh) => {
           d!.chosen = fresh.chosen;
-          d!.row = fresh.row;
           paintHeader();
         });
       }
