@@ -171,10 +171,17 @@ function main(): void {
     extraArgs: values.backend ? ['--backend', values.backend] : [],
   };
   const measured: Measured[] = [];
+  const failed: string[] = [];
   for (const e of chosen) {
-    const m = measure(e, opts);
-    measured.push(m);
-    process.stderr.write(`results: ${e.key}: ${m.result} (${wallTime(m.seconds)} on ${m.backend})\n`);
+    // One experiment failing (a full disk, a killed run) leaves the others' rows to be written; run it again later.
+    try {
+      const m = measure(e, opts);
+      measured.push(m);
+      process.stderr.write(`results: ${e.key}: ${m.result} (${wallTime(m.seconds)} on ${m.backend})\n`);
+    } catch (err) {
+      failed.push(e.key);
+      process.stderr.write(`${(err as Error).message}\n`);
+    }
   }
   const readme = readFileSync('README.md', 'utf8');
   const next = updatedReadme(readme, measured, machineText());
@@ -183,6 +190,10 @@ function main(): void {
   if (values.write) {
     writeFileSync('README.md', next);
     process.stderr.write(`results: README.md's table rewritten (${measured.length} row(s) measured)\n`);
+  }
+  if (failed.length) {
+    process.stderr.write(`results: ${failed.join(', ')} failed; their rows are unchanged (run again: finished experiments are kept in ${opts.work})\n`);
+    process.exitCode = 1;
   }
 }
 
