@@ -145,7 +145,18 @@ export function updatedReadme(readme: string, measured: Measured[], machine: str
   return readme.slice(0, start + TABLE_START.length) + body.join('\n') + readme.slice(end);
 }
 
-export const machineText = () => `${cpus()[0]?.model.trim() || 'an unknown CPU'} (${availableParallelism()} cores)`;
+/** The CPU's family and model numbers (Linux): a model name such as "AMD EPYC" is the same on several generations. */
+function cpuGeneration(): string {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const family = /^cpu family\s*:\s*(\d+)/m.exec(info)?.[1], model = /^model\s*:\s*(\d+)/m.exec(info)?.[1];
+    return family && model ? `family ${family} model ${model}, ` : '';
+  } catch {
+    return '';
+  }
+}
+
+export const machineText = () => `${cpus()[0]?.model.trim() || 'an unknown CPU'} (${cpuGeneration()}${availableParallelism()} cores)`;
 
 function main(): void {
   const { values } = parseArgs({
