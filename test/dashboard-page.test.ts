@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchDetail } from '../src/dashboard/api-types.js';
 import { exportPage, startDashboard, type Dashboard } from '../src/dashboard/dashboard.js';
+import { writeEvaluation } from '../src/formats/evaluation.js';
 import { MetricsLog } from '../src/formats/metrics-csv.js';
 import { writeRunSummary } from '../src/formats/run-summary.js';
 import { RungsLog } from '../src/formats/rungs-csv.js';
@@ -195,6 +196,25 @@ describe.skipIf(!browser)(`the dashboard in headless Chromium (${launched?.sourc
       await page.waitForTimeout(300);
       expect(await page.locator('#app img').count()).toBe(0);
       expect(problems).toEqual([]); // no dialog, no error from a broken image
+    } finally {
+      await close();
+    }
+  });
+
+  it('shows per-class accuracy and the confusion matrix once a run is evaluated (class names as text)', async () => {
+    const { page, problems, close } = await open(`${dash.url}#/run/cycle1`);
+    try {
+      await page.waitForSelector('.latest[data-step="200"]');
+      const classes = ['cat', '<b onmouseover=alert(2)>dog</b>'];
+      writeEvaluation(join(root, 'cycle1'), {
+        model: 'model.json', name: 'cycle1', step: 200, totalSteps: 200, networks: [{ name: 'cycle1', step: 200 }], average: 'softmax', dataDir: 'data', backend: 'wasm-simd', classes,
+        splits: { test: { records: 10, accuracy: 0.7, perClass: { [classes[0]]: { records: 5, accuracy: 0.8 }, [classes[1]]: { records: 5, accuracy: 0.6 } }, confusion: [[4, 1], [2, 3]] } },
+      });
+      await page.waitForSelector('table.confusion', { timeout: 10_000 });
+      expect(await page.$$eval('table.confusion tbody td', (tds) => tds.map((td) => td.textContent))).toEqual(['4', '1', '2', '3']);
+      expect(await page.locator('table.grid').first().textContent()).toContain(`${classes[1]}60.00%`);
+      expect(await page.locator('#app b').count()).toBe(0);
+      expect(problems).toEqual([]);
     } finally {
       await close();
     }
