@@ -6,7 +6,7 @@
  * is asked for.
  */
 import { readdirSync, type Dirent } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import { hasEvaluation, readEvaluation } from '../formats/evaluation.js';
 import { folderKind } from '../formats/folder-kind.js';
 import { METRICS_FILE, MetricsTail, type MetricsRow } from '../formats/metrics-csv.js';
@@ -152,7 +152,7 @@ export class Catalog {
 
   /** The root a path lies under. */
   private rootOf(abs: string): Root | undefined {
-    return this.roots.find((r) => abs === r.abs || abs.startsWith(`${r.abs}/`));
+    return this.roots.find((r) => abs === r.abs || abs.startsWith(r.abs + sep));
   }
 
   /** The search folder a trial folder belongs to (…/<search>/trials/<id>), or null. */
