@@ -245,9 +245,14 @@ describe.skipIf(!browser)(`the dashboard in headless Chromium (${launched?.sourc
     }
   });
 
-  it('gets 4xx for traversal requests', async () => {
-    const { page, close } = await open(dash.url);
+  it('gets 4xx for traversal requests; a malformed or hostile page address shows the runs table or an error line', async () => {
+    const { page, problems, close } = await open(`${dash.url}#/run/%E0%A4%A`);
     try {
+      await rowText(page, 'cycle1', /cycle1/);
+      await page.goto(`${dash.url}#/run/..%2F..%2Fetc`);
+      await page.waitForSelector('p.error', { timeout: 10_000 });
+      expect(await page.locator('p.error').textContent()).toMatch(/400/);
+      expect(problems.filter((p) => !/status of 400/.test(p))).toEqual([]); // the browser logs the refused request
       for (const path of ['..%2f..%2fetc%2fpasswd', '%2e%2e/%2e%2e/etc/passwd', 'api/run?folder=..%2F..%2Fetc', 'api/run?folder=%2Fetc', 'api/search?folder=../..']) {
         const res = await page.request.get(`${dash.url}${path}`);
         expect(res.status(), path).toBeGreaterThanOrEqual(400);
