@@ -11,13 +11,17 @@ const entries = {
   cli: 'src/cli/main.ts',
   index: 'src/index.ts',
   'trial-worker': 'src/search/trial-worker.ts',
+  'gather-thread': 'src/kernels/gather-thread.ts',
+  'wasm-simd-thread': 'src/kernels/wasm-simd-thread.ts',
   bench: 'bench/bench.ts',
   'search-bench': 'bench/search-bench.ts',
   'augment-bench': 'bench/augment-bench.ts',
   'queue-bench': 'bench/queue-bench.ts',
+  'queue-scale': 'bench/queue-scale.ts',
   'rss-bench': 'bench/rss-bench.ts',
   'dashboard-bench': 'bench/dashboard-bench.ts',
   screenshots: 'scripts/screenshots.ts',
+  'results-table': 'scripts/results-table.ts',
 };
 
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));

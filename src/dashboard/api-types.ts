@@ -55,7 +55,7 @@ export type TrialStatus = 'queued' | 'running' | 'completed' | 'pruned' | 'diver
 export interface TrialState {
   trial: number;
   id: string;
-  params: Record<string, number | string | boolean>;
+  params: Record<string, number | string | boolean | number[]>; // a list: hidden widths (base.model.layers)
   status: TrialStatus;
   /** Steps done: the latest metrics row of a running trial, the steps of a finished one. */
   step: number | null;
