@@ -83,6 +83,8 @@ export interface WorkerState {
   trial: number;
   stepsDone: number | null;
   totalSteps: number | null;
+  /** The latest validation accuracy the worker reported. */
+  valAcc: number | null;
   /** Milliseconds since the last sign of life seen (lock renewal or progress). */
   silentMs: number;
   /** Whether it missed a lock renewal: the trial will be requeued by BullMQ's stall check. */

@@ -344,7 +344,7 @@ export class Catalog {
       const last = run.latest;
       return { ...base, status: 'running', step: last ? (last[STEP] as number) : null, totalSteps: finite(run.summary?.totalSteps), valAcc: last ? finite(last[VAL_ACC]) : null, seconds: last ? finite(last[ELAPSED]) : null };
     }
-    if (worker) return { ...base, status: 'running', step: worker.stepsDone, totalSteps: worker.totalSteps, valAcc: null, seconds: null };
+    if (worker) return { ...base, status: 'running', step: worker.stepsDone, totalSteps: worker.totalSteps, valAcc: worker.valAcc, seconds: null };
     return { ...base, status: 'queued', step: null, totalSteps: null, valAcc: null, seconds: null };
   }
 
@@ -407,7 +407,10 @@ export class Catalog {
     if (was === JSON.stringify(workers)) return;
     this.emit({ type: 'workers', folder: search, step: null, workers });
     const changed = new Set<number>([...before.keys()].filter((t) => !workers.some((w) => w.trial === t)));
-    for (const w of workers) if (before.get(w.trial)?.worker !== w.worker || before.get(w.trial)?.stepsDone !== w.stepsDone) changed.add(w.trial);
+    for (const w of workers) {
+      const was = before.get(w.trial);
+      if (was?.worker !== w.worker || was?.stepsDone !== w.stepsDone || was?.valAcc !== w.valAcc) changed.add(w.trial);
+    }
     this.updateTrials(s, [...changed]);
   }
 
