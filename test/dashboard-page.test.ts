@@ -101,10 +101,12 @@ describe.skipIf(!browser)(`the dashboard in headless Chromium (${launched?.sourc
       await rowText(page, 'cycle1', /cycle1/);
       const keys = () => page.$$eval('.vt-row', (rows) => rows.map((r) => r.getAttribute('data-key')));
       await page.click('.vt-head [data-col="name"]');
+      await page.waitForSelector('.vt-head [data-col="name"]:text("name ▲")');
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
       const byName = await keys();
       expect(byName.indexOf('asha')).toBeLessThan(byName.indexOf('cycle1'));
       await page.click('.vt-head [data-col="name"]'); // again: descending
-      expect(await keys()).toEqual([...byName].reverse());
+      await expect.poll(keys).toEqual([...byName].reverse());
       await page.fill('.vt-filter', 'asha');
       await page.waitForFunction(() => document.querySelectorAll('.vt-row').length === 1);
       expect(await keys()).toEqual(['asha']);
