@@ -182,7 +182,7 @@ describe.skipIf(!browser)(`the dashboard in headless Chromium (${launched?.sourc
       await trials.close();
       await rowText(page, '4', /completed.*120 \/ 120/);
       await page.waitForFunction(() => /trial 5 at rung 0/.test(document.querySelector('.pruned-list')?.textContent ?? ''), null, { timeout: 10_000 });
-      expect(await page.locator('[data-count="pruned"]').textContent()).toMatch(/2$/);
+      await expect.poll(() => page.locator('[data-count="pruned"]').textContent()).toMatch(/2$/);
       expect(problems).toEqual([]);
     } finally {
       await close();
