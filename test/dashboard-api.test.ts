@@ -175,9 +175,12 @@ describe('GET /api/events', () => {
       expect(running).toMatchObject({ trial: { status: 'running', valAcc: stepMetrics(30).val.accuracy } });
       const trials = new TrialsLog(join(root, 'asha'), Object.keys(FIXTURE_SPACE), true);
       await trials.write(trialRow(4));
+      await trials.write({ ...trialRow(6), status: 'failed', val_acc: null, reason: 'worker w1: out of memory' });
       await trials.close();
       const done = await stream.until((e) => e.type === 'trial' && e.folder === 'asha' && e.trial.trial === 4 && e.trial.status === 'completed');
       expect(done).toMatchObject({ step: 120, trial: { valAcc: trialRow(4).val_acc } });
+      const failed = await stream.until((e) => e.type === 'trial' && e.folder === 'asha' && e.trial.trial === 6);
+      expect(failed).toMatchObject({ trial: { status: 'failed', reason: 'worker w1: out of memory', valAcc: null } });
     } finally {
       await stream.close();
     }

@@ -67,6 +67,8 @@ export interface TrialState {
   seconds: number | null;
   /** The queue worker running it (queue searches). */
   worker: string | null;
+  /** Why it failed or diverged (trials.csv `reason`). */
+  reason: string | null;
 }
 
 export interface RungDecisionRow {

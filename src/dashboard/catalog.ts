@@ -337,7 +337,7 @@ export class Catalog {
     const row = s.rows.get(trial);
     const rung = s.maxRung.get(trial) ?? null;
     const worker = s.workers?.find((w) => w.trial === trial) ?? null;
-    const base = { trial, id, params, rung, worker: worker?.worker ?? null };
+    const base = { trial, id, params, rung, worker: worker?.worker ?? null, reason: row?.reason ?? null };
     if (row) return { ...base, status: row.status, step: row.steps, totalSteps: row.total_steps, valAcc: row.val_acc, seconds: row.seconds };
     const run = this.runs.get(`${s.name === '.' ? '' : `${s.name}/`}${TRIALS_DIR}/${id}`);
     if (run && (run.latest || run.summary?.status === 'running')) {
