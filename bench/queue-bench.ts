@@ -11,13 +11,13 @@
  * Without --queue a redis-server is started on a free loopback port (Debian package redis-server) and stopped.
  * Wall time is the whole `cifar-mlp search` command (reading the data, the trials, the ranking, plots, report).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from './flags.js';
+import { startRedis } from './queue-redis.js';
 import { median } from './stats.js';
 
 interface Args { config: string; data: string | null; runs: number; trials: number | null; queue: string | null; keep: boolean; json: boolean }
@@ -32,36 +32,6 @@ function parseArgs(argv: string[]): Args {
     '--queue': (v) => { a.queue = v; },
   }, { '--keep': () => { a.keep = true; }, '--json': () => { a.json = true; } });
   return a;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** A redis-server of this benchmark on a free loopback port. */
-async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
-  const bin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
-  if (!bin) throw new Error('queue-bench: redis-server not found (apt-get install redis-server), or give --queue URL');
-  const port = await freePort();
-  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`queue-bench: redis-server did not start:\n${out}`)), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/Ready to accept connections/.test(out)) { clearTimeout(timer); resolve(); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`queue-bench: redis-server exited (${code}):\n${out}`)); });
-  });
-  child.removeAllListeners('exit');
-  return { url: `redis://127.0.0.1:${port}`, child };
 }
 
 function run(cli: string, args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> } {

@@ -426,6 +426,10 @@ describe('search (inline executor)', () => {
     expect(s2.counts).toEqual({ completed: 5, pruned: 0, diverged: 0, failed: 0, pending: 0 });
     expect(s2.results.find((r) => r.trial === 2)!.status).toBe('completed');
     expect(s2.results.map((r) => r.params)).toEqual(s1.results.map((r) => r.params));
+    // Wall time counts both sessions; secondsSinceResume the second alone.
+    expect(s1.secondsSinceResume).toBeUndefined();
+    expect(s2.secondsSinceResume).toBeGreaterThan(0);
+    expect(s2.seconds).toBeCloseTo(s1.seconds + s2.secondsSinceResume!, 1);
     // keepModels may change on resume: one model is left, the best's
     expect(['01', '02', '03', '04', '05'].filter((id) => existsSync(join(out, 'trials', id, 'model.json')))).toEqual([s2.chosen!.id]);
 

@@ -1,14 +1,14 @@
 /**
- * The gradient-check config (kind: gradcheck), SPEC.md experiment 1: analytic gradients against
+ * The gradient-check config (kind: gradcheck), experiment 1 of the assignment: analytic gradients against
  * centered-difference numerical gradients in float64, and the training backend's float32 gradients
  * against the float64 reference.
  */
 import { z } from 'zod';
-import { architectureFields, augmentSchema, dataSchema, trainSchema } from './train-schema.js';
+import { architectureFields, augmentSchema, configName, dataSchema, trainSchema } from './train-schema.js';
 
 export const gradcheckSchema = z.strictObject({
   kind: z.literal('gradcheck').describe('Config kind: gradcheck.'),
-  name: z.string().min(1).default('gradcheck').describe('Run name, used in titles and output folder names.'),
+  name: configName('gradcheck', 'Run name, used in titles and output folder names (at most 200 characters of plain text).'),
   seed: z.int().min(0).max(2 ** 32 - 1).default(1).describe('Seed of the random weights and of the random subset of checked entries.'),
   data: dataSchema.describe(
     'Where the samples come from (same fields as a train config). Only the first `check.samples` training records are used, ' +

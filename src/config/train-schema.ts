@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { BACKEND_NAMES } from '../kernels/names.js';
+import { hasControlCharacters } from '../util/terminal-text.js';
 
 export const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const OFFICIAL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -117,6 +118,14 @@ export const lrFindSchema = z
   .refine((l) => l.etaMin < l.etaMax, { message: 'etaMin must be < etaMax', path: ['etaMin'] })
   .describe('The learning-rate range test, `cifar-mlp lr-find CONFIG` (ignored by `run`).');
 
+/** Longest name of a run or search: it goes into titles, folder names and figures. */
+export const MAX_NAME_LENGTH = 200;
+
+/** The `name` of a config: plain text (no newlines, escape codes or other control characters) of at most 200 characters. */
+export const configName = (fallback: string, what: string) => z.string().min(1).max(MAX_NAME_LENGTH)
+  .refine((s) => !hasControlCharacters(s), 'a name is plain text: no newlines, tabs, escape codes or other control characters')
+  .default(fallback).describe(what);
+
 /** The network's architecture fields, shared with the gradcheck config. */
 export const architectureFields = {
   layers: z
@@ -157,7 +166,7 @@ export const modelSchema = z
 
 export const trainSchema = z.strictObject({
   kind: z.literal('train').default('train').describe('Config kind: train, gradcheck or search.'),
-  name: z.string().min(1).default('run').describe('Run name, used in titles and output folder names.'),
+  name: configName('run', 'Run name, used in titles and output folder names (at most 200 characters of plain text).'),
   seed: z.int().min(0).max(2 ** 32 - 1).default(1).describe('Seed of every random choice (initialisation, shuffling, dropout masks, augmentation).'),
   data: dataSchema,
   model: modelSchema,

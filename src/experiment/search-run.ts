@@ -51,6 +51,8 @@ export interface SearchFolderOptions extends FolderRunOptions {
   display?: (name: string, slots: number) => SearchDisplay;
   /** Run the trials on `cifar-mlp worker` processes through this Redis URL instead of the local pool. */
   queue?: string;
+  /** With queue: a folder shared with the workers through which the trials' files travel (search/queue-artifacts.ts). */
+  artifacts?: string;
 }
 
 export interface SearchFolderResult {
@@ -91,6 +93,13 @@ function fingerprints(base: SearchConfig['base'], splits: Splits, dataDir: strin
   };
 }
 
+/** The queue URL as it may be printed, once its server answered (search/queue-connection probeQueue). */
+async function probeQueueOf(url: string, opts: SearchFolderOptions): Promise<string> {
+  const reporterName = checkQueueUrl(url);
+  const { ConnectionReporter, probeQueue } = await import('../search/queue-connection.js'); // ioredis loads only for --queue
+  return probeQueue(url, new ConnectionReporter(reporterName, opts.log, 'coordinator'), opts.signal);
+}
+
 /** The search's folder: --out (a non-empty one with --force or --resume), or for --resume its default folder. */
 function claimSearchFolder(config: SearchConfig, opts: SearchFolderOptions): OutDir {
   if (opts.resume && opts.force) throw new UsageError('--resume and --force exclude each other: --force would remove the search that --resume continues');
@@ -129,7 +138,9 @@ function searchRun(config: SearchConfig, opts: SearchFolderOptions): FolderStrat
   return {
     name: config.name,
     async prepare() {
-      const queueDisplay = opts.queue !== undefined ? checkQueueUrl(opts.queue) : undefined; // before anything is read or written
+      // The queue URL and its server (transport, credentials, database), before anything is read or written.
+      if (opts.artifacts !== undefined && opts.queue === undefined) throw new UsageError('--artifacts: only with --queue (the folder shared with the workers)');
+      const queueDisplay = opts.queue !== undefined ? await probeQueueOf(opts.queue, opts) : undefined;
       const dataDir = await acquireDataDir({
         cliDir: opts.data, configPath: opts.configPath, data: config.base.data, signal: opts.signal, log: opts.log, downloadProgress: opts.downloadProgress,
       });
@@ -182,7 +193,7 @@ async function searchInFolder(config: SearchConfig, opts: SearchFolderOptions, o
         const { QueueExecutor } = await import('../search/queue-executor.js'); // bullmq loads only for --queue
         return shown(await QueueExecutor.open({
           url: opts.queue, searchId, searchName: config.name, slots, threadsPerTrial: threads,
-          fingerprint: fingerprints(config.base, splits, dataDir), signal: opts.signal,
+          fingerprint: fingerprints(config.base, splits, dataDir), signal: opts.signal, ...(opts.artifacts !== undefined ? { artifacts: opts.artifacts } : {}),
           note: (t) => (display ? display.note(t) : log(`${config.name}: ${t}`)), log,
         }));
       }

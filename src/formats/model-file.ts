@@ -33,7 +33,7 @@ import { z } from 'zod';
 import { formatIssues } from '../config/load.js';
 import { trainSchema, type TrainConfig } from '../config/train-schema.js';
 import { CLASSES, PIXELS } from '../data/cifar.js';
-import { DEFAULT_CLASS_NAMES } from '../data/class-names.js';
+import { DEFAULT_CLASS_NAMES, isClassName } from '../data/class-names.js';
 import type { Normalization } from '../data/normalization.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { Ensemble, type Member } from '../model/ensemble.js';
@@ -340,7 +340,7 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     }
     return out;
   };
-  const classes = z.array(z.string().min(1)).length(CLASSES).safeParse(doc.classes);
+  const classes = z.array(z.string().refine(isClassName)).length(CLASSES).safeParse(doc.classes);
   return {
     path,
     version,

@@ -31,6 +31,12 @@ export interface LossSums {
   correct: number;
 }
 
+/** Augmented rows: row r's record transformed by codes[r] (image-transform.ts packTransform), uncovered pixels from `fill`. */
+export interface RowTransforms {
+  codes: Int32Array;
+  fill: Uint8Array;
+}
+
 export interface MomentumState {
   /** The velocity of this parameter (same shape), kept across steps. */
   v: Matrix;
@@ -57,7 +63,7 @@ export interface KernelBackend {
   /** What actually runs, e.g. "wasm-simd", "blas-openblas", "gpujs-webasm", "reference-f64". */
   readonly name: string;
   readonly dtype: 'float32' | 'float64';
-  /** Worker threads the backend uses besides the calling thread (0 = single-threaded). */
+  /** Threads the backend computes on in all, the calling thread included (1 = single-threaded). */
   readonly threads: number;
 
   /**
@@ -152,9 +158,11 @@ export interface KernelBackend {
   /**
    * Optional: the same gather, started off the calling thread (where a helper thread can use a core the ops leave
    * idle); returns a function that waits for it. Until that is called, `out` must not be used; other ops may run.
-   * The training stream assembles the next batch with it while the current one trains.
+   * The training stream assembles the next batch with it while the current one trains. With `transforms`, each
+   * row's record is first transformed as data augmentation does (image-transform.ts transformRows).
    */
-  gatherNormalizedAhead?(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): () => MaybePromise<void>;
+  gatherNormalizedAhead?(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix,
+    transforms?: RowTransforms): () => MaybePromise<void>;
 
   /** Copies a matrix's values into a fresh Float64Array (checkpoints, reporting, tests). */
   read(a: Matrix): MaybePromise<Float64Array>;

@@ -13,10 +13,12 @@
  *   is paused around the threaded products. The wasm-simd part has no workers; search workers × threads ≤ cores
  *   (search/plan.ts).
  */
-import { delegateOps, gemmShape, type HostMatrix, type KernelBackend, type Matrix } from './backend.js';
+import { delegateOps, gemmShape, type HostMatrix, type KernelBackend, type Matrix, type RowTransforms } from './backend.js';
 import { createRequire } from 'node:module';
 import { CBLAS, findBlas, SGEMM_DECL, type BlasLibrary } from './blas-library.js';
-import { GatherWorker, type GatherArea, type NormaliseExports } from './gather-worker.js';
+import type { NormaliseExports } from './gather-protocol.js';
+import { GatherWorker, type GatherArea } from './gather-worker.js';
+import { IMAGE_BYTES, transformRows } from './image-transform.js';
 import { WasmSimdBackend, wasmModule } from './wasm-simd.js';
 
 export interface BlasOptions {
@@ -32,12 +34,23 @@ export interface BlasOptions {
    * library's thread count can be set). Off: the library's own two threads, the helper paused around products.
    */
   splitProducts?: boolean;
+  /**
+   * With split products: microseconds the idle helper watches for the next product's half before it sleeps
+   * (default 100: the products of a step come closer than that, and waking a sleeping thread costs tens of µs on a
+   * virtual machine). 0 sleeps at once. Where the library runs its own threads the helper never spins.
+   */
+  helperSpinMicros?: number;
 }
+
+const HELPER_SPIN_MICROS = 100;
 
 /** Products smaller than this (2·n·m·k flops) run single-threaded in the BLAS: the gather helper need not pause. */
 const THREADED_FLOPS = 1e6;
 /** Rows a gather ahead can take (larger batches gather on the calling thread). */
 const AHEAD_MAX_ROWS = 4096;
+
+/** 0, 1, …, count − 1. */
+const inOrder = (count: number) => Int32Array.from({ length: count }, (_, i) => i);
 
 /** a[i] === b[i] for i < a.length (b may be longer). */
 function sameValues(a: Float32Array, b: Float32Array): boolean {
@@ -63,6 +76,7 @@ export class BlasBackend implements KernelBackend {
   private views = new WeakSet<object>(); // the Matrix.data arrays handed out since releaseAll
   private area: (GatherArea & { rows: number; d: number; mean: number; invStd: number }) | null = null;
   private normValid = false; // the area's scale and shift were made from the mean and invStd stored beside them
+  private images: Uint8Array | null = null; // augmented rows made on this thread
 
   private constructor(
     readonly library: BlasLibrary,
@@ -75,7 +89,7 @@ export class BlasBackend implements KernelBackend {
   ) {
     Object.assign(this, delegateOps(host, HOST_OPS));
     this.name = `blas-${library.flavour}`;
-    this.threads = threads - 1; // as asked: a library without a thread-count call (Accelerate) decides itself
+    this.threads = threads; // as asked: a library without a thread-count call (Accelerate) decides itself
   }
 
   /** How the large products use the threads: split with the helper thread, or the library's own threads. */
@@ -95,7 +109,8 @@ export class BlasBackend implements KernelBackend {
     const module = await wasmModule();
     const ex = new WebAssembly.Instance(module, { env: { memory: host.sharedMemory } }).exports as unknown as NormaliseExports;
     const blas = split ? { koffi: createRequire(import.meta.url).resolve('koffi'), path: library.path, decl: SGEMM_DECL } : null;
-    return new BlasBackend(library, host, threads, split ? 1 : threads, GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS, blas), ex);
+    return new BlasBackend(library, host, threads, split ? 1 : threads, await GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS, blas,
+      split ? opts.helperSpinMicros ?? HELPER_SPIN_MICROS : 0), ex);
   }
 
   matrix(rows: number, cols: number): HostMatrix {
@@ -145,17 +160,20 @@ export class BlasBackend implements KernelBackend {
     }
   }
 
-  gatherNormalizedAhead(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): () => void {
+  gatherNormalizedAhead(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix,
+    transforms?: RowTransforms): () => void {
     const d = out.cols, y = this.data(out, 'gatherNormalized out');
     const h = this.helper;
     if (!h || !h.accepts(records, count) || count > out.rows || mean.length < d || invStd.length < d || count === 0) {
-      this.host.gatherNormalized(records, rows, count, mean, invStd, out); // the checks and their messages live there
+      if (!transforms) this.host.gatherNormalized(records, rows, count, mean, invStd, out); // the checks and their messages live there
+      else this.host.gatherNormalized(this.transformInline(records, rows, count, transforms), inOrder(count), count, mean, invStd, out);
       return () => {};
     }
     if (!this.area || this.area.rows < count || this.area.d !== d) {
       const vec = Math.ceil(d / 16) * 16; // floats, 64-byte multiples
-      const base = this.host.matrix(1, 4 * vec + Math.ceil((count * d) / 4)).data.byteOffset;
-      this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, staging: base + 4 * vec * 4, rows: count, d };
+      const fill = Math.ceil(d / 64) * 16; // floats holding d bytes
+      const base = this.host.matrix(1, 4 * vec + fill + Math.ceil((count * d) / 4)).data.byteOffset;
+      this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, fill: base + 4 * vec * 4, staging: base + (4 * vec + fill) * 4, rows: count, d };
       this.normValid = false;
     }
     const a = this.area;
@@ -168,8 +186,18 @@ export class BlasBackend implements KernelBackend {
       this.ex!.normalisers(a.mean, a.invStd, a.norm, a.norm + d * 4, d);
       this.normValid = true;
     }
-    h.start(records, rows, count, d, y.byteOffset, a);
+    if (transforms) new Uint8Array(buf, a.fill, d).set(transforms.fill.subarray(0, d));
+    h.start(records, rows, count, d, y.byteOffset, a, transforms?.codes);
     return () => h.join();
+  }
+
+  /** The transformed images of an augmented gather that the helper cannot take, made here. */
+  private transformInline(records: Uint8Array, rows: ArrayLike<number>, count: number, t: RowTransforms): Uint8Array {
+    const bytes = count * IMAGE_BYTES;
+    if (!this.images || this.images.length < bytes) this.images = new Uint8Array(bytes);
+    const images = this.images.subarray(0, bytes);
+    transformRows(records, rows, 0, 0, count, t.codes, 0, t.fill, images);
+    return images;
   }
 
   /** Chunks of batches gathered ahead: all, and those the calling thread gathered itself at the wait. */

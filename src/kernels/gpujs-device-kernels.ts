@@ -149,7 +149,7 @@ export function softmaxSpec(rows: number, cols: number, gradient: boolean): Kern
  * [block][1] = how many rows have argmax = y_i. From logits s + bias (the loss as log Σ exp − (s_y − max), which
  * keeps its precision where p_y is tiny) or, `fromProbabilities`, from p itself.
  */
-export function lossSpec(rows: number, cols: number, fromProbabilities: boolean): KernelSpec {
+export function lossKernelSpec(rows: number, cols: number, fromProbabilities: boolean): KernelSpec {
   const loss = fromProbabilities
     ? 'let p = s[i][y]; if (p < 1e-37) { p = 1e-37; } const loss = -Math.log(p);'
     : 'const loss = Math.log(sum) - (s[i][y] + bias[0][y] - mx);';

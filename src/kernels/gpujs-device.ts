@@ -17,7 +17,7 @@ import type { GPU as GpuJs, IKernelRunShortcut } from 'gpu.js';
 import { gemmShape, type AdamState, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { keepThreshold, maskHash } from './dropout-mask.js';
 import {
-  adamSpec, batchNormSpec, columnDotsSpec, columnSumsSpec, columnVarianceSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
+  adamSpec, batchNormSpec, columnDotsSpec, columnSumsSpec, columnVarianceSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossKernelSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
   scaleAddSpec, softmaxSpec, uploadSpec, velocitySpec, zeroSpec, type Epilogue, type KernelSpec,
 } from './gpujs-device-kernels.js';
 import { claimGlContext } from './gl-context.js';
@@ -64,7 +64,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
   /** gpu.js shares one WebGPU device between its GPU instances: the last backend to go destroys it. */
   private static webGpuBackends = 0;
   readonly dtype = 'float32' as const;
-  readonly threads = 0;
+  readonly threads = 1;
   readonly name: string;
   private readonly kernels = new Map<string, IKernelRunShortcut>();
   private readonly checked = new WeakSet<object>();
@@ -264,7 +264,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
 
   async softmaxLoss(s: Matrix, bias: Matrix, labels: Labels, rows = s.rows): Promise<LossSums> {
     const [S, b] = await this.logits(s, bias, 'softmaxLoss');
-    return this.lossSums(await this.run(lossSpec(S.rows, S.cols, false), [S, b, this.labels(labels, S.rows), Math.min(rows, S.rows)]), S.rows);
+    return this.lossSums(await this.run(lossKernelSpec(S.rows, S.cols, false), [S, b, this.labels(labels, S.rows), Math.min(rows, S.rows)]), S.rows);
   }
 
   async softmaxGradient(s: Matrix, bias: Matrix, labels: Labels): Promise<void> {
@@ -275,7 +275,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
   async crossEntropy(p: Matrix, labels: Labels, rows = p.rows): Promise<LossSums> {
     const P = this.own(p, 'crossEntropy p');
     await this.flush();
-    return this.lossSums(await this.run(lossSpec(P.rows, P.cols, true), [P, this.labels(labels, P.rows), Math.min(rows, P.rows)]), P.rows);
+    return this.lossSums(await this.run(lossKernelSpec(P.rows, P.cols, true), [P, this.labels(labels, P.rows), Math.min(rows, P.rows)]), P.rows);
   }
 
   async columnSums(a: Matrix, out: Matrix, alpha: number, beta = 0): Promise<void> {

@@ -13,7 +13,7 @@ const row = (m: Matrix, i: number) => Array.from(vals(m).subarray(i * m.cols, (i
 export class ReferenceBackend implements KernelBackend {
   readonly name = 'reference-f64';
   readonly dtype = 'float64' as const;
-  readonly threads = 0;
+  readonly threads = 1;
 
   matrix(rows: number, cols: number): HostMatrix {
     return { rows, cols, data: new Float64Array(rows * cols) };

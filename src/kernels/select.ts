@@ -52,6 +52,8 @@ export interface BackendChoice {
   backend: string;
   device?: GpuDevice;
   passedOver: { name: string; reason: string }[];
+  /** A resumed run that was let switch backends (`--switch-backend`): the backends it trained on before, in order. */
+  earlier?: { backend: string; untilStep: number }[];
 }
 
 export function backendChoice(requested: BackendName, s: Selection): BackendChoice {

@@ -101,7 +101,6 @@ export async function evaluateEnsemble(
   if (count === 0) return { ensemble: none, members: members.map(() => none) };
   const b = ensemble.backend, size = Math.min(chunk, count), k = ensemble.shape.k;
   const input = new ChunkedInput(b, norm, size, ensemble.shape.d);
-  const { X, labels } = input;
   // When the members are the ensemble's own networks (softmax averaging), their outputs are averaged as they come.
   const own = members.length === ensemble.networks.length && members.every((m, i) => m === ensemble.networks[i]);
   const mean = own && members.length > 1 ? b.matrix(size, k) : null;
@@ -112,6 +111,7 @@ export async function evaluateEnsemble(
     to.correct += r.correct;
   };
   await input.forEach(data, count, async (n) => {
+    const { X, labels } = input; // this chunk's (the next one may be gathered into the other matrix meanwhile)
     for (let i = 0; i < members.length; i++) {
       const P = await members[i].probabilities(X);
       const r = await b.crossEntropy(P, labels, n);

@@ -5,6 +5,7 @@ import type { TrainConfig } from '../config/schema.js';
 import type { Splits } from '../data/splits.js';
 import { MAX_MODEL_BYTES, modelFileBytes } from '../formats/model-file.js';
 import { configuredOptimizer, configuredShape, configuredWidths } from '../model/shape.js';
+import { cyclicalEta } from '../model/schedule.js';
 
 export interface RunPlan {
   stepsPerEpoch: number;
@@ -74,4 +75,22 @@ export function checkSplitsFit(config: TrainConfig, splits: Splits, source = 'co
  */
 export function kernelThreads(requested: number, sharing = 1, cores = availableParallelism()): number {
   return requested > 0 ? requested : Math.max(1, Math.floor(Math.max(1, cores) / Math.max(1, sharing)));
+}
+
+/**
+ * Null when the run ends on a cycle end (eta back at etaMin, where the cyclical schedule is meant to stop); else where
+ * it ends and the setting that would end it on one.
+ */
+export function cycleEndNote(config: TrainConfig, plan: RunPlan): string | null {
+  const { ns, epochs } = config.schedule;
+  const cycle = 2 * ns, total = plan.totalSteps;
+  if (total % cycle === 0) return null;
+  const cycles = Math.max(1, Math.round(total / cycle));
+  const nsFitting = total % (2 * cycles) === 0 ? total / (2 * cycles) : null;
+  const settings = [
+    `schedule.cycles: ${cycles}${epochs !== undefined ? ` in place of schedule.epochs: ${epochs}` : ''} (${cycles * cycle} steps)`,
+    ...(epochs !== undefined && nsFitting !== null ? [`schedule.ns: ${nsFitting} (${cycles} cycles in the same ${total} steps)`] : []),
+  ];
+  return `the run ends at step ${total}, ${(total / cycle).toFixed(2)} cycles of 2 × ${ns} steps: away from a cycle end ` +
+    `(eta ${cyclicalEta(config.schedule, total).toPrecision(2)} there, not etaMin); ${settings.join(' or ')} ends on one`;
 }

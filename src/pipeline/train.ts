@@ -43,7 +43,7 @@ import { DivergedError, trainStep } from '../stages/train-step.js';
 import type { EvaluatedStep } from '../stages/types.js';
 import type { EnsembleResult, FinalMetrics, RunStatus, Summary } from '../formats/run-summary.js';
 import { RunLedger } from './ledger.js';
-import { planRun, type RunPlan } from './plan.js';
+import { cycleEndNote, planRun, type RunPlan } from './plan.js';
 import { stepSource } from './step-source.js';
 
 export type { RunStatus, Summary };
@@ -58,6 +58,8 @@ export interface ResumeState {
   secondMoment?: ParamValues | null;
   /** The snapshots the run had kept (snapshot ensembles). */
   members?: readonly Member[];
+  /** Seconds the run had taken up to `step` (metrics.csv elapsed_s and summary.json seconds go on from there). */
+  secondsBefore?: number;
 }
 
 export interface TrainingOptions {
@@ -86,7 +88,12 @@ export interface TrainingOptions {
   evaluate?: boolean;
   /** Evaluate the finished run on the test split (default true; search trials: false, final.test is then null). */
   testFinal?: boolean;
+  /** Comment lines at the top of config.yaml. */
+  configComment?: string[];
 }
+
+/** A config as YAML, after `comment` lines (each prefixed "# "). */
+export const commentedYaml = (config: TrainConfig, comment: string[] = []) => comment.map((l) => `# ${l}\n`).join('') + toYaml(config);
 
 export interface TrainingResult {
   summary: Summary;
@@ -106,7 +113,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   if (config.ensemble.members > 1) throw new Error('runTraining trains one network: an ensemble run (ensemble.members > 1) runs its members one by one');
   const plan = planRun(config, splits.train.count);
   makeDirs(outDir);
-  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
+  writeFileAtomic(join(outDir, 'config.yaml'), commentedYaml(config, opts.configComment));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
   const { dropout } = config.train;
@@ -132,7 +139,9 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const lambda = config.train.lambda;
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
-  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
+  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice, opts.resume?.secondsBefore);
+  ledger.cycleEndNote = opts.etaAt ? null : cycleEndNote(config, plan);
+  ledger.dataCounts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
   let writeError: FileWriteError | null = null;
   const failedOn = (e: unknown) => {
     if (e instanceof FileWriteError) writeError ??= e;
@@ -147,13 +156,17 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     ledger.error = (e as Error).message;
     return { summary: ledger.close(), network: net, normalization: norm, members: [], writeError: e instanceof FileWriteError ? e : null };
   }
+  let savingSeconds = 0; // writing model.json during the run: not training, like evaluation
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;
+    const t0 = performance.now();
     await opts.onCheckpoint(net, step, norm, members);
+    savingSeconds += (performance.now() - t0) / 1000;
     ledger.checkpointStep = step;
   };
   ledger.write();
   const started = performance.now();
+  const secondsBefore = opts.resume?.secondsBefore ?? 0;
 
   // The stages are built once: they keep state across steps (the epoch's permutation, buffers).
   const record = measuring
@@ -161,7 +174,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       evaluate({
         evaluator, train: splits.train, val: splits.val, lambda, trainLimit: config.eval.trainSubset,
         isEvaluationPoint: (s) => s % plan.evalEvery === 0 || s === plan.totalSteps,
-        elapsedSeconds: () => (performance.now() - started) / 1000,
+        elapsedSeconds: () => secondsBefore + (performance.now() - started) / 1000,
       }),
       metricsSink(log),
     )
@@ -215,7 +228,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       if (ledger.status !== 'failed') failedOn(e);
     });
   }
-  ledger.trainSeconds = (performance.now() - started) / 1000 - evaluator.seconds;
+  ledger.trainSeconds = (performance.now() - started) / 1000 - evaluator.seconds - savingSeconds;
 
   try {
     if (ledger.status === 'completed' && measuring) {

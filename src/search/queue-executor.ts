@@ -10,8 +10,11 @@
  * throws (a worker that cannot load its data or backend, or of another version) is retried `attempts` times, and
  * then fails with the worker's reason. A trial is recorded once: only the job's final state settles run().
  *
- * Rungs: the worker reports a rung as job progress and waits; the coordinator asks hooks.onRung and writes the
- * decision into the job's data (control.decisions), where the worker reads it. Stop: control.stop.
+ * Rungs: the worker writes its rung report into the search's rung-reports hash (and, as a prompt hint, into the job's
+ * progress) and waits; the coordinator asks hooks.onRung and writes the decision into the decisions hash, where the
+ * worker reads it. Neither is overwritten by later progress, so a coordinator that missed the event, or a resumed one,
+ * finds every undecided report at its next sweep. The coordinator renews a heartbeat key while it runs: a worker at a
+ * rung with no coordinator does not wait for a decision that nobody will make. Stop: control.stop.
  *
  * Events (QueueEvents) make it prompt; a sweep of the job states every second makes it correct when events are
  * lost (Redis away) and re-adds jobs that vanished (Redis restarted without its data).
@@ -26,10 +29,13 @@ import type { Redis } from 'ioredis';
 import type { RungDecision } from '../formats/rungs-csv.js';
 import type { TrialExecutor, TrialHooks } from './executor.js';
 import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, registerSearch, unregisterSearch } from './queue-connection.js';
+import { openArtifactStore, removeSearchArtifacts, removeTrialArtifacts, takeTrialFiles, type ArtifactStore } from './queue-artifacts.js';
 import { unpackInto } from './queue-files.js';
+import { FileReceiver, transferKeys } from './queue-transfer.js';
 import {
-  handshakeProblem, localIdentity, MAX_STALLED, progressSchema, QUEUE_PREFIX, resultEnvelopeSchema, trialJobId, trialQueueName,
-  zodProblems, type Identity, type SearchDescriptor, type TrialJobData,
+  COORDINATOR_TTL_MS, coordinatorKey, handshakeProblem, localIdentity, MAX_STALLED, parseRungField, progressSchema, QUEUE_PREFIX, resultEnvelopeSchema,
+  rungDecisionsKey, rungField, rungReportSchema, rungReportsKey, transferAnnouncement, transfersKey, trialJobId, trialQueueName, zodProblems,
+  type Identity, type SearchDescriptor, type TrialJobData,
 } from './queue-protocol.js';
 import type { TrialResult, TrialTask } from './types.js';
 
@@ -57,6 +63,8 @@ export interface QueueExecutorOptions {
   log?: (line: string) => void;
   /** Stops waiting for Redis at start. */
   signal?: AbortSignal;
+  /** A folder shared with the workers (--artifacts): the trials' files go through it instead of through Redis. */
+  artifacts?: string;
   /** Tests: pretend to be another version. */
   identity?: Identity;
 }
@@ -85,8 +93,23 @@ interface Entry {
   controlWrite: Promise<void>;
   graceTimer?: NodeJS.Timeout;
   onAbort?: () => void;
+  /** Since when its current attempt runs (null: queued), and its length in steps once a worker said it. */
+  runningSince?: number | null;
+  totalSteps?: number;
+  /** The chunked transfer of the trial's files now coming in (queue-transfer.ts). */
+  receiver?: FileReceiver;
 }
 
+/** BullMQ's reason for a job whose lock expired more than maxStalledCount times. */
+const STALLED_OUT = /stalled more than allowable limit/;
+/** How often a trial goes back to the queue afresh (stalled out, or stopped by something else than this search). */
+const MAX_REQUEUES = 5;
+/** Trials the sweep looks at per second (all of them when fewer are in flight). */
+const SWEEP_BATCH = 64;
+/** How long a collected trial's job stays in Redis (for the search to record its row first). */
+const FORGET_AFTER_MS = 10_000;
+/** Running trials named in a status line. */
+const STATUS_RUNNING = 8;
 const QUEUED_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
@@ -101,7 +124,11 @@ export class QueueExecutor implements TrialExecutor {
   private readonly log: (line: string) => void;
   private readonly inflight = new Map<string, Entry>();
   private readonly sweepTimer: NodeJS.Timeout;
+  private readonly heartbeatTimer: NodeJS.Timeout;
   private sweeping = false;
+  private sweepAt = 0;
+  /** Jobs of recorded trials, removed from Redis a while after (by then the search has written their rows). */
+  private readonly collected: { jobId: string; at: number }[] = [];
   private closed = false;
   private done = 0;
 
@@ -113,6 +140,7 @@ export class QueueExecutor implements TrialExecutor {
     private readonly stallChecker: Worker,
     private readonly reporter: ConnectionReporter,
     private readonly descriptor: SearchDescriptor,
+    private readonly store: ArtifactStore | null,
   ) {
     this.slots = Math.max(1, opts.slots);
     this.threadsPerTrial = Math.max(1, opts.threadsPerTrial);
@@ -136,11 +164,14 @@ export class QueueExecutor implements TrialExecutor {
       for (const id of this.inflight.keys()) this.kick(id);
     };
     this.sweepTimer = setInterval(() => void this.sweep(), 1000);
+    this.heartbeat();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), COORDINATOR_TTL_MS / 3);
   }
 
   /** Connects (waiting for Redis if it is away), registers the search and starts the stalled-job check. */
   static async open(opts: QueueExecutorOptions): Promise<QueueExecutor> {
     const display = checkQueueUrl(opts.url);
+    const store = opts.artifacts !== undefined ? openArtifactStore(opts.artifacts, true) : null;
     const log = opts.log ?? (() => {});
     const reporter = new ConnectionReporter(display, log, 'coordinator');
     const name = trialQueueName(opts.searchId);
@@ -164,7 +195,7 @@ export class QueueExecutor implements TrialExecutor {
     await registerSearch(redis, descriptor);
     await events.waitUntilReady();
     await stallChecker.startStalledCheckTimer();
-    return new QueueExecutor(opts, redis, queue, events, stallChecker, reporter, descriptor);
+    return new QueueExecutor(opts, redis, queue, events, stallChecker, reporter, descriptor, store);
   }
 
   run(task: TrialTask, signal: AbortSignal, hooks: TrialHooks = {}): Promise<TrialResult> {
@@ -173,6 +204,7 @@ export class QueueExecutor implements TrialExecutor {
     if (!(task.rungs?.length && hooks.onRung)) delete sent.rungs;
     const data: TrialJobData = {
       ...this.identity, search: this.opts.searchId, task: sent, fingerprint: this.opts.fingerprint(task), threads: this.threadsPerTrial, control: {},
+      ...(this.store ? { artifacts: { store: this.store.id } } : {}),
     };
     return new Promise<TrialResult>((resolve) => {
       const entry: Entry = {
@@ -199,7 +231,6 @@ export class QueueExecutor implements TrialExecutor {
       // collect() also re-adds a job that only holds an interrupted run.
       if (same && state === 'completed') return void await this.collect(entry, existing, true);
       if (same && (state === 'active' || QUEUED_STATES.has(state))) {
-        for (const [step, d] of Object.entries(existing.data?.control?.decisions ?? {})) entry.decisions.set(Number(step), d as RungDecision);
         entry.data = { ...entry.data, control: existing.data.control ?? {} };
         this.note(`trial ${entry.task.trial}: already ${state === 'active' ? `running on ${existing.processedBy ?? 'a worker'}` : 'queued'} (left by an earlier run of this search): waiting for it`);
         return;
@@ -245,7 +276,16 @@ export class QueueExecutor implements TrialExecutor {
     if (this.sweeping || this.closed) return;
     this.sweeping = true;
     try {
-      for (const entry of [...this.inflight.values()]) if (entry.enqueued && !entry.settled) await this.refresh(entry);
+      await this.decideReported();
+      await this.receiveAnnounced();
+      await this.forgetCollected();
+      // A bounded batch per sweep, round robin: events make the coordinator prompt, the sweep only makes it correct.
+      const entries = [...this.inflight.values()].filter((e) => e.enqueued && !e.settled);
+      const n = Math.min(entries.length, SWEEP_BATCH);
+      for (let i = 0; i < n; i++) await this.refresh(entries[(this.sweepAt + i) % entries.length]);
+      this.sweepAt = entries.length ? (this.sweepAt + n) % entries.length : 0;
+    } catch (e) {
+      if (!this.closed) this.reporter.error(e);
     } finally {
       this.sweeping = false;
     }
@@ -263,7 +303,7 @@ export class QueueExecutor implements TrialExecutor {
         try {
           await this.refreshOnce(entry);
         } catch (e) {
-          this.reporter.error(e);
+          if (!this.closed) this.reporter.error(e);
         }
       } while (entry.again && !entry.settled);
     })().finally(() => { entry.refreshing = null; });
@@ -286,14 +326,25 @@ export class QueueExecutor implements TrialExecutor {
       await this.collect(entry, job, false);
       return;
     }
+    if (state === 'failed' && STALLED_OUT.test(job.failedReason ?? '') && entry.requeued < MAX_REQUEUES) {
+      // Its workers died (or were cut off) again and again: not the trial's fault; it starts afresh.
+      entry.requeued++;
+      this.note(`trial ${trial}: its workers stopped answering ${MAX_STALLED + 1} times (killed?): queued again afresh (${entry.requeued} of ${MAX_REQUEUES})`);
+      await job.remove();
+      await this.add(entry);
+      return;
+    }
     if (state === 'failed') {
       const tries = job.attemptsMade > 1 ? ` after ${job.attemptsMade} attempts` : '';
-      return this.settle(entry, this.failed(entry, `${job.failedReason || 'failed in the queue'}${tries}`, job.processedBy));
+      const { worker, reason } = failureOf(job);
+      return this.settle(entry, this.failed(entry, `${reason || 'failed in the queue'}${tries}`, worker));
     }
     const worker = state === 'active' ? (job.processedBy ?? progressSchema.safeParse(job.progress).data?.worker ?? 'a worker') : null;
     if (job.attemptsMade > entry.attemptsSeen) {
       entry.attemptsSeen = job.attemptsMade;
-      this.note(`trial ${trial}: attempt ${job.attemptsMade} of ${this.attempts} failed${job.processedBy ? ` on ${job.processedBy}` : ''}: ${job.failedReason}; queued for another try`);
+      const { worker: who, reason } = failureOf(job);
+      // An attempt that ended without a reason was not a failure (its worker stopped answering: said below).
+      if (reason) this.note(`trial ${trial}: attempt ${job.attemptsMade} of ${this.attempts} failed${who ? ` on ${who}` : ''}: ${reason}; queued for another try`);
     }
     if ((job.stalledCounter ?? 0) > entry.stallsSeen) {
       entry.stallsSeen = job.stalledCounter;
@@ -303,6 +354,10 @@ export class QueueExecutor implements TrialExecutor {
     if (next !== entry.state || worker !== entry.worker) {
       entry.state = next;
       entry.worker = worker;
+      // A new attempt (another worker, or back in the queue): time estimates start it afresh, not from its first start.
+      entry.runningSince = next === 'running' ? Date.now() : null;
+      entry.lastProgress = '';
+      if (entry.totalSteps !== undefined) entry.hooks.onProgress?.({ steps: 0, totalSteps: entry.totalSteps, attemptSeconds: 0 });
       this.note(`trial ${trial} ${next === 'running' ? `running on ${worker}` : 'queued'} | ${this.status()}`);
     }
     if (state === 'active') this.onJobProgress(entry, job.progress);
@@ -313,7 +368,8 @@ export class QueueExecutor implements TrialExecutor {
     const entries = [...this.inflight.values()].filter((e) => !e.settled);
     const running = entries.filter((e) => e.state === 'running').sort((a, b) => a.task.trial - b.task.trial);
     const queued = entries.length - running.length;
-    const who = running.map((e) => `${e.task.trial}←${e.worker}`).join(', ');
+    const who = running.slice(0, STATUS_RUNNING).map((e) => `${e.task.trial}←${e.worker}`).join(', ') +
+      (running.length > STATUS_RUNNING ? `, +${running.length - STATUS_RUNNING}` : '');
     return `${this.done} done, ${running.length} running${who ? ` (${who})` : ''}, ${queued} queued`;
   }
 
@@ -324,9 +380,63 @@ export class QueueExecutor implements TrialExecutor {
     const key = `${p.stepsDone}/${p.totalSteps}`;
     if (p.stepsDone !== undefined && p.totalSteps !== undefined && key !== entry.lastProgress) {
       entry.lastProgress = key;
-      entry.hooks.onProgress?.(p.stepsDone, p.totalSteps);
+      entry.totalSteps = p.totalSteps;
+      entry.runningSince ??= Date.now();
+      entry.hooks.onProgress?.({
+        steps: p.stepsDone, totalSteps: p.totalSteps, attemptSeconds: (Date.now() - entry.runningSince) / 1000,
+        ...(p.valAccuracy !== undefined ? { valAccuracy: p.valAccuracy } : {}),
+      });
     }
     if (p.rung && !entry.decisions.has(p.rung.step) && !entry.deciding.has(p.rung.step)) void this.decide(entry, p.rung);
+  }
+
+  private async forgetCollected(): Promise<void> {
+    while (this.collected.length && Date.now() - this.collected[0].at > FORGET_AFTER_MS) {
+      const { jobId } = this.collected[0];
+      await this.queue.remove(jobId);
+      this.collected.shift();
+    }
+  }
+
+  /** Keeps this coordinator's heartbeat key alive (workers at a rung look at it). */
+  private heartbeat(): void {
+    if (this.closed) return;
+    this.redis.set(coordinatorKey(this.opts.searchId), this.descriptor.host, 'PX', COORDINATOR_TTL_MS).catch((e) => this.reporter.error(e));
+  }
+
+  /** Every rung report in the reports hash whose trial runs here and that is not decided yet: decided now. */
+  private async decideReported(): Promise<void> {
+    const reports = await this.redis.hgetall(rungReportsKey(this.opts.searchId));
+    for (const [field, text] of Object.entries(reports)) {
+      const at = parseRungField(field);
+      const entry = at && this.inflight.get(trialJobId(at.trial));
+      if (!at || !entry || entry.settled || entry.decisions.has(at.step) || entry.deciding.has(at.step)) continue;
+      let report;
+      try {
+        report = rungReportSchema.parse(JSON.parse(text));
+      } catch {
+        continue;
+      }
+      void this.decide(entry, { step: at.step, valAccuracy: report.valAccuracy });
+    }
+  }
+
+  /** Starts receiving every announced transfer of a trial that runs here (a newer one replaces an older one). */
+  private async receiveAnnounced(): Promise<void> {
+    const announced = await this.redis.hgetall(transfersKey(this.opts.searchId));
+    for (const [trial, text] of Object.entries(announced)) {
+      const entry = /^\d{1,7}$/.test(trial) ? this.inflight.get(trialJobId(Number(trial))) : undefined;
+      if (!entry || entry.settled) continue;
+      let a;
+      try {
+        a = transferAnnouncement.parse(JSON.parse(text));
+      } catch {
+        continue;
+      }
+      if (entry.receiver?.announcement.key === a.key) continue;
+      entry.receiver?.abandon();
+      entry.receiver = new FileReceiver(this.redis, a, entry.task.outDir);
+    }
   }
 
   private async decide(entry: Entry, rung: { step: number; valAccuracy: number }): Promise<void> {
@@ -337,18 +447,21 @@ export class QueueExecutor implements TrialExecutor {
     } catch (e) {
       this.log(`coordinator: trial ${entry.task.trial}: rung decision at step ${rung.step} failed (${message(e)}); it continues`);
     }
-    entry.decisions.set(rung.step, d);
-    entry.deciding.delete(rung.step);
-    await this.writeControl(entry);
+    const field = rungField(entry.task.trial, rung.step);
+    try {
+      await this.redis.multi().hset(rungDecisionsKey(this.opts.searchId), field, d).hdel(rungReportsKey(this.opts.searchId), field).exec();
+      entry.decisions.set(rung.step, d);
+    } catch (e) {
+      this.reporter.error(e); // not recorded as decided: the next sweep finds the report again
+    } finally {
+      entry.deciding.delete(rung.step);
+    }
   }
 
-  /** Writes the stop request and the rung decisions into the job's data, where its worker reads them. */
+  /** Writes the stop request into the job's data, where its worker reads it. */
   private writeControl(entry: Entry): Promise<void> {
     entry.controlWrite = entry.controlWrite.then(async () => {
-      entry.data = {
-        ...entry.data,
-        control: { ...(entry.stopRequested ? { stop: true } : {}), ...(entry.decisions.size ? { decisions: Object.fromEntries([...entry.decisions].map(([s, d]) => [String(s), d])) } : {}) },
-      };
+      entry.data = { ...entry.data, control: entry.stopRequested ? { stop: true } : {} };
       const job = await this.queue.getJob(entry.jobId);
       await job?.updateData(entry.data);
     }).catch((e) => this.reporter.error(e));
@@ -395,21 +508,43 @@ export class QueueExecutor implements TrialExecutor {
     }
     if (result.status === 'interrupted' && !entry.signal.aborted) {
       // Stopped by an earlier coordinator's stop request, or by its worker's shutdown: not a result.
-      if (entry.requeued++ >= 3) {
-        this.settle(entry, this.failed(entry, 'stopped unexpectedly, three times', worker));
+      if (entry.requeued++ >= MAX_REQUEUES) {
+        this.settle(entry, this.failed(entry, `stopped unexpectedly, ${MAX_REQUEUES + 1} times`, worker));
         return true;
       }
       await job.remove();
       await this.add(entry);
       return false;
     }
+    if (env.streamed) {
+      const receiver = entry.receiver?.announcement.key === env.streamed.key ? entry.receiver : undefined;
+      const problem = receiver ? await receiver.done.then(() => null, (e: unknown) => message(e)) : 'they came to an earlier coordinator';
+      entry.receiver = undefined;
+      await this.redis.hdel(transfersKey(this.opts.searchId), String(entry.task.trial));
+      if (problem) {
+        if (entry.requeued++ >= MAX_REQUEUES) {
+          this.settle(entry, this.failed(entry, `could not receive the trial's files (${problem}), ${MAX_REQUEUES + 1} times`, worker));
+          return true;
+        }
+        this.note(`trial ${entry.task.trial}: could not receive its files from ${worker} (${problem}): queued again`);
+        await job.remove();
+        await this.add(entry);
+        return false;
+      }
+    }
     try {
+      if (env.stored) {
+        if (!this.store) throw new Error('the worker put them into an artifact store, but this search has none (--artifacts)');
+        takeTrialFiles(this.store, env.stored.location, env.stored.files, entry.task.outDir);
+      }
       unpackInto(entry.task.outDir, env.files);
+      if (this.store) removeTrialArtifacts(this.store, this.opts.searchId, entry.task.trial);
     } catch (e) {
       this.settle(entry, this.failed(entry, `could not write the trial's files into ${entry.task.outDir}: ${message(e)}`, worker));
       return true;
     }
     if (meanwhile) this.note(`trial ${entry.task.trial}: finished on ${worker} while no coordinator ran; collected`);
+    this.collected.push({ jobId: entry.jobId, at: Date.now() });
     this.settle(entry, result, worker);
     return true;
   }
@@ -420,6 +555,7 @@ export class QueueExecutor implements TrialExecutor {
     if (entry.graceTimer) clearTimeout(entry.graceTimer);
     if (entry.onAbort) entry.signal.removeEventListener('abort', entry.onAbort);
     this.inflight.delete(entry.jobId);
+    entry.receiver?.abandon();
     if (result.status !== 'interrupted') {
       this.done++;
       this.note(`trial ${entry.task.trial} ${result.status}${worker ? ` on ${worker}` : ''} | ${this.status()}`);
@@ -443,12 +579,22 @@ export class QueueExecutor implements TrialExecutor {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.heartbeatTimer);
     for (const entry of this.inflight.values()) this.settle(entry, this.interrupted(entry));
     const cleanup = (async () => {
       await Promise.allSettled([this.events.close(), this.stallChecker.close(true)]);
       await this.queue.obliterate({ force: true });
-      await unregisterSearch(this.redis, this.opts.searchId);
+      const id = this.opts.searchId;
+      await this.redis.del(rungReportsKey(id), rungDecisionsKey(id), coordinatorKey(id), transfersKey(id), ...(await transferKeys(this.redis, id)));
+      await unregisterSearch(this.redis, id);
     })();
+    if (this.store) {
+      try {
+        removeSearchArtifacts(this.store, this.opts.searchId);
+      } catch (e) {
+        this.log(`coordinator: removing ${this.opts.searchId} from the artifact store ${this.store.root}: ${message(e)}`);
+      }
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), this.reporter.down ? 2000 : 20_000); });
     try {
@@ -463,6 +609,16 @@ export class QueueExecutor implements TrialExecutor {
       this.redis.disconnect();
     }
   }
+}
+
+/**
+ * Who failed a job's last attempt and why. Workers put their name into the reason ("worker W: …"): the job's
+ * processedBy names whichever worker took it last, which after a retry is not the one that failed.
+ */
+function failureOf(job: Job): { worker: string | null; reason: string } {
+  const text = job.failedReason ?? '';
+  const m = /^worker ([A-Za-z0-9_.:@-]{1,100}): /.exec(text);
+  return m ? { worker: m[1], reason: text.slice(m[0].length) } : { worker: text ? job.processedBy ?? null : null, reason: text };
 }
 
 /** The same trial for the same data, threads and versions (the control part aside). */

@@ -7,10 +7,18 @@
  *   queue      BullMQ cifar-mlp:trials-<id>    one job per trial, id trial-<n>:
  *     data        TrialJobData   the trial (its searched values, its config validated by trainSchema, its rungs, whether
  *                                to keep its model), the data fingerprint, the thread count,
- *                                and `control`: the coordinator's stop request and rung decisions (job.updateData)
- *     progress    TrialProgress  the worker's name, steps done, and a rung report waiting for its decision
- *     returnvalue TrialJobResult the TrialResult and the files the trial left in its folder (gzip, base64): metrics.csv,
- *                                summary.json, config.yaml, and model.json when the task says saveModel
+ *                                and `control`: the coordinator's stop request (job.updateData)
+ *     progress    JobProgress  the worker's name, steps done, and a rung report waiting for its decision (a hint for
+ *                                the coordinator's event listener: a later progress update replaces it)
+ *   rung reports   hash  cifar-mlp:rungs-<id>        <trial>:<step> → RungReport, written by the worker, removed when decided
+ *   rung decisions hash  cifar-mlp:decisions-<id>    <trial>:<step> → continue | prune, written by the coordinator once
+ *   coordinator    string cifar-mlp:coordinator-<id> the coordinator's name, with a TTL it renews while it runs
+ *   Nothing later overwrites a report or a decision, so a coordinator that missed an event (or was resumed) still
+ *   decides, and a trial that runs again (another worker) finds its rungs decided.
+ *     returnvalue TrialJobResult the TrialResult and the files the trial left in its folder (metrics.csv, summary.json,
+ *                                config.yaml, model.json when the task says saveModel): inline (gzip, base64) when they are
+ *                                small, else the list of files of an artifact store's folder or of a chunked transfer
+ *   transfers      hash  cifar-mlp:transfers-<id>    <trial> → TransferAnnouncement (queue-transfer.ts), and its chunk list
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -23,7 +31,7 @@ import type { TrialResult, TrialTask } from './types.js';
 /** Key prefix of every BullMQ key (and of the registry). */
 export const QUEUE_PREFIX = 'cifar-mlp';
 /** Version of the job layout below; a change that old workers cannot read bumps it. */
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 export const REGISTRY_KEY = `${QUEUE_PREFIX}:searches`;
 /** A trial whose worker stops renewing its lock goes back to the queue this many times before it fails. */
 export const MAX_STALLED = 2;
@@ -58,6 +66,8 @@ export function handshakeProblem(theirs: Partial<Identity>, ours: Identity, they
 }
 
 const SEARCH_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** An artifact store's id (queue-artifacts.ts). */
+export const STORE_ID = /^[0-9a-f]{16}$/;
 
 /** A new search's id: its name (as far as it is safe in a key) and 8 random hex digits. */
 export function newSearchId(name: string): string {
@@ -81,13 +91,25 @@ export const descriptorSchema = z.object({
 }).refine((d) => d.queue === trialQueueName(d.id), 'the queue of a search is trials-<its id>');
 export type SearchDescriptor = z.infer<typeof descriptorSchema>;
 
-const decision = z.enum(['continue', 'prune']);
+export const rungDecisionSchema = z.enum(['continue', 'prune']);
 export const controlSchema = z.strictObject({
   /** The coordinator stopped the search: stop the trial after its current step. */
   stop: z.boolean().optional(),
-  /** Rung decisions by rung step. */
-  decisions: z.record(z.string().regex(/^\d{1,9}$/), decision).optional(),
 });
+
+export const rungReportsKey = (searchId: string) => `${QUEUE_PREFIX}:rungs-${searchId}`;
+export const rungDecisionsKey = (searchId: string) => `${QUEUE_PREFIX}:decisions-${searchId}`;
+export const coordinatorKey = (searchId: string) => `${QUEUE_PREFIX}:coordinator-${searchId}`;
+/** The field of a trial's rung in the reports and decisions hashes. */
+export const rungField = (trial: number, step: number) => `${trial}:${step}`;
+export function parseRungField(field: string): { trial: number; step: number } | null {
+  const m = /^(\d{1,7}):(\d{1,9})$/.exec(field);
+  return m ? { trial: Number(m[1]), step: Number(m[2]) } : null;
+}
+/** A worker's rung report (the hash value; untrusted like everything read from Redis). */
+export const rungReportSchema = z.strictObject({ valAccuracy: z.number().min(0).max(1), worker: z.string().max(200) });
+/** How long a coordinator's heartbeat key lives without renewal; it renews it every third of that. */
+export const COORDINATOR_TTL_MS = 10_000;
 export type TrialControl = z.infer<typeof controlSchema>;
 
 /** A job's data. The task's outDir and dataDir are the coordinator's paths: they are not sent. */
@@ -99,6 +121,8 @@ export interface TrialJobData extends Identity {
   /** Kernel threads (the same on every worker: results depend on it). */
   threads: number;
   control: TrialControl;
+  /** The trial's files go through this artifact store (queue-artifacts.ts), not through Redis. */
+  artifacts?: { store: string };
 }
 
 /** The parts of a job read before anything else: who sent it. */
@@ -137,6 +161,7 @@ export const jobDataSchema = z.strictObject({
   threads: z.int().min(1).max(256),
   task: taskSchema,
   control: controlSchema.prefault({}),
+  artifacts: z.strictObject({ store: z.string().regex(STORE_ID) }).optional(),
 });
 
 /** Job progress: who runs the trial, how far it is, and a rung report waiting for its decision. */
@@ -144,9 +169,10 @@ export const progressSchema = z.object({
   worker: z.string().max(200),
   stepsDone: z.number().optional(),
   totalSteps: z.number().optional(),
+  valAccuracy: z.number().min(0).max(1).optional(),
   rung: z.object({ step: z.int().positive(), valAccuracy: z.number() }).optional(),
 });
-export type TrialProgress = z.infer<typeof progressSchema>;
+export type JobProgress = z.infer<typeof progressSchema>;
 
 /** Non-finite numbers as strings: JSON (what BullMQ stores) has no NaN or Infinity. */
 export function encodeNumbers<T>(value: T): T {
@@ -172,6 +198,20 @@ export const trialResultSchema = z.looseObject({
 export const relativeFilePath = z.string().max(200).regex(/^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/, 'a relative path of plain names')
   .refine((p) => p.split('/').every((s) => s !== '.' && s !== '..'), 'no . or .. segments');
 
+/** A file of a trial in the artifact store: its path inside the trial folder, size and sha256. */
+export const storedFileSchema = z.strictObject({ path: relativeFilePath, size: z.int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+export type StoredFile = z.infer<typeof storedFileSchema>;
+/** Where an attempt's files lie in the store: <search id>/trial-<n>-<attempt>-<8 hex>. */
+export const storeLocation = z.string().max(200).regex(/^[a-z0-9][a-z0-9-]{0,62}\/trial-\d{1,7}-\d{1,4}-[0-9a-f]{8}$/);
+
+/** Where the worker streams a trial's files in chunks (queue-transfer.ts), and what they are. */
+export const transfersKey = (searchId: string) => `${QUEUE_PREFIX}:transfers-${searchId}`;
+export const transferAnnouncement = z.strictObject({
+  key: z.string().max(200).regex(/^cifar-mlp:transfer-[a-z0-9][a-z0-9-]{0,62}:\d{1,7}-\d{1,4}-[0-9a-f]{8}$/),
+  files: z.array(storedFileSchema).max(256),
+});
+export type TransferAnnouncement = z.infer<typeof transferAnnouncement>;
+
 export const resultEnvelopeSchema = z.strictObject({
   protocol: z.number(),
   version: z.string(),
@@ -179,6 +219,10 @@ export const resultEnvelopeSchema = z.strictObject({
   worker: z.string().max(200),
   result: trialResultSchema,
   files: z.array(z.strictObject({ path: relativeFilePath, gz: z.string() })).max(256),
+  /** With an artifact store: where the files lie there, and what they are (then `files` is empty). */
+  stored: z.strictObject({ location: storeLocation, files: z.array(storedFileSchema).max(256) }).optional(),
+  /** Without one, for a folder larger than a small message: the transfer its files came in (then `files` is empty). */
+  streamed: transferAnnouncement.optional(),
 });
 export type TrialJobResult = z.input<typeof resultEnvelopeSchema>;
 
@@ -207,6 +251,13 @@ export function checkQueueUrl(url: string): string {
     throw new UsageError(`--queue ${redactUrl(url)}: unsupported scheme ${u.protocol.replace(/:$/, '')}; expected redis:// or rediss:// (TLS)`);
   }
   if (!u.hostname) throw new UsageError(`--queue ${redactUrl(url)}: no host`);
+  for (const [part, text] of [['user name', u.username], ['password', u.password]] as const) {
+    try {
+      decodeURIComponent(text);
+    } catch {
+      throw new UsageError(`--queue ${redactUrl(url)}: the ${part} holds a malformed %-escape; write a % in it as %25 (and @ : / # ? as %40 %3A %2F %23 %3F)`);
+    }
+  }
   if (u.pathname && u.pathname !== '/' && !/^\/\d{1,2}$/.test(u.pathname)) {
     throw new UsageError(`--queue ${redactUrl(url)}: the path must be a database number such as /0`);
   }

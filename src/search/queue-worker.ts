@@ -34,10 +34,12 @@ import type { TrialExecutor, TrialHooks } from './executor.js';
 import { LocalPoolExecutor } from './local-pool.js';
 import { bullConnection, checkQueueUrl, ConnectionReporter, connectRedis, listSearches, processName } from './queue-connection.js';
 import { MODEL_FILE } from '../formats/model-file.js';
-import { packFolder } from './queue-files.js';
+import { MAX_TRIAL_BYTES, packFolder } from './queue-files.js';
+import { openArtifactStore, putTrialFiles, type ArtifactStore } from './queue-artifacts.js';
+import { describeFiles, INLINE_BYTES, sendFiles } from './queue-transfer.js';
 import {
-  controlSchema, encodeNumbers, handshakeProblem, identityFields, identityText, jobDataSchema, localIdentity, MAX_STALLED, QUEUE_PREFIX, zodProblems,
-  type Identity, type SearchDescriptor, type TrialControl, type TrialJobResult, type TrialProgress,
+  coordinatorKey, rungDecisionSchema, rungDecisionsKey, rungField, rungReportsKey, controlSchema, encodeNumbers, handshakeProblem, identityFields, identityText, jobDataSchema, localIdentity, MAX_STALLED, QUEUE_PREFIX, zodProblems,
+  type Identity, type SearchDescriptor, type TrialControl, type TrialJobResult, type JobProgress,
 } from './queue-protocol.js';
 import type { TrialData } from './run-trial.js';
 import { formatValue, shortName } from './space.js';
@@ -54,10 +56,14 @@ export interface QueueWorkerOptions {
   workRoot?: string;
   /** Shown to the coordinator (default host:pid). */
   name?: string;
+  /** The artifact store shared with the coordinators of searches that use one (--artifacts). */
+  artifacts?: string;
   /** Lock of a running trial: when the worker stops renewing it for this long, the trial goes to another worker (default 30000 ms). */
   lockMs?: number;
   /** Longest wait for a rung decision; then the trial continues (default 600000 ms). */
   rungTimeoutMs?: number;
+  /** At a rung, how long without a coordinator's heartbeat before the trial continues undecided (default 15000 ms). */
+  coordinatorGraceMs?: number;
   /** How often it looks for work when idle and whether to switch searches (default 1000 ms). */
   pollMs?: number;
   log?: (line: string) => void;
@@ -95,6 +101,7 @@ export class QueueWorker {
   private readonly concurrency: number;
   private readonly lockMs: number;
   private readonly rungTimeoutMs: number;
+  private readonly coordinatorGraceMs: number;
   private readonly pollMs: number;
   private readonly log: (line: string) => void;
   private readonly display: string;
@@ -111,6 +118,7 @@ export class QueueWorker {
   private lastServed = '';
   private loopDone: Promise<void> | null = null;
   private trialsRun = 0;
+  private store: ArtifactStore | null = null;
 
   constructor(private readonly opts: QueueWorkerOptions) {
     this.display = checkQueueUrl(opts.url);
@@ -119,6 +127,7 @@ export class QueueWorker {
     this.concurrency = Math.max(1, opts.concurrency ?? 1);
     this.lockMs = opts.lockMs ?? 30_000;
     this.rungTimeoutMs = opts.rungTimeoutMs ?? 600_000;
+    this.coordinatorGraceMs = opts.coordinatorGraceMs ?? 15_000;
     this.pollMs = opts.pollMs ?? 1000;
     this.log = opts.log ?? (() => {});
     this.reporter = new ConnectionReporter(this.display, this.log, `worker ${this.name}`);
@@ -130,7 +139,12 @@ export class QueueWorker {
   async start(signal?: AbortSignal): Promise<void> {
     this.cleanStaleWorkDirs();
     mkdirSync(this.workDir, { recursive: true });
-    this.redis = await connectRedis(this.opts.url, `cifar-mlp-worker-${this.name}`, this.reporter, signal);
+    try {
+      this.redis = await connectRedis(this.opts.url, `cifar-mlp-worker-${this.name}`, this.reporter, signal);
+    } catch (e) {
+      rmSync(this.workDir, { recursive: true, force: true }); // stopped (or refused) while waiting for Redis: nothing left behind
+      throw e;
+    }
     this.log(`worker ${this.name}: ${identityText(this.identity)}; data ${this.opts.dataDir}; ${this.concurrency} trial(s) at once; ` +
       `work folder ${this.workDir}; waiting for trials on ${this.display}`);
     this.loopDone = this.loop();
@@ -206,7 +220,11 @@ export class QueueWorker {
   private async serve(search: SearchDescriptor): Promise<void> {
     this.lastServed = search.id;
     this.log(`worker ${this.name}: serving search ${search.name} (${search.id}, coordinator on ${search.host})`);
-    const worker = new Worker(search.queue, (job, token, signal) => this.process(search, job, token, signal), {
+    const worker = new Worker(search.queue, (job, token, signal) => this.process(search, job, token, signal).catch((e: unknown) => {
+      // The reason names this worker: whoever reads the job later (a resumed coordinator) blames the right one.
+      if (e instanceof Error && !(e instanceof WaitingError) && !e.message.startsWith('worker ')) e.message = `worker ${this.name}: ${e.message}`;
+      throw e;
+    }), {
       connection: bullConnection(this.opts.url, `cifar-mlp-worker-${this.name}`),
       prefix: QUEUE_PREFIX,
       name: this.name,
@@ -300,6 +318,31 @@ export class QueueWorker {
     return loaded;
   }
 
+  /** A check that says true once no coordinator of the search has renewed its heartbeat for coordinatorGraceMs. */
+  private coordinatorAway(searchId: string): () => Promise<boolean> {
+    let seen = Date.now();
+    return async () => {
+      if (await this.redis!.exists(coordinatorKey(searchId)).catch(() => 1)) seen = Date.now();
+      return Date.now() - seen >= this.coordinatorGraceMs;
+    };
+  }
+
+  /** This worker's artifact store when it is the one a job names, else why not (the store's id file is read once). */
+  private storeFor(id: string): ArtifactStore | string {
+    if (this.opts.artifacts === undefined) {
+      return 'its trials keep their files in an artifact store: start the worker with --artifacts DIR (the folder shared with the coordinator)';
+    }
+    if (this.store?.id !== id) {
+      try {
+        this.store = openArtifactStore(this.opts.artifacts, false);
+      } catch (e) {
+        return message(e);
+      }
+    }
+    return this.store.id === id ? this.store
+      : `--artifacts ${this.opts.artifacts} here is another store (id ${this.store.id}) than the coordinator's (id ${id}): give the folder shared with the coordinator`;
+  }
+
   /** Why the backend does not load here (null: it loads). Checked once per backend and thread count. */
   private backendProblem(choice: BackendName, threads: number): Promise<string | null> {
     const key = `${choice}/${threads}`;
@@ -355,6 +398,8 @@ export class QueueWorker {
       throw await this.refuse(search, `the data in ${this.opts.dataDir} differ from the coordinator's (records fingerprint ` +
         `${loaded.fingerprint.slice(0, 12)} here, ${payload.fingerprint.slice(0, 12)} there): give --data the same CIFAR-10 files`);
     }
+    const store = payload.artifacts ? this.storeFor(payload.artifacts.store) : null;
+    if (typeof store === 'string') throw await this.refuse(search, store);
     const backendProblem = await this.backendProblem(config.kernels.backend, payload.threads);
     if (backendProblem) throw await this.refuse(search, `kernel backend ${config.kernels.backend} does not load here: ${backendProblem}`);
 
@@ -389,27 +434,27 @@ export class QueueWorker {
     const poll = setInterval(() => void readControl().catch((e) => this.reporter.error(e)), 1000);
 
     // Progress and rung reports, in order, as job progress.
-    let progress: TrialProgress = { worker: this.name };
+    let progress: JobProgress = { worker: this.name };
     let posting = Promise.resolve();
-    const post = (p: TrialProgress) => {
+    const post = (p: JobProgress) => {
       progress = p;
       posting = posting.then(() => job.updateProgress(p)).catch((e) => this.reporter.error(e));
       return posting;
     };
     let lastPost = 0, lastLine = Date.now();
     const hooks: TrialHooks = {
-      onProgress: (stepsDone, totalSteps) => {
+      onProgress: ({ steps: stepsDone, totalSteps, valAccuracy }) => {
         const now = Date.now();
         if (now - lastPost >= 1000 || stepsDone === totalSteps) {
           lastPost = now;
-          void post({ worker: this.name, stepsDone, totalSteps });
+          void post({ worker: this.name, stepsDone, totalSteps, ...(valAccuracy !== undefined ? { valAccuracy } : {}) });
         }
         if (now - lastLine >= 10_000) {
           lastLine = now;
           this.log(`${label}: step ${stepsDone}/${totalSteps}`);
         }
       },
-      ...(payload.task.rungs?.length ? { onRung: (r) => this.awaitDecision(r, label, () => control, readControl, controller.signal, post, progress) } : {}),
+      ...(payload.task.rungs?.length ? { onRung: (r) => this.awaitDecision(search, trial, r, label, controller.signal, post, progress) } : {}),
     };
 
     this.log(`${label} started (${paramsText(payload.task.params)}, backend ${config.kernels.backend}, ${payload.threads} thread(s), attempt ${job.attemptsStarted})`);
@@ -432,37 +477,71 @@ export class QueueWorker {
         throw new WaitingError();
       }
       if (stopped === 'lost') throw new Error('the trial was taken from this worker (lock lost)');
-      const files = packFolder(outDir);
+      const stored = store ? putTrialFiles(store, search.id, trial, job.attemptsStarted, outDir, MAX_TRIAL_BYTES) : undefined;
+      const described = stored ? null : describeFiles(outDir);
+      if (described && described.bytes > MAX_TRIAL_BYTES) throw new Error(`trial folder ${outDir} holds more than ${MAX_TRIAL_BYTES / 2 ** 20} MiB: too large for the queue`);
+      // In chunks to a running coordinator; inside the result when none runs (a resumed one collects it).
+      const streamed = described && described.bytes > INLINE_BYTES && (await this.redis!.exists(coordinatorKey(search.id)))
+        ? await sendFiles(this.redis!, search.id, trial, job.attemptsStarted, outDir, described.files, { coordinatorAway: this.coordinatorAway(search.id), signal: controller.signal }) ?? undefined
+        : undefined;
+      const files = stored || streamed ? [] : packFolder(outDir);
       this.trialsRun++;
+      const withModel = (stored?.files ?? streamed?.files ?? files).some((f) => f.path === MODEL_FILE);
       const what = result.status === 'completed'
-        ? `completed: val ${percent(result.final?.val.accuracy)} in ${result.seconds.toFixed(1)}s${files.some((f) => f.path === MODEL_FILE) ? ' (with its model)' : ''}`
+        ? `completed: val ${percent(result.final?.val.accuracy)} in ${result.seconds.toFixed(1)}s${withModel ? ' (with its model)' : ''}`
         : `${result.status}${result.reason ? `: ${result.reason}` : ''}`;
       this.log(`${label} ${what}`);
-      return { ...this.identity, worker: this.name, result: encodeNumbers(result) as unknown as TrialJobResult['result'], files };
+      return { ...this.identity, worker: this.name, result: encodeNumbers(result) as unknown as TrialJobResult['result'], files, ...(stored ? { stored } : {}), ...(streamed ? { streamed } : {}) };
     } finally {
       rmSync(outDir, { recursive: true, force: true });
     }
   }
 
-  /** Posts the rung report and waits for the coordinator's decision in the job's data (continue after rungTimeoutMs). */
+  /** The coordinator's decision for a rung, when it made one (a trial that runs again finds its earlier ones). */
+  private async decisionFor(search: SearchDescriptor, field: string): Promise<RungDecision | undefined> {
+    const d = rungDecisionSchema.safeParse(await this.redis!.hget(rungDecisionsKey(search.id), field));
+    return d.success ? d.data : undefined;
+  }
+
+  /**
+   * Writes the rung report (reports hash, and job progress as a hint) and waits for the coordinator's decision in the
+   * decisions hash. The trial continues undecided after rungTimeoutMs, or sooner when no coordinator of the search has
+   * renewed its heartbeat for coordinatorGraceMs (nobody would decide).
+   */
   private async awaitDecision(
-    r: { step: number; valAccuracy: number }, label: string, control: () => TrialControl, readControl: () => Promise<void>,
-    signal: AbortSignal, post: (p: TrialProgress) => Promise<void>, last: TrialProgress,
+    search: SearchDescriptor, trial: number, r: { step: number; valAccuracy: number }, label: string,
+    signal: AbortSignal, post: (p: JobProgress) => Promise<void>, last: JobProgress,
   ): Promise<RungDecision> {
-    await post({ ...last, worker: this.name, rung: { step: r.step, valAccuracy: r.valAccuracy } });
-    const until = Date.now() + this.rungTimeoutMs;
-    let decision: RungDecision | undefined;
-    while (!signal.aborted && Date.now() < until) {
-      decision = control().decisions?.[String(r.step)];
-      if (decision) break;
-      await sleep(100, signal);
-      await readControl().catch((e) => this.reporter.error(e));
+    const field = rungField(trial, r.step);
+    let decision = await this.decisionFor(search, field);
+    if (!decision) {
+      await this.redis!.hset(rungReportsKey(search.id), field, JSON.stringify({ valAccuracy: r.valAccuracy, worker: this.name }));
+      await post({ ...last, worker: this.name, rung: { step: r.step, valAccuracy: r.valAccuracy } });
     }
-    const said = decision ?? 'continue';
-    if (!decision && !signal.aborted) this.log(`${label}: no rung decision at step ${r.step} within ${this.rungTimeoutMs / 1000}s; it continues`);
-    else this.log(`${label} at rung step ${r.step}: val ${percent(r.valAccuracy)}; ${said}`);
+    const until = Date.now() + this.rungTimeoutMs;
+    const away = this.coordinatorAway(search.id);
+    let lastLook = 0, why = `within ${this.rungTimeoutMs / 1000}s`;
+    while (!decision && !signal.aborted && Date.now() < until) {
+      await sleep(200, signal);
+      decision = await this.decisionFor(search, field).catch((e) => { this.reporter.error(e); return undefined; });
+      if (decision || Date.now() - lastLook < 1000) continue;
+      lastLook = Date.now();
+      if (await away()) {
+        why = `(no coordinator of the search for ${Math.round(this.coordinatorGraceMs / 1000)}s)`;
+        break;
+      }
+    }
+    if (signal.aborted) {
+      this.log(`${label}: stopped while waiting for the decision at rung step ${r.step}`);
+      return 'continue';
+    }
+    if (decision) this.log(`${label} at rung step ${r.step}: val ${percent(r.valAccuracy)}; ${decision}`);
+    else {
+      this.log(`${label}: no rung decision at step ${r.step} ${why}; it continues undecided`);
+      await this.redis!.hdel(rungReportsKey(search.id), field).catch((e) => this.reporter.error(e)); // nobody decides it after the fact
+    }
     await post({ ...last, worker: this.name });
-    return said;
+    return decision ?? 'continue';
   }
 }
 

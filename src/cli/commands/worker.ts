@@ -1,9 +1,10 @@
 /**
- * `cifar-mlp worker --queue URL [--data DIR] [--concurrency N]`: runs search trials from a Redis queue
+ * `cifar-mlp worker --queue URL [--data DIR] [--concurrency N] [--artifacts DIR]`: runs search trials from a Redis queue
  * (src/search/queue-worker.ts) until SIGINT/SIGTERM. On the first signal its running trials stop and go back to
  * the queue for another worker (exit 130); a second quits at once (the trials' locks expire and they run
  * elsewhere). It never downloads data: the folder must exist here.
  */
+import { existsSync, statSync } from 'node:fs';
 import { UsageError } from '../../util/errors.js';
 import { DataDirError, resolveDataDir } from '../../data/locate.js';
 import { QueueWorker } from '../../search/queue-worker.js';
@@ -18,6 +19,7 @@ export interface WorkerCommandOptions {
   name?: string;
   lockSeconds: string;
   rungTimeout: string;
+  artifacts?: string;
 }
 
 function positive(flag: string, value: string, { integer = true, max = Infinity } = {}): number {
@@ -42,7 +44,10 @@ export async function workerCommand(o: WorkerCommandOptions): Promise<number> {
   }
   if (!dataDir) throw new UsageError('worker: no CIFAR-10 folder (looked at --data, $CIFAR10_DIR, ./data/cifar-10-batches-bin); give --data DIR (a worker never downloads)');
 
-  const worker = new QueueWorker({ url: o.queue, dataDir, concurrency, workRoot: o.work, name: o.name, lockMs, rungTimeoutMs, log });
+  if (o.artifacts !== undefined && !(existsSync(o.artifacts) && statSync(o.artifacts).isDirectory())) {
+    throw new UsageError(`--artifacts ${o.artifacts}: not a folder (give the folder shared with the coordinator)`);
+  }
+  const worker = new QueueWorker({ url: o.queue, dataDir, concurrency, workRoot: o.work, name: o.name, lockMs, rungTimeoutMs, log, ...(o.artifacts !== undefined ? { artifacts: o.artifacts } : {}) });
   const stopping = new AbortController();
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
