@@ -17,6 +17,8 @@
  *                                 when named)
  *            --no-peers  --peer PATH (another peer program: .py runs with /usr/bin/python3, .js/.mjs with node)
  *            --data DIR (CIFAR-10 for the CLI row; default $CIFAR10_DIR, then ./data/cifar-10-batches-bin)  --no-cli
+ *            --cli-config FILE (the CLI row runs this config as it is instead, e.g. config/bonus.yaml with --m 1000
+ *                               --rounds 1: also its whole wall time against its steps at the bare steps' rate)
  *            --keep-blas-env (measure ours with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when they are set)
  *
  * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, where set, force old kernels on a current OpenBLAS; the peer script drops
@@ -57,14 +59,15 @@ interface Args {
   keepBlasEnv: boolean;
   data: string | null;
   cli: boolean;
+  cliConfig: string | null;
 }
 
 class BenchUsageError extends Error {}
 
-const USAGE = 'usage: bench [--m M] [--batch N] [--rounds R] [--steps S] [--quick] [--backends list] [--no-peers] [--peer PATH] [--data DIR] [--no-cli] [--keep-blas-env] [--json]';
+const USAGE = 'usage: bench [--m M] [--batch N] [--rounds R] [--steps S] [--quick] [--backends list] [--no-peers] [--peer PATH] [--data DIR] [--no-cli] [--cli-config FILE] [--keep-blas-env] [--json]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, m: 50, batch: 100, rounds: 3, steps: null, quick: false, backends: null, peers: true, peer: null, keepBlasEnv: false, data: null, cli: true };
+  const a: Args = { json: false, m: 50, batch: 100, rounds: 3, steps: null, quick: false, backends: null, peers: true, peer: null, keepBlasEnv: false, data: null, cli: true, cliConfig: null };
   const value = (flag: string, v: string | undefined) => {
     if (v === undefined || v.startsWith('--')) throw new BenchUsageError(`bench: ${flag} needs a value`);
     return v;
@@ -88,6 +91,7 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--keep-blas-env') a.keepBlasEnv = true;
     else if (x === '--data') a.data = value(x, argv[++i]);
     else if (x === '--no-cli') a.cli = false;
+    else if (x === '--cli-config') a.cliConfig = value(x, argv[++i]);
     else if (x === '--help' || x === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -286,20 +290,41 @@ function sgemmPeak(lib: BlasLibrary, threads: number, p: number, q: number, r: n
   return (flops * reps) / bestSeconds / 1e9;
 }
 
-/** The CLI's command line for a real run of the bench's shape: config/cycle1.yaml, 600 steps (one cycle of ns = 300). */
+/**
+ * The CLI's command line for a real run of the bench's shape: config/cycle1.yaml, 600 steps (one cycle of ns = 300);
+ * or --cli-config's file as it is.
+ */
 function cliCommand(args: Args, dataDir: string, outDir: string): string[] {
   // from dist/bench.js and from bench/bench.ts alike: the repository's dist/cli.js and config/
   const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url)), config = fileURLToPath(new URL('../config/cycle1.yaml', import.meta.url));
+  if (args.cliConfig) return [cli, 'run', args.cliConfig, '--data', dataDir, '--out', outDir, '--force'];
   return [cli, 'run', config, '--data', dataDir, '--out', outDir, '--force',
     '--set', `model.hidden=${args.m}`, '--set', `train.batchSize=${args.batch}`, '--set', 'schedule.ns=300', '--set', 'schedule.cycles=1'];
 }
 
-/** One real `cifar-mlp run` (a child process): its summary.json samplesPerSecond and backend. */
-async function runCli(command: string[], outDir: string): Promise<{ samplesPerSecond: number; backend: string }> {
+interface CliRun {
+  samplesPerSecond: number;
+  backend: string;
+  /** The whole run's wall time (evaluations, snapshots and checkpoints included), its steps, width and batch. */
+  seconds: number;
+  steps: number;
+  hidden: number;
+  batchSize: number;
+  testAccuracy: number | null;
+}
+
+/** One real `cifar-mlp run` (a child process): what its summary.json says. */
+async function runCli(command: string[], outDir: string): Promise<CliRun> {
   await promisify(execFile)(process.execPath, command, { maxBuffer: 1 << 22 });
-  const summary = JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')) as { status: string; samplesPerSecond: number; backend: string };
+  const summary = JSON.parse(readFileSync(join(outDir, 'summary.json'), 'utf8')) as {
+    status: string; samplesPerSecond: number; backend: string; seconds: number; steps: number;
+    config: { model: { hidden: number }; train: { batchSize: number } }; final: { test: { accuracy: number } | null } | null;
+  };
   if (summary.status !== 'completed') throw new Error(`cifar-mlp run ended ${summary.status}`);
-  return { samplesPerSecond: summary.samplesPerSecond, backend: summary.backend };
+  return {
+    samplesPerSecond: summary.samplesPerSecond, backend: summary.backend, seconds: summary.seconds, steps: summary.steps,
+    hidden: summary.config.model.hidden, batchSize: summary.config.train.batchSize, testAccuracy: summary.final?.test?.accuracy ?? null,
+  };
 }
 
 // ------------------------------------------------------------------ the run
@@ -444,7 +469,7 @@ async function main(): Promise<void> {
   }
   if ('command' in cli) log(`cli: node ${cli.command.join(' ')}, once per round`);
   else log(`cli: ${cli.skipped}`);
-  const cliRuns: { samplesPerSecond: number; backend: string }[] = [];
+  const cliRuns: CliRun[] = [];
 
   for (let r = 0; r < args.rounds; r++) {
     const parts: string[] = [];
@@ -525,9 +550,16 @@ async function main(): Promise<void> {
   const pipelineInline = pipelineFigures(candidates.find((c) => c.label === 'pipeline-inline'));
   const pipeline1t = pipelineFigures(candidates.find((c) => c.label === 'pipeline-1t'));
   const defaultRow = rows.find((r) => r.default);
+  const bareRate = defaultRow?.samplesPerSec;
   const cliFigures = cliRuns.length ? {
+    config: args.cliConfig ?? 'config/cycle1.yaml',
     backend: cliRuns[0].backend,
-    steps: 600,
+    steps: cliRuns[0].steps,
+    sameShape: cliRuns[0].hidden === m && cliRuns[0].batchSize === n,
+    seconds: median(cliRuns.map((r) => r.seconds)),
+    // the whole run against its update steps at the bare steps' rate (evaluations, augmentation, snapshots included)
+    wholeVsBareSteps: bareRate ? median(cliRuns.map((r) => r.seconds / ((r.steps * r.batchSize) / bareRate))) : undefined,
+    testAccuracy: cliRuns.at(-1)!.testAccuracy,
     samplesPerSec: best(cliRuns.map((r) => r.samplesPerSecond)),
     median: median(cliRuns.map((r) => r.samplesPerSecond)),
     vsNumpyF32: f32 ? best(cliRuns.map((r) => r.samplesPerSecond)) / f32 : undefined,
@@ -586,8 +618,12 @@ async function main(): Promise<void> {
       (pipeline1t.epochTimeVsSteps !== undefined ? `: ${fmt(pipeline1t.epochTimeVsSteps, 2)} × blas-1t's bare steps' time (best/best ${fmt(pipeline1t.epochTimeVsStepsBest, 2)})` : ''));
   }
   if (cliFigures) {
-    log(`cifar-mlp run (config/cycle1.yaml at m=${m}, batch ${n}, 600 steps, on ${cliFigures.backend}; summary.json samplesPerSecond): ${fmt(cliFigures.samplesPerSec)} samples/s (median ${fmt(cliFigures.median)})` +
+    const what = args.cliConfig ? cliFigures.config : `${cliFigures.config} at m=${m}, batch ${n}`;
+    log(`cifar-mlp run (${what}, ${cliFigures.steps} steps, on ${cliFigures.backend}; summary.json samplesPerSecond): ${fmt(cliFigures.samplesPerSec)} samples/s (median ${fmt(cliFigures.median)})` +
       (cliFigures.vsNumpyF32 ? ` = ${fmt(cliFigures.vsNumpyF32, 2)} × numpy-f32` : '') + (cliFigures.vsBareSteps ? `, ${fmt(cliFigures.vsBareSteps, 2)} × the default backend's bare steps` : ''));
+    log(`  the whole run: ${fmt(cliFigures.seconds, 1)} s` + (cliFigures.wholeVsBareSteps ? ` = ${fmt(cliFigures.wholeVsBareSteps, 2)} × its steps at the bare steps' rate` : '') +
+      (cliFigures.testAccuracy !== null ? `; test accuracy ${fmt(100 * cliFigures.testAccuracy, 2)}%` : '') +
+      (cliFigures.sameShape ? '' : ` (NOT the bench's shape: the run is m=${cliRuns[0].hidden}, batch ${cliRuns[0].batchSize}; give --m and --batch to match)`));
   } else if ('skipped' in cli) log(`cli: ${cli.skipped}`);
   if ('skipped' in peer) log(`peers: ${peer.skipped}`);
   for (const s of skipped) log(`not loaded: ${s.backend}: ${s.reason}`);

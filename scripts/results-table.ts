@@ -145,7 +145,18 @@ export function updatedReadme(readme: string, measured: Measured[], machine: str
   return readme.slice(0, start + TABLE_START.length) + body.join('\n') + readme.slice(end);
 }
 
-export const machineText = () => `${cpus()[0]?.model.trim() || 'an unknown CPU'} (${availableParallelism()} cores)`;
+/** The CPU's family and model numbers (Linux): a model name such as "AMD EPYC" is the same on several generations. */
+function cpuGeneration(): string {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const family = /^cpu family\s*:\s*(\d+)/m.exec(info)?.[1], model = /^model\s*:\s*(\d+)/m.exec(info)?.[1];
+    return family && model ? `family ${family} model ${model}, ` : '';
+  } catch {
+    return '';
+  }
+}
+
+export const machineText = () => `${cpus()[0]?.model.trim() || 'an unknown CPU'} (${cpuGeneration()}${availableParallelism()} cores)`;
 
 function main(): void {
   const { values } = parseArgs({
@@ -171,10 +182,17 @@ function main(): void {
     extraArgs: values.backend ? ['--backend', values.backend] : [],
   };
   const measured: Measured[] = [];
+  const failed: string[] = [];
   for (const e of chosen) {
-    const m = measure(e, opts);
-    measured.push(m);
-    process.stderr.write(`results: ${e.key}: ${m.result} (${wallTime(m.seconds)} on ${m.backend})\n`);
+    // One experiment failing (a full disk, a killed run) leaves the others' rows to be written; run it again later.
+    try {
+      const m = measure(e, opts);
+      measured.push(m);
+      process.stderr.write(`results: ${e.key}: ${m.result} (${wallTime(m.seconds)} on ${m.backend})\n`);
+    } catch (err) {
+      failed.push(e.key);
+      process.stderr.write(`${(err as Error).message}\n`);
+    }
   }
   const readme = readFileSync('README.md', 'utf8');
   const next = updatedReadme(readme, measured, machineText());
@@ -183,6 +201,10 @@ function main(): void {
   if (values.write) {
     writeFileSync('README.md', next);
     process.stderr.write(`results: README.md's table rewritten (${measured.length} row(s) measured)\n`);
+  }
+  if (failed.length) {
+    process.stderr.write(`results: ${failed.join(', ')} failed; their rows are unchanged (run again: finished experiments are kept in ${opts.work})\n`);
+    process.exitCode = 1;
   }
 }
 

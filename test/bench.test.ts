@@ -100,6 +100,7 @@ describe('step benchmark (dist/bench.js)', () => {
     }
     // the CLI's own path: a real run of the same shape, 600 steps
     expect(report.cli.steps).toBe(600);
+    expect((report.cli as unknown as { sameShape: boolean; wholeVsBareSteps: number }).sameShape).toBe(true);
     expect(report.cli.backend).toBe(report.defaultBackend);
     expect(report.cli.samplesPerSec).toBeGreaterThan(0);
     expect(report.cli.vsNumpyF32).toBeCloseTo(report.cli.samplesPerSec / 1000, 10);

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardEvent, RunDetail, RunRow, SearchDetail } from '../src/dashboard/api-types.js';
+import { Catalog } from '../src/dashboard/catalog.js';
 import { startDashboard, type Dashboard } from '../src/dashboard/dashboard.js';
+import { makeRoots } from '../src/dashboard/roots.js';
 import { writeEvaluation } from '../src/formats/evaluation.js';
 import { MetricsLog } from '../src/formats/metrics-csv.js';
 import { writeRunSummary } from '../src/formats/run-summary.js';
@@ -173,11 +175,35 @@ describe('GET /api/events', () => {
       expect(running).toMatchObject({ trial: { status: 'running', valAcc: stepMetrics(30).val.accuracy } });
       const trials = new TrialsLog(join(root, 'asha'), Object.keys(FIXTURE_SPACE), true);
       await trials.write(trialRow(4));
+      await trials.write({ ...trialRow(6), status: 'failed', val_acc: null, reason: 'worker w1: out of memory' });
       await trials.close();
       const done = await stream.until((e) => e.type === 'trial' && e.folder === 'asha' && e.trial.trial === 4 && e.trial.status === 'completed');
       expect(done).toMatchObject({ step: 120, trial: { valAcc: trialRow(4).val_acc } });
+      const failed = await stream.until((e) => e.type === 'trial' && e.folder === 'asha' && e.trial.trial === 6);
+      expect(failed).toMatchObject({ trial: { status: 'failed', reason: 'worker w1: out of memory', valAcc: null } });
     } finally {
       await stream.close();
+    }
+  });
+});
+
+describe('a long run', () => {
+  it('is served downsampled, its first and latest rows kept, and kept in bounded memory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cifar-dashboard-long-'));
+    try {
+      await writeRunFolder(join(dir, 'long'), { name: 'long', points: 500, status: 'running' });
+      const catalog = new Catalog(makeRoots([dir]), { maxPoints: 10 });
+      await catalog.scan();
+      const run = await catalog.runDetail('long');
+      expect(run.metricsRows).toBe(500);
+      expect(run.metrics.length).toBeLessThanOrEqual(10);
+      expect(run.metrics[0][0]).toBe(0);
+      expect(run.metrics.at(-1)![0]).toBe(4990);
+      expect(run.row.bestVal).toBeCloseTo(stepMetrics(4990).val.accuracy, 12);
+      const kept = (catalog as unknown as { runs: Map<string, { points: unknown[] }> }).runs.get('long')!.points.length;
+      expect(kept).toBeLessThanOrEqual(80); // 8 × maxPoints
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

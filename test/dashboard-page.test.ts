@@ -13,6 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SearchDetail } from '../src/dashboard/api-types.js';
 import { exportPage, startDashboard, type Dashboard } from '../src/dashboard/dashboard.js';
+import { writeEvaluation } from '../src/formats/evaluation.js';
 import { MetricsLog } from '../src/formats/metrics-csv.js';
 import { writeRunSummary } from '../src/formats/run-summary.js';
 import { RungsLog } from '../src/formats/rungs-csv.js';
@@ -100,10 +101,12 @@ describe.skipIf(!browser)(`the dashboard in headless Chromium (${launched?.sourc
       await rowText(page, 'cycle1', /cycle1/);
       const keys = () => page.$$eval('.vt-row', (rows) => rows.map((r) => r.getAttribute('data-key')));
       await page.click('.vt-head [data-col="name"]');
+      await page.waitForSelector('.vt-head [data-col="name"]:text("name ▲")');
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
       const byName = await keys();
       expect(byName.indexOf('asha')).toBeLessThan(byName.indexOf('cycle1'));
       await page.click('.vt-head [data-col="name"]'); // again: descending
-      expect(await keys()).toEqual([...byName].reverse());
+      await expect.poll(keys).toEqual([...byName].reverse());
       await page.fill('.vt-filter', 'asha');
       await page.waitForFunction(() => document.querySelectorAll('.vt-row').length === 1);
       expect(await keys()).toEqual(['asha']);
@@ -179,7 +182,7 @@ describe.skipIf(!browser)(`the dashboard in headless Chromium (${launched?.sourc
       await trials.close();
       await rowText(page, '4', /completed.*120 \/ 120/);
       await page.waitForFunction(() => /trial 5 at rung 0/.test(document.querySelector('.pruned-list')?.textContent ?? ''), null, { timeout: 10_000 });
-      expect(await page.locator('[data-count="pruned"]').textContent()).toMatch(/2$/);
+      await expect.poll(() => page.locator('[data-count="pruned"]').textContent()).toMatch(/2$/);
       expect(problems).toEqual([]);
     } finally {
       await close();
@@ -195,6 +198,25 @@ describe.skipIf(!browser)(`the dashboard in headless Chromium (${launched?.sourc
       await page.waitForTimeout(300);
       expect(await page.locator('#app img').count()).toBe(0);
       expect(problems).toEqual([]); // no dialog, no error from a broken image
+    } finally {
+      await close();
+    }
+  });
+
+  it('shows per-class accuracy and the confusion matrix once a run is evaluated (class names as text)', async () => {
+    const { page, problems, close } = await open(`${dash.url}#/run/cycle1`);
+    try {
+      await page.waitForSelector('.latest[data-step="200"]');
+      const classes = ['cat', '<b onmouseover=alert(2)>dog</b>'];
+      writeEvaluation(join(root, 'cycle1'), {
+        model: 'model.json', name: 'cycle1', step: 200, totalSteps: 200, networks: [{ name: 'cycle1', step: 200 }], average: 'softmax', dataDir: 'data', backend: 'wasm-simd', classes,
+        splits: { test: { records: 10, accuracy: 0.7, perClass: { [classes[0]]: { records: 5, accuracy: 0.8 }, [classes[1]]: { records: 5, accuracy: 0.6 } }, confusion: [[4, 1], [2, 3]] } },
+      });
+      await page.waitForSelector('table.confusion', { timeout: 10_000 });
+      expect(await page.$$eval('table.confusion tbody td', (tds) => tds.map((td) => td.textContent))).toEqual(['4', '1', '2', '3']);
+      expect(await page.locator('table.grid').first().textContent()).toContain(`${classes[1]}60.00%`);
+      expect(await page.locator('#app b').count()).toBe(0);
+      expect(problems).toEqual([]);
     } finally {
       await close();
     }
@@ -225,9 +247,14 @@ describe.skipIf(!browser)(`the dashboard in headless Chromium (${launched?.sourc
     }
   });
 
-  it('gets 4xx for traversal requests', async () => {
-    const { page, close } = await open(dash.url);
+  it('gets 4xx for traversal requests; a malformed or hostile page address shows the runs table or an error line', async () => {
+    const { page, problems, close } = await open(`${dash.url}#/run/%E0%A4%A`);
     try {
+      await rowText(page, 'cycle1', /cycle1/);
+      await page.goto(`${dash.url}#/run/..%2F..%2Fetc`);
+      await page.waitForSelector('p.error', { timeout: 10_000 });
+      expect(await page.locator('p.error').textContent()).toMatch(/400/);
+      expect(problems.filter((p) => !/status of 400/.test(p))).toEqual([]); // the browser logs the refused request
       for (const path of ['..%2f..%2fetc%2fpasswd', '%2e%2e/%2e%2e/etc/passwd', 'api/run?folder=..%2F..%2Fetc', 'api/run?folder=%2Fetc', 'api/search?folder=../..']) {
         const res = await page.request.get(`${dash.url}${path}`);
         expect(res.status(), path).toBeGreaterThanOrEqual(400);

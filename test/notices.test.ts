@@ -7,6 +7,7 @@ import { SearchProgress, type ProgressState } from '../src/search/progress.js';
 import type { EvaluatedStep } from '../src/stages/types.js';
 import { wrapText } from '../src/util/fit-line.js';
 import { notice } from '../src/util/notice.js';
+import { progressBar } from '../src/data/download-progress.js';
 import { virtualTerminal } from './helpers/terminal.js';
 
 const SIGINT = 'cifar-mlp: SIGINT received: stopping after the current step and saving results (again to quit at once)';
@@ -42,6 +43,20 @@ describe('notices above a progress display', () => {
     expect(text).toContain('412/1000');
     expect(screen.join('')).toContain(CLOSING);
     expect(text.indexOf(SIGINT)).toBeLessThan(text.indexOf('412/1000'));
+  });
+
+  it('download bar at 80 columns: the notice stays above it', async () => {
+    const term = virtualTerminal(80);
+    const report = progressBar({ stream: term.stream, tty: true });
+    report(1 << 20, 162 << 20);
+    await sleep(150);
+    notice(SIGINT, term.stream);
+    report(2 << 20, 162 << 20);
+    await sleep(250);
+    report.stop();
+    const text = joined(term.screen());
+    expect(text).toContain(SIGINT);
+    expect(text.indexOf(SIGINT)).toBeLessThan(text.lastIndexOf('Downloading CIFAR-10'));
   });
 
   it.each([80, 100])('search at %i columns: the notice stays above the bar and trial lines', async (columns) => {

@@ -36,10 +36,14 @@ describe('time left while a trial starts again', () => {
     vi.useFakeTimers({ now: 0 });
     try {
       const sink = new Writable({ write: (_c, _e, cb) => cb() });
-      const state = { total: 1, done: 0, running: 1, best: null };
+      // Trial 2 has finished (at once: an estimate needs one finished trial), trial 1 is the one that starts again.
+      const state = { total: 2, done: 1, running: 1, best: null };
       const progress = (attemptSeconds?: number) => {
+        vi.setSystemTime(0);
         const p = new SearchProgress('s', 1, sink as unknown as NodeJS.WriteStream, false);
-        p.begin({ ...state, running: 0 });
+        p.begin({ ...state, done: 0, running: 0 });
+        p.started(2, 'l=2', { ...state, done: 0 });
+        p.finished(2, 'l=2', { status: 'completed', valAcc: 0.5, steps: 100, seconds: 0 }, { ...state, running: 0 });
         p.started(1, 'l=1', state);
         vi.setSystemTime(600_000); // 10 minutes later: the first worker died, the trial waited and started again
         p.trialProgress(1, { steps: 10, totalSteps: 100, ...(attemptSeconds !== undefined ? { attemptSeconds } : {}) });

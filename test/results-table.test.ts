@@ -6,12 +6,31 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EXPERIMENTS, measure, readmeBackend, readmeResult, tableRows, TABLE_END, TABLE_START, updatedReadme } from '../scripts/results-table.js';
+import { EXPERIMENTS, machineText, measure, readmeBackend, readmeResult, tableRows, TABLE_END, TABLE_START, updatedReadme } from '../scripts/results-table.js';
 
 const readme = readFileSync('README.md', 'utf8');
 const data = [process.env.CIFAR10_DIR, '../shared/cifar-10-batches-bin', 'data/cifar-10-batches-bin'].find((d) => d && existsSync(join(d, 'data_batch_1.bin')));
 const work = mkdtempSync(join(tmpdir(), 'cifar-results-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/**
+ * The README's figures were measured on one CPU: the same backend on another CPU (OpenBLAS picks other kernels) rounds
+ * differently, so there the figures are compared within the spread seen between CPUs (accuracies ±1 point, errors
+ * within a factor 3, other numbers within 5%), and to the printed digit on the README's own machine.
+ */
+const readmeMachine = /^Results measured on (.*), beside/m.exec(readme)?.[1];
+const sameMachine = readmeMachine === machineText();
+function expectClose(got: string, want: string, what: string): void {
+  const numbers = (t: string) => [...t.matchAll(/(\d+(?:\.\d+)?(?:e[-+]?\d+)?)(%?)/g)].map((m) => ({ v: Number(m[1]), pct: m[2] === '%', exp: /e/.test(m[1]) }));
+  const g = numbers(got), w = numbers(want);
+  expect(g.length, `${what}: "${got}" against the README's "${want}"`).toBe(w.length);
+  g.forEach((x, i) => {
+    const y = w[i], why = `${what}: ${x.v} against the README's ${y.v} in "${got}" / "${want}"`;
+    if (x.pct) expect(Math.abs(x.v - y.v), why).toBeLessThanOrEqual(1);
+    else if (x.exp) expect(Math.abs(Math.log10(x.v / y.v)), why).toBeLessThanOrEqual(Math.log10(3));
+    else expect(Math.abs(x.v - y.v), why).toBeLessThanOrEqual(Math.max(0.05 * Math.abs(y.v), 0.01));
+  });
+}
 
 /** The CLI backend that gives a README backend name (blas-openblas → blas). */
 const backendOption = (name: string) => (name.startsWith('blas') ? 'blas' : name);
@@ -48,7 +67,12 @@ describe('the README results table', () => {
       console.warn(`skipped: results table check of ${key}: ${why}`);
       ctx.skip();
     }
-    expect(m.result, `${key}: README.md says "${readmeResult(readme, e)}"; npm run results -- --only ${key} --write updates it`).toBe(readmeResult(readme, e));
+    const hint = `${key}: README.md says "${readmeResult(readme, e)}"; npm run results -- --only ${key} --write updates it`;
+    if (sameMachine) expect(m.result, hint).toBe(readmeResult(readme, e));
+    else {
+      console.warn(`results table: ${key} on ${machineText()}, not the README's ${readmeMachine}: compared within the spread between CPUs`);
+      expectClose(m.result, readmeResult(readme, e)!, hint);
+    }
     const accuracy = /test accuracy (\d+\.\d\d%)/.exec(m.result)?.[1];
     if (accuracy) expect(m.stderr).toMatch(new RegExp(`cifar-mlp: completed .*test ${accuracy.replace('.', '\\.')}`));
   }, 120_000);

@@ -6,8 +6,8 @@
 import cliProgress from 'cli-progress';
 import type { RunPlan } from '../pipeline/plan.js';
 import type { EvaluatedStep } from '../stages/types.js';
-import { drawBar, fitLine, formatSeconds, wrapText, type LinePart } from '../util/fit-line.js';
-import { takeNotices } from '../util/notice.js';
+import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
+import { aboveOneLineBar, takeNotices } from '../util/notice.js';
 import { percent } from '../util/format.js';
 import { terminalLine } from '../util/terminal-text.js';
 
@@ -79,12 +79,6 @@ export function trainingProgress(label: string, stream: NodeJS.WriteStream = pro
     format: (_o: unknown, params: { maxWidth: number }) => (latest ? progressLine({ ...latest, elapsedSeconds: (Date.now() - t0) / 1000 }, params.maxWidth - 1) : ''),
   });
   let release: (() => void) | null = null;
-  // A notice replaces the bar's line and the bar is drawn again below it, where the cursor is saved anew (the bar
-  // returns to its saved position when it stops). Broken into lines that fit: line wrapping is off while it draws.
-  const writeAbove = (line: string) => {
-    stream.write(`\r\x1b[2K${wrapText(line, (stream.columns || 80) - 1).join('\n')}\n\x1b7`);
-    bar.render();
-  };
   return {
     update(s, plan) {
       if (s.metrics) valAcc = s.metrics.val.accuracy;
@@ -96,7 +90,7 @@ export function trainingProgress(label: string, stream: NodeJS.WriteStream = pro
       latest = { label, step: s.step, totalSteps: plan.totalSteps, epoch: s.epoch, lr: s.eta, valAcc, elapsedSeconds: (now - t0) / 1000, secondsLeft };
       if (!bar.isActive) {
         bar.start(plan.totalSteps, s.step);
-        release = takeNotices({ notice: writeAbove });
+        release = takeNotices(aboveOneLineBar(stream, () => bar.render()));
       }
       bar.update(s.step);
     },

@@ -67,6 +67,8 @@ export interface TrialState {
   seconds: number | null;
   /** The queue worker running it (queue searches). */
   worker: string | null;
+  /** Why it failed or diverged (trials.csv `reason`). */
+  reason: string | null;
 }
 
 export interface RungDecisionRow {
@@ -83,6 +85,8 @@ export interface WorkerState {
   trial: number;
   stepsDone: number | null;
   totalSteps: number | null;
+  /** The latest validation accuracy the worker reported. */
+  valAcc: number | null;
   /** Milliseconds since the last sign of life seen (lock renewal or progress). */
   silentMs: number;
   /** Whether it missed a lock renewal: the trial will be requeued by BullMQ's stall check. */

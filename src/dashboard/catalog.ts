@@ -6,7 +6,7 @@
  * is asked for.
  */
 import { readdirSync, type Dirent } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import { hasEvaluation, readEvaluation } from '../formats/evaluation.js';
 import { folderKind } from '../formats/folder-kind.js';
 import { METRICS_FILE, MetricsTail, type MetricsRow } from '../formats/metrics-csv.js';
@@ -21,6 +21,8 @@ import { folderName, RequestError, resolveFolder, type Root } from './roots.js';
 
 /** Folders never descended into while looking for runs. */
 const SKIPPED_DIRS = new Set(['node_modules', '.git']);
+/** A run keeps at most this many times the points it serves (memory stays bounded however long the run). */
+const KEPT_POINTS_FACTOR = 8;
 /** How deep under a root runs are looked for. */
 const MAX_DEPTH = 12;
 
@@ -59,7 +61,17 @@ interface RunState {
   tail: MetricsTail;
   /** Whether metrics.csv has been read once (the rows of later reads are events). */
   rowsRead: boolean;
+  /**
+   * The rows kept: every `stride`-th row read (its index in `kept`); the stride doubles whenever more than
+   * KEPT_POINTS_FACTOR × maxPoints are kept, so that a run of any length takes bounded memory.
+   */
   points: MetricsPoint[];
+  kept: number[];
+  stride: number;
+  /** The latest row, kept or not. */
+  latest: MetricsPoint | null;
+  /** Rows read from metrics.csv. */
+  rowCount: number;
   best: number | null;
   summary: StoredRunSummary | null;
   row: RunRow;
@@ -82,6 +94,8 @@ interface SearchState {
   workers: WorkerState[] | null;
   row: RunRow;
 }
+
+const NO_ROWS = () => ({ points: [] as MetricsPoint[], kept: [] as number[], stride: 1, latest: null as MetricsPoint | null, rowCount: 0, best: null as number | null });
 
 const emptyRow = (folder: string, kind: RunRow['kind'], name: string): RunRow => ({
   folder, kind, name, status: 'unknown', backend: null, step: null, totalSteps: null, bestVal: null, finalVal: null, testAcc: null, seconds: null, startedAt: null, evaluated: false,
@@ -138,7 +152,7 @@ export class Catalog {
 
   /** The root a path lies under. */
   private rootOf(abs: string): Root | undefined {
-    return this.roots.find((r) => abs === r.abs || abs.startsWith(`${r.abs}/`));
+    return this.roots.find((r) => abs === r.abs || abs.startsWith(r.abs + sep));
   }
 
   /** The search folder a trial folder belongs to (…/<search>/trials/<id>), or null. */
@@ -199,7 +213,7 @@ export class Catalog {
     let state = this.runs.get(name);
     const isNew = !state;
     if (!state) {
-      state = { name, abs, search, trial, tail: new MetricsTail(join(abs, METRICS_FILE)), rowsRead: false, points: [], best: null, summary: null, row: emptyRow(name, 'run', basename(abs)) };
+      state = { name, abs, search, trial, tail: new MetricsTail(join(abs, METRICS_FILE)), rowsRead: false, ...NO_ROWS(), summary: null, row: emptyRow(name, 'run', basename(abs)) };
       this.runs.set(name, state);
     }
     let fresh: MetricsRow[] = [];
@@ -214,12 +228,18 @@ export class Catalog {
     }
     for (const r of fresh) {
       const point = pointOf(r);
-      const last = state.points.at(-1);
-      if (last && (last[STEP] as number) >= r.step) {
-        state.points = state.points.filter((p) => (p[STEP] as number) < r.step); // the file was cut back (a resumed run)
-        state.best = state.points.reduce<number | null>((b, p) => (p[VAL_ACC] !== null && (b === null || (p[VAL_ACC] as number) > b) ? (p[VAL_ACC] as number) : b), null);
+      if (state.latest && (state.latest[STEP] as number) >= r.step) Object.assign(state, NO_ROWS()); // cut back (a resumed run): its rows come again
+      const index = state.rowCount++;
+      state.latest = point;
+      if (index % state.stride === 0) {
+        state.points.push(point);
+        state.kept.push(index);
       }
-      state.points.push(point);
+      if (state.points.length > KEPT_POINTS_FACTOR * this.maxPoints) {
+        state.stride *= 2;
+        state.points = state.points.filter((_, i) => state.kept[i] % state.stride === 0);
+        state.kept = state.kept.filter((k) => k % state.stride === 0);
+      }
       if (r.val_acc !== null && (state.best === null || r.val_acc > state.best)) state.best = r.val_acc;
       if (!firstRead) this.emit({ type: 'metrics', folder: name, step: r.step, point, search, trial });
     }
@@ -234,12 +254,12 @@ export class Catalog {
 
   private runRow(s: RunState): RunRow {
     const sum = s.summary;
-    const last = s.points.at(-1);
+    const last = s.latest;
     return {
       folder: s.name,
       kind: 'run',
       name: sum?.name ?? basename(s.abs),
-      status: sum?.status ?? (s.points.length ? 'running' : 'unknown'),
+      status: sum?.status ?? (s.latest ? 'running' : 'unknown'),
       backend: sum?.backend ?? null,
       step: last ? (last[STEP] as number) : finite(sum?.steps),
       totalSteps: finite(sum?.totalSteps),
@@ -317,14 +337,14 @@ export class Catalog {
     const row = s.rows.get(trial);
     const rung = s.maxRung.get(trial) ?? null;
     const worker = s.workers?.find((w) => w.trial === trial) ?? null;
-    const base = { trial, id, params, rung, worker: worker?.worker ?? null };
+    const base = { trial, id, params, rung, worker: worker?.worker ?? null, reason: row?.reason ?? null };
     if (row) return { ...base, status: row.status, step: row.steps, totalSteps: row.total_steps, valAcc: row.val_acc, seconds: row.seconds };
     const run = this.runs.get(`${s.name === '.' ? '' : `${s.name}/`}${TRIALS_DIR}/${id}`);
-    if (run && (run.points.length || run.summary?.status === 'running')) {
-      const last = run.points.at(-1);
+    if (run && (run.latest || run.summary?.status === 'running')) {
+      const last = run.latest;
       return { ...base, status: 'running', step: last ? (last[STEP] as number) : null, totalSteps: finite(run.summary?.totalSteps), valAcc: last ? finite(last[VAL_ACC]) : null, seconds: last ? finite(last[ELAPSED]) : null };
     }
-    if (worker) return { ...base, status: 'running', step: worker.stepsDone, totalSteps: worker.totalSteps, valAcc: null, seconds: null };
+    if (worker) return { ...base, status: 'running', step: worker.stepsDone, totalSteps: worker.totalSteps, valAcc: worker.valAcc, seconds: null };
     return { ...base, status: 'queued', step: null, totalSteps: null, valAcc: null, seconds: null };
   }
 
@@ -387,7 +407,10 @@ export class Catalog {
     if (was === JSON.stringify(workers)) return;
     this.emit({ type: 'workers', folder: search, step: null, workers });
     const changed = new Set<number>([...before.keys()].filter((t) => !workers.some((w) => w.trial === t)));
-    for (const w of workers) if (before.get(w.trial)?.worker !== w.worker || before.get(w.trial)?.stepsDone !== w.stepsDone) changed.add(w.trial);
+    for (const w of workers) {
+      const was = before.get(w.trial);
+      if (was?.worker !== w.worker || was?.stepsDone !== w.stepsDone || was?.valAcc !== w.valAcc) changed.add(w.trial);
+    }
     this.updateTrials(s, [...changed]);
   }
 
@@ -403,8 +426,8 @@ export class Catalog {
     return {
       row: state.row,
       columns: POINT_COLUMNS,
-      metrics: downsample(state.points, this.maxPoints),
-      metricsRows: state.points.length,
+      metrics: downsample(state.latest && state.points.at(-1) !== state.latest ? [...state.points, state.latest] : state.points, this.maxPoints),
+      metricsRows: state.rowCount,
       summary: (state.summary as Record<string, unknown> | null) ?? null,
       evaluation: safeRead(() => readEvaluation(state.abs)),
     };

@@ -83,6 +83,7 @@ export class QueuePoller {
         trial: Number(TRIAL_JOB.exec(job)![1]),
         stepsDone: progress?.stepsDone ?? null,
         totalSteps: progress?.totalSteps ?? null,
+        valAcc: progress?.valAccuracy ?? null,
         silentMs,
         silent: ttl < 0 || (s.maxTtl > 0 && silentMs > s.maxTtl / 2 + RENEWAL_SLACK_MS),
       });

@@ -3,6 +3,7 @@
 // unknown) otherwise, so that logs and CI output stay readable.
 
 import cliProgress from 'cli-progress';
+import { aboveOneLineBar, takeNotices } from '../util/notice.js';
 
 /** An onProgress callback for downloadCifar10, plus stop() to finish the display. */
 export type ProgressReporter = ((received: number, total: number | null) => void) & {
@@ -35,6 +36,7 @@ export function progressBar(options: ProgressBarOptions = {}): ProgressReporter 
   if (tty) {
     let bar: cliProgress.SingleBar | null = null;
     let barTotal = 0;
+    let releaseNotices: (() => void) | null = null;
     const report = ((received: number, total: number | null) => {
       if (stopped) return;
       last = { received, total };
@@ -52,6 +54,8 @@ export function progressBar(options: ProgressBarOptions = {}): ProgressReporter 
         );
         barTotal = t;
         bar.start(t, received, payload(received, total));
+        const drawn = bar;
+        releaseNotices = takeNotices(aboveOneLineBar(stream, () => drawn.render()));
       } else {
         if (t !== barTotal) {
           barTotal = t;
@@ -63,6 +67,7 @@ export function progressBar(options: ProgressBarOptions = {}): ProgressReporter 
     report.stop = () => {
       if (stopped) return;
       stopped = true;
+      releaseNotices?.();
       bar?.stop();
     };
     return report;

@@ -285,3 +285,15 @@ export function batchNormSpec(op: keyof typeof BATCH_NORM_ELEMENTWISE, rows: num
   const [args, body] = BATCH_NORM_ELEMENTWISE[op];
   return { key: `${op}:${rows}:${cols}`, source: kernel([...args], body), output: [cols, rows], constants: {} };
 }
+
+/** Adam in three passes, each from the old values: the first moment, the second, then the step on w. */
+const ADAM = {
+  first: [['m', 'g', 'w', 'beta1', 'l2'], 'return beta1 * m[i][j] + (1 - beta1) * (g[i][j] + l2 * w[i][j]);'],
+  second: [['v', 'g', 'w', 'beta2', 'l2'], 'const gi = g[i][j] + l2 * w[i][j];\nreturn beta2 * v[i][j] + (1 - beta2) * gi * gi;'],
+  step: [['w', 'm', 'v', 'eta', 'c1', 'c2', 'eps', 'decay'], 'return w[i][j] - eta * (m[i][j] / c1 / (Math.sqrt(v[i][j] / c2) + eps) + decay * w[i][j]);'],
+} as const;
+
+export function adamSpec(pass: keyof typeof ADAM, rows: number, cols: number): KernelSpec {
+  const [args, body] = ADAM[pass];
+  return { key: `adam-${pass}:${rows}:${cols}`, source: kernel([...args], body), output: [cols, rows], constants: {} };
+}

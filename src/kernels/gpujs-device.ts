@@ -14,11 +14,10 @@
  */
 import { createRequire } from 'node:module';
 import type { GPU as GpuJs, IKernelRunShortcut } from 'gpu.js';
-import { gemmShape, type AdamState, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
-import { ReferenceBackend } from './reference.js';
+import { gemmShape, type AdamState, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
 import { keepThreshold, maskHash } from './dropout-mask.js';
 import {
-  batchNormSpec, columnDotsSpec, columnSumsSpec, columnVarianceSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossKernelSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
+  adamSpec, batchNormSpec, columnDotsSpec, columnSumsSpec, columnVarianceSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossKernelSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
   scaleAddSpec, softmaxSpec, uploadSpec, velocitySpec, zeroSpec, type Epilogue, type KernelSpec,
 } from './gpujs-device-kernels.js';
 import { claimGlContext } from './gl-context.js';
@@ -312,27 +311,14 @@ export class GpuJsDeviceBackend implements KernelBackend {
     await this.produce(W, momentumStepSpec(W.rows, W.cols, nesterov), [W, G, V, eta, mu, 2 * lambda], true);
   }
 
-  /** Adam's update has no device kernel yet: it runs on the host (hostOps). */
-  readonly hostOps = ['adamUpdate'] as const;
-  private readonly host = new ReferenceBackend();
-
-  /**
-   * Runs `op` on float64 host copies of the matrices `args` (read from the device), then writes the host values of
-   * the ones in `written` back: a round trip per call.
-   */
-  private async onHost(args: Matrix[], written: Matrix[], op: (host: HostMatrix[]) => void): Promise<void> {
-    const copies: HostMatrix[] = [];
-    for (const a of args) {
-      const m = this.host.matrix(a.rows, a.cols);
-      m.data.set(await this.read(a));
-      copies.push(m);
-    }
-    op(copies);
-    for (const w of written) await this.write(w, copies[args.indexOf(w)].data);
-  }
-
-  adamUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, state: AdamState): Promise<void> {
-    return this.onHost([w, g, state.m, state.v], [w, state.m, state.v], ([a, b, m, v]) => this.host.adamUpdate(a, b, eta, lambda, { ...state, m, v }));
+  async adamUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, state: AdamState): Promise<void> {
+    const W = this.own(w, 'adamUpdate w'), G = this.own(g, 'adamUpdate g'), M = this.own(state.m, 'adamUpdate m'), V = this.own(state.v, 'adamUpdate v');
+    if (G.rows * G.cols !== W.rows * W.cols) throw new Error(`adamUpdate: ${W.rows}×${W.cols} weights, ${G.rows}×${G.cols} gradient`);
+    const { beta1, beta2, eps, t, decoupled } = state, l2 = decoupled ? 0 : 2 * lambda;
+    await this.flush();
+    await this.produce(M, adamSpec('first', W.rows, W.cols), [M, G, W, beta1, l2], true);
+    await this.produce(V, adamSpec('second', W.rows, W.cols), [V, G, W, beta2, l2], true);
+    await this.produce(W, adamSpec('step', W.rows, W.cols), [W, M, V, eta, 1 - beta1 ** t, 1 - beta2 ** t, eps, decoupled ? 2 * lambda : 0], true);
   }
 
   /** Two 1 × cols device rows for batchNormBackward's column means (released with everything by releaseAll). */

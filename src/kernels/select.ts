@@ -24,12 +24,15 @@ export const CPU_ORDER: Exclude<BackendName, 'auto' | 'reference' | DeviceMode>[
 /** GPU backends auto considers (each only on hardware and where faster): WebGPU's compute shaders before WebGL 1. */
 export const GPU_CANDIDATES: DeviceMode[] = ['webgpu', 'headlessgl'];
 
-/** The shapes of a training step: batch rows n, input d, hidden m, classes k. */
+/** The shapes of a training step: batch rows n, input d, hidden m (every hidden width: `hidden`), classes k. */
 export interface StepShape {
   n: number;
   d: number;
   m: number;
   k: number;
+  /** A deeper network's hidden widths (default [m]), and whether it normalises them. */
+  hidden?: readonly number[];
+  batchNorm?: boolean;
   /** Ops the run needs beyond the two-layer step's (batch norm's): a backend that runs any of them on the host is passed over. */
   needs?: readonly (keyof KernelBackend)[];
 }
@@ -137,7 +140,7 @@ export async function selectBackend(name: BackendName, threads: number, opts: Se
   return selectAuto(t, opts.shape ?? DEFAULT_SHAPE, { ...defaults, ...opts.environment });
 }
 
-const fmtShape = (s: StepShape) => `batch ${s.n}, ${s.d}-${s.m}-${s.k}`;
+const fmtShape = (s: StepShape) => `batch ${s.n}, ${[s.d, ...(s.hidden ?? [s.m]), s.k].join('-')}${s.batchNorm ? ' with batch norm' : ''}`;
 
 async function selectAuto(threads: number, shape: StepShape, env: AutoEnvironment): Promise<Selection> {
   const skipped: Selection['skipped'] = [];

@@ -22,10 +22,11 @@ export function configuredShape(model: ModelSection, d = PIXELS): NetworkShape {
 
 export const configuredInit = (model: ModelSection): InitScheme => model.init ?? 'xavier';
 
-/** A training step's shapes for backend selection: batch rows, the first hidden layer, and the ops batch norm and Adam need. */
+/** A training step's shapes for backend selection: batch rows, the network's layers, and the ops batch norm and Adam need. */
 export function stepShapeOf(train: { batchSize: number; optimizer?: OptimizerSection['optimizer'] }, model: ModelSection): StepShape {
   const needs: (keyof KernelBackend)[] = [...(model.batchNorm ? BATCH_NORM_OPS : []), ...(train.optimizer === 'adamw' ? ['adamUpdate' as const] : [])];
-  return { n: train.batchSize, d: PIXELS, m: configuredWidths(model)[0], k: CLASSES, ...(needs.length ? { needs } : {}) };
+  const { hidden, batchNorm } = configuredShape(model);
+  return { n: train.batchSize, d: PIXELS, m: configuredWidths(model)[0], k: CLASSES, ...(hidden ? { hidden, batchNorm } : {}), ...(needs.length ? { needs } : {}) };
 }
 
 /** The fields of a train section that choose the optimiser. */

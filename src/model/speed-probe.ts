@@ -12,7 +12,7 @@ const probeCache = new Map<string, number>();
 
 /** Median milliseconds per training step (random data, dropout off) after warm-up; cached per process. */
 export async function stepMillis(backend: KernelBackend, shape: StepShape): Promise<number> {
-  const key = `${backend.name}:${backend.threads}:${shape.n}:${shape.d}:${shape.m}:${shape.k}`;
+  const key = `${backend.name}:${backend.threads}:${shape.n}:${shape.d}:${(shape.hidden ?? [shape.m]).join('-')}:${shape.k}:${!!shape.batchNorm}`;
   const cached = probeCache.get(key);
   if (cached !== undefined) return cached;
   const rng = new Rng(1);

@@ -3,6 +3,7 @@
  * itself there: the display that is drawing takes them and writes them above itself, where its redraw does not
  * reach; with none, they are written as they are.
  */
+import { wrapText } from './fit-line.js';
 
 /** A progress display that draws on the terminal and writes notices above itself. */
 export interface NoticeSink {
@@ -10,6 +11,20 @@ export interface NoticeSink {
 }
 
 const sinks: NoticeSink[] = [];
+
+/**
+ * The notices of a bar of one line redrawn in place (cli-progress's SingleBar): a notice replaces the bar's line and
+ * the bar is drawn again below it, where the cursor is saved anew (the bar returns to its saved position when it
+ * stops); broken into lines that fit, since line wrapping is off while it draws.
+ */
+export function aboveOneLineBar(stream: NodeJS.WriteStream, redraw: () => void): NoticeSink {
+  return {
+    notice(line) {
+      stream.write(`\r\x1b[2K${wrapText(line, (stream.columns || 80) - 1).join('\n')}\n\x1b7`);
+      redraw();
+    },
+  };
+}
 
 /** While a display draws: the notices go to it (the latest one registered) until the returned function is called. */
 export function takeNotices(sink: NoticeSink): () => void {

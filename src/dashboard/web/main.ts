@@ -50,9 +50,15 @@ function route(): View {
       : runView(source, exported.run!.row.folder);
   }
   const [, kind, arg] = /^#\/(run|search|compare)\/(.+)$/.exec(location.hash) ?? [];
-  if (kind === 'run') return runView(source, decodeURIComponent(arg));
-  if (kind === 'search') return searchView(source, decodeURIComponent(arg), go);
-  if (kind === 'compare') return compareView(source, arg.split(',').map(decodeURIComponent));
+  let names: string[];
+  try {
+    names = kind ? arg.split(',').map(decodeURIComponent) : [];
+  } catch {
+    names = []; // a malformed address: the runs table
+  }
+  if (kind === 'run' && names.length) return runView(source, names[0]);
+  if (kind === 'search' && names.length) return searchView(source, names[0], go);
+  if (kind === 'compare' && names.length) return compareView(source, names);
   return runsView(source, go);
 }
 

@@ -205,9 +205,10 @@ export function searchView(source: DataSource, folder: string, go: (hash: string
       ...paramColumns,
       { key: 'worker', label: 'worker', width: '1fr', value: (t) => t.worker },
       { key: 'seconds', label: 'time', width: '100px', numeric: true, value: (t) => t.seconds, render: (t) => duration(t.seconds) },
+      { key: 'reason', label: 'reason', width: '1fr', value: (t) => t.reason },
     ], {
       rowKey: (t) => String(t.trial),
-      text: (t) => `${t.id} ${t.status} ${t.worker ?? ''}`,
+      text: (t) => `${t.id} ${t.status} ${t.worker ?? ''} ${t.reason ?? ''}`,
       rowClass: (t) => `trial-${t.status}`,
       onOpen: (t) => (t.status === 'queued' ? undefined : go(`#/run/${encodeURIComponent(trialFolder(t))}`)),
       height: '45vh',
