@@ -27,6 +27,7 @@ import { UsageError } from '../util/errors.js';
 import { trainSchema } from '../config/train-schema.js';
 import type { RungDecision } from '../formats/rungs-csv.js';
 import type { TrialResult, TrialTask } from './types.js';
+import { redactUrl } from '../util/redact.js';
 
 /** Key prefix of every BullMQ key (and of the registry). */
 export const QUEUE_PREFIX = 'cifar-mlp';
@@ -228,16 +229,8 @@ export type TrialJobResult = z.input<typeof resultEnvelopeSchema>;
 
 export type { RungDecision, TrialResult };
 
-/** A Redis URL as it may be printed: the password replaced by ***. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable url)';
-  }
-}
+/** Queue URLs are redacted like every other URL (util/redact.ts). */
+export { redactUrl };
 
 /** Checks a queue URL; returns it as it may be printed. */
 export function checkQueueUrl(url: string): string {
