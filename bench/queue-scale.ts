@@ -4,9 +4,10 @@
  * records), so that the queue, not the math, is what is measured. With --chaos, a random worker is killed with
  * SIGKILL every --kill-every seconds on average (default 5: uniformly 2.5–7.5 s) and a new one started in its place,
  * throughout; with --kill-coordinator the coordinator is
- * also killed with SIGKILL once half the trials are recorded and resumed with `--resume`.
+ * also killed with SIGKILL once half the trials are recorded and resumed with `--resume`; with --restart-redis Redis is
+ * killed with SIGKILL once a third are recorded and started again 2 s later on the same port, without its data.
  *
- *   npm run bench:queue-scale -- --workers 8 --trials 100 [--chaos] [--kill-every S] [--kill-coordinator] [--data DIR] [--lock-seconds S] [--keep]
+ *   npm run bench:queue-scale -- --workers 8 --trials 100 [--chaos] [--kill-every S] [--kill-coordinator] [--restart-redis] [--data DIR] [--lock-seconds S] [--keep]
  *
  * One line of figures: trials completed, lost (no row in trials.csv), recorded twice (more than one row), trials per
  * second end to end (the coordinator's start until every row is written and the search is gone from Redis; the
@@ -27,12 +28,12 @@ import { parseFlags } from './flags.js';
 import { startRedis } from './queue-redis.js';
 import { median } from './stats.js';
 
-interface Args { workers: number; trials: number; chaos: boolean; killEvery: number; killCoordinator: boolean; data: string | null; lockSeconds: number; keep: boolean }
+interface Args { workers: number; trials: number; chaos: boolean; killEvery: number; killCoordinator: boolean; restartRedis: boolean; data: string | null; lockSeconds: number; keep: boolean }
 
-const USAGE = 'usage: node dist/queue-scale.js --workers N --trials T [--chaos] [--kill-every S] [--kill-coordinator] [--data DIR] [--lock-seconds S] [--keep]';
+const USAGE = 'usage: node dist/queue-scale.js --workers N --trials T [--chaos] [--kill-every S] [--kill-coordinator] [--restart-redis] [--data DIR] [--lock-seconds S] [--keep]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { workers: 8, trials: 100, chaos: false, killEvery: 5, killCoordinator: false, data: null, lockSeconds: 5, keep: false };
+  const a: Args = { workers: 8, trials: 100, chaos: false, killEvery: 5, killCoordinator: false, restartRedis: false, data: null, lockSeconds: 5, keep: false };
   const count = (flag: string, v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`queue-scale: ${flag}: expected a whole number above 0 (got ${JSON.stringify(v)})`);
@@ -44,7 +45,7 @@ function parseArgs(argv: string[]): Args {
     '--data': (v) => { a.data = v; },
     '--lock-seconds': (v) => { a.lockSeconds = count('--lock-seconds', v); },
     '--kill-every': (v) => { a.killEvery = count('--kill-every', v); },
-  }, { '--chaos': () => { a.chaos = true; }, '--kill-coordinator': () => { a.killCoordinator = true; }, '--keep': () => { a.keep = true; } });
+  }, { '--chaos': () => { a.chaos = true; }, '--kill-coordinator': () => { a.killCoordinator = true; }, '--restart-redis': () => { a.restartRedis = true; }, '--keep': () => { a.keep = true; } });
   return a;
 }
 
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
       train: { batchSize: 50 }, schedule: { etaMin: 0.01, etaMax: 0.1, ns: 5, cycles: 1 }, eval: { pointsPerCycle: 1 }, kernels: { backend: 'wasm-simd', threads: 1 },
     },
   }));
-  const redis = await startRedis();
+  let redis = await startRedis();
   const env = { ...process.env, NO_COLOR: '1' };
   const work = join(root, 'work');
   mkdirSync(work, { recursive: true });
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
   let cpuMs = 0, rssAt100: number | null = null, rssEnd = NaN;
   const t0 = Date.now();
   let current = coordinator(false);
-  let killedCoordinator = false;
+  let killedCoordinator = false, restartedRedis = false;
   let cpuBefore = 0; // CPU of coordinators that were killed
   const sampler = setInterval(() => {
     const s = current.child.pid ? sample(current.child.pid) : null;
@@ -166,6 +167,12 @@ async function main(): Promise<void> {
     if (Number.isFinite(s.rssMiB)) rssEnd = s.rssMiB; // an exiting process has none
     const rows = rowsWritten(trialsCsv);
     if (rssAt100 === null && rows >= Math.min(100, a.trials)) rssAt100 = s.rssMiB;
+    if (a.restartRedis && !restartedRedis && rows >= a.trials / 3) {
+      restartedRedis = true;
+      const old = redis;
+      old.child.kill('SIGKILL');
+      old.child.once('exit', () => void sleep(2000).then(() => startRedis(old.port)).then((r) => { redis = r; }));
+    }
     if (a.killCoordinator && !killedCoordinator && rows >= a.trials / 2) {
       killedCoordinator = true;
       cpuBefore = cpuMs;
@@ -242,7 +249,7 @@ async function main(): Promise<void> {
   const lost = a.trials - perTrial.size;
   const twice = [...perTrial.values()].filter((n) => n > 1).length;
   const requeue = requeueS.length ? `${median(requeueS).toFixed(1)}/${Math.max(...requeueS).toFixed(1)}` : 'n/a';
-  console.log(`workers=${a.workers} trials=${a.trials} chaos=${a.chaos ? `every ~${a.killEvery}s` : 'no'}${a.killCoordinator ? ' coordinator_killed=yes' : ''} ` +
+  console.log(`workers=${a.workers} trials=${a.trials} chaos=${a.chaos ? `every ~${a.killEvery}s` : 'no'}${a.killCoordinator ? ' coordinator_killed=yes' : ''}${a.restartRedis ? ' redis_restarted=yes' : ''} ` +
     `completed=${completed} lost=${lost} twice=${twice} trials_per_s=${(a.trials / wallS).toFixed(2)} ` +
     `coordinator_cpu_ms_per_trial=${(cpuMs / a.trials).toFixed(1)} redis_peak_mb=${peakMiB.toFixed(1)} requeue_s=${requeue}`);
   console.log(`coordinator_rss_mb_after_100=${rssAt100 === null ? 'n/a' : (rssAt100 as number).toFixed(1)} coordinator_rss_mb_after_all=${rssEnd.toFixed(1)} ` +
