@@ -11,13 +11,17 @@ const entries = {
   cli: 'src/cli/main.ts',
   index: 'src/index.ts',
   'trial-worker': 'src/search/trial-worker.ts',
+  'gather-thread': 'src/kernels/gather-thread.ts',
+  'wasm-simd-thread': 'src/kernels/wasm-simd-thread.ts',
   bench: 'bench/bench.ts',
   'search-bench': 'bench/search-bench.ts',
   'augment-bench': 'bench/augment-bench.ts',
   'queue-bench': 'bench/queue-bench.ts',
   'queue-scale': 'bench/queue-scale.ts',
   'rss-bench': 'bench/rss-bench.ts',
+  'dashboard-bench': 'bench/dashboard-bench.ts',
   screenshots: 'scripts/screenshots.ts',
+  'results-table': 'scripts/results-table.ts',
 };
 
 const entryPoints = Object.fromEntries(Object.entries(entries).filter(([, file]) => existsSync(file)));
@@ -38,6 +42,22 @@ const { metafile } = await build({
   logLevel: 'warning',
 });
 if (existsSync('dist/cli.js')) await chmod('dist/cli.js', 0o755);
+
+// The dashboard's page script (src/dashboard/web/, for the browser): one file, its CSS inlined, no network.
+if (existsSync('src/dashboard/web/main.ts')) {
+  await build({
+    entryPoints: ['src/dashboard/web/main.ts'],
+    outfile: 'dist/dashboard/app.js',
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    minify: true,
+    loader: { '.css': 'text' },
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
 
 // Chunks of earlier builds (their names carry a hash of their content) would otherwise pile up in dist/chunks and
 // be packed: only this build's are kept.

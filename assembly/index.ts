@@ -70,20 +70,6 @@ export function gemmGeneric(a: usize, sar: i32, sap: i32, b: usize, sbp: i32, sb
   }
 }
 
-/** w[i] = decay w[i] − eta g[i] for i in [i0, i1). */
-export function sgdUpdate(w: usize, g: usize, decay: f32, eta: f32, i0: i32, i1: i32): void {
-  const vd = f32x4.splat(decay), ve = f32x4.splat(eta);
-  let i = i0;
-  for (; i + 4 <= i1; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(w + o, f32x4.sub(f32x4.mul(vd, v128.load(w + o)), f32x4.mul(ve, v128.load(g + o))));
-  }
-  for (; i < i1; i++) {
-    const o = <usize>i << 2;
-    store<f32>(w + o, decay * load<f32>(w + o) - eta * load<f32>(g + o));
-  }
-}
-
 /** scale[k] = invStd[k] / 255, shift[k] = −mean[k] invStd[k], so x = byte · scale + shift. */
 export function normalisers(mean: usize, invStd: usize, scale: usize, shift: usize, d: i32): void {
   for (let k = 0; k < d; k++) {

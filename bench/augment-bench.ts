@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const order = Int32Array.from({ length: data.count }, (_, i) => i);
   new Rng(1).shuffle(order);
   const log = (s: string) => { if (!a.json) console.log(s); };
-  log(`augment bench: backend ${backend.name} (${backend.threads + 1} threads), batch ${N}, ${a.rounds} rounds`);
+  log(`augment bench: backend ${backend.name} (${backend.threads} threads), batch ${N}, ${a.rounds} rounds`);
   const out: Record<string, unknown>[] = [];
   for (const m of a.ms) {
     const steps = m >= 500 ? 40 : 245; // per measurement

@@ -1,7 +1,8 @@
 /**
  * Search benchmark (issue 4): wall time and peak memory of one search config run with different pool settings,
  * interleaved run by run so that a machine's slow minutes hit every setting alike, plus a single training run of
- * the trial config for the memory comparison.
+ * the trial config for the memory comparison; and the scaling: trials per minute at 1, 2, 4, … workers up to the
+ * cores (and at the cores), each trial's kernel threads auto (floor(cores / workers): workers × threads ≤ cores).
  *
  *   npm run bench:search -- --data ../shared/cifar-10-batches-bin
  *   node dist/search-bench.js [--config config/search-coarse.yaml] [--data DIR] [--runs 3] [--workers N] [--keep] [--json]
@@ -11,6 +12,7 @@
  *   one       workers=1, kernel threads auto (all cores for the one trial at a time)
  *   seq-1t    workers=1, base.kernels.threads=1: the pool's own trials (one kernel thread each), one after another
  *   single    `run` of trial 1's config (kernel threads auto): what one training run of the search costs
+ *   wK        workers=K, kernel threads auto, for each K of the scaling not measured above
  * Peak memory is the whole process's (main thread and every worker thread): getrusage's maxRSS, written by a
  * preloaded module when the child exits.
  */
@@ -68,10 +70,15 @@ async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'search-bench-'));
   const log = (s: string) => { if (!a.json) console.log(s); };
   const settings = [
-    { name: 'pool', what: `workers=${a.workers}, kernel threads auto`, sets: [`workers=${a.workers}`] },
-    { name: 'one', what: 'workers=1, kernel threads auto', sets: ['workers=1'] },
-    { name: 'seq-1t', what: 'workers=1, 1 kernel thread per trial', sets: ['workers=1', 'base.kernels.threads=1'] },
+    { name: 'pool', what: `workers=${a.workers}, kernel threads auto`, sets: [`workers=${a.workers}`], workers: a.workers },
+    { name: 'one', what: 'workers=1, kernel threads auto', sets: ['workers=1'], workers: 1 },
+    { name: 'seq-1t', what: 'workers=1, 1 kernel thread per trial', sets: ['workers=1', 'base.kernels.threads=1'], workers: 0 },
   ];
+  const scaling = scalingWorkers(availableParallelism());
+  const scalingSetting = (k: number) => settings.find((s) => s.workers === k);
+  for (const k of scaling) {
+    if (!scalingSetting(k)) settings.push({ name: `w${k}`, what: `workers=${k}, kernel threads auto`, sets: [`workers=${k}`], workers: k });
+  }
   const results = new Map<string, Measurement[]>(settings.map((s) => [s.name, []]));
   log(`search benchmark: ${a.config}, ${a.runs} run(s) per setting, interleaved; ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), Node ${process.versions.node}`);
   try {
@@ -91,7 +98,17 @@ async function main(): Promise<void> {
 
     const wall = (n: string) => median(results.get(n)!.map((m) => m.wallS));
     const rss = (n: string) => median(results.get(n)!.map((m) => m.peakRssKB));
-    const rows = settings.map((s) => {
+    const scalingRows = scaling.map((k) => {
+      const ms = results.get(scalingSetting(k)!.name)!;
+      const first = ms[0].summary as { workers: number; threadsPerTrial: number };
+      const perMinute = ms.map((m) => {
+        const sm = m.summary as { seconds: number; counts: Record<string, number> };
+        const done = sm.counts.completed + sm.counts.pruned + sm.counts.diverged + sm.counts.failed;
+        return done / (sm.seconds / 60);
+      });
+      return { requestedWorkers: k, workers: first.workers, threadsPerTrial: first.threadsPerTrial, trialsPerMinute: median(perMinute), runs: ms.length };
+    });
+    const rows = settings.filter((s) => !s.name.startsWith('w')).map((s) => {
       const ms = results.get(s.name)!;
       const first = ms[0].summary as { workers: number; threadsPerTrial: number };
       return {
@@ -106,7 +123,7 @@ async function main(): Promise<void> {
       poolMemoryVsSingleRun: rss('pool') / single.peakRssKB,
     };
     if (a.json) {
-      console.log(JSON.stringify({ config: a.config, cores: availableParallelism(), rows, single: { wallS: single.wallS, peakRssMiB: single.peakRssKB / 1024 }, ratios }, null, 2));
+      console.log(JSON.stringify({ config: a.config, cores: availableParallelism(), rows, single: { wallS: single.wallS, peakRssMiB: single.peakRssKB / 1024 }, ratios, scaling: scalingRows }, null, 2));
       return;
     }
     log('');
@@ -119,10 +136,24 @@ async function main(): Promise<void> {
     log(`pool / one:    ${ratios.poolVsOne.toFixed(2)}× the wall time of one worker whose trials use all cores for their kernels`);
     log(`pool / seq-1t: ${ratios.poolVsSequentialOneThread.toFixed(2)}× the wall time of the same trials one after another`);
     log(`pool memory:   ${ratios.poolMemoryVsSingleRun.toFixed(2)}× the peak RSS of a single training run`);
+    log('');
+    log('scaling (kernel threads auto: workers × threads ≤ cores; trials per minute of the search\'s own wall time, median of the runs)');
+    log('workers  threads/trial  trials/min  vs 1 worker');
+    for (const r of scalingRows) {
+      log(`${String(r.workers).padStart(7)}  ${String(r.threadsPerTrial).padStart(13)}  ${r.trialsPerMinute.toFixed(1).padStart(10)}  ${(r.trialsPerMinute / scalingRows[0].trialsPerMinute).toFixed(2).padStart(10)}×`);
+    }
   } finally {
     if (a.keep) log(`outputs kept in ${root}`);
     else rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** 1, 2, 4, … up to the cores, and the cores themselves. */
+function scalingWorkers(cores: number): number[] {
+  const ks: number[] = [];
+  for (let k = 1; k < cores; k *= 2) ks.push(k);
+  ks.push(cores);
+  return ks;
 }
 
 main().catch((e) => {

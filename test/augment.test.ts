@@ -97,7 +97,7 @@ describe('augment stage', () => {
   const plan = { flip: true, translate: 2, seed: 9, fill };
   const batch = (step: number): BatchPlan => ({ step, epoch: 0, rows: Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6]) });
   const run = async (steps: number[], p = plan) =>
-    (await lastValueFrom(of(...steps.map(batch)).pipe(augment(data, p, 8), toArray()))).map((b) => ({ rows: Array.from(b.rows), images: Uint8Array.from(b.images!) }));
+    (await lastValueFrom(of(...steps.map(batch)).pipe(augment(data, p, 8), toArray()))).map((b) => ({ rows: Array.from(b.rows), images: Uint8Array.from(b.augment!.images()) }));
 
   it('transforms the batch records as drawn from (seed, step), keeping the rows', async () => {
     const [b] = await run([6]);
@@ -123,7 +123,7 @@ describe('augment stage', () => {
     const backend = new ReferenceBackend();
     const X = backend.matrix(8, PIXELS);
     const [out] = await lastValueFrom(of(batch(6)).pipe(augment(data, plan, 8), normalize(backend, data, norm, X), toArray()));
-    const images = out.images!;
+    const images = out.augment!.images();
     const x = await backend.read(out.X);
     for (const j of [0, 100, 1500, 3071]) {
       expect(x[2 * PIXELS + j]).toBeCloseTo((images[2 * PIXELS + j] / 255 - norm.mean[j]) * norm.invStd[j], 5);

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { KernelBackend } from '../src/kernels/backend.js';
+import { BATCH_NORM_OPS, type KernelBackend } from '../src/kernels/backend.js';
 import type { DeviceMode } from '../src/kernels/gpujs-device.js';
 import { ReferenceBackend } from '../src/kernels/reference.js';
 import { backendChoice, selectBackend, type AutoEnvironment, type StepShape } from '../src/kernels/select.js';
@@ -99,6 +99,25 @@ describe('auto: GPU backends only on hardware and only where faster', () => {
     expect(why).toContainEqual(expect.stringMatching(/^[\w-]+: slower than webgpu at batch 500, 3072-1000-10: 40\.0 ms vs 2\.00 ms per step$/));
     expect(why).toContain('headlessgl: slower than webgpu at batch 500, 3072-1000-10: 5.00 ms vs 2.00 ms per step (on ANGLE (NVIDIA H100 OpenGL 4.6))');
     expect(backendChoice('auto', s)).toEqual({ requested: 'auto', backend: 'gpujs-webgpu', device: s.device, passedOver: s.skipped });
+  });
+
+  it('passes over a GPU backend that runs ops the network needs on the host (batch norm on the gpu.js device modes)', async () => {
+    const disposed: string[] = [];
+    const env = environment({ webgpu: 'NVIDIA H100 (Vulkan)' }, { 'gpujs-webgpu': 2, cpu: 40 }, disposed);
+    const hostly = env.loadGpu!;
+    env.loadGpu = async (mode) => Object.assign(await hostly(mode), { hostOps: BATCH_NORM_OPS });
+    const s = await selectBackend('auto', 1, { shape: { ...shape, needs: BATCH_NORM_OPS }, environment: env });
+    try {
+      expect(s.backend.name).not.toMatch(/^gpujs-/);
+      expect(disposed).toEqual(['gpujs-webgpu']);
+      expect(env.probed).toEqual([]);
+      expect(s.skipped.find((x) => x.name === 'webgpu')!.reason).toMatch(/^runs batchStatistics, .* on the host .* which this network needs$/);
+    } finally {
+      await s.backend.dispose();
+    }
+    const plain = await selectBackend('auto', 1, { shape, environment: environment({ webgpu: 'NVIDIA H100 (Vulkan)' }, { 'gpujs-webgpu': 2, cpu: 40 }, []) });
+    expect(plain.backend.name).toBe('gpujs-webgpu'); // the same backend, for a network without batch norm
+    await plain.backend.dispose();
   });
 
   it('keeps the CPU when the hardware GPU is slower there (small networks), and when a GPU backend does not load', async () => {

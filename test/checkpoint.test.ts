@@ -113,7 +113,7 @@ describe('model.json', () => {
       [text.slice(0, text.length >> 1), /not valid JSON.*truncated/],
       ['[1,2]', /not a cifar-mlp model file/],
       [text.replace('"step":3', '"step":4'), /checksum mismatch/],
-      [resign((d) => { d.version = 3; }), /version 3 is not supported/],
+      [resign((d) => { d.version = 4; }), /version 4 is not supported/],
       [resign((d) => { d.params.W1.rows = 7; }), /weights W1 are 7×3072, expected 6×3072/],
       [resign((d) => { d.shape.m = 7; }), /shape .* does not fit/],
       [resign((d) => { d.params.b2.data = d.params.b2.data.slice(0, 8); }), /weights b2 holds 6 bytes, expected 80/],

@@ -187,9 +187,9 @@ const CASES: Case[] = [
   { name: 'data: random bytes', args: (d) => run(d).map((a) => (a === dataDir ? dataWith(d, 'data_batch_1.bin', Buffer.from(Array.from({ length: 5 * RECORD_BYTES }, (_, i) => (i * 7919 + 13) % 256))) : a)), message: /data_batch_1\.bin: record \d+ has label \d+, expected 0\.\.9/ },
   { name: 'data: a folder where a file should be', args: (d) => run(d).map((a) => (a === dataDir ? dataWith(d, 'test_batch.bin', 'folder') : a)), message: /test_batch\.bin: is a directory, expected a CIFAR-10 batch file/ },
 
-  // --- download (no data anywhere: ./data is the target): one line, exit 2, no ./data left behind
-  { name: 'download: nothing listens (offline)', cwd: true, lastLine: true, args: (d) => ['run', cfg(d, { data: { url: closedUrl } }), '--out', join(d, 'out')], message: /Download of CIFAR-10 failed: this machine seems to be offline .*ECONNREFUSED/ },
-  { name: 'download: checksum mismatch', cwd: true, lastLine: true, args: (d) => ['run', cfg(d, { data: { url: serverUrl } }), '--out', join(d, 'out')], message: /md5|checksum/i },
+  // --- download (no data anywhere: ./data is the target): one line, exit 1 (not bad input), no ./data left behind
+  { name: 'download: nothing listens (offline)', cwd: true, lastLine: true, code: 1, args: (d) => ['run', cfg(d, { data: { url: closedUrl } }), '--out', join(d, 'out')], message: /Download of CIFAR-10 failed: this machine seems to be offline .*ECONNREFUSED/ },
+  { name: 'download: checksum mismatch', cwd: true, lastLine: true, code: 1, args: (d) => ['run', cfg(d, { data: { url: serverUrl } }), '--out', join(d, 'out')], message: /md5|checksum/i },
 
   // --- output folder and resume: existing files untouched
   { name: 'out: non-empty folder without --force', args: (d) => { mkdirSync(join(d, 'out')); writeFileSync(join(d, 'out', 'notes.txt'), 'keep'); return run(d); }, message: /--out .*out: folder is not empty; pass --force/ },
@@ -208,9 +208,10 @@ const CASES: Case[] = [
   { name: 'model: wrong shapes', args: (d) => ['evaluate', model(d, resign((m) => { m.params.W2.cols = 5; })), '--data', dataDir], message: /model\.json: weights W2 are 10×5, expected 10×4/ },
   { name: 'model: not a model file', args: (d) => ['evaluate', model(d, '{"hello": "world"}'), '--data', dataDir], message: /model\.json: not a cifar-mlp model file/ },
   { name: 'model: empty file', args: (d) => ['predict', model(d, ''), join(dataDir, 'test_batch.bin')], message: /model\.json: the model file is empty/ },
-  { name: 'predict: PNG of the wrong size', args: (d) => { png(join(d, 'big.png'), 64, 32); return ['predict', good, join(d, 'big.png')]; }, message: /big\.png: image is 64×32, expected 32×32 pixels/ },
-  { name: 'predict: grayscale PNG', args: (d) => { png(join(d, 'gray.png'), 32, 32, 0); return ['predict', good, join(d, 'gray.png')]; }, message: /gray\.png: grayscale image, expected an RGB or RGBA image/ },
-  { name: 'predict: not a PNG', args: (d) => { writeFileSync(join(d, 'fake.png'), 'GIF89a...'); return ['predict', good, join(d, 'fake.png')]; }, message: /fake\.png: not a PNG image/ },
+  { name: 'predict: PNG declaring 20000×20000 pixels (refused from its header)', args: (d) => { png(join(d, 'big.png'), 1, 1); const b = readFileSync(join(d, 'big.png')); b.writeUInt32BE(20000, 16); b.writeUInt32BE(20000, 20); writeFileSync(join(d, 'big.png'), b); return ['predict', good, join(d, 'big.png')]; }, message: /big\.png: PNG image of 20000×20000 pixels is larger than the 50 megapixels accepted/ },
+  { name: 'predict: an SVG image', args: (d) => { writeFileSync(join(d, 'x.svg'), '<svg xmlns="http://www.w3.org/2000/svg" width="99999" height="99999"/>'); return ['predict', good, join(d, 'x.svg')]; }, message: /x\.svg: not an image \(PNG, JPEG, WebP or GIF\) nor a CIFAR-10 \.bin file/ },
+  { name: 'predict: not an image', args: (d) => { writeFileSync(join(d, 'fake.png'), 'not an image at all'); return ['predict', good, join(d, 'fake.png')]; }, message: /fake\.png: not an image \(PNG, JPEG, WebP or GIF\)/ },
+  { name: 'predict: a truncated GIF header', args: (d) => { writeFileSync(join(d, 'fake.gif'), 'GIF89a...'); return ['predict', good, join(d, 'fake.gif')]; }, message: /fake\.gif: not a readable GIF image/ },
   { name: 'predict: records with a bad label', args: (d) => { const b = batch().subarray(0, 2 * RECORD_BYTES); b[RECORD_BYTES] = 200; writeFileSync(join(d, 'r.bin'), b); return ['predict', good, join(d, 'r.bin')]; }, message: /r\.bin: record 1 has label 200/ },
 ];
 
@@ -272,7 +273,7 @@ describe('runs', () => {
     expect(full.code, full.stderr).toBe(0);
     expect(part.code, part.stderr).toBe(130);
     expect(part.stderr).toMatch(/cifar-mlp: SIGINT received: stopping after the current step/);
-    expect(part.stderr).toMatch(/cifar-mlp: interrupted after (\d+) steps .*continue with --out .*part --resume/);
+    expect(part.stderr).toMatch(/cifar-mlp: interrupted after (\d+) steps .*; continue with: cifar-mlp run --out \S*part --resume;/);
     expect(part.stderr).not.toMatch(/^\s+at /m);
     const s = summaryOf(join(dir, 'part'));
     expect(s.status).toBe('interrupted');
@@ -321,11 +322,12 @@ describe('evaluate and predict', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/img\.png: \w+ 0\.\d{4} \| airplane 0\.\d{4} automobile/);
-    expect(lines[1]).toMatch(/two\.bin#0: \w+ \d\.\d{4} \(label cat\)/);
-    expect(lines[2]).toMatch(/two\.bin#1: \w+ \d\.\d{4} \(label horse\)/);
+    expect(lines[1]).toMatch(/two\.bin#0: \w+ \d\.\d{4} \(true label cat\)/);
+    expect(lines[2]).toMatch(/two\.bin#1: \w+ \d\.\d{4} \(true label horse\)/);
     const json = await cli(['predict', good, join(dir, 'two.bin'), '--json']);
     const first = JSON.parse(json.stdout.split('\n')[0]);
     expect(Object.values(first.probabilities as Record<string, number>).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
-    expect(first.label).toBe('cat');
+    expect(first.trueLabel).toBe('cat'); // the record's own label; `label` is the predicted class (issue 26.9)
+    expect(first.label).toBe(Object.entries(first.probabilities as Record<string, number>).sort((a, b) => b[1] - a[1])[0][0]);
   });
 });

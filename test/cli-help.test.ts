@@ -12,6 +12,7 @@ import { ConfigError } from '../src/util/errors.js';
 import { loadConfig } from '../src/config/load.js';
 import { configSchemas } from '../src/config/schema.js';
 import { fieldPaths } from '../src/config/suggest.js';
+import { checkQueueUrl } from '../src/search/queue-protocol.js';
 
 const CLI = resolve('dist/cli.js');
 const root = mkdtempSync(join(tmpdir(), 'cifar-cli-help-'));
@@ -22,7 +23,7 @@ const cli = (...args: string[]) => {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
-interface Help { options: Map<string, boolean>; examples: string[][]; sets: Array<{ path: string; value: string }> }
+interface Help { options: Map<string, boolean>; examples: string[][]; sets: Array<{ path: string; value: string }>; needsArgument: boolean }
 
 /** The options (and whether each takes a value), the example command lines and the `--set` snippets of a help text. */
 function parseHelp(text: string): Help {
@@ -38,7 +39,9 @@ function parseHelp(text: string): Help {
   for (const m of optionsText.matchAll(/^ {2}(?:-\w, )?(--[\w-]+)( <[^>]+>)?/gm)) options.set(m[1], m[2] !== undefined);
   const examples = section('Examples').split('\n').map((l) => l.trim()).filter(Boolean).map((l) => l.split(/\s+/));
   const sets = [...optionsText.matchAll(/--set\s+([\w.]+)=([^\s),;]+)/g)].map((m) => ({ path: m[1], value: m[2] }));
-  return { options, examples, sets };
+  // "Usage: cifar-mlp plot [options] <out-dir>": an argument in <…> must be given.
+  const needsArgument = /<[^>]+>/.test(text.split('\n')[0].replace(/\[[^\]]*\]/g, ''));
+  return { options, examples, sets, needsArgument };
 }
 
 /** Problems of a --set list on a config file (none: it validates), kind checked for the search command. */
@@ -52,7 +55,8 @@ function validate(command: string, config: string, sets: string[]): string[] {
   }
 }
 
-const COMMANDS = ['run', 'search', 'plot', 'evaluate', 'predict', 'config-doc'];
+/** Every command the top-level help lists (help itself aside). */
+const COMMANDS = [...cli('--help').stdout.matchAll(/^ {2}([a-z][\w-]*) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
 const EXAMPLE_CONFIG: Record<string, string> = { run: 'config/cycle1.yaml', search: 'config/search-coarse.yaml' };
 
 describe('--help', () => {
@@ -63,7 +67,17 @@ describe('--help', () => {
   }));
 
   it('shows examples for every command', () => {
+    expect(COMMANDS).toEqual(expect.arrayContaining(['run', 'search', 'worker', 'lr-find', 'evaluate', 'predict', 'ensemble', 'config-doc', 'plot']));
     for (const [c, h] of helps) expect(h.examples.length, c).toBeGreaterThan(0);
+  });
+
+  it('the top-level help calls search a search of any fields, and lr-find\'s --backend names no search config', () => {
+    const top = cli('--help').stdout.replace(/\s+/g, ' ');
+    expect(top).not.toMatch(/lambda search/);
+    expect(top).toMatch(/search \[options\] \[config\] Run a search config: trials of a training config over a space of its fields/);
+    const lrFind = cli('lr-find', '--help').stdout.replace(/\s+/g, ' ');
+    expect(lrFind).toMatch(/--backend <name> kernel backend \(same as --set kernels\.backend=<name>\)/);
+    expect(lrFind).not.toMatch(/search config/);
   });
 
   it.each(COMMANDS)('%s: every example uses known options and, for run/search, a config that validates with its --set values', (command) => {
@@ -84,8 +98,23 @@ describe('--help', () => {
           if (ex[i - 1] === '--backend') sets.push(`kernels.backend=${value}`);
         }
       }
+      if (command === 'worker') {
+        expect(() => checkQueueUrl(ex[ex.indexOf('--queue') + 1]), line).not.toThrow();
+        continue;
+      }
+      if (command === 'ensemble') {
+        expect(positional.length, `${line}: two or more models`).toBeGreaterThanOrEqual(2);
+        expect(given.has('--out'), line).toBe(true);
+        continue;
+      }
+      if (command === 'lr-find') {
+        expect(positional, line).toHaveLength(1);
+        expect(validate('run', positional[0], sets), line).toEqual([]);
+        expect(loadConfig(positional[0], sets).kind, line).toBe('train');
+        continue;
+      }
       if (command !== 'run' && command !== 'search') {
-        if (command !== 'config-doc') expect(positional.length, line).toBeGreaterThan(0);
+        if (h.needsArgument) expect(positional.length, line).toBeGreaterThan(0);
         continue;
       }
       if (positional.length === 0) {

@@ -1,4 +1,4 @@
-// SPEC.md experiment 2: the sanity config's settings (100 samples, lambda 0, its schedule and epochs)
+// Experiment 2 of the assignment: the sanity config's settings (100 samples, lambda 0, its schedule and epochs)
 // must overfit: training loss far below its start, under 0.01, training accuracy ≥ 0.99.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

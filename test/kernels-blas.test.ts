@@ -13,6 +13,7 @@ import { runTraining } from '../src/pipeline/train.js';
 import { writeSyntheticCifar } from './helpers/synthetic.js';
 import { blasCandidates, BlasNotFoundError, findBlas, openBlas, type BlasLibrary } from '../src/kernels/blas-library.js';
 import { BlasBackend } from '../src/kernels/blas.js';
+import { packTransform, transformRows } from '../src/kernels/image-transform.js';
 import { selectBackend } from '../src/kernels/select.js';
 import { poolSize } from '../src/search/trial-config.js';
 import { describeConformance, expectClose, pair, randomValues } from './helpers/backend-conformance.js';
@@ -51,10 +52,10 @@ if (!library) {
       return b;
     };
 
-    it('is named after the library it runs on and counts its threads besides the caller', async () => {
+    it('is named after the library it runs on and counts its threads, the caller included', async () => {
       const b = await create(2);
       expect(b.name).toBe(`blas-${library!.flavour}`);
-      expect(b.threads).toBe(1);
+      expect(b.threads).toBe(2);
       expect(b.dtype).toBe('float32');
     });
 
@@ -67,7 +68,7 @@ if (!library) {
         const [c, cr] = await pair(b, 64, 40, randomValues(rng, 64 * 40));
         b.gemm(x, false, w, true, c, 1, 0);
         ref.gemm(xr, false, wr, true, cr, 1, 0);
-        await expectClose(b, c, cr, 1e-4, `${b.threads + 1} threads`);
+        await expectClose(b, c, cr, 1e-4, `${b.threads} threads`);
       };
       await product(one);
       expect(library!.getThreads()).toBe(1);
@@ -85,7 +86,7 @@ if (!library) {
       const { threadsPerTrial } = poolSize({ workers: 2, kernelThreads: 0, pending: 10, cores: 2 });
       const { backend } = await selectBackend('blas', threadsPerTrial);
       made.push(backend as BlasBackend);
-      expect(backend.threads).toBe(0);
+      expect(backend.threads).toBe(1);
       expect((backend as BlasBackend).gatherStats).toBeNull(); // no helper thread beside a single-threaded BLAS
       const a = backend.matrix(64, 64), c = backend.matrix(64, 64);
       await backend.gemm(a, false, a, true, c);
@@ -160,6 +161,65 @@ if (!library) {
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('augmented batches are gathered ahead on the helper, exactly as the augment stage makes them inline (metrics, weights)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cifar-blas-augment-'));
+      try {
+        const dataDir = writeSyntheticCifar(join(dir, 'data'), 200, 90);
+        const config = trainSchema.parse({
+          name: 'augment-ahead', seed: 5, model: { hidden: 16 }, train: { lambda: 0.001, batchSize: 40 }, augment: { flip: true, translate: 2 },
+          schedule: { etaMin: 1e-4, etaMax: 5e-2, ns: 25, cycles: 1 }, eval: { pointsPerCycle: 5 },
+        });
+        const splits = loadSplits(config.data, dataDir);
+        const runWith = async (gatherAhead: boolean, threads: number) => {
+          const backend = await BlasBackend.create({ threads, gatherAhead, splitProducts: false });
+          made.push(backend);
+          const out = join(dir, `${gatherAhead}-${threads}`);
+          const { summary, network } = await runTraining({ config, splits, backend, outDir: out });
+          const metrics = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n').map((l) => l.split(',').slice(0, -1).join(','));
+          return { summary, metrics, weights: await network.snapshot(), helper: backend.gatherStats };
+        };
+        for (const threads of [2, 1]) {
+          const ahead = await runWith(true, threads), inline = await runWith(false, threads);
+          expect(ahead.summary.status, ahead.summary.error).toBe('completed');
+          expect(ahead.summary.steps).toBe(50);
+          expect(ahead.helper!.failure).toBeNull();
+          expect(ahead.helper!.chunks, `${threads} threads`).toBeGreaterThan(0); // the helper gathered augmented batches
+          expect(inline.helper).toBeNull();
+          expect(ahead.metrics).toEqual(inline.metrics);
+          for (const p of ['W1', 'b1', 'W2', 'b2'] as const) expect(Array.from(ahead.weights[p]), p).toEqual(Array.from(inline.weights[p]));
+          expect(ahead.summary.final).toEqual(inline.summary.final);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('gathers augmented rows ahead as transformRows and gatherNormalized make them, on the helper and without one', async () => {
+      const b = await create(2), alone = await BlasBackend.create({ threads: 1, gatherAhead: false });
+      made.push(alone);
+      const d = 3072, count = 37, rng = new Rng(8);
+      const records = new Uint8Array(new SharedArrayBuffer(60 * d)); // shared: the helper reads it
+      for (let i = 0; i < records.length; i++) records[i] = rng.int(0, 255);
+      const rows = Int32Array.from({ length: count }, () => rng.int(0, 59));
+      const codes = Int32Array.from({ length: count }, () => packTransform({ flip: rng.int(0, 1) === 1, dx: rng.int(-3, 3), dy: rng.int(-3, 3) }));
+      const fill = new Uint8Array(d).map(() => rng.int(0, 255));
+      const mean = new Float32Array(d).map(() => rng.uniform()), invStd = new Float32Array(d).map(() => 1 + rng.uniform());
+      const images = new Uint8Array(count * d);
+      transformRows(records, rows, 0, 0, count, codes, 0, fill, images);
+      const expected = b.matrix(count, d);
+      b.gatherNormalized(images, Int32Array.from({ length: count }, (_, i) => i), count, mean, invStd, expected);
+      const want = b.read(expected);
+      const ahead = b.matrix(count, d), inline = alone.matrix(count, d);
+      b.gatherNormalizedAhead(records, rows, count, mean, invStd, ahead, { codes, fill })();
+      alone.gatherNormalizedAhead(records, rows, count, mean, invStd, inline, { codes, fill })(); // no helper: made on this thread
+      expect(b.gatherStats!.failure).toBeNull();
+      expect(b.gatherStats!.chunks).toBe(Math.ceil(count / 8)); // it went to the helper
+      expect(alone.gatherStats).toBeNull();
+      const firstDifference = (x: Float64Array) => x.findIndex((v, i) => v !== want[i]); // -1: identical (a diff of 10⁵ values would take minutes)
+      expect(firstDifference(b.read(ahead))).toBe(-1);
+      expect(firstDifference(alone.read(inline))).toBe(-1);
     });
 
     it('releaseAll waits for a gather under way, so that new matrices start at zero', async () => {

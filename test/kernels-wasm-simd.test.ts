@@ -182,7 +182,7 @@ for (const simd of VARIANTS) {
           for (const b of [three, rows]) {
             const got = runGemm(b, av, ar, ac, ta, bv, br, bc, tb, cv, 0.5, 0.25);
             const at = firstDifference(got, want); // (toEqual on millions of elements takes minutes)
-            expect(at, `${n}×${k}×${m} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} on ${b.threads + 1} threads: [${at}] ${got[at]} vs ${want[at]}`).toBe(-1);
+            expect(at, `${n}×${k}×${m} ${ta ? 'T' : 'N'}${tb ? 'T' : 'N'} on ${b.threads} threads: [${at}] ${got[at]} vs ${want[at]}`).toBe(-1);
           }
         }
       }
@@ -389,7 +389,7 @@ describe('wasm-simd lifecycle', () => {
       });
       const started = Date.now();
       const out = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, CIFAR_MLP_WASM: '' } });
-      expect(JSON.parse(out)).toEqual({ threads: 2, y: 8 });
+      expect(JSON.parse(out)).toEqual({ threads: 3, y: 8 });
       expect(Date.now() - started).toBeLessThan(15_000);
     } finally {
       rmSync(file, { force: true });
@@ -414,7 +414,7 @@ describe('wasm-simd lifecycle', () => {
 
   it('dispose() stops the workers; a disposed backend refuses split work', async () => {
     const b = await WasmSimdBackend.create({ threads: 2, parallelFlops: 0 });
-    expect(b.threads).toBe(1);
+    expect(b.threads).toBe(2);
     const x = b.matrix(8, 8), y = b.matrix(8, 8);
     await b.dispose();
     expect(() => b.gemm(x, false, x, true, y)).toThrow(/disposed/);

@@ -30,7 +30,9 @@ describe('reference backend (float64) on hand-computed values', () => {
     ref.write(s, [0, 3, 2]);
     ref.write(bias, [1, -1, 1]); // s + bias = 1, 2, 3
     const z = Math.E + Math.E ** 2 + Math.E ** 3;
-    const { lossSum, correct } = ref.softmax(s, bias, Uint8Array.of(1), 1, true);
+    const { lossSum, correct } = ref.softmaxLoss(s, bias, Uint8Array.of(1), 1);
+    expect(Array.from(s.data)).toEqual([0, 3, 2]); // the loss leaves the logits alone
+    ref.softmaxGradient(s, bias, Uint8Array.of(1));
     expect(lossSum).toBeCloseTo(-Math.log(Math.E ** 2 / z), 14);
     expect(correct).toBe(0);
     expect(s.data[1]).toBeCloseTo(Math.E ** 2 / z - 1, 15); // P − Y
@@ -38,6 +40,9 @@ describe('reference backend (float64) on hand-computed values', () => {
     const p = ref.matrix(1, 3);
     ref.write(p, [0.2, 0.5, 0.3]);
     expect(ref.crossEntropy(p, Uint8Array.of(1))).toEqual({ lossSum: -Math.log(0.5), correct: 1 });
+    ref.write(s, [0, 3, 2]);
+    ref.softmax(s, bias);
+    [Math.E, Math.E ** 2, Math.E ** 3].forEach((e, j) => expect(s.data[j]).toBeCloseTo(e / z, 15));
   });
 
   it('biasRelu, reluBackward with a scale, dropout keeps about keep of the units', () => {
@@ -74,14 +79,16 @@ describe('reference backend (float64) on hand-computed values', () => {
     const w = ref.matrix(1, 2), g = ref.matrix(1, 2);
     ref.write(w, [1, -2]);
     ref.write(g, [0.5, 0.5]);
-    ref.sgdUpdate(w, g, 0.1, 0.25);
-    expect(Array.from(w.data)).toEqual([1 - 0.1 * (0.5 + 0.5), -2 - 0.1 * (0.5 - 1)]);
     const v = ref.matrix(1, 2);
-    ref.write(w, [1, -2]);
     ref.write(v, [0.1, 0]);
     ref.sgdUpdate(w, g, 0.1, 0.25, { v, mu: 0.9, nesterov: false }); // v = 0.9 v + g + 0.5 w; w −= 0.1 v
     expect(Array.from(v.data)).toEqual([0.09 + 1, 0.5 - 1]);
     expect(Array.from(w.data)).toEqual([1 - 0.1 * 1.09, -2 - 0.1 * -0.5]);
+    const m = ref.matrix(1, 2), second = ref.matrix(1, 2);
+    ref.write(w, [1, -2]);
+    ref.adamUpdate(w, g, 0.1, 0.25, { m, v: second, beta1: 0.9, beta2: 0.999, eps: 0, t: 1, decoupled: true }); // first step: m̂ / √v̂ = sign(g)
+    expect(Array.from(m.data).map((x) => +x.toFixed(12))).toEqual([0.05, 0.05]);
+    expect(Array.from(w.data).map((x) => +x.toFixed(12))).toEqual([1 - 0.1 * (1 + 0.5), -2 - 0.1 * (1 - 1)]);
   });
 });
 

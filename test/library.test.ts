@@ -175,8 +175,8 @@ describe('evaluate() and predict()', () => {
     const fromCli = (await cli(['predict', model, records, '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
     const preds = await predict(model, records);
     expect(preds).toHaveLength(200);
-    expect(preds.map((p) => p.label)).toEqual(fromCli.map((p) => p.predicted));
-    expect(preds.map((p) => p.trueLabel)).toEqual(fromCli.map((p) => p.label));
+    expect(preds.map((p) => p.label)).toEqual(fromCli.map((p) => p.label)); // one meaning of label: the predicted class (issue 26.9)
+    expect(preds.map((p) => p.trueLabel)).toEqual(fromCli.map((p) => p.trueLabel));
     for (const p of preds.slice(0, 5)) {
       expect(Object.values(p.probabilities).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
       expect(p.probability).toBe(Math.max(...Object.values(p.probabilities)));
@@ -199,7 +199,7 @@ describe('evaluate() and predict()', () => {
         expect(p.label).toBe(preds[0].label);
         expect(p.probability).toBeCloseTo(preds[0].probability, 6);
       }
-      await expect(loaded.predict(new Uint8Array(100))).rejects.toThrow(/images\[0\]: 100 bytes is neither a PNG file nor whole images/);
+      await expect(loaded.predict(new Uint8Array(100))).rejects.toThrow(/images\[0\]: 100 bytes is neither an image file \(PNG, JPEG, WebP or GIF\) nor whole images/);
     } finally {
       await loaded.dispose();
     }

@@ -72,7 +72,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('npm pack', () => {
   it('holds the CLI, the library with its declarations, the worker, the kernels and the example configs: no tests, benchmarks, sources or maps', () => {
     const files = packed.files.map((f) => f.path).sort();
-    for (const f of ['package.json', 'README.md', 'dist/cli.js', 'dist/index.js', 'dist/trial-worker.js', 'dist/types/index.d.ts',
+    for (const f of ['package.json', 'README.md', 'dist/cli.js', 'dist/index.js', 'dist/trial-worker.js', 'dist/gather-thread.js', 'dist/wasm-simd-thread.js', 'dist/types/index.d.ts',
       'dist/types/api/train.d.ts', 'dist/wasm/kernels.wasm', 'dist/wasm/kernels-relaxed.wasm', 'config/cycle1.yaml', 'config/search-coarse.yaml']) {
       expect(files, f).toContain(f);
     }
@@ -119,6 +119,9 @@ describe('the tarball installed into an empty project', () => {
     expect(summary.status).toBe('completed');
     expect(summary.final.test.accuracy).toBe(test);
     expect(existsSync(join(project, 'runs', 'lambda-1e-3', 'report.html'))).toBe(true);
+    // the CPU backends start their threads from the installed dist/*-thread.js files
+    const passedOver: { name: string; reason: string }[] = summary.backendChoice?.passedOver ?? [];
+    expect(passedOver.filter((p) => /worker .* not found/.test(p.reason))).toEqual([]);
   }, 180_000);
 
   it('type-checks a TypeScript consumer against the shipped declarations (tsc --noEmit)', () => {

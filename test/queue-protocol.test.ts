@@ -12,7 +12,7 @@ import { dataFingerprint, dataKey } from '../src/search/data-fingerprint.js';
 import { checkQueueUrl, fatalRedisProblem, isConnectionError } from '../src/search/queue-connection.js';
 import { packFolder, unpackInto } from '../src/search/queue-files.js';
 import {
-  encodeNumbers, handshakeProblem, isSearchId, jobDataSchema, localIdentity, newSearchId, redactUrl, resultEnvelopeSchema, trialResultSchema, zodProblems,
+  PROTOCOL, encodeNumbers, handshakeProblem, isSearchId, jobDataSchema, localIdentity, newSearchId, redactUrl, resultEnvelopeSchema, trialResultSchema, zodProblems,
 } from '../src/search/queue-protocol.js';
 import { trialConfig } from '../src/search/trial-config.js';
 import { CLI } from './helpers/queue-fixtures.js';
@@ -35,7 +35,7 @@ describe('handshake', () => {
     expect(me.schema).toMatch(/^[0-9a-f]{12}$/);
     expect(handshakeProblem({ ...me }, me, 'worker')).toBeNull();
     expect(handshakeProblem({ ...me, schema: '000000000000' }, me, 'coordinator'))
-      .toBe(`version mismatch: the coordinator runs cifar-mlp 0.1.0 (queue protocol 2, config schema 000000000000), this worker cifar-mlp 0.1.0 (queue protocol 2, config schema ${me.schema}); run the same cifar-mlp version on the coordinator and every worker`);
+      .toBe(`version mismatch: the coordinator runs cifar-mlp 0.1.0 (queue protocol ${PROTOCOL}, config schema 000000000000), this worker cifar-mlp 0.1.0 (queue protocol ${PROTOCOL}, config schema ${me.schema}); run the same cifar-mlp version on the coordinator and every worker`);
     expect(handshakeProblem({}, me, 'worker')).toMatch(/the worker runs cifar-mlp \? \(queue protocol \?, config schema \?\), this coordinator/);
   });
 });

@@ -253,7 +253,7 @@ describeWithRedis('search --queue (redis-server)', () => {
       slots: 1, threadsPerTrial: 1,
       async run(t, _signal, hooks) {
         for (let s = 0; s <= 10; s += 5) {
-          hooks?.onProgress?.(s, 10);
+          hooks?.onProgress?.({ steps: s, totalSteps: 10 });
           await new Promise((r) => setTimeout(r, 1100));
         }
         mkdirSync(join(t.outDir, 'plots'), { recursive: true });
@@ -271,7 +271,7 @@ describeWithRedis('search --queue (redis-server)', () => {
     try {
       const outDir = join(root, 'files-out');
       const r: TrialResult = await ex.run({ trial: 1, params: LAMBDA, outDir, dataDir, saveModel: true, config: trialConfig(config, { trial: 1, params: LAMBDA }, 1, 1) },
-        new AbortController().signal, { onProgress: (s, n) => progress.push([s, n]) });
+        new AbortController().signal, { onProgress: (p) => progress.push([p.steps, p.totalSteps]) });
       expect(r.status).toBe('completed');
       expect(r.final!.val.accuracy).toBe(0.25);
       expect(r.final!.val.loss).toBeNaN();

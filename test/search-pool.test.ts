@@ -182,9 +182,10 @@ describe('cifar-mlp search (built CLI)', () => {
     // the chosen trial's test accuracy, measured once from its model.json, is the only test figure
     expect(second.stderr).toMatch(new RegExp(`chosen trial ${s2.chosen!.id} \\(lambda=[^)]+\\): val [\\d.]+%, test [\\d.]+%`));
     expect(s2.chosen!.test!.accuracy).toBeGreaterThan(0.2);
-    for (const f of ['param-base.train.lambda.svg', 'param-base.train.lambda.png', 'overview.png', 'curves.png', 'report.html', 'plan.json', 'config.yaml']) {
+    for (const f of ['param-base.train.lambda.svg', 'param-base.train.lambda.png', 'curves.png', 'report.html', 'plan.json', 'config.yaml']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
+    expect(existsSync(join(out, 'overview.png')), 'no parallel coordinates for one searched parameter').toBe(false);
     for (const id of ['01', '02', '03']) {
       for (const f of ['lr.png', 'loss.png', 'accuracy.png', 'report.html']) expect(existsSync(join(out, 'trials', id, f)), `trials/${id}/${f}`).toBe(true);
     }
@@ -261,7 +262,7 @@ describe('cifar-mlp search over two fields with pruning, then plot and evaluate 
     const out = join(root, 'cli-bad');
     const r = await cli(['search', cfg, '--data', dataDir, '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`cifar-mlp: ${cfg}: space.params.base.model.hiden: not a field of the training config (base.model has hidden) (got "base.model.hiden")`);
+    expect(r.stderr.trim()).toBe(`cifar-mlp: ${cfg}: space.params.base.model.hiden: not a field of the training config (base.model has hidden, layers, batchNorm, init, bnMomentum) (got "base.model.hiden")`);
     expect(existsSync(out)).toBe(false);
   });
 });
@@ -295,5 +296,15 @@ describe('search benchmark (dist/search-bench.js)', () => {
     expect(report.ratios.poolVsOne).toBeCloseTo(byName.pool.wallMedianS / byName.one.wallMedianS, 10);
     expect(report.ratios.poolVsSequentialOneThread).toBeCloseTo(byName.pool.wallMedianS / byName['seq-1t'].wallMedianS, 10);
     expect(report.ratios.poolMemoryVsSingleRun).toBeCloseTo(byName.pool.peakRssMedianMiB / report.single.peakRssMiB, 10);
+    // the scaling: 1, 2, 4, … workers up to the cores, and the cores; never more kernel threads than cores in all
+    const scaling = (report as unknown as { scaling: { requestedWorkers: number; workers: number; threadsPerTrial: number; trialsPerMinute: number }[] }).scaling;
+    const expected: number[] = [];
+    for (let k = 1; k < cores; k *= 2) expected.push(k);
+    expect(scaling.map((r) => r.requestedWorkers)).toEqual([...expected, cores]);
+    for (const r of scaling) {
+      expect(r.workers).toBe(Math.min(r.requestedWorkers, 2)); // never more workers than the 2 trials
+      expect(r.workers * r.threadsPerTrial).toBeLessThanOrEqual(cores);
+      expect(r.trialsPerMinute).toBeGreaterThan(0);
+    }
   }, 300_000);
 });

@@ -1,7 +1,7 @@
 /**
  * Search progress on a (fake) terminal: no finished trial's line is lost at the end, lines fit the width without
- * cutting a number, and the time estimate comes from the running trials' steps before any trial has finished;
- * the local pool reports those steps.
+ * cutting a number, running and waiting trials counted apart with each running trial's steps and validation accuracy,
+ * no time estimate before a trial has finished; the local pool reports those steps and accuracies.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,7 @@ describe('SearchProgress on a terminal', () => {
     for (const t of [1, 2, 4]) expect(text).toMatch(new RegExp(`search-coarse: trial ${t} \\(lambda=.*\\) completed: val 5${t}\\.00%`));
     expect(text).toMatch(/search-coarse: trial 3 \(lambda=5\.62e-3\) failed: worker: a very long reason/);
     for (const l of tty.lines()) expect(l.length, l).toBeLessThanOrEqual(119); // the last column stays free
-    const failed = tty.lines().find((l) => l.includes('trial 3'))!;
+    const failed = tty.lines().find((l) => l.includes('search-coarse: trial 3'))!;
     expect(failed).toMatch(/^search-coarse: trial 3 \(lambda=5\.62e-3\) failed: worker: a very long reason.*[a-z]…$/);
     expect(tty.lines().at(-1)).toMatch(/^search-coarse \[█+\] 4\/4 trials \| 0 running \| best val 54\.00% at lambda=1\.78e-2 \| ~0s left$/);
   });
@@ -56,7 +56,7 @@ describe('SearchProgress on a terminal', () => {
     p.started(1, 'lambda=1.49e-3', state(0, 1));
     p.finished(1, 'lambda=1.49e-3', { status: 'completed', valAcc: 0.5230, steps: 100, seconds: 42.1 }, state(1, 0, { valAcc: 0.523, label: 'lambda=1.49e-3' }));
     p.stop();
-    const line = tty.lines().find((l) => l.includes('trial 1'))!;
+    const line = tty.lines().find((l) => l.includes('search-coarse: trial 1'))!;
     expect(line.length).toBeLessThanOrEqual(79);
     expect(line).toContain('completed: val 52.30%');
     expect(line).toMatch(/\(lambda=1\.49e-3\)/);
@@ -65,23 +65,55 @@ describe('SearchProgress on a terminal', () => {
     expect(p.barLine(60)).toMatch(/1\/4 trials .*~\S+ left$/);
   });
 
-  it('estimates the time left from the running trials\' steps before any trial has finished', async () => {
+  it('shows no time left before a trial has finished; then estimates it with the running trials\' steps', async () => {
     const tty = fakeTty(120);
     const p = new SearchProgress('s', 2, tty.stream);
     p.begin(state(0, 0));
     p.started(1, 'lambda=1e-3', state(0, 1));
     p.started(2, 'lambda=1e-2', state(0, 2));
     expect(p.secondsLeft()).toBeNull();
-    expect(p.barLine(120)).toContain('~? left');
+    expect(p.barLine(120)).not.toMatch(/left/);
     await sleep(300);
     p.trialProgress(1, { steps: 30, totalSteps: 100 });
+    expect(p.secondsLeft()).toBeNull(); // a trial's first steps say little of its length
+    expect(p.barLine(120)).not.toMatch(/left/);
+    p.finished(2, 'lambda=1e-2', { status: 'completed', valAcc: 0.5, steps: 100, seconds: 0.3 }, state(1, 1));
     const left = p.secondsLeft();
     expect(left).not.toBeNull();
-    // trial 1: ~0.3 s for 30% → ~1 s in all, ~0.7 s to go; trials 3 and 4 at ~1 s each; over 2 slots
-    expect(left!).toBeGreaterThan(0.8);
+    // trial 2 took ~0.3 s; trial 1 at 30% after ~0.3 s projects ~1 s; trials 3 and 4 at the mean; over 2 slots
+    expect(left!).toBeGreaterThan(0.4);
     expect(left!).toBeLessThan(5);
-    expect(p.barLine(120)).not.toContain('~? left');
+    expect(p.barLine(120)).toMatch(/~\d+s left$/);
     p.stop();
+  });
+
+  it('on a queue counts running (steps begun) and waiting trials apart, and shows each running trial\'s step and val accuracy', () => {
+    const tty = fakeTty(100);
+    const p = new SearchProgress('search-coarse', 4, tty.stream, undefined, true);
+    p.begin(state(0, 0));
+    for (let t = 1; t <= 4; t++) p.started(t, `lambda=${t}.00e-3`, state(0, t));
+    p.trialProgress(1, { steps: 420, totalSteps: 1800, valAccuracy: 0.4821 });
+    p.trialProgress(2, { steps: 90, totalSteps: 1800 });
+    expect(p.barLine(100)).toMatch(/0\/4 trials \| 2 running \| 2 waiting \| best: none yet$/);
+    expect(p.trialLine(1, 100)).toMatch(/^ {2}trial 1 \(lambda=1\.00e-3\) \[█+░+\] step 420\/1800 \| val 48\.21%$/);
+    expect(p.trialLine(2, 100)).toMatch(/trial 2 .*step 90\/1800$/);
+    expect(p.trialLine(3, 100)).toMatch(/trial 3 .*waiting for a worker$/);
+    for (const w of [60, 80]) for (const t of [1, 2, 3]) expect(p.trialLine(t, w).length).toBeLessThanOrEqual(w);
+    expect(p.trialLine(1, 60)).toMatch(/step 420\/1800/);
+    // The bar counts the running trials' steps: (420 + 90) / 1800 of one trial out of 4.
+    p.trialProgress(1, { steps: 1800, totalSteps: 1800, valAccuracy: 0.5 });
+    p.trialProgress(2, { steps: 1800, totalSteps: 1800 });
+    p.trialProgress(3, { steps: 1800, totalSteps: 1800 });
+    p.trialProgress(4, { steps: 1800, totalSteps: 1800 });
+    expect(p.barLine(100)).toMatch(/\[█+\] 0\/4 trials \| 4 running/);
+    p.stop();
+    // On the local pool every trial handed over runs at once.
+    const local = new SearchProgress('search-coarse', 2, fakeTty(100).stream);
+    local.begin(state(0, 0));
+    local.started(1, 'lambda=1.00e-3', state(0, 1));
+    expect(local.barLine(100)).toMatch(/0\/4 trials \| 1 running \| best/);
+    expect(local.trialLine(1, 100)).toMatch(/starting$/);
+    local.stop();
   });
 
   it('estimateSecondsLeft: projections of running trials count like finished trials', () => {
@@ -103,7 +135,7 @@ describe('LocalPoolExecutor progress', () => {
     const pool = new LocalPoolExecutor({ splits, normalization: computeNormalization(splits.train), workers: 1, threadsPerTrial: 1, progressMs: 20 });
     const seen: TrialProgress[] = [];
     try {
-      const result = await pool.run({ trial: 1, params: { 'base.train.lambda': 0.01 }, config, outDir: join(root, 'trial'), dataDir }, new AbortController().signal, { onProgress: (steps, totalSteps) => { seen.push({ steps, totalSteps }); } });
+      const result = await pool.run({ trial: 1, params: { 'base.train.lambda': 0.01 }, config, outDir: join(root, 'trial'), dataDir }, new AbortController().signal, { onProgress: (p) => { seen.push(p); } });
       expect(result.status).toBe('completed');
       expect(result.steps).toBe(300);
     } finally {
@@ -113,5 +145,9 @@ describe('LocalPoolExecutor progress', () => {
     for (const q of seen) expect(q.totalSteps).toBe(300);
     for (let i = 1; i < seen.length; i++) expect(seen[i].steps).toBeGreaterThan(seen[i - 1].steps);
     expect(seen[0].steps).toBeLessThan(300);
+    // evaluated every 150 steps: the accuracy is there from the first evaluation on
+    const evaluated = seen.filter((q) => q.steps >= 150);
+    expect(evaluated.length).toBeGreaterThan(0);
+    for (const q of evaluated) expect(q.valAccuracy).toBeGreaterThan(0);
   });
 });

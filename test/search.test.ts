@@ -155,7 +155,7 @@ describe('search space config', () => {
   it('rejects unknown paths, non-fields, wrong distributions and out-of-range bounds with one line naming the field', () => {
     const space = (params: Record<string, unknown>) => ({ space: { params } });
     expect(configError(space({ 'base.model.hiden': { dist: 'int', min: 10, max: 20 } })))
-      .toMatch(/^x\.yaml: space\.params\.base\.model\.hiden: not a field of the training config \(base\.model has hidden\)/);
+      .toMatch(/^x\.yaml: space\.params\.base\.model\.hiden: not a field of the training config \(base\.model has hidden, layers, batchNorm, init, bnMomentum\)/);
     expect(configError(space({ 'train.lambda': { dist: 'uniform', min: 0, max: 1 } }))).toMatch(/space\.params\.train\.lambda: a searched field is named by its path under base/);
     expect(configError(space({ 'base.schedule': { dist: 'uniform', min: 0, max: 1 } }))).toMatch(/space\.params\.base\.schedule: base\.schedule is a section, not a field/);
     expect(configError(space({ 'base.data.train': { dist: 'uniform', min: 0, max: 1 } }))).toMatch(/base\.data\.train is not a number field: search it with dist: choice/);
@@ -426,6 +426,10 @@ describe('search (inline executor)', () => {
     expect(s2.counts).toEqual({ completed: 5, pruned: 0, diverged: 0, failed: 0, pending: 0 });
     expect(s2.results.find((r) => r.trial === 2)!.status).toBe('completed');
     expect(s2.results.map((r) => r.params)).toEqual(s1.results.map((r) => r.params));
+    // Wall time counts both sessions; secondsSinceResume the second alone.
+    expect(s1.secondsSinceResume).toBeUndefined();
+    expect(s2.secondsSinceResume).toBeGreaterThan(0);
+    expect(s2.seconds).toBeCloseTo(s1.seconds + s2.secondsSinceResume!, 1);
     // keepModels may change on resume: one model is left, the best's
     expect(['01', '02', '03', '04', '05'].filter((id) => existsSync(join(out, 'trials', id, 'model.json')))).toEqual([s2.chosen!.id]);
 

@@ -8,6 +8,7 @@ import { ReferenceBackend } from '../src/kernels/reference.js';
 import { normalize } from '../src/stages/normalize.js';
 import { shuffle } from '../src/stages/shuffle.js';
 import { stepSource } from '../src/pipeline/step-source.js';
+import { ChunkedInput } from '../src/model/chunked-input.js';
 import type { BatchPlan } from '../src/stages/types.js';
 
 const d = 4, records = 23, batch = 5; // 4 steps per epoch, 3 records left over
@@ -111,6 +112,31 @@ describe('normalize with a backend that gathers ahead', () => {
     for (const [i, g] of got.entries()) {
       expect(g.rowsInX).toEqual(Array.from(expected[i].rows));
       expect(g.X).toBe(got[0].X);
+    }
+  });
+});
+
+describe('chunked forward-only passes (ChunkedInput) with a backend that gathers ahead', () => {
+  it('gives each chunk its own records and labels, the next chunk gathered ahead into the other matrix', async () => {
+    const data = dataset();
+    for (const backend of [new AheadBackend(), new ReferenceBackend()]) {
+      const input = new ChunkedInput(backend, norm, 5, d);
+      const seen: { start: number; n: number; rows: number[]; labels: number[]; X: Matrix }[] = [];
+      await input.forEach(data, records, (n, start) => {
+        const v = backend.read(input.X);
+        seen.push({ start, n, rows: Array.from({ length: n }, (_, r) => Math.round(v[r * d])), labels: Array.from(input.labels.subarray(0, n)), X: input.X });
+      });
+      expect(seen.map((c) => [c.start, c.n])).toEqual([[0, 5], [5, 5], [10, 5], [15, 5], [20, 3]]);
+      for (const c of seen) {
+        const want = Array.from({ length: c.n }, (_, r) => c.start + r);
+        expect(c.rows).toEqual(want);
+        expect(c.labels).toEqual(want.map((r) => r % 10));
+      }
+      if (backend instanceof AheadBackend) {
+        expect(backend.calls).toEqual(['gather', 'ahead 5 6 7 8 9', 'wait', 'ahead 10 11 12 13 14', 'wait', 'ahead 15 16 17 18 19', 'wait', 'ahead 20 21 22', 'wait']);
+        expect(seen[1].X).not.toBe(seen[0].X);
+        expect(seen[2].X).toBe(seen[0].X);
+      } else expect(new Set(seen.map((c) => c.X)).size).toBe(1);
     }
   });
 });

@@ -2,6 +2,7 @@
 import { ConfigError, UsageError } from '../util/errors.js';
 import { applySet, readYamlFile, validateConfig as validateRaw } from '../config/load.js';
 import type { AnyConfig, ConfigKind, GradcheckConfig, SearchConfig, TrainConfig } from '../config/schema.js';
+import { checkArgument, configSourceArgument, loadConfigOptionsArgument } from './arguments.js';
 
 /** A config as a caller holds it: the path of a YAML file, or its fields as a plain object (defaults filled in). */
 export type ConfigSource = string | Record<string, unknown>;
@@ -25,6 +26,8 @@ type ConfigOf<K extends ConfigKind> = K extends 'train' ? TrainConfig : K extend
 export function loadConfig<K extends ConfigKind>(source: ConfigSource, options: LoadConfigOptions & { kind: K }): ConfigOf<K>;
 export function loadConfig(source: ConfigSource, options?: LoadConfigOptions): AnyConfig;
 export function loadConfig(source: ConfigSource, options: LoadConfigOptions = {}): AnyConfig {
+  checkArgument('loadConfig(): config', configSourceArgument, source);
+  checkArgument('loadConfig(): options', loadConfigOptionsArgument, options);
   const sets = options.set ?? [];
   const name = typeof source === 'string' ? source : options.source ?? 'config';
   const raw = typeof source === 'string' ? readYamlFile(source) : plainCopy(source, name);
@@ -58,8 +61,9 @@ function plainCopy(source: Record<string, unknown>, name: string): Record<string
   }
 }
 
-/** The config a run function takes: a validated one of `kind`, and the file it came from (for relative paths). */
-export function configOfKind<K extends ConfigKind>(source: ConfigSource | ConfigOf<K>, kind: K): { config: ConfigOf<K>; configPath?: string } {
-  if (typeof source === 'string') return { config: loadConfig(source, { kind }), configPath: source };
-  return { config: loadConfig(source as Record<string, unknown>, { kind }) };
+/** The config a run function takes: a validated one of `kind` (with `set` overrides), and the file it came from (for relative paths). */
+export function configOfKind<K extends ConfigKind>(source: ConfigSource | ConfigOf<K>, kind: K, caller: string, set: string[] = []): { config: ConfigOf<K>; configPath?: string } {
+  checkArgument(`${caller}(): config`, configSourceArgument, source);
+  if (typeof source === 'string') return { config: loadConfig(source, { kind, set }), configPath: source };
+  return { config: loadConfig(source as Record<string, unknown>, { kind, set }) };
 }

@@ -5,6 +5,7 @@ import { evaluateSplits, evaluationInputs } from '../experiment/evaluate-model.j
 import type { SplitEvaluation } from '../formats/evaluation.js';
 import { modelTarget } from '../search/folder.js';
 import { kernelThreads } from '../pipeline/plan.js';
+import { checkArgument, evaluateOptionsArgument, modelPathArgument } from './arguments.js';
 
 export interface EvaluateOptions {
   /** The CIFAR-10 folder (default: the one the model was trained on when it still exists, else the usual search). */
@@ -35,6 +36,8 @@ export interface Evaluation {
  * Writes nothing (`cifar-mlp evaluate` also writes evaluation.json and confusion-<split>.csv).
  */
 export async function evaluate(model: string, options: EvaluateOptions = {}): Promise<Evaluation> {
+  checkArgument('evaluate(): model', modelPathArgument, model);
+  checkArgument('evaluate(): options', evaluateOptionsArgument, options);
   const log = options.log ?? (() => {});
   const inputs = await evaluationInputs(modelTarget(model, log), { data: options.data, log, signal: options.signal, downloadProgress: false });
   const { cp } = inputs;

@@ -6,6 +6,7 @@ import type { SearchSummary } from '../formats/search-summary.js';
 import { abortedBeforeStart } from './abort.js';
 import { configOfKind, type ConfigSource } from './config.js';
 import type { FolderOptions } from './folder-options.js';
+import { checkArgument, searchOptionsArgument } from './arguments.js';
 
 export interface SearchOptions extends FolderOptions {
   /** Called as trials start, advance and finish. */
@@ -26,7 +27,7 @@ export interface SearchState {
 export type SearchEvent =
   | { type: 'begin'; state: SearchState }
   | { type: 'trial-started'; trial: number; params: string; state: SearchState }
-  | { type: 'trial-progress'; trial: number; steps: number; totalSteps: number }
+  | { type: 'trial-progress'; trial: number; steps: number; totalSteps: number; valAccuracy?: number }
   | {
     type: 'trial-finished'; trial: number; params: string; state: SearchState;
     /** completed, pruned, diverged, failed, or interrupted (the signal: runs again on resume). */
@@ -46,7 +47,7 @@ function eventDisplay(emit: (e: SearchEvent) => void): SearchDisplay {
   return {
     begin: (state) => emit({ type: 'begin', state: stateOf(state) }),
     started: (trial, params, state) => emit({ type: 'trial-started', trial, params, state: stateOf(state) }),
-    trialProgress: (trial, p) => emit({ type: 'trial-progress', trial, steps: p.steps, totalSteps: p.totalSteps }),
+    trialProgress: (trial, p) => emit({ type: 'trial-progress', trial, steps: p.steps, totalSteps: p.totalSteps, ...(p.valAccuracy !== undefined ? { valAccuracy: p.valAccuracy } : {}) }),
     finished: (trial, params, o, state) => emit({
       type: 'trial-finished', trial, params, state: stateOf(state), status: o.status, valAccuracy: o.valAcc, seconds: o.seconds, reason: o.reason,
     }),
@@ -63,7 +64,8 @@ function eventDisplay(emit: (e: SearchEvent) => void): SearchDisplay {
  * ConfigError/UsageError on bad input (nothing written), with an AbortError when aborted before it started.
  */
 export async function search(config: SearchConfig | ConfigSource, options: SearchOptions): Promise<SearchSummary> {
-  const { config: resolved, configPath } = configOfKind(config, 'search');
+  checkArgument('search(): options', searchOptionsArgument, options);
+  const { config: resolved, configPath } = configOfKind(config, 'search', 'search');
   const onProgress = options.onProgress;
   const result = await searchIntoFolder(resolved, {
     data: options.data, out: options.out, force: options.force, resume: options.resume, configPath,

@@ -1,13 +1,22 @@
 /** `train()`: one training run into a folder, as `cifar-mlp run <train config>` does it. */
 import type { TrainConfig } from '../config/schema.js';
 import type { Summary } from '../formats/run-summary.js';
+import { chosenFields, chosenFieldsComment } from '../formats/search-summary.js';
 import { trainIntoFolder } from '../experiment/train-run.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import { abortedBeforeStart } from './abort.js';
 import { configOfKind, type ConfigSource } from './config.js';
 import type { FolderOptions } from './folder-options.js';
+import { checkArgument, trainOptionsArgument } from './arguments.js';
 
 export interface TrainOptions extends FolderOptions {
+  /** With `resume`: continue on another backend than the run trained on (refused otherwise; recorded in summary.json). */
+  switchBackend?: boolean;
+  /**
+   * A finished search's folder: train with the searched fields of the trial it chose (e.g. train.lambda), as
+   * `cifar-mlp run CONFIG --from DIR` does; they are told through `log` and recorded in the run's config.yaml.
+   */
+  from?: string;
   /** Called after every update step, and at step 0 of a fresh run (keep it cheap: it runs on the training loop). */
   onProgress?: (progress: TrainProgress) => void;
 }
@@ -37,10 +46,14 @@ export interface TrainProgress {
  * aborted before the run started.
  */
 export async function train(config: TrainConfig | ConfigSource, options: TrainOptions): Promise<Summary> {
-  const { config: resolved, configPath } = configOfKind(config, 'train');
+  checkArgument('train(): options', trainOptionsArgument, options);
+  const chosen = options.from === undefined ? null : chosenFields(options.from);
+  const { config: resolved, configPath } = configOfKind(config, 'train', 'train', chosen?.sets);
+  if (chosen) options.log?.(`cifar-mlp: --from ${chosen.dir}: trial ${chosen.trial}: ${chosen.sets.join(', ')}`);
   const onProgress = options.onProgress;
   const result = await trainIntoFolder(resolved, {
-    data: options.data, out: options.out, force: options.force, resume: options.resume, configPath,
+    data: options.data, out: options.out, force: options.force, resume: options.resume, switchBackend: options.switchBackend, configPath,
+    ...(chosen ? { configComment: chosenFieldsComment(chosen) } : {}),
     signal: options.signal ?? new AbortController().signal,
     log: options.log ?? (() => {}),
     downloadProgress: false,

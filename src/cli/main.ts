@@ -2,21 +2,20 @@
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, readYamlFile } from '../config/load.js';
 import { BACKEND_NAMES } from '../kernels/names.js';
-import { UsageError } from '../util/errors.js';
+import { ConfigError, UsageError } from '../util/errors.js';
 import { gradcheckCommand } from './commands/gradcheck.js';
 import { registerModelCommands } from './commands/model.js';
 import { searchCommand } from './commands/search.js';
 import { trainCommand } from './commands/train.js';
-import { renderRunArtifacts } from '../report/run-artifacts.js';
-import { isSearchFolder } from '../formats/search-plan.js';
-import { readSearchSummary } from '../formats/search-summary.js';
+import { chosenFields, chosenFieldsComment, type ChosenFields } from '../formats/search-summary.js';
+import { percent } from '../util/format.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readMetricsCsv } from '../formats/metrics-csv.js';
-import { lockFolder } from '../util/folder-lock.js';
-import { FileReadError } from '../util/read-file.js';
 import { runForcedExitHooks } from '../util/shutdown.js';
+import { notice } from '../util/notice.js';
 import { addExamples } from './examples.js';
+import { log } from './log.js';
+import { handleBrokenPipes } from './broken-pipe.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -26,10 +25,13 @@ const oneLine = (s: string) => s.replace(/\n\(Did you mean (.+?)\?\)/, '; did yo
 /** The commands that run a config. Their help differs only where a search config nests its training fields under `base.`. */
 type RunKind = 'run' | 'search';
 
-const backendOption = (kind: RunKind) =>
-  new Option('--backend <name>', kind === 'run'
-    ? 'kernel backend (same as --set kernels.backend=<name>; base.kernels.backend in a search config)'
-    : 'kernel backend of the trials (same as --set base.kernels.backend=<name>)').choices([...BACKEND_NAMES]);
+const BACKEND_HELP: Record<RunKind | 'lr-find', string> = {
+  run: 'kernel backend (same as --set kernels.backend=<name>; base.kernels.backend in a search config)',
+  search: 'kernel backend of the trials (same as --set base.kernels.backend=<name>)',
+  'lr-find': 'kernel backend (same as --set kernels.backend=<name>)',
+};
+
+const backendOption = (kind: RunKind | 'lr-find') => new Option('--backend <name>', BACKEND_HELP[kind]).choices([...BACKEND_NAMES]);
 
 const SET_HELP: Record<RunKind, string> = {
   run: 'override a config field, e.g. --set train.lambda=0.001 (repeatable; in a search config the training fields are under base.)',
@@ -44,7 +46,8 @@ function runOptions(command: Command, kind: RunKind): Command {
     .option('--set <key=value>', SET_HELP[kind], collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
     .option('--resume', `continue the interrupted ${kind === 'run' ? 'run' : 'search'} in --out (without <config>: with the config.yaml there)`)
-    .addOption(backendOption(kind));
+    .addOption(backendOption(kind))
+    .addOption(new Option('--switch-backend', 'with --resume: continue on another backend than the one the run trained on (refused otherwise: results change from there on; recorded in summary.json)').hideHelp(kind !== 'run'));
 }
 
 /**
@@ -68,16 +71,25 @@ function backendSet(configPath: string, backend: string | undefined): string[] {
   return [`${readYamlFile(configPath).kind === 'search' ? 'base.' : ''}kernels.backend=${backend}`];
 }
 
+/** --from: the chosen trial's searched fields (as --set overrides) for a training config, told on stderr. */
+function fromSearch(configPath: string, dir: string): ChosenFields {
+  const kind = readYamlFile(configPath).kind ?? 'train';
+  if (kind !== 'train') throw new UsageError(`--from ${dir}: takes a training config (kind: train), not ${configPath} (kind: ${String(kind)})`);
+  const chosen = chosenFields(dir);
+  process.stderr.write(`cifar-mlp: --from ${dir}: trial ${chosen.trial} (val ${percent(chosen.valAccuracy)}): ${chosen.sets.join(', ')} (recorded in the run's config.yaml)\n`);
+  return chosen;
+}
+
 function interruptSignal(): AbortSignal {
   const controller = new AbortController();
   let count = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     count++;
     if (count === 1) {
-      process.stderr.write(`\ncifar-mlp: ${sig} received: stopping after the current step and saving results (again to quit at once)\n`);
+      notice(`cifar-mlp: ${sig} received: stopping after the current step and saving results (again to quit at once)`);
       controller.abort();
     } else {
-      process.stderr.write(`\ncifar-mlp: ${sig} received again: quitting now (the output folder stays resumable)\n`);
+      notice(`cifar-mlp: ${sig} received again: quitting now (the output folder stays resumable)`);
       runForcedExitHooks();
       process.exit(130);
     }
@@ -90,20 +102,25 @@ function interruptSignal(): AbortSignal {
 async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const program = new Command('cifar-mlp')
-    .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, lambda search, final training.')
+    .description('Train a two-layer network on CIFAR-10 from scratch: gradient check, sanity check, cyclical learning rates, searches of lambda and other settings, final training.')
     .version('0.1.0')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `cifar-mlp: ${oneLine(s)}` : s) });
+    .configureOutput({ writeErr: (s) => (s.startsWith('error:') ? log(`cifar-mlp: ${oneLine(s).trimEnd()}`) : process.stderr.write(s)) });
 
   runOptions(program
     .command('run')
     .description('Run the experiment a config file describes (kind: train, gradcheck or search).')
     .argument('[config]', 'YAML config file, e.g. config/cycle1.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'run')
+    .option('--from <search-dir>', 'a training config only: take the searched fields of the trial a finished search chose (e.g. train.lambda), before --set')
     .action(async (given: string | undefined, o) => {
       const configPath = configFileOf('run', given, o);
-      const sets: string[] = [...o.set, ...backendSet(configPath, o.backend)];
+      const chosen = o.from === undefined ? null : fromSearch(configPath, o.from);
+      const sets: string[] = [...(chosen?.sets ?? []), ...o.set, ...backendSet(configPath, o.backend)];
       const config = loadConfig(configPath, sets);
-      const opts = { data: o.data, out: o.out, force: o.force, resume: o.resume, configPath, signal: interruptSignal() };
+      const opts = {
+        data: o.data, out: o.out, force: o.force, resume: o.resume, switchBackend: o.switchBackend, configPath, signal: interruptSignal(),
+        ...(chosen ? { configComment: chosenFieldsComment(chosen) } : {}),
+      };
       switch (config.kind) {
         case 'train':
           exitCode = await trainCommand(config, opts);
@@ -119,7 +136,7 @@ async function main(argv: string[]): Promise<number> {
 
   runOptions(program
     .command('search')
-    .description('Run a lambda search config (same as run; with --resume, continue an interrupted search in --out).')
+    .description('Run a search config: trials of a training config over a space of its fields (lambda, the hidden width, …), ranked by validation accuracy (same as run; with --resume, continue an interrupted search in --out).')
     .argument('[config]', 'YAML search config, e.g. config/search-coarse.yaml (optional with --resume: the --out folder\'s config.yaml)'), 'search')
     .option('--queue <url>', 'run the trials on `cifar-mlp worker` processes through Redis: redis://[user:password@]host:port[/db] or rediss:// (TLS)')
     .option('--artifacts <dir>', 'with --queue: a folder shared with the workers (e.g. on NFS) through which the trials\' files travel instead of through Redis')
@@ -154,7 +171,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'output folder (default runs/<name>-lr-find, or with a time suffix when taken)')
     .option('--set <key=value>', 'override a config field, e.g. --set lrFind.steps=300 (repeatable)', collect, [])
     .option('--force', 'overwrite a non-empty --out folder')
-    .addOption(backendOption('run'))
+    .addOption(backendOption('lr-find'))
     .action(async (configPath: string, o) => {
       const config = loadConfig(configPath, [...o.set, ...backendSet(configPath, o.backend)]);
       if (config.kind !== 'train') throw new UsageError(`${configPath}: lr-find expects a training config (kind: train; got ${JSON.stringify(config.kind)})`);
@@ -176,6 +193,20 @@ async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('dashboard')
+    .description('A live web view of the runs and searches under the folders (default ./runs, found recursively): tables, curves, trials, rungs and queue workers, updated as files change; it only reads. With --export, one run\'s or search\'s page as a self-contained HTML file.')
+    .argument('[dirs...]', 'folders of runs and searches (default: runs)')
+    .option('--port <n>', 'port to listen on (0: any free one)', '8765')
+    .option('--host <address>', 'address to listen on; any other than the loopback requires a token', '127.0.0.1')
+    .option('--token <token>', 'the token a browser must present (default: none on the loopback, else one generated and printed)')
+    .option('--queue <url>', 'Redis of queue searches (as given to search --queue): shows their workers and flags a silent one (read-only)')
+    .option('--export <file>', 'write the page of the one run or search folder given as a self-contained HTML file (data inlined, opens offline), then exit')
+    .action(async (dirs: string[], o) => {
+      const { dashboardCommand } = await import('./commands/dashboard.js');
+      exitCode = await dashboardCommand(dirs, o);
+    });
+
+  program
     .command('config-doc')
     .description('Print the config reference (every field, its type, default and meaning), generated from the schema.')
     .option('--write <markdown>', 'replace the reference between the config-reference markers of this file instead')
@@ -188,35 +219,11 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('plot')
-    .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted run), or of a search folder (the search\'s and every trial\'s).')
+    .description('Re-render the plots and report.html of a run folder from its metrics.csv (also for an interrupted or a running run), or of a search folder (the search\'s and every trial\'s). It only reads the folder (no lock) and writes every picture atomically.')
     .argument('<out-dir>', 'a run folder holding metrics.csv, a search folder, or one of its trials/<id> folders')
     .action(async (dir: string) => {
-      if (isSearchFolder(dir)) {
-        const { writeSearchReport } = await import('../search/report.js');
-        await writeSearchReport(dir, readSearchSummary(dir));
-        process.stderr.write(`cifar-mlp: search plots, every trial's plots and report pages, and report.html written to ${dir}\n`);
-        return;
-      }
-      const csv = join(dir, 'metrics.csv');
-      if (!existsSync(csv)) throw new UsageError(`${dir}: no metrics.csv in this folder (neither a run nor a search folder)`);
-      const lock = lockFolder(dir, { log: (l) => process.stderr.write(`${l}\n`) });
-      try {
-        let metrics;
-        try {
-          metrics = await readMetricsCsv(csv);
-        } catch (e) {
-          throw e instanceof FileReadError ? new UsageError(e.message) : e;
-        }
-        if (metrics.rows.length === 0) {
-          throw new UsageError(`no usable rows in ${csv} (${metrics.skipped} malformed line${metrics.skipped === 1 ? '' : 's'} skipped); nothing plotted`);
-        }
-        let failed = false;
-        await renderRunArtifacts(dir, (l) => { failed = true; process.stderr.write(`${l}\n`); });
-        if (failed) exitCode = 1;
-        else process.stderr.write(`cifar-mlp: plots and report.html written to ${dir}\n`);
-      } finally {
-        lock.release();
-      }
+      const { plotCommand } = await import('./commands/plot.js');
+      exitCode = await plotCommand(dir);
     });
 
   for (const command of program.commands) addExamples(command);
@@ -226,10 +233,10 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof UsageError) {
-      process.stderr.write(`${e.message.split('\n').map((l) => `cifar-mlp: ${l}`).join('\n')}\n`);
+      for (const line of e instanceof ConfigError ? e.problems : [e.message]) log(`cifar-mlp: ${line}`); // one line per problem
       return e.exitCode;
     }
-    process.stderr.write(`cifar-mlp: error: ${(e as Error).message}\n`);
+    log(`cifar-mlp: error: ${(e as Error).message}`);
     if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
@@ -241,13 +248,14 @@ async function main(argv: string[]): Promise<number> {
 const fatal = (e: unknown) => {
   const err = e instanceof Error ? e : new Error(String(e));
   const code = err instanceof UsageError ? err.exitCode : 1;
-  process.stderr.write(`cifar-mlp: ${code === 1 ? 'error: ' : ''}${err.message.split('\n')[0]}\n`);
+  log(`cifar-mlp: ${code === 1 ? 'error: ' : ''}${err.message.split('\n')[0]}`);
   if (process.env.CIFAR_MLP_DEBUG) process.stderr.write(`${err.stack}\n`);
   process.exit(code);
 };
 process.on('uncaughtException', fatal);
 process.on('unhandledRejection', fatal);
 
+handleBrokenPipes();
 main(process.argv).then((code) => {
   process.exitCode = code;
   // Worker threads of a kernel backend must not keep a finished command alive.

@@ -6,8 +6,10 @@
 import cliProgress from 'cli-progress';
 import type { RunPlan } from '../pipeline/plan.js';
 import type { EvaluatedStep } from '../stages/types.js';
-import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
+import { drawBar, fitLine, formatSeconds, wrapText, type LinePart } from '../util/fit-line.js';
+import { takeNotices } from '../util/notice.js';
 import { percent } from '../util/format.js';
+import { terminalLine } from '../util/terminal-text.js';
 
 export interface TrainingProgress {
   update(s: EvaluatedStep, plan: RunPlan): void;
@@ -59,7 +61,7 @@ export function trainingProgress(label: string, stream: NodeJS.WriteStream = pro
   if (!stream.isTTY) {
     return {
       update(s, plan) {
-        if (s.metrics) stream.write(`${evaluationLine(label, s, plan, (Date.now() - t0) / 1000)}\n`);
+        if (s.metrics) stream.write(`${terminalLine(evaluationLine(label, s, plan, (Date.now() - t0) / 1000))}\n`);
       },
       stop() {},
     };
@@ -76,6 +78,13 @@ export function trainingProgress(label: string, stream: NodeJS.WriteStream = pro
     // fills the last column would erase that column's character.
     format: (_o: unknown, params: { maxWidth: number }) => (latest ? progressLine({ ...latest, elapsedSeconds: (Date.now() - t0) / 1000 }, params.maxWidth - 1) : ''),
   });
+  let release: (() => void) | null = null;
+  // A notice replaces the bar's line and the bar is drawn again below it, where the cursor is saved anew (the bar
+  // returns to its saved position when it stops). Broken into lines that fit: line wrapping is off while it draws.
+  const writeAbove = (line: string) => {
+    stream.write(`\r\x1b[2K${wrapText(line, (stream.columns || 80) - 1).join('\n')}\n\x1b7`);
+    bar.render();
+  };
   return {
     update(s, plan) {
       if (s.metrics) valAcc = s.metrics.val.accuracy;
@@ -85,9 +94,16 @@ export function trainingProgress(label: string, stream: NodeJS.WriteStream = pro
       const done = s.step - first.step;
       const secondsLeft = done > 0 ? ((now - first.at) / 1000 / done) * (plan.totalSteps - s.step) : null;
       latest = { label, step: s.step, totalSteps: plan.totalSteps, epoch: s.epoch, lr: s.eta, valAcc, elapsedSeconds: (now - t0) / 1000, secondsLeft };
-      if (!bar.isActive) bar.start(plan.totalSteps, s.step);
+      if (!bar.isActive) {
+        bar.start(plan.totalSteps, s.step);
+        release = takeNotices({ notice: writeAbove });
+      }
       bar.update(s.step);
     },
-    stop: () => { if (bar.isActive) bar.stop(); },
+    stop: () => {
+      release?.();
+      release = null;
+      if (bar.isActive) bar.stop();
+    },
   };
 }

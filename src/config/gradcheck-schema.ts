@@ -1,14 +1,14 @@
 /**
- * The gradient-check config (kind: gradcheck), SPEC.md experiment 1: analytic gradients against
+ * The gradient-check config (kind: gradcheck), experiment 1 of the assignment: analytic gradients against
  * centered-difference numerical gradients in float64, and the training backend's float32 gradients
  * against the float64 reference.
  */
 import { z } from 'zod';
-import { augmentSchema, dataSchema, trainSchema } from './train-schema.js';
+import { architectureFields, augmentSchema, configName, dataSchema, trainSchema } from './train-schema.js';
 
 export const gradcheckSchema = z.strictObject({
   kind: z.literal('gradcheck').describe('Config kind: gradcheck.'),
-  name: z.string().min(1).default('gradcheck').describe('Run name, used in titles and output folder names.'),
+  name: configName('gradcheck', 'Run name, used in titles and output folder names (at most 200 characters of plain text).'),
   seed: z.int().min(0).max(2 ** 32 - 1).default(1).describe('Seed of the random weights and of the random subset of checked entries.'),
   data: dataSchema.describe(
     'Where the samples come from (same fields as a train config). Only the first `check.samples` training records are used, ' +
@@ -17,6 +17,7 @@ export const gradcheckSchema = z.strictObject({
   model: z
     .strictObject({
       hidden: z.int().positive().max(4096).default(50).describe('Hidden units m of the checked network.'),
+      ...architectureFields,
       inputDims: z
         .int()
         .positive()
@@ -32,7 +33,7 @@ export const gradcheckSchema = z.strictObject({
         .array(z.number().min(0))
         .min(1)
         .default([0, 0.1])
-        .describe('L2 strengths to check; the cost is J = mean cross-entropy + lambda (‖W1‖² + ‖W2‖²).'),
+        .describe('L2 strengths to check; the cost is J = mean cross-entropy + lambda Σ_l ‖W_l‖².'),
       h: z.number().positive().max(1).default(1e-5).describe('Step of the centered difference (J(θ+h) − J(θ−h)) / 2h, cost evaluated in float64.'),
       entries: z
         .int()

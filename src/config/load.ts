@@ -74,7 +74,10 @@ export function formatIssues(source: string, issues: z.core.$ZodIssue[], setPath
   });
 }
 
-/** Applies `a.b.c=value` (value parsed as YAML: numbers, booleans, lists) to a plain object. */
+/**
+ * Applies `a.b.c=value` (value parsed as YAML: numbers, booleans, lists) to a plain object; `a.b.c=null` unsets the
+ * field (an optional one is then absent, one with a default takes its default).
+ */
 export function applySet(raw: Record<string, unknown>, assignment: string, source = '--set'): void {
   const eq = assignment.indexOf('=');
   if (eq <= 0) throw new ConfigError([`${source} ${JSON.stringify(assignment)}: expected key.path=value`]);
@@ -98,7 +101,9 @@ export function applySet(raw: Record<string, unknown>, assignment: string, sourc
     }
     node = node[key] as Record<string, unknown>;
   }
-  node[path[path.length - 1]] = value;
+  const key = path[path.length - 1];
+  if (value === null) delete node[key];
+  else node[key] = value;
 }
 
 /**

@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { lookupField, withField } from './paths.js';
 import { pow10 } from '../util/pow10.js';
-import { trainSchema } from './train-schema.js';
+import { configName, trainSchema } from './train-schema.js';
 
 export const fromSchema = z
   .strictObject({
@@ -48,7 +48,7 @@ const intSchema = z.strictObject({
 });
 const choiceSchema = z.strictObject({
   dist: z.literal('choice'),
-  values: z.array(z.union([z.number(), z.string(), z.boolean()])).min(1),
+  values: z.array(z.union([z.number(), z.string(), z.boolean(), z.array(z.number())])).min(1),
 });
 
 export const paramSchema = z
@@ -56,7 +56,13 @@ export const paramSchema = z
   .describe('One searched field: { dist: log-uniform, min, max } | { dist: uniform, min, max } | { dist: int, min, max, log? } | { dist: choice, values: [...] }.');
 
 export type ParamSpec = z.output<typeof paramSchema>;
-export type ParamValue = number | string | boolean;
+export type ParamValue = number | string | boolean | number[];
+
+/** Where `v` stands among a choice's values (-1: not there); list values (e.g. model.layers) compare by their entries. */
+export function choiceIndex(values: readonly ParamValue[], v: unknown): number {
+  const key = JSON.stringify(v);
+  return values.findIndex((x) => x === v || JSON.stringify(x) === key);
+}
 /** A trial's values of the searched fields, by config path (e.g. "base.train.lambda"). */
 export type TrialParams = Record<string, ParamValue>;
 
@@ -107,7 +113,7 @@ export const pruningSchema = z
 
 const searchObjectSchema = z.strictObject({
   kind: z.literal('search').describe('Config kind: search.'),
-  name: z.string().min(1).default('search').describe('Search name, used in titles, trial names and the default output folder runs/<name>.'),
+  name: configName('search', 'Search name, used in titles, trial names and the default output folder runs/<name> (at most 200 characters of plain text).'),
   seed: z.int().min(0).max(2 ** 32 - 1).default(1).describe('Seed of the sampler (same seed and space → same trial list). Each trial trains with base.seed.'),
   trials: z.int().min(1).max(10_000).default(8).describe('Number of trials (random and tpe samplers; a grid has as many trials as combinations).'),
   workers: z.int().min(0).max(256).default(0).describe('Trials run at once in the worker pool; 0 = one per available core, 1 = one after the other. Kernel threads per trial default to max(1, floor(cores / workers)).'),

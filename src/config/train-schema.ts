@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { BACKEND_NAMES } from '../kernels/names.js';
+import { hasControlCharacters } from '../util/terminal-text.js';
 
 export const OFFICIAL_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const OFFICIAL_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -117,14 +118,58 @@ export const lrFindSchema = z
   .refine((l) => l.etaMin < l.etaMax, { message: 'etaMin must be < etaMax', path: ['etaMin'] })
   .describe('The learning-rate range test, `cifar-mlp lr-find CONFIG` (ignored by `run`).');
 
+/** Longest name of a run or search: it goes into titles, folder names and figures. */
+export const MAX_NAME_LENGTH = 200;
+
+/** The `name` of a config: plain text (no newlines, escape codes or other control characters) of at most 200 characters. */
+export const configName = (fallback: string, what: string) => z.string().min(1).max(MAX_NAME_LENGTH)
+  .refine((s) => !hasControlCharacters(s), 'a name is plain text: no newlines, tabs, escape codes or other control characters')
+  .default(fallback).describe(what);
+
+/** The network's architecture fields, shared with the gradcheck config. */
+export const architectureFields = {
+  layers: z
+    .array(z.int().positive().max(4096))
+    .min(1)
+    .max(16)
+    .optional()
+    .describe(
+      'Widths of the hidden layers, input side first, for a network of any depth: [50, 50] is a 3-layer network. Overrides `hidden` ' +
+        '(`hidden: m` is the two-layer network [m]).',
+    ),
+  batchNorm: z
+    .boolean()
+    .optional()
+    .describe(
+      'Batch normalisation on every hidden layer (default false): S is normalised with the batch\'s column means and variances while ' +
+        'training and with their running averages in evaluation and prediction, then scaled and shifted by learned γ and β (which ' +
+        'replace the layer\'s bias), before the ReLU.',
+    ),
+  init: z
+    .union([z.enum(['xavier', 'he']), z.strictObject({ std: z.number().positive().describe('Standard deviation σ of every weight.') })])
+    .optional()
+    .describe('Initial weights ~ N(0, σ²): xavier σ = 1/√fan-in (default), he σ = √(2/fan-in), or {std: σ} for every layer (biases and β 0, γ 1).'),
+};
+
+export const modelSchema = z
+  .strictObject({
+    hidden: z.int().positive().max(4096).default(50).describe('Hidden units m.'),
+    ...architectureFields,
+    bnMomentum: z
+      .number()
+      .min(0)
+      .lt(1)
+      .optional()
+      .describe('Batch norm\'s running averages: running = bnMomentum · running + (1 − bnMomentum) · the batch\'s statistics, every step (default 0.9).'),
+  })
+  .prefault({});
+
 export const trainSchema = z.strictObject({
   kind: z.literal('train').default('train').describe('Config kind: train, gradcheck or search.'),
-  name: z.string().min(1).default('run').describe('Run name, used in titles and output folder names.'),
+  name: configName('run', 'Run name, used in titles and output folder names (at most 200 characters of plain text).'),
   seed: z.int().min(0).max(2 ** 32 - 1).default(1).describe('Seed of every random choice (initialisation, shuffling, dropout masks, augmentation).'),
   data: dataSchema,
-  model: z
-    .strictObject({ hidden: z.int().positive().max(4096).default(50).describe('Hidden units m.') })
-    .prefault({}),
+  model: modelSchema,
   train: z
     .strictObject({
       lambda: z.number().min(0).default(0.01).describe('L2 strength lambda.'),
@@ -135,7 +180,7 @@ export const trainSchema = z.strictObject({
         .lt(1)
         .default(0)
         .describe(
-          'Dropout on the hidden layer while training: the probability of DROPPING each hidden unit at each step (0 = off). ' +
+          'Dropout on every hidden layer while training: the probability of DROPPING each hidden unit at each step (0 = off). ' +
             'Inverted dropout: kept units are scaled by 1 / (1 − dropout), so evaluation and prediction use the whole network unchanged. ' +
             'The masks depend only on (seed, step): runs stay reproducible and resumable.',
         ),
@@ -147,9 +192,32 @@ export const trainSchema = z.strictObject({
         .describe('Label smoothing eps (0 = off): train against the targets (1 − eps) Y + eps / k instead of one-hot Y. Metrics stay the plain cross-entropy.'),
       momentum: z.number().min(0).lt(1).default(0).describe('SGD momentum mu (0 = plain SGD): v = mu v + g, W −= eta v. The velocities are saved in model.json for --resume.'),
       nesterov: z.boolean().default(false).describe('Nesterov momentum (W −= eta (g + mu v) after v = mu v + g); needs momentum > 0.'),
+      optimizer: z
+        .enum(['sgd', 'momentum', 'adamw'])
+        .optional()
+        .describe(
+          'How a step uses the gradient (default: momentum when momentum > 0, else sgd): sgd; momentum (with `momentum` and `nesterov`); ' +
+            'adamw: Adam (Loshchilov & Hutter 2019) with `beta1`, `beta2`, its moments saved in model.json for --resume; eta is its step size.',
+        ),
+      beta1: z.number().min(0).lt(1).optional().describe('adamw: decay of the first moment (default 0.9).'),
+      beta2: z.number().min(0).lt(1).optional().describe('adamw: decay of the second moment (default 0.999).'),
+      weightDecay: z
+        .enum(['l2', 'decoupled'])
+        .optional()
+        .describe(
+          'How lambda acts (default: l2 for sgd and momentum, decoupled for adamw): l2 adds 2 lambda W to the gradient (the cost J\'s L2 term); ' +
+            'decoupled (adamw only) takes W −= eta 2 lambda W beside Adam\'s step, outside its moments.',
+        ),
     })
     .prefault({})
-    .refine((t) => !(t.nesterov && t.momentum === 0), { message: 'nesterov needs momentum > 0', path: ['nesterov'] }),
+    .refine((t) => !(t.nesterov && t.momentum === 0), { message: 'nesterov needs momentum > 0', path: ['nesterov'] })
+    .refine((t) => !(t.optimizer === 'momentum' && t.momentum === 0), { message: 'optimizer momentum needs momentum > 0', path: ['optimizer'] })
+    .refine((t) => !((t.optimizer === 'sgd' || t.optimizer === 'adamw') && t.momentum > 0), {
+      message: 'momentum > 0 needs optimizer momentum (adamw has beta1)',
+      path: ['momentum'],
+    })
+    .refine((t) => t.optimizer === 'adamw' || (t.beta1 === undefined && t.beta2 === undefined), { message: 'beta1 and beta2 are adamw\'s', path: ['beta1'] })
+    .refine((t) => !(t.weightDecay === 'decoupled' && t.optimizer !== 'adamw'), { message: 'weightDecay decoupled needs optimizer adamw', path: ['weightDecay'] }),
   augment: augmentSchema,
   schedule: scheduleSchema,
   eval: z

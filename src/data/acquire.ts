@@ -4,8 +4,9 @@
  */
 import { dirname } from 'node:path';
 import { UsageError } from '../util/errors.js';
+import { redactUrl } from '../util/redact.js';
 import type { TrainConfig } from '../config/schema.js';
-import { downloadCifar10, DownloadError } from './download.js';
+import { downloadCifar10, DownloadError, type DownloadErrorCode } from './download.js';
 import { progressBar } from './download-progress.js';
 import { DataDirError, defaultDataRoot, resolveDataDir } from './locate.js';
 
@@ -41,13 +42,16 @@ export function downloadLimits(env: NodeJS.ProcessEnv = process.env): { deadline
   };
 }
 
+/** Download errors that are about this machine's folders (bad input, exit 2), not the download itself (exit 1). */
+const LOCAL_PROBLEMS = new Set<DownloadErrorCode>(['io', 'exists']);
+
 export async function acquireDataDir(opts: AcquireOptions): Promise<string> {
   try {
     const found = resolveDataDir({ cliDir: opts.cliDir, configDir: opts.data.dir, configBase: opts.configPath ? dirname(opts.configPath) : undefined });
     if (found.dir) return found.dir;
     const dest = defaultDataRoot();
     const limits = downloadLimits();
-    opts.log?.(`No CIFAR-10 folder found (looked in ${found.tried.join(', ')}); downloading ${opts.data.url} into ${dest}`);
+    opts.log?.(`No CIFAR-10 folder found (looked in ${found.tried.join(', ')}); downloading ${redactUrl(opts.data.url)} into ${dest}`);
     const progress = opts.downloadProgress === false ? Object.assign(() => {}, { stop() {} }) : progressBar();
     try {
       return await downloadCifar10({ url: opts.data.url, md5: opts.data.md5, destDir: dest, onProgress: progress, signal: opts.signal, ...limits });
@@ -57,7 +61,9 @@ export async function acquireDataDir(opts: AcquireOptions): Promise<string> {
   } catch (e) {
     // A download cancelled by SIGINT/SIGTERM (opts.signal) exits like an interrupted run: 130.
     if (e instanceof DownloadError && e.code === 'aborted') throw new UsageError(e.message, 130);
-    if (e instanceof DataDirError || e instanceof DownloadError) throw new UsageError(e.message.replace(/[\r\n]+/g, ' '));
+    // A download that failed (network, server, archive) is a failure, exit 1; a folder that cannot be made is bad input.
+    if (e instanceof DownloadError) throw new UsageError(e.message.replace(/[\r\n]+/g, ' '), LOCAL_PROBLEMS.has(e.code) ? 2 : 1);
+    if (e instanceof DataDirError) throw new UsageError(e.message.replace(/[\r\n]+/g, ' '));
     throw e;
   }
 }

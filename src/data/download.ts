@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { makeDirs } from '../util/make-dirs.js';
+import { redactUrl } from '../util/redact.js';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
@@ -184,7 +185,7 @@ async function fetchAndExtract(
 // Download
 
 async function fetchArchive(opts: DownloadOptions, destDir: string, archive: string, md5: string): Promise<void> {
-  const { url } = opts;
+  const url = redactUrl(opts.url); // as messages show it
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const fetchImpl = opts.fetchImpl ?? fetch;
   const part = path.join(destDir, `.${CIFAR10_ARCHIVE_NAME}.${process.pid}.part`);
@@ -230,7 +231,7 @@ async function fetchArchive(opts: DownloadOptions, destDir: string, archive: str
     arm('connect');
     let res: Response;
     try {
-      res = await fetchImpl(url, {
+      res = await fetchImpl(opts.url, {
         signal: controller.signal,
         redirect: 'follow',
         headers: { 'accept-encoding': 'identity' },

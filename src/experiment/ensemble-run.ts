@@ -11,20 +11,19 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { toYaml } from '../config/load.js';
 import type { TrainConfig } from '../config/schema.js';
-import { CLASSES, PIXELS } from '../data/cifar.js';
+import { configuredShape } from '../model/shape.js';
 import type { Normalization } from '../data/normalization.js';
 import { deliveredMembers, loadCheckpoint, MODEL_FILE, saveEnsembleModel, type Checkpoint, type DataCounts } from '../formats/model-file.js';
-import { METRICS_FILE, trimMetricsForResume } from '../formats/metrics-csv.js';
 import { readRunSummary, type MemberRun, type RunStatus, type Summary } from '../formats/run-summary.js';
 import { describeSelection } from '../kernels/describe-selection.js';
 import type { Selection } from '../kernels/select.js';
 import type { Member } from '../model/ensemble.js';
+import { cycleEndNote } from '../pipeline/plan.js';
 import { RunLedger } from '../pipeline/ledger.js';
 import { modelFileOptions, trainNetwork } from '../pipeline/network-run.js';
 import { checkResumable, checkSameRun, resumeStateOf } from '../pipeline/resume.js';
-import { measureEnsemble } from '../pipeline/train.js';
+import { commentedYaml, measureEnsemble } from '../pipeline/train.js';
 import { renderRunArtifacts } from '../report/run-artifacts.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { UsageError } from '../util/errors.js';
@@ -33,7 +32,7 @@ import { makeDirs } from '../util/make-dirs.js';
 import { deriveSeed } from '../util/rng.js';
 import type { FolderStrategy } from './folder-run.js';
 import { chooseBackend, prepareData, type PreparedData } from './prepared-data.js';
-import { resumeFolder } from './resume-folder.js';
+import { resumeFolder, resumeMetrics } from './resume-folder.js';
 import type { TrainFolderOptions } from './train-options.js';
 
 export const memberDir = (i: number) => `member-${i + 1}`;
@@ -101,12 +100,16 @@ async function trainMembers(config: TrainConfig, opts: TrainFolderOptions, outDi
   const n = config.ensemble.members;
   const { dataDir, splits, plan, configs, states, selection } = p;
   const { backend } = selection;
-  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
+  writeFileAtomic(join(outDir, 'config.yaml'), commentedYaml(config, opts.configComment));
   log(`cifar-mlp: ${config.name}: ensemble of ${n} independently seeded networks, trained one after the other; data ${dataDir} ` +
     `(train ${splits.train.count}, val ${splits.val.count}, test ${splits.test.count}); ${describeSelection(selection)}; out ${outDir}`);
   const stepsBefore = states.reduce((sum, st) => sum + (st.kind === 'fresh' ? 0 : st.cp.step), 0);
-  const ledger = new RunLedger(outDir, config, { ...plan, totalSteps: n * plan.totalSteps }, backend, stepsBefore);
+  const ledger = new RunLedger(outDir, config, { ...plan, totalSteps: n * plan.totalSteps }, backend, stepsBefore, undefined,
+    stepsBefore > 0 ? readRunSummary(outDir)?.seconds ?? 0 : 0);
   ledger.memberRuns = [];
+  ledger.cycleEndNote = cycleEndNote(config, plan);
+  ledger.dataCounts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
+  if (ledger.cycleEndNote) log(`cifar-mlp: ${config.name}: note: each member: ${ledger.cycleEndNote}`);
   ledger.write();
   const networks: Member[] = [];
   let status: RunStatus = 'completed';
@@ -121,11 +124,11 @@ async function trainMembers(config: TrainConfig, opts: TrainFolderOptions, outDi
         continue;
       }
       makeDirs(dir);
-      if (st.kind === 'resume') await trimMetricsForResume(join(dir, METRICS_FILE), st.cp.step);
+      const secondsBefore = st.kind === 'resume' ? await resumeMetrics(dir, st.cp.step) : 0;
       const result = await trainNetwork({
         config: mc, splits, normalization: p.normalization, dataDir, backend, dir, signal: opts.signal, model: 'checkpoints',
         ...(opts.progress ? { progress: opts.progress(`${config.name} ${memberDir(i)}/${n}`) } : {}),
-        ...(st.kind === 'resume' ? { resume: resumeStateOf(st.cp) } : {}),
+        ...(st.kind === 'resume' ? { resume: { ...resumeStateOf(st.cp), secondsBefore } } : {}),
       });
       const s = result.summary;
       const run: MemberRun = { dir: memberDir(i), seed: mc.seed, status: s.status, steps: s.steps, seconds: s.seconds };
@@ -146,7 +149,7 @@ async function trainMembers(config: TrainConfig, opts: TrainFolderOptions, outDi
       }
     }
     if (status === 'completed') {
-      const measured = await measureEnsemble(backend, { d: PIXELS, m: config.model.hidden, k: CLASSES }, networks, config, splits, p.normalization);
+      const measured = await measureEnsemble(backend, configuredShape(config.model), networks, config, splits, p.normalization);
       ledger.final = measured.final;
       ledger.ensemble = measured.ensemble;
       await saveEnsembleModel(join(outDir, MODEL_FILE), { ...modelFileOptions({ config, splits, normalization: p.normalization, dataDir }, plan.totalSteps), step: plan.totalSteps, members: networks });

@@ -4,7 +4,10 @@
  * or the members of an ensemble run) predicts with the average of its networks.
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { METRICS_FILE } from '../formats/metrics-csv.js';
+import { writeConfusionFigure } from '../report/confusion-plot.js';
+import { writeReportPage } from '../report/page.js';
 import { acquireDataDir } from '../data/acquire.js';
 import { CLASSES, type Dataset } from '../data/cifar.js';
 import { loadSplits, type Splits } from '../data/splits.js';
@@ -82,6 +85,19 @@ export async function evaluateSplits(inputs: EvaluationInputs, backend: KernelBa
   return results;
 }
 
+/**
+ * confusion-<split>.svg/png beside the CSVs, and the report page of a run folder again (it shows the test split's
+ * matrix); a failure is a warning: the evaluation is written.
+ */
+async function drawConfusion(outDir: string, e: EvaluationFile, log: (line: string) => void): Promise<void> {
+  try {
+    for (const [split, r] of Object.entries(e.splits)) await writeConfusionFigure(outDir, split, r.confusion, e.classes, `${e.name}: confusion matrix, ${split} split (${r.records} records)`);
+    if (existsSync(join(outDir, METRICS_FILE))) await writeReportPage(outDir, { renderPlots: false });
+  } catch (err) {
+    log(`cifar-mlp: warning: could not draw the confusion matrices in ${outDir}: ${(err as Error).message}`);
+  }
+}
+
 export interface EvaluateFolderOptions extends EvaluationInputOptions {
   /** Where evaluation.json and confusion-<split>.csv go (default: the model file's folder). */
   out?: string;
@@ -115,6 +131,7 @@ export async function evaluateIntoFolder(target: string, opts: EvaluateFolderOpt
       dataDir: inputs.dataDir, backend: backend.name, classes: inputs.classes, splits,
     };
     writeEvaluation(outDir, evaluation);
+    await drawConfusion(outDir, evaluation, opts.log);
     return { ...evaluation, outDir };
   } finally {
     lock.release();

@@ -1,11 +1,11 @@
 /**
  * The lifecycle of an output folder, owned once for every kind of run (a single network, an ensemble, a search, a
- * learning-rate range test, a gradient check): everything that can reject the input is checked first (the
- * strategy's `prepare`: config, data, resume state, backend), so that bad input writes nothing; then the folder is
+ * learning-rate range test, a gradient check): everything that can reject the input is checked first (`--out`, then
+ * the strategy's `prepare`: config, data, resume state, backend), so that bad input writes nothing; then the folder is
  * claimed and locked for this process, the strategy runs in it and draws its artifacts, and whatever happens the
  * lock and what `prepare` acquired are released.
  */
-import { prepareOutDir, type OutDir } from '../util/out-dir.js';
+import { checkOutDir, prepareOutDir, type OutDir } from '../util/out-dir.js';
 import type { FolderRunOptions } from './options.js';
 
 export interface FolderStrategy<Prepared, Result> {
@@ -33,6 +33,7 @@ export interface FolderResult<Result> {
  * before anything was written. Rejects with a UsageError on bad input (nothing written) or another error.
  */
 export async function runInFolder<P, R>(strategy: FolderStrategy<P, R>, opts: FolderRunOptions): Promise<FolderResult<R> | null> {
+  if (opts.out !== undefined) checkOutDir(opts.out, opts); // before a download or the data are read
   const prepared = await strategy.prepare();
   let out: OutDir | null = null;
   try {

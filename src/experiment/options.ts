@@ -14,6 +14,8 @@ export interface FolderRunOptions {
   signal: AbortSignal;
   /** Lines worth telling (start line, warnings, results). */
   log: (line: string) => void;
+  /** Comment lines at the top of the run's config.yaml (where its values came from: `--from`). */
+  configComment?: string[];
   /** Draw a download's progress bar on stderr (default true). */
   downloadProgress?: boolean;
 }

@@ -4,7 +4,7 @@
  */
 import type { TrainConfig } from '../config/schema.js';
 import { acquireDataDir } from '../data/acquire.js';
-import { CLASSES, PIXELS } from '../data/cifar.js';
+import { stepShapeOf } from '../model/shape.js';
 import { computeNormalization, type Normalization } from '../data/normalization.js';
 import { loadSplits, type Splits } from '../data/splits.js';
 import type { DataCounts } from '../formats/model-file.js';
@@ -41,5 +41,5 @@ export async function prepareData(config: TrainConfig, opts: FolderRunOptions, t
 /** The backend a run of `config` trains on, chosen (and, for `auto`, timed) at the run's own step shapes. */
 export function chooseBackend(config: TrainConfig): Promise<Selection> {
   return selectBackendOrExplain(config.kernels.backend, kernelThreads(config.kernels.threads),
-    { n: config.train.batchSize, d: PIXELS, m: config.model.hidden, k: CLASSES });
+    stepShapeOf(config.train, config.model));
 }

@@ -5,4 +5,9 @@ import type { FolderRunOptions } from './options.js';
 export interface TrainFolderOptions extends FolderRunOptions {
   /** A progress display per network trained, named `label` (the run's name, or "<name> member-<i>/<n>"). */
   progress?: (label: string) => StepProgress;
+  /**
+   * A resume may continue on another backend than the run's so far (results differ from there on in the last digits;
+   * recorded in summary.json `backendChoice.earlier`). Without it such a resume is refused.
+   */
+  switchBackend?: boolean;
 }

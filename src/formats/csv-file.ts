@@ -4,7 +4,7 @@
  * so that a row still being appended (a partial last line) is not taken for a row, and the next read starts there.
  * Writing is util/csv-log.ts (each row one write, newline included).
  */
-import { truncateSync } from 'node:fs';
+import { statSync, truncateSync } from 'node:fs';
 import { parseString } from 'fast-csv';
 import { UsageError } from '../util/errors.js';
 import { FileReadError, readRegularFile } from '../util/read-file.js';
@@ -63,6 +63,39 @@ export async function readCsv(path: string, opts: CsvReadOptions): Promise<CsvRe
 
 /** A header cell as written, unquoted and trimmed. */
 export const headerCell = (s: string) => s.trim().replace(/^"(.*)"$/, '$1');
+
+/**
+ * A CSV file being appended to, read as it grows: each read() returns the records completed since the last one,
+ * the header apart (`header` once read). A file that shrank (replaced, cut back) is read again from its start, and
+ * that read says `restarted`. Nothing is written: the reader of a live folder.
+ */
+export class CsvTail {
+  private offset = 0;
+  header: string[] | null = null;
+
+  constructor(readonly path: string, private readonly opts: { maxBytes: number; expected: string }) {}
+
+  async read(): Promise<{ records: string[][]; restarted: boolean }> {
+    const size = statSync(this.path, { throwIfNoEntry: false })?.size;
+    if (size === undefined) return { records: [], restarted: false };
+    const restarted = size < this.offset;
+    if (restarted) {
+      this.offset = 0;
+      this.header = null;
+    }
+    if (size === this.offset) return { records: [], restarted };
+    const read = await readCsv(this.path, { ...this.opts, from: this.offset });
+    if (!read) return { records: [], restarted };
+    this.offset = read.end;
+    let records = read.records;
+    if (!this.header) {
+      if (records.length === 0) return { records: [], restarted };
+      this.header = records[0].map(headerCell);
+      records = records.slice(1);
+    }
+    return { records, restarted };
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // The CSV files of a search folder (trials.csv, rungs.csv)

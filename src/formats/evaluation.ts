@@ -2,6 +2,7 @@
  * What `cifar-mlp evaluate` leaves beside a model: evaluation.json (accuracy per split and class, confusion matrices,
  * which networks were measured on which data and backend) and one confusion-<split>.csv per split, written atomically.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
@@ -55,6 +56,9 @@ const storedEvaluation = z.looseObject({
     confusion: z.array(z.array(z.number())),
   })),
 });
+
+/** Whether a folder holds an evaluation.json (the folder was evaluated). */
+export const hasEvaluation = (dir: string) => existsSync(join(dir, EVALUATION_FILE));
 
 /** evaluation.json of a folder; null when absent or not an evaluation. */
 export function readEvaluation(dir: string): z.infer<typeof storedEvaluation> | null {

@@ -176,21 +176,22 @@ export class MetricsTail {
 /**
  * Keeps metrics.csv consistent with the checkpoint a run resumes from: every complete row up to the checkpoint's step
  * is kept; rows after it (written after the last checkpoint by a run that was killed) and a partial last line are
- * dropped, atomically. A file that is not this tool's metrics file is a UsageError.
+ * dropped, atomically. A file that is not this tool's metrics file is a UsageError. Resolves with the elapsed_s of the
+ * last row kept (null when none).
  */
-export async function trimMetricsForResume(path: string, step: number): Promise<void> {
+export async function trimMetricsForResume(path: string, step: number): Promise<number | null> {
   let read;
   try {
     read = await readCsv(path, { maxBytes: MAX_METRICS_BYTES, expected: 'a metrics.csv file' });
   } catch (e) {
     throw e instanceof FileReadError ? new UsageError(`${e.message}; cannot resume into it`) : e;
   }
-  if (!read) return;
+  if (!read) return null;
   const [first, ...records] = read.records;
   if (!first) {
     // Killed before its first row was complete: start the file afresh (the run writes the header again).
     if (read.partial || read.end > 0) writeFileAtomic(path, '');
-    return;
+    return null;
   }
   if (first.map(headerCell).join(',') !== METRICS_COLUMNS.join(',')) {
     throw new UsageError(`${path}: not a metrics file of this tool (unexpected header); cannot resume into it`);
@@ -199,6 +200,7 @@ export async function trimMetricsForResume(path: string, step: number): Promise<
     const s = Number(cells[0]);
     return cells.length === METRICS_COLUMNS.length && Number.isInteger(s) && s <= step;
   });
-  if (kept.length === records.length && !read.partial) return;
-  writeFileAtomic(path, `${[METRICS_COLUMNS.join(','), ...kept.map((c) => c.join(','))].join('\n')}\n`);
+  const elapsed = kept.length ? Number(kept[kept.length - 1][METRICS_COLUMNS.indexOf('elapsed_s')]) : NaN;
+  if (kept.length !== records.length || read.partial) writeFileAtomic(path, `${[METRICS_COLUMNS.join(','), ...kept.map((c) => c.join(','))].join('\n')}\n`);
+  return Number.isFinite(elapsed) ? elapsed : null;
 }

@@ -2,19 +2,25 @@
  * model.json: the trained model on disk, one line of JSON written atomically (temporary file, then rename), holding
  * everything needed to evaluate, predict and resume:
  *
- *   { format: "cifar-mlp-model", version: 2, createdAt, step, totalSteps, shape: {d, m, k},
+ *   { format: "cifar-mlp-model", version: 2 or 3, createdAt, step, totalSteps, shape: {d, m, k[, hidden, batchNorm]},
  *     classes: [10 names], data: { dir, train, val, test } (record counts, for resume checks),
  *     config: <the resolved training config>,
  *     normalization: { mean: <f32le base64>, invStd: <f32le base64> },
  *     params: { W1: {rows, cols, dtype: "f64le", data: <base64>}, b1, W2, b2 },    the network trained so far (at `step`)
- *     velocity: { W1, b1, W2, b2 },            its momentum velocities (only when config.train.momentum > 0)
+ *       (a k-layer network: W1, b1, …, Wk, bk; with batch norm, gamma_l and beta_l instead of b_l and batch norm's
+ *       running averages mean_l, var_l of every hidden layer l)
+ *     velocity: { W1, b1, W2, b2 },            its momentum velocities (only when config.train.momentum > 0), or
+ *                                              Adam's first moments (train.optimizer adamw, version 3)
+ *     secondMoment: { W1, b1, W2, b2 },        Adam's second moments (train.optimizer adamw, version 3)
  *     members: [ { name, step, params: {W1, b1, W2, b2} } ],     the ensemble (only when the config builds one)
  *     sha256: <hex sha256 of the compact JSON of every other field, in this order> }
  *
  * `params` (and `velocity`) are what --resume continues. `members` are the networks the model predicts with, their
  * softmax outputs averaged (or their weights, config.ensemble.average): the cycle-end snapshots kept so far, or the
  * networks of an ensemble run (member-<i> folders), whose model.json holds members only, no `params`. Without
- * members (or with none yet), the model is `params` alone. Version 1 files (params only) are still read.
+ * members (or with none yet), the model is `params` alone. Version 3 is written for networks that version 2 cannot
+ * describe (more than one hidden layer, batch norm); the two-layer network is still written as version 2, and
+ * version 1 files (params only) are still read.
  *
  * Weights are stored as little-endian float64 whatever the backend, so that a resumed run continues from exactly the
  * same numbers. Reading checks everything (JSON, format, version, checksum, the structure against the schema below,
@@ -27,20 +33,23 @@ import { z } from 'zod';
 import { formatIssues } from '../config/load.js';
 import { trainSchema, type TrainConfig } from '../config/train-schema.js';
 import { CLASSES, PIXELS } from '../data/cifar.js';
-import { DEFAULT_CLASS_NAMES } from '../data/class-names.js';
+import { DEFAULT_CLASS_NAMES, isClassName } from '../data/class-names.js';
 import type { Normalization } from '../data/normalization.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { Ensemble, type Member } from '../model/ensemble.js';
-import { Network, PARAM_NAMES, type NetworkShape, type ParamName, type ParamValues } from '../model/network.js';
+import { hiddenWidths, Network, parameterShapes, type NetworkShape, type ParamName, type ParamValues } from '../model/network.js';
+import { configuredShape } from '../model/shape.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { jsonDepth, MAX_JSON_DEPTH } from '../util/bounded-json.js';
 import { UsageError } from '../util/errors.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
 
 export const MODEL_FORMAT = 'cifar-mlp-model';
-export const MODEL_VERSION = 2;
+export const MODEL_VERSION = 3;
+/** The version written for the two-layer network without batch norm (all that version 2 describes). */
+const TWO_LAYER_VERSION = 2;
 /** Versions this code reads. */
-const READABLE_VERSIONS = [1, 2];
+const READABLE_VERSIONS = [1, 2, 3];
 /** Most networks one model file may hold as members. */
 export const MAX_MEMBERS = 256;
 export const MODEL_FILE = 'model.json';
@@ -76,8 +85,10 @@ export interface Checkpoint {
   normalization: Normalization;
   /** The network trained so far (null in an ensemble file, which holds members only). */
   params: ParamValues | null;
-  /** Momentum velocities of `params` (null without momentum). */
+  /** Momentum velocities of `params` (null without momentum), or Adam's first moments. */
   velocity: ParamValues | null;
+  /** Adam's second moments of `params` (null unless train.optimizer is adamw). */
+  secondMoment: ParamValues | null;
   /** The ensemble's networks (empty: the model is `params`). */
   members: Member[];
 }
@@ -98,7 +109,7 @@ export interface SaveOptions {
 
 const count = z.number().int().nonnegative();
 const matrixEntry = z.object({ rows: z.unknown(), cols: z.unknown(), dtype: z.unknown(), data: z.unknown() });
-const paramsEntry = z.object(Object.fromEntries(PARAM_NAMES.map((p) => [p, matrixEntry])) as Record<ParamName, typeof matrixEntry>);
+const paramsEntry = z.record(z.string(), matrixEntry);
 
 /** The model file's fields (what the checksum covers); the values inside them are checked as they are decoded. */
 const documentSchema = z.object({
@@ -114,6 +125,7 @@ const documentSchema = z.object({
   normalization: z.object({ mean: z.unknown(), invStd: z.unknown() }),
   params: paramsEntry.optional(),
   velocity: paramsEntry.optional(),
+  secondMoment: paramsEntry.optional(),
   members: z.array(z.object({ name: z.string().min(1), step: count, params: z.unknown() })).max(MAX_MEMBERS).optional(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
@@ -129,8 +141,8 @@ function structureProblem(issue: z.core.$ZodIssue, doc: Record<string, unknown>)
     case 'step': case 'totalSteps': return `bad step ${JSON.stringify(doc.step)} of ${JSON.stringify(doc.totalSteps)}`;
     case 'data': return 'bad data record counts in the model file';
     case 'normalization': return 'no normalisation statistics in the model file';
-    case 'params': case 'velocity': {
-      const what = top === 'params' ? 'weights' : 'velocity';
+    case 'params': case 'velocity': case 'secondMoment': {
+      const what = top === 'params' ? 'weights' : top === 'velocity' ? 'velocity' : 'second moments';
       return i === undefined ? `${what} are missing` : `${what} ${String(i)} are missing`;
     }
     case 'members':
@@ -170,26 +182,31 @@ export function checksumOf(body: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
-function encodeParams(values: ParamValues, shape: NetworkShape): Record<string, unknown> {
-  const dims = paramShapes(shape);
-  return Object.fromEntries(PARAM_NAMES.map((p) => [p, { rows: dims[p][0], cols: dims[p][1], dtype: 'f64le', data: encodeF64(values[p]) }]));
+function encodeParams(values: ParamValues, dims: Record<ParamName, [number, number]>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(dims).map(([p, [rows, cols]]) => [p, { rows, cols, dtype: 'f64le', data: encodeF64(values[p]) }]));
 }
 
-/** rows × cols of each parameter of a network of this shape. */
-export function paramShapes({ d, m, k }: NetworkShape): Record<ParamName, [number, number]> {
-  return { W1: [m, d], b1: [1, m], W2: [k, m], b2: [1, k] };
+/** rows × cols of each entry of `params` (the parameters and batch norm's running averages) of a network of this shape. */
+export function paramShapes(shape: NetworkShape): Record<ParamName, [number, number]> {
+  const { params, running } = parameterShapes(shape);
+  return { ...params, ...running };
 }
+
+/** rows × cols of each velocity (one per parameter). */
+const velocityShapes = (shape: NetworkShape) => parameterShapes(shape).params;
+
+const fileVersion = (shape: NetworkShape, net: Network | null) => (shape.hidden || net?.secondMoment ? MODEL_VERSION : TWO_LAYER_VERSION);
 
 /**
  * The model file's JSON text: the network's current parameters (and momentum velocities) when `net` is given, and
  * the ensemble's members. `net` null: an ensemble file (members only).
  */
 export async function serializeModel(net: Network | null, opts: SaveOptions): Promise<string> {
-  const shape = net?.shape ?? { d: PIXELS, m: opts.config.model.hidden, k: CLASSES };
+  const shape = net?.shape ?? configuredShape(opts.config.model);
   if (!net && !opts.members?.length) throw new Error('serializeModel: neither a network nor ensemble members to save');
   const body: Record<string, unknown> = {
     format: MODEL_FORMAT,
-    version: MODEL_VERSION,
+    version: fileVersion(shape, net),
     createdAt: new Date().toISOString(),
     step: opts.step,
     totalSteps: opts.totalSteps,
@@ -200,16 +217,17 @@ export async function serializeModel(net: Network | null, opts: SaveOptions): Pr
     normalization: { mean: encodeF32(opts.normalization.mean), invStd: encodeF32(opts.normalization.invStd) },
   };
   if (net) {
-    body.params = encodeParams(await net.snapshot(), shape);
-    if (net.velocity) body.velocity = encodeParams(await net.snapshot(net.velocity), shape);
+    body.params = encodeParams(await net.snapshot(), paramShapes(shape));
+    if (net.velocity) body.velocity = encodeParams(await net.snapshot(net.velocity), velocityShapes(shape));
+    if (net.secondMoment) body.secondMoment = encodeParams(await net.snapshot(net.secondMoment), velocityShapes(shape));
   }
-  if (opts.members?.length) body.members = opts.members.map((m) => ({ name: m.name, step: m.step, params: encodeParams(m.params, shape) }));
+  if (opts.members?.length) body.members = opts.members.map((m) => ({ name: m.name, step: m.step, params: encodeParams(m.params, paramShapes(shape)) }));
   return `${JSON.stringify({ ...body, sha256: checksumOf(body) })}\n`;
 }
 
-/** About how many bytes a model file of `networks` networks of width m takes (base64 float64 weights). */
-export function modelFileBytes(m: number, networks: number): number {
-  const values = m * PIXELS + m + CLASSES * m + CLASSES;
+/** About how many bytes a model file of `networks` networks of this shape takes (base64 float64 weights). */
+export function modelFileBytes(shape: NetworkShape, networks: number): number {
+  const values = Object.values(paramShapes(shape)).reduce((sum, [rows, cols]) => sum + rows * cols, 0);
   return networks * Math.ceil((values * 8) / 3) * 4 + 64 * 1024;
 }
 
@@ -287,26 +305,31 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     const first = formatIssues(`${path}: config`, config.error.issues);
     throw new CheckpointError(`${first[0]}${first.length > 1 ? ` (and ${first.length - 1} more problems)` : ''}`);
   }
-  const shape: NetworkShape = { d: PIXELS, m: config.data.model.hidden, k: CLASSES };
+  const shape = configuredShape(config.data.model);
   if (!sameShape(doc.shape, shape)) {
-    throw new CheckpointError(`${path}: shape ${showShape(doc.shape)} does not fit this network (expected {d: ${PIXELS}, m: ${shape.m}, k: ${CLASSES}})`);
+    throw new CheckpointError(`${path}: shape ${showShape(doc.shape)} does not fit this network (expected ${showShape(shape)})`);
   }
   const { step, totalSteps, version } = doc;
   if (step > totalSteps) throw new CheckpointError(`${path}: bad step ${step} of ${totalSteps}`);
   const members = version >= 2 ? doc.members : undefined;
   if (doc.params === undefined && members === undefined) throw new CheckpointError(`${path}: no weights ("params") in the model file`);
-  const params = doc.params === undefined ? null : decodeParams(doc.params, 'weights', shape, path);
+  const params = doc.params === undefined ? null : decodeParams(doc.params, 'weights', paramShapes(shape), path);
   let velocity: ParamValues | null = null;
   if (version >= 2 && doc.velocity !== undefined) {
     if (!params) throw new CheckpointError(`${path}: momentum velocities without the weights they belong to ("params")`);
-    velocity = decodeParams(doc.velocity, 'velocity', shape, path);
+    velocity = decodeParams(doc.velocity, 'velocity', velocityShapes(shape), path);
+  }
+  let secondMoment: ParamValues | null = null;
+  if (version >= 3 && doc.secondMoment !== undefined) {
+    if (!velocity) throw new CheckpointError(`${path}: Adam's second moments without the first ("velocity")`);
+    secondMoment = decodeParams(doc.secondMoment, 'second moments', velocityShapes(shape), path);
   }
   if (members && !params && members.length === 0) {
     throw new CheckpointError(`${path}: "members" must be a list of at most ${MAX_MEMBERS} networks (at least one without "params")`);
   }
   const networks = (members ?? []).map((e, i) => {
     if (e.step > totalSteps) throw new CheckpointError(`${path}: members[${i}] has a bad step ${e.step} of ${totalSteps}`);
-    return { name: e.name, step: e.step, params: decodeParams(e.params, `members[${i}] weights`, shape, path) };
+    return { name: e.name, step: e.step, params: decodeParams(e.params, `members[${i}] weights`, paramShapes(shape), path) };
   });
   const stats = (key: 'mean' | 'invStd') => {
     const buf = decodeBase64(doc.normalization[key], PIXELS * 4, `normalization.${key}`, path);
@@ -317,7 +340,7 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     }
     return out;
   };
-  const classes = z.array(z.string().min(1)).length(CLASSES).safeParse(doc.classes);
+  const classes = z.array(z.string().refine(isClassName)).length(CLASSES).safeParse(doc.classes);
   return {
     path,
     version,
@@ -331,25 +354,28 @@ export function parseCheckpoint(text: string, path: string): Checkpoint {
     normalization: { mean: stats('mean'), invStd: stats('invStd') },
     params,
     velocity,
+    secondMoment,
     members: networks,
   };
 }
 
-const sameShape = (s: unknown, want: NetworkShape) =>
-  s !== null && typeof s === 'object' && (['d', 'm', 'k'] as const).every((key) => (s as Record<string, unknown>)[key] === want[key]);
+const sameShape = (s: unknown, want: NetworkShape) => {
+  if (s === null || typeof s !== 'object') return false;
+  const o = s as Record<string, unknown>, hidden = Array.isArray(o.hidden) ? o.hidden : [o.m];
+  return (['d', 'm', 'k'] as const).every((key) => o[key] === want[key]) && hidden.join() === hiddenWidths(want).join() && !!o.batchNorm === !!want.batchNorm;
+};
 
-/** The four parameters of a network of `shape` from their JSON entries, checked (`what` names them in messages). */
-function decodeParams(raw: unknown, what: string, shape: NetworkShape, path: string): ParamValues {
+/** The entries `expected` names (parameters, running averages or velocities) from their JSON entries, checked (`what` names them in messages). */
+function decodeParams(raw: unknown, what: string, expected: Record<ParamName, [number, number]>, path: string): ParamValues {
   const entries = paramsEntry.safeParse(raw);
   if (!entries.success) {
     const p = entries.error.issues[0].path[0];
     throw new CheckpointError(`${path}: ${what}${p === undefined ? '' : ` ${String(p)}`} are missing`);
   }
-  const expected = paramShapes(shape);
   const out = {} as ParamValues;
-  for (const p of PARAM_NAMES) {
+  for (const [p, [rows, cols]] of Object.entries(expected)) {
     const e = entries.data[p];
-    const [rows, cols] = expected[p];
+    if (!e) throw new CheckpointError(`${path}: ${what} ${p} are missing`);
     if (e.rows !== rows || e.cols !== cols) {
       throw new CheckpointError(`${path}: ${what} ${p} are ${String(e.rows)}×${String(e.cols)}, expected ${rows}×${cols}`);
     }
@@ -369,7 +395,8 @@ function decodeParams(raw: unknown, what: string, shape: NetworkShape, path: str
 function showShape(s: unknown): string {
   if (s === null || typeof s !== 'object') return JSON.stringify(s) ?? String(s);
   const o = s as Record<string, unknown>;
-  return `{d: ${String(o.d)}, m: ${String(o.m)}, k: ${String(o.k)}}`;
+  const deep = o.hidden === undefined ? '' : `, hidden: [${Array.isArray(o.hidden) ? o.hidden.join(', ') : String(o.hidden)}], batchNorm: ${String(o.batchNorm)}`;
+  return `{d: ${String(o.d)}, m: ${String(o.m)}, k: ${String(o.k)}${deep}}`;
 }
 
 /** Reads and verifies a model file (or a run folder's model.json). */

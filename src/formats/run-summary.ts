@@ -11,6 +11,7 @@ import type { BackendChoice } from '../kernels/select.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import type { StepMetrics } from './metrics-csv.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { redactStrings } from '../util/redact.js';
 import { parseJsonBounded } from '../util/bounded-json.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
 
@@ -68,8 +69,15 @@ export interface Summary {
   epochs: number;
   /** The step model.json holds (where --resume continues), when the run saves checkpoints. */
   checkpointStep?: number;
+  /** Wall time of the run, every session of a resumed run included. */
   seconds: number;
+  /** A resumed run: the wall time since its last resume. */
+  secondsSinceResume?: number;
   samplesPerSecond: number;
+  /** Records of each split (the noise of an accuracy p on n records is about ±1.96·sqrt(p(1 − p)/n)). */
+  data?: { train: number; val: number; test: number };
+  /** Set when the run does not end on a cycle end of its schedule: where it ends, and the setting that would. */
+  cycleEndNote?: string;
   divergedAtStep?: number;
   /** Pruned runs (search trials stopped at a rung): the step and the validation accuracy there. */
   pruned?: { step: number; valAccuracy: number };
@@ -87,7 +95,7 @@ export interface Summary {
 }
 
 export function writeRunSummary(dir: string, summary: Summary): void {
-  writeJsonAtomic(join(dir, SUMMARY_FILE), summary);
+  writeJsonAtomic(join(dir, SUMMARY_FILE), summary, redactStrings);
 }
 
 /** A field that reads as absent when it has the wrong type (one bad field does not hide the others). */
@@ -116,6 +124,7 @@ const storedRunSummary = z.looseObject({
   config: optional(z.record(z.string(), z.unknown())),
   final: finalMetrics.nullable().optional().catch(null),
   memberRuns: optional(z.array(z.looseObject({ dir: z.string() }))),
+  backendChoice: optional(z.looseObject({ earlier: optional(z.array(z.object({ backend: z.string(), untilStep: z.number() })).max(1000)) })),
 });
 
 /** A run summary as read back: every field optional (see the module comment). */

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { CsvLog } from '../util/csv-log.js';
-import { cutPartialLine, headerCell, headerMismatch, readSearchCsv } from './csv-file.js';
+import { CsvTail, cutPartialLine, headerCell, headerMismatch, MAX_SEARCH_CSV_BYTES, readSearchCsv } from './csv-file.js';
 
 export const RUNGS_CSV = 'rungs.csv';
 export const RUNG_COLUMNS = ['trial', 'rung', 'step', 'val_acc', 'cutoff', 'margin', 'reported', 'decision'] as const;
@@ -52,6 +52,14 @@ export class RungsLog {
   }
 }
 
+/** A record of rungs.csv as a decision; null when it is not one. */
+function parseRung(c: string[]): RungRecord | null {
+  const [trial, rung, step, acc, cutoff, margin, reported] = c.slice(0, 7).map((s) => (s === 'NA' ? NaN : Number(s)));
+  const decision = c[7];
+  if (c.length !== RUNG_COLUMNS.length || !Number.isInteger(trial) || !Number.isInteger(step) || !Number.isFinite(acc) || (decision !== 'continue' && decision !== 'prune')) return null;
+  return { trial, rung, step, valAccuracy: acc, cutoff, margin: Number.isFinite(margin) ? margin : 0, reported, decision };
+}
+
 /** The decisions of rungs.csv (complete rows; unreadable ones skipped and counted); none when the file is absent. */
 export async function readRungsCsv(path: string, repair = true): Promise<{ records: RungRecord[]; skipped: number }> {
   const read = await readSearchCsv(path, 'a rungs.csv file');
@@ -62,13 +70,25 @@ export async function readRungsCsv(path: string, repair = true): Promise<{ recor
   const out: RungRecord[] = [];
   let skipped = 0;
   for (const c of body) {
-    const [trial, rung, step, acc, cutoff, margin, reported] = c.slice(0, 7).map((s) => (s === 'NA' ? NaN : Number(s)));
-    const decision = c[7];
-    if (c.length !== RUNG_COLUMNS.length || !Number.isInteger(trial) || !Number.isInteger(step) || !Number.isFinite(acc) || (decision !== 'continue' && decision !== 'prune')) {
-      skipped++;
-      continue;
-    }
-    out.push({ trial, rung, step, valAccuracy: acc, cutoff, margin: Number.isFinite(margin) ? margin : 0, reported, decision });
+    const r = parseRung(c);
+    if (r) out.push(r);
+    else skipped++;
   }
   return { records: out, skipped };
+}
+
+/** rungs.csv of a live search read as it grows (csv-file.ts CsvTail): the decisions appended since the last read. */
+export class RungsTail {
+  private readonly tail: CsvTail;
+
+  constructor(readonly path: string) {
+    this.tail = new CsvTail(path, { maxBytes: MAX_SEARCH_CSV_BYTES, expected: 'a rungs.csv file' });
+  }
+
+  async read(): Promise<{ records: RungRecord[]; restarted: boolean }> {
+    const { records, restarted } = await this.tail.read();
+    const header = this.tail.header;
+    if (header && header.join(',') !== RUNG_COLUMNS.join(',')) throw headerMismatch(this.path, header, RUNG_COLUMNS, 'rungs file');
+    return { records: records.map(parseRung).filter((r) => r !== null), restarted };
+  }
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { ParamSpec, SamplerName, SearchConfig } from '../config/search-schema.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { redactStrings } from '../util/redact.js';
 import { parseJsonBounded } from '../util/bounded-json.js';
 import { UsageError } from '../util/errors.js';
 import { FileReadError, readRegularText } from '../util/read-file.js';
@@ -67,8 +68,10 @@ export interface SearchSummary {
   backend: string | null;
   startedAt: string;
   finishedAt: string;
-  /** Wall time of this session (a resumed search counts from its resume). */
+  /** Wall time of the search, every session of a resumed one included. */
   seconds: number;
+  /** A resumed search: the wall time since its last resume (the session trialSeconds counts). */
+  secondsSinceResume?: number;
   /** The trials' own times added up (this session's trials only): trialSeconds / seconds is how many ran at once on average. */
   trialSeconds: number;
   /** Peak resident memory of the search process so far, its worker threads included (getrusage maxRSS). */
@@ -87,7 +90,7 @@ export interface SearchSummary {
 }
 
 export function writeSearchSummary(dir: string, s: SearchSummary): void {
-  writeJsonAtomic(join(dir, SUMMARY_FILE), s);
+  writeJsonAtomic(join(dir, SUMMARY_FILE), s, redactStrings);
 }
 
 /**
@@ -117,4 +120,34 @@ export function readSearchSummary(dir: string): SearchSummary {
     throw new UsageError(`${join(dir, SUMMARY_FILE)}: not a search summary of this version of cifar-mlp (no params and results)`);
   }
   return s;
+}
+
+/** What a training run takes from a finished search (`run CONFIG --from SEARCH_DIR`, `train(config, { from })`). */
+export interface ChosenFields {
+  /** The search folder. */
+  dir: string;
+  /** The chosen trial's id and validation accuracy. */
+  trial: string;
+  valAccuracy: number;
+  /** Its searched fields, by training-config path (base.train.lambda → train.lambda), as `--set` overrides. */
+  sets: string[];
+}
+
+/** Where a run's values came from, for the top of its config.yaml. */
+export const chosenFieldsComment = (c: ChosenFields) => [`${c.sets.join(', ')}: from the search in ${c.dir} (trial ${c.trial}, its chosen one)`];
+
+/**
+ * The searched fields of a search's chosen trial as overrides of a training config. A UsageError (one line naming the
+ * folder) when it is not a search folder or has no chosen trial yet (an interrupted search: resume it first).
+ */
+export function chosenFields(dir: string): ChosenFields {
+  const s = readSummaryJson(dir, '--from ') as Partial<SearchSummary> | null;
+  const where = `--from ${dir}`;
+  if (s === null || typeof s !== 'object' || s.kind !== 'search') throw new UsageError(`${where}: not a search folder (its summary.json is not a search's)`);
+  const c = s.chosen;
+  if (!c || typeof c !== 'object' || typeof c.params !== 'object' || c.params === null) {
+    throw new UsageError(`${where}: the search (status ${String(s.status)}) has chosen no trial yet; finish it first (cifar-mlp search --out ${dir} --resume)`);
+  }
+  const sets = Object.entries(c.params).map(([path, value]) => `${path.replace(/^base\./, '')}=${JSON.stringify(value)}`);
+  return { dir, trial: String(c.id), valAccuracy: Number(c.valAccuracy), sets };
 }

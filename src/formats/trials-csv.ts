@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import type { ParamSpec, TrialParams } from '../config/search-schema.js';
 import { CsvLog } from '../util/csv-log.js';
-import { cutPartialLine, headerCell, headerMismatch, readSearchCsv } from './csv-file.js';
+import { CsvTail, cutPartialLine, headerCell, headerMismatch, MAX_SEARCH_CSV_BYTES, readSearchCsv } from './csv-file.js';
 
 export const TRIALS_CSV = 'trials.csv';
 
@@ -134,4 +134,25 @@ export async function readTrialsCsv(path: string, space: Record<string, ParamSpe
     else skipped++;
   }
   return { rows, skipped, hasHeader: true };
+}
+
+/**
+ * trials.csv of a live search read as it grows (csv-file.ts CsvTail): each read() returns the rows appended since the
+ * last one; `restarted` when the file was replaced. A header that is not this space's is a UsageError naming the file.
+ */
+export class TrialsTail {
+  private readonly tail: CsvTail;
+  private readonly columns: string[];
+
+  constructor(readonly path: string, private readonly space: Record<string, ParamSpec>) {
+    this.tail = new CsvTail(path, { maxBytes: MAX_SEARCH_CSV_BYTES, expected: 'a trials.csv file' });
+    this.columns = trialColumns(Object.keys(space));
+  }
+
+  async read(): Promise<{ rows: TrialRow[]; restarted: boolean }> {
+    const { records, restarted } = await this.tail.read();
+    const header = this.tail.header;
+    if (header && header.join(',') !== this.columns.join(',')) throw headerMismatch(this.path, header, this.columns, 'trials file');
+    return { rows: records.map((c) => parseRow(c, this.columns, this.space)).filter((r) => r !== null), restarted };
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * Gradient checking (SPEC.md experiment 1), independent of configs and files:
  *
- *  - `gradientCheck`: the analytic gradient of J = mean cross-entropy + lambda (‖W1‖² + ‖W2‖²)
+ *  - `gradientCheck`: the analytic gradient of J = mean cross-entropy + lambda Σ_l ‖W_l‖² (every parameter, γ and β
+ *    of batch norm included; batch norm with the batch's statistics, as in training)
  *    (Network.backward + regularisedGradient) against the centered difference
  *    gn = (J(θ + h e_i) − J(θ − h e_i)) / 2h, entry by entry, both on the network's own backend
  *    (float64 ReferenceBackend for the real check).
@@ -15,7 +16,7 @@
  * |ga − gn| / max(eps, |ga| + |gn|) of the report, and two scale-free norm-wise errors.
  */
 import { hostData, type Labels, type Matrix } from '../kernels/backend.js';
-import { PARAM_NAMES, type LossOptions, type Network, type ParamName } from '../model/network.js';
+import type { LossOptions, Network, ParamName } from '../model/network.js';
 import { Rng } from '../util/rng.js';
 import type { GradientError } from '../formats/gradcheck.js';
 
@@ -56,7 +57,7 @@ export async function costTerms(net: Network, X: Matrix, labels: Labels, lambda:
   const eps = loss.labelSmoothing ?? 0, n = X.rows;
   let sum: number;
   if (eps > 0) {
-    const k = net.shape.k, p = await net.backend.read(await net.probabilities(X, loss.dropout));
+    const k = net.shape.k, p = await net.backend.read(await net.trainingProbabilities(X, loss.dropout));
     sum = 0;
     for (let i = 0; i < n; i++) {
       let logs = 0;
@@ -64,7 +65,7 @@ export async function costTerms(net: Network, X: Matrix, labels: Labels, lambda:
       sum -= (1 - eps) * Math.log(p[i * k + labels[i]]) + (eps / k) * logs;
     }
   } else {
-    sum = (await net.evaluate(X, labels, n, loss.dropout)).lossSum;
+    sum = (await net.trainingLoss(X, labels, loss.dropout)).lossSum;
   }
   return { loss: sum / n, penalty: await net.penalty(lambda) };
 }
@@ -82,7 +83,7 @@ export async function cost(net: Network, X: Matrix, labels: Labels, lambda: numb
 export async function analyticGradients(net: Network, X: Matrix, labels: Labels, lambda: number, loss: LossOptions = {}): Promise<Gradients> {
   await net.backward(X, labels, loss);
   const out = {} as Gradients;
-  for (const p of PARAM_NAMES) out[p] = await net.regularisedGradient(p, lambda);
+  for (const p of net.paramNames) out[p] = await net.regularisedGradient(p, lambda);
   return out;
 }
 
@@ -97,7 +98,7 @@ export async function analyticGradients(net: Network, X: Matrix, labels: Labels,
 export async function numericalGradients(net: Network, X: Matrix, labels: Labels, lambda: number, opts: NumericalOptions = {}): Promise<Gradients> {
   const h = opts.h ?? 1e-5;
   const out = {} as Gradients;
-  for (const p of PARAM_NAMES) {
+  for (const p of net.paramNames) {
     const data = hostData(net.params[p]);
     const g = new Float64Array(data.length).fill(NaN);
     const selected = opts.entries?.[p] ?? null;
@@ -148,7 +149,7 @@ export function compareGradients(param: ParamName, a: Float64Array, b: Float64Ar
  */
 export function sampleEntries(net: Network, count: number, rng: Rng): EntrySelection {
   const out = {} as EntrySelection;
-  for (const p of PARAM_NAMES) {
+  for (const p of net.paramNames) {
     const size = net.params[p].rows * net.params[p].cols;
     if (count === 0 || count >= size) { out[p] = null; continue; }
     // Partial Fisher–Yates over the index range: the first `count` slots are a uniform sample.
@@ -162,11 +163,11 @@ export function sampleEntries(net: Network, count: number, rng: Rng): EntrySelec
   return out;
 }
 
-/** Analytic against numerical gradients of J with this lambda, per parameter (W1, b1, W2, b2). */
+/** Analytic against numerical gradients of J with this lambda, per parameter (W1, b1, W2, b2, …). */
 export async function gradientCheck(net: Network, X: Matrix, labels: Labels, lambda: number, opts: CheckOptions = {}): Promise<ParamError[]> {
   const analytic = await analyticGradients(net, X, labels, lambda, opts.loss);
   const numerical = await numericalGradients(net, X, labels, lambda, opts);
-  return PARAM_NAMES.map((p) => compareGradients(p, analytic[p], numerical[p], opts.entries?.[p] ?? null, opts.eps));
+  return net.paramNames.map((p) => compareGradients(p, analytic[p], numerical[p], opts.entries?.[p] ?? null, opts.eps));
 }
 
 /**
@@ -178,7 +179,7 @@ export async function compareBackends(
 ): Promise<ParamError[]> {
   const got = await analyticGradients(net, X, labels, lambda, loss);
   const want = await analyticGradients(reference, Xref, labels, lambda, loss);
-  return PARAM_NAMES.map((p) => compareGradients(p, got[p], want[p], null, eps));
+  return net.paramNames.map((p) => compareGradients(p, got[p], want[p], null, eps));
 }
 
 /** Rounds every value to float32 (so that a float32 and a float64 backend start from identical numbers). */

@@ -7,13 +7,14 @@
 import { join } from 'node:path';
 import type { GradcheckConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
-import { CLASSES, PIXELS, type Dataset } from '../data/cifar.js';
+import { PIXELS, type Dataset } from '../data/cifar.js';
 import { drawTransform, fillFromMean, transformImage } from '../data/augmentation.js';
 import { computeNormalization } from '../data/normalization.js';
 import { augmentRng } from '../stages/augment.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
 import { ReferenceBackend } from '../kernels/reference.js';
-import { Network, PARAM_NAMES, type ParamName } from '../model/network.js';
+import { Network, type ParamName } from '../model/network.js';
+import { configuredInit, configuredShape } from '../model/shape.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { GradcheckLog, writeGradcheckSummary, type CheckKind, type GradcheckRow, type GradcheckSummary } from '../formats/gradcheck.js';
 import { makeDirs } from '../util/make-dirs.js';
@@ -67,15 +68,15 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
   makeDirs(outDir);
   writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
 
-  const n = config.check.samples, d = config.model.inputDims, m = config.model.hidden, k = CLASSES;
+  const n = config.check.samples, d = config.model.inputDims, shape = configuredShape(config.model, d), { m, k } = shape;
   const { X, labels } = checkBatch(train, n, d, { ...config.augment, seed: config.seed });
   const loss = {
     ...(config.check.dropout > 0 ? { dropout: { keep: 1 - config.check.dropout, seed: deriveSeed(config.seed, 'gradcheck-dropout') } } : {}),
     labelSmoothing: config.check.labelSmoothing,
   };
   const ref = new ReferenceBackend();
-  const net = new Network(ref, { d, m, k });
-  await net.initialise(new Rng(deriveSeed(config.seed, 'gradcheck-init')));
+  const net = new Network(ref, shape);
+  await net.initialise(new Rng(deriveSeed(config.seed, 'gradcheck-init')), configuredInit(config.model));
   const Xref = await matrixOf(ref, n, d, X);
   const entries = sampleEntries(net, config.check.entries, new Rng(deriveSeed(config.seed, 'gradcheck-entries')));
 
@@ -99,11 +100,11 @@ export async function runGradcheck(opts: GradcheckOptions): Promise<GradcheckSum
     if (opts.backend && config.float32.enabled) {
       // Both networks start from the same float32-representable weights and inputs, so the comparison
       // measures the backend's arithmetic, not the rounding of its inputs.
-      const fast = new Network(opts.backend, { d, m, k });
-      const reference = new Network(ref, { d, m, k });
+      const fast = new Network(opts.backend, shape);
+      const reference = new Network(ref, shape);
       const values = await net.snapshot();
       const weights = {} as Record<ParamName, Float64Array>;
-      for (const p of PARAM_NAMES) weights[p] = toFloat32Values(values[p]);
+      for (const p of Object.keys(values)) weights[p] = toFloat32Values(values[p]);
       await fast.restore(weights);
       await reference.restore(weights);
       const X32 = toFloat32Values(X);

@@ -31,6 +31,12 @@ export interface LossSums {
   correct: number;
 }
 
+/** Augmented rows: row r's record transformed by codes[r] (image-transform.ts packTransform), uncovered pixels from `fill`. */
+export interface RowTransforms {
+  codes: Int32Array;
+  fill: Uint8Array;
+}
+
 export interface MomentumState {
   /** The velocity of this parameter (same shape), kept across steps. */
   v: Matrix;
@@ -40,12 +46,31 @@ export interface MomentumState {
   nesterov: boolean;
 }
 
+export interface AdamState {
+  /** First and second moments of this parameter's gradient (same shape), kept across steps. */
+  m: Matrix;
+  v: Matrix;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** The update's number, from 1 (for the bias corrections 1 − beta^t). */
+  t: number;
+  /** Weight decay decoupled from the moments (AdamW: w −= eta 2 lambda w beside the step), else L2 in the gradient. */
+  decoupled: boolean;
+}
+
 export interface KernelBackend {
   /** What actually runs, e.g. "wasm-simd", "blas-openblas", "gpujs-webasm", "reference-f64". */
   readonly name: string;
   readonly dtype: 'float32' | 'float64';
-  /** Worker threads the backend uses besides the calling thread (0 = single-threaded). */
+  /** Threads the backend computes on in all, the calling thread included (1 = single-threaded). */
   readonly threads: number;
+
+  /**
+   * Ops this backend runs on the host, copying their matrices from the device and back at every call (correct, but
+   * far from the device's speed): `auto` does not pick the backend for a config that needs them.
+   */
+  readonly hostOps?: readonly (keyof KernelBackend)[];
 
   /** A zero-filled rows × cols matrix in this backend's storage. */
   matrix(rows: number, cols: number): Matrix;
@@ -62,13 +87,17 @@ export interface KernelBackend {
    */
   dropout(h: Matrix, keep: number, seed: number): MaybePromise<void>;
 
+  /** The output layer, in place on s: s = softmax(s + bias) row by row (numerically stable): P, for prediction. */
+  softmax(s: Matrix, bias: Matrix): MaybePromise<void>;
+
   /**
-   * The output layer and its loss, in place on s: s = softmax(s + bias) row by row (numerically stable).
-   * With labels: returns the loss sums over the first `rows` rows (default all; rows beyond are padding) and,
-   * when `gradient`, then turns every row into P − Y (the gradient of the cross-entropy with respect to S).
-   * Without labels (prediction): only the probabilities; returns zero sums.
+   * The loss sums of P = softmax(s + bias) against the labels, over the first `rows` rows (default all; rows beyond
+   * are padding); s is left as it is.
    */
-  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows?: number, gradient?: boolean): MaybePromise<LossSums>;
+  softmaxLoss(s: Matrix, bias: Matrix, labels: Labels, rows?: number): MaybePromise<LossSums>;
+
+  /** In place on s: s = softmax(s + bias) − Y, the gradient of the cross-entropy with respect to S, on every row. */
+  softmaxGradient(s: Matrix, bias: Matrix, labels: Labels): MaybePromise<void>;
 
   /** Loss sums of probabilities p (e.g. an ensemble's average) over the first `rows` rows (default all). */
   crossEntropy(p: Matrix, labels: Labels, rows?: number): MaybePromise<LossSums>;
@@ -86,10 +115,39 @@ export interface KernelBackend {
   sumSquares(a: Matrix): MaybePromise<number>;
 
   /**
-   * One gradient step on w with data gradient g and L2 strength lambda (0 for biases): g' = g + 2 lambda w;
-   * without momentum w −= eta g'; with momentum v = mu v + g', then w −= eta v (or eta (g' + mu v), Nesterov).
+   * One step of SGD with momentum on w, with data gradient g and L2 strength lambda (0 for biases): g' = g + 2 lambda w;
+   * v = mu v + g', then w −= eta v (Nesterov: w −= eta (g' + mu v)). Plain SGD needs no op: the network folds it into
+   * the products' beta.
    */
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): MaybePromise<void>;
+  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum: MomentumState): MaybePromise<void>;
+
+  /** Batch normalisation, per column j of s (n × m): mean_j = Σ_i s_ij / n, variance_j = Σ_i (s_ij − mean_j)² / n (1 × m each). */
+  batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): MaybePromise<void>;
+
+  /** out = (s − mean) / √(variance + eps), row by row (out never aliases s): Ŝ. */
+  batchNormalize(s: Matrix, mean: Matrix, variance: Matrix, eps: number, out: Matrix): MaybePromise<void>;
+
+  /** out = max(0, gamma ⊙ x + beta), row by row (gamma, beta 1 × x.cols): H = relu(γ Ŝ + β). */
+  affineRelu(x: Matrix, gamma: Matrix, beta: Matrix, out: Matrix): MaybePromise<void>;
+
+  /** out_j = alpha · Σ_i a_ij b_ij (out 1 × a.cols): dγ = Σ_rows G ⊙ Ŝ / n. */
+  columnDots(a: Matrix, b: Matrix, out: Matrix, alpha: number): MaybePromise<void>;
+
+  /** g_ij = g_ij · gamma_j in place: G ⊙ γ. */
+  scaleColumns(g: Matrix, gamma: Matrix): MaybePromise<void>;
+
+  /**
+   * The batch-normalisation backward pass in place on g (the gradient with respect to Ŝ, n × m), to the gradient
+   * with respect to S: g = (g − mean_rows(g) − Ŝ ⊙ mean_rows(g ⊙ Ŝ)) / √(variance + eps), with the batch's variance.
+   */
+  batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): MaybePromise<void>;
+
+  /**
+   * One Adam step on w with data gradient g: g' = g (+ 2 lambda w unless decoupled); m = beta1 m + (1 − beta1) g',
+   * v = beta2 v + (1 − beta2) g'², then w −= eta (m̂ / (√v̂ + eps) (+ 2 lambda w when decoupled)), with
+   * m̂ = m / (1 − beta1^t), v̂ = v / (1 − beta2^t).
+   */
+  adamUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, state: AdamState): MaybePromise<void>;
 
   /**
    * Mini-batch assembly: out row r = (records[rows[r]] / 255 − mean) · invStd, for r < count.
@@ -100,9 +158,11 @@ export interface KernelBackend {
   /**
    * Optional: the same gather, started off the calling thread (where a helper thread can use a core the ops leave
    * idle); returns a function that waits for it. Until that is called, `out` must not be used; other ops may run.
-   * The training stream assembles the next batch with it while the current one trains.
+   * The training stream assembles the next batch with it while the current one trains. With `transforms`, each
+   * row's record is first transformed as data augmentation does (image-transform.ts transformRows).
    */
-  gatherNormalizedAhead?(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): () => MaybePromise<void>;
+  gatherNormalizedAhead?(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix,
+    transforms?: RowTransforms): () => MaybePromise<void>;
 
   /** Copies a matrix's values into a fresh Float64Array (checkpoints, reporting, tests). */
   read(a: Matrix): MaybePromise<Float64Array>;
@@ -116,6 +176,16 @@ export interface KernelBackend {
   /** Releases workers and memory. */
   dispose(): MaybePromise<void>;
 }
+
+/** `ops` of `to`, bound to it: a backend that hands these ops on unchanged assigns them to itself. */
+export function delegateOps<T extends KernelBackend, K extends keyof KernelBackend & keyof T>(to: T, ops: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const op of ops) out[op] = (to[op] as (...args: unknown[]) => unknown).bind(to) as T[K];
+  return out;
+}
+
+/** The batch-normalisation ops (a network with `batchNorm` needs them). */
+export const BATCH_NORM_OPS = ['batchStatistics', 'batchNormalize', 'affineRelu', 'columnDots', 'scaleColumns', 'batchNormBackward'] as const satisfies readonly (keyof KernelBackend)[];
 
 export function assertShape(m: Matrix, rows: number, cols: number, what: string): void {
   if (m.rows !== rows || m.cols !== cols) {

@@ -89,7 +89,7 @@ export class BlasNotFoundError extends Error {
 interface KoffiLib {
   func(decl: string): (...args: unknown[]) => unknown;
 }
-interface Koffi {
+export interface Koffi {
   load(path: string): KoffiLib;
 }
 

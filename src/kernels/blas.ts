@@ -13,10 +13,12 @@
  *   is paused around the threaded products. The wasm-simd part has no workers; search workers × threads ≤ cores
  *   (search/plan.ts).
  */
-import { gemmShape, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { delegateOps, gemmShape, type HostMatrix, type KernelBackend, type Matrix, type RowTransforms } from './backend.js';
 import { createRequire } from 'node:module';
 import { CBLAS, findBlas, SGEMM_DECL, type BlasLibrary } from './blas-library.js';
-import { GatherWorker, type GatherArea, type NormaliseExports } from './gather-worker.js';
+import type { NormaliseExports } from './gather-protocol.js';
+import { GatherWorker, type GatherArea } from './gather-worker.js';
+import { IMAGE_BYTES, transformRows } from './image-transform.js';
 import { WasmSimdBackend, wasmModule } from './wasm-simd.js';
 
 export interface BlasOptions {
@@ -32,12 +34,23 @@ export interface BlasOptions {
    * library's thread count can be set). Off: the library's own two threads, the helper paused around products.
    */
   splitProducts?: boolean;
+  /**
+   * With split products: microseconds the idle helper watches for the next product's half before it sleeps
+   * (default 100: the products of a step come closer than that, and waking a sleeping thread costs tens of µs on a
+   * virtual machine). 0 sleeps at once. Where the library runs its own threads the helper never spins.
+   */
+  helperSpinMicros?: number;
 }
+
+const HELPER_SPIN_MICROS = 100;
 
 /** Products smaller than this (2·n·m·k flops) run single-threaded in the BLAS: the gather helper need not pause. */
 const THREADED_FLOPS = 1e6;
 /** Rows a gather ahead can take (larger batches gather on the calling thread). */
 const AHEAD_MAX_ROWS = 4096;
+
+/** 0, 1, …, count − 1. */
+const inOrder = (count: number) => Int32Array.from({ length: count }, (_, i) => i);
 
 /** a[i] === b[i] for i < a.length (b may be longer). */
 function sameValues(a: Float32Array, b: Float32Array): boolean {
@@ -45,6 +58,16 @@ function sameValues(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
+/** The ops that run on the wasm-simd backend that owns the memory, unchanged. */
+const HOST_OPS = [
+  'biasRelu', 'dropout', 'softmax', 'softmaxLoss', 'softmaxGradient', 'crossEntropy', 'reluBackward', 'columnSums', 'scaleAdd',
+  'sumSquares', 'sgdUpdate', 'adamUpdate', 'batchStatistics', 'batchNormalize', 'affineRelu', 'columnDots', 'scaleColumns', 'batchNormBackward',
+  'gatherNormalized', 'read', 'write',
+] as const satisfies readonly (keyof KernelBackend)[];
+type HostOps = Pick<WasmSimdBackend, (typeof HOST_OPS)[number]>;
+
+/** The host's ops, assigned in the constructor. */
+export interface BlasBackend extends HostOps {}
 export class BlasBackend implements KernelBackend {
   readonly name: string;
   readonly dtype = 'float32' as const;
@@ -53,6 +76,7 @@ export class BlasBackend implements KernelBackend {
   private views = new WeakSet<object>(); // the Matrix.data arrays handed out since releaseAll
   private area: (GatherArea & { rows: number; d: number; mean: number; invStd: number }) | null = null;
   private normValid = false; // the area's scale and shift were made from the mean and invStd stored beside them
+  private images: Uint8Array | null = null; // augmented rows made on this thread
 
   private constructor(
     readonly library: BlasLibrary,
@@ -63,8 +87,9 @@ export class BlasBackend implements KernelBackend {
     private readonly helper: GatherWorker | null,
     private readonly ex: NormaliseExports | null,
   ) {
+    Object.assign(this, delegateOps(host, HOST_OPS));
     this.name = `blas-${library.flavour}`;
-    this.threads = threads - 1; // as asked: a library without a thread-count call (Accelerate) decides itself
+    this.threads = threads; // as asked: a library without a thread-count call (Accelerate) decides itself
   }
 
   /** How the large products use the threads: split with the helper thread, or the library's own threads. */
@@ -84,7 +109,8 @@ export class BlasBackend implements KernelBackend {
     const module = await wasmModule();
     const ex = new WebAssembly.Instance(module, { env: { memory: host.sharedMemory } }).exports as unknown as NormaliseExports;
     const blas = split ? { koffi: createRequire(import.meta.url).resolve('koffi'), path: library.path, decl: SGEMM_DECL } : null;
-    return new BlasBackend(library, host, threads, split ? 1 : threads, GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS, blas), ex);
+    return new BlasBackend(library, host, threads, split ? 1 : threads, await GatherWorker.create(module, host.sharedMemory, ex, AHEAD_MAX_ROWS, blas,
+      split ? opts.helperSpinMicros ?? HELPER_SPIN_MICROS : 0), ex);
   }
 
   matrix(rows: number, cols: number): HostMatrix {
@@ -134,17 +160,20 @@ export class BlasBackend implements KernelBackend {
     }
   }
 
-  gatherNormalizedAhead(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): () => void {
+  gatherNormalizedAhead(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix,
+    transforms?: RowTransforms): () => void {
     const d = out.cols, y = this.data(out, 'gatherNormalized out');
     const h = this.helper;
     if (!h || !h.accepts(records, count) || count > out.rows || mean.length < d || invStd.length < d || count === 0) {
-      this.host.gatherNormalized(records, rows, count, mean, invStd, out); // the checks and their messages live there
+      if (!transforms) this.host.gatherNormalized(records, rows, count, mean, invStd, out); // the checks and their messages live there
+      else this.host.gatherNormalized(this.transformInline(records, rows, count, transforms), inOrder(count), count, mean, invStd, out);
       return () => {};
     }
     if (!this.area || this.area.rows < count || this.area.d !== d) {
       const vec = Math.ceil(d / 16) * 16; // floats, 64-byte multiples
-      const base = this.host.matrix(1, 4 * vec + Math.ceil((count * d) / 4)).data.byteOffset;
-      this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, staging: base + 4 * vec * 4, rows: count, d };
+      const fill = Math.ceil(d / 64) * 16; // floats holding d bytes
+      const base = this.host.matrix(1, 4 * vec + fill + Math.ceil((count * d) / 4)).data.byteOffset;
+      this.area = { mean: base, invStd: base + vec * 4, norm: base + 2 * vec * 4, fill: base + 4 * vec * 4, staging: base + (4 * vec + fill) * 4, rows: count, d };
       this.normValid = false;
     }
     const a = this.area;
@@ -157,8 +186,18 @@ export class BlasBackend implements KernelBackend {
       this.ex!.normalisers(a.mean, a.invStd, a.norm, a.norm + d * 4, d);
       this.normValid = true;
     }
-    h.start(records, rows, count, d, y.byteOffset, a);
+    if (transforms) new Uint8Array(buf, a.fill, d).set(transforms.fill.subarray(0, d));
+    h.start(records, rows, count, d, y.byteOffset, a, transforms?.codes);
     return () => h.join();
+  }
+
+  /** The transformed images of an augmented gather that the helper cannot take, made here. */
+  private transformInline(records: Uint8Array, rows: ArrayLike<number>, count: number, t: RowTransforms): Uint8Array {
+    const bytes = count * IMAGE_BYTES;
+    if (!this.images || this.images.length < bytes) this.images = new Uint8Array(bytes);
+    const images = this.images.subarray(0, bytes);
+    transformRows(records, rows, 0, 0, count, t.codes, 0, t.fill, images);
+    return images;
   }
 
   /** Chunks of batches gathered ahead: all, and those the calling thread gathered itself at the wait. */
@@ -166,43 +205,6 @@ export class BlasBackend implements KernelBackend {
     return this.helper ? { ...this.helper.stats, failure: this.helper.failure } : null;
   }
 
-  biasRelu(s: Matrix, bias: Matrix): void {
-    this.host.biasRelu(s, bias);
-  }
-  dropout(h: Matrix, keep: number, seed: number): void {
-    this.host.dropout(h, keep, seed);
-  }
-  softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows?: number, gradient?: boolean): LossSums {
-    return this.host.softmax(s, bias, labels, rows, gradient);
-  }
-  crossEntropy(p: Matrix, labels: Labels, rows?: number): LossSums {
-    return this.host.crossEntropy(p, labels, rows);
-  }
-  reluBackward(g: Matrix, h: Matrix, scale?: number): void {
-    this.host.reluBackward(g, h, scale);
-  }
-  columnSums(a: Matrix, out: Matrix, alpha: number, beta?: number): void {
-    this.host.columnSums(a, out, alpha, beta);
-  }
-  scaleAdd(y: Matrix, x: Matrix, alpha: number, beta: number): void {
-    this.host.scaleAdd(y, x, alpha, beta);
-  }
-  sumSquares(a: Matrix): number {
-    return this.host.sumSquares(a);
-  }
-  sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
-    this.host.sgdUpdate(w, g, eta, lambda, momentum);
-  }
-  gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {
-    this.data(out, 'gatherNormalized out');
-    this.host.gatherNormalized(records, rows, count, mean, invStd, out);
-  }
-  read(a: Matrix): Float64Array {
-    return this.host.read(a);
-  }
-  write(a: Matrix, values: ArrayLike<number>): void {
-    this.host.write(a, values);
-  }
   releaseAll(): void {
     this.helper?.join(); // it writes into the memory that is about to be handed out again
     this.host.releaseAll();

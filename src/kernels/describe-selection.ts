@@ -4,7 +4,7 @@ import type { Selection } from './select.js';
 /** What runs, on which device, and why each other backend was passed over. */
 export function describeSelection(s: Selection): string {
   const { backend, device, skipped } = s;
-  return `backend ${backend.name} (${backend.threads + 1} thread${backend.threads ? 's' : ''})` +
+  return `backend ${backend.name} (${backend.threads} thread${backend.threads > 1 ? 's' : ''})` +
     (device ? ` on ${device.renderer}${device.software ? ` (software renderer ${device.software}: correct, not fast)` : ''}` : '') +
     (skipped.length ? `; passed over: ${groupByReason(skipped).map((g) => `${g.names.join(' and ')} (${g.reason})`).join(', ')}` : '');
 }

@@ -13,140 +13,17 @@
  *   (join()), it gathers whatever chunks the helper has not claimed yet itself, and waits only for a chunk under way.
  *   So on a machine so loaded that the helper seldom runs, the caller simply gathers inline, as without a helper.
  *
- * Control: an Int32Array over a SharedArrayBuffer. The caller writes a job (a gather: SEQ; a product's half: GSEQ)
- * and bumps WAKE; the idle worker sleeps on WAKE. New record sets reach the worker as messages that it reads
- * synchronously (receiveMessageOnPort) when it wakes; MESSAGES counts those posted, so none is missed.
+ * The thread runs gather-thread.ts (dist/gather-thread.js); the slots and messages they share: gather-protocol.ts.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { copyRows } from './copy-rows.js';
-
-const SLOT = {
-  SEQ: 0, NEXT: 1, TOTAL: 2, COMPLETED: 3, COUNT: 4, D: 5, STAGING: 6, OUT: 7, RECORDS: 8, NORM: 9, FAIL: 10,
-  MESSAGES: 11, PAUSE: 12, DEAD: 13,
-  // set by the worker when it cannot run products (the FFI or the library did not load there): NOBLAS = 1
-  NOBLAS: 15,
-  // any new job (a gather or a product) bumps WAKE, on which the idle worker sleeps
-  WAKE: 14,
-  // a product's half (gemmAsync): its number, the last one done, failure, then cblas_sgemm's arguments; alpha and beta
-  // are float64 at Int32 slots GF, GF + 1 (alpha) and GF + 2, GF + 3 (beta)
-  GSEQ: 16, GDONE: 17, GFAIL: 18, G_TA: 19, G_TB: 20, G_M: 21, G_N: 22, G_K: 23, G_A: 24, G_LDA: 25, G_B: 26, G_LDB: 27,
-  G_C: 28, G_LDC: 29, GF: 32,
-  ROWS: 40,
-} as const;
-
-/** Rows per chunk (one group of copyRows; a few microseconds per row of 3072 values): the most the caller may wait for at join(). */
-export const ROWS_PER_CHUNK = 8;
+import { workerFile } from '../util/worker-file.js';
+import { IMAGE_BYTES } from './image-transform.js';
+import { ROWS_PER_CHUNK, runChunk, SLOT, type GatherWorkerData, type HelperBlas, type NormaliseExports, type RecordsMessage } from './gather-protocol.js';
 
 /** A gather whose chunks have not advanced for this long means the worker is gone (a chunk takes microseconds). */
 const STALL_MS = 10_000;
 /** A product's half not done after this long means the worker is gone (the largest take a fraction of a second). */
 const GEMM_STALL_MS = 60_000;
-
-/** The wasm exports both threads run. */
-export interface NormaliseExports {
-  normalisers(mean: number, invStd: number, scale: number, shift: number, d: number): void;
-  normaliseRows(src: number, d: number, scale: number, shift: number, out: number, r0: number, r1: number): void;
-}
-
-/**
- * Gathers chunk `chunk` of the job in `ctrl`: copies its rows' records into the staging rows, then normalises them.
- * The same function, as source text, runs in the worker (so it names nothing from outside: copyRows is a parameter).
- */
-function runChunk(ctrl: Int32Array, S: typeof SLOT, ex: NormaliseExports, buffer: ArrayBufferLike, src: Uint8Array, chunk: number, rowsPerChunk: number, copy: typeof copyRows): void {
-  const count = ctrl[S.COUNT], d = ctrl[S.D], staging = ctrl[S.STAGING], norm = ctrl[S.NORM];
-  const r0 = chunk * rowsPerChunk, r1 = Math.min(count, r0 + rowsPerChunk);
-  copy(src, ctrl, S.ROWS, r0, r1, d, new Uint8Array(buffer, staging + r0 * d, (r1 - r0) * d));
-  ex.normaliseRows(staging, d, norm, norm + d * 4, ctrl[S.OUT], r0, r1);
-}
-
-const SOURCE = `
-const { workerData, receiveMessageOnPort } = require('node:worker_threads');
-const { module, memory, ctrl: sab, port, blas } = workerData;
-const S = ${JSON.stringify(SLOT)}, ROWS_PER_CHUNK = ${ROWS_PER_CHUNK};
-const copyRows = ${copyRows.toString()};
-const runChunk = ${runChunk.toString()};
-const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
-const ctrl = new Int32Array(sab);
-const records = new Map();
-process.on('exit', () => { Atomics.store(ctrl, S.DEAD, 1); Atomics.notify(ctrl, S.COMPLETED); Atomics.notify(ctrl, S.GDONE); });
-let sgemm = null;
-try {
-  if (blas) sgemm = require(blas.koffi).load(blas.path).func(blas.decl);
-} catch (e) {
-  Atomics.store(ctrl, S.NOBLAS, 1); // the caller computes its products whole
-  Atomics.notify(ctrl, S.GDONE);
-  console.error('cifar-mlp: the helper thread cannot run products: ' + e.message);
-}
-const scalars = new Float64Array(sab, S.GF * 4, 2);
-// The memory as this thread sees it, reaching at least byte \`end\`: another thread's memory.grow reaches this one's
-// view asynchronously; grow(0) brings it up to date at once.
-const bufferReaching = (end) => {
-  if (memory.buffer.byteLength < end) memory.grow(0);
-  return memory.buffer;
-};
-let gemmSeen = 0;
-const runGemm = () => {
-  if (!sgemm) return; // the caller sees NOBLAS
-  const g = Atomics.load(ctrl, S.GSEQ);
-  if (g === gemmSeen) return;
-  gemmSeen = g;
-  try {
-    const buf = bufferReaching(Math.max(ctrl[S.G_A], ctrl[S.G_B], ctrl[S.G_C]) + 4);
-    sgemm(101, ctrl[S.G_TA], ctrl[S.G_TB], ctrl[S.G_M], ctrl[S.G_N], ctrl[S.G_K], scalars[0], new Float32Array(buf, ctrl[S.G_A]), ctrl[S.G_LDA],
-      new Float32Array(buf, ctrl[S.G_B]), ctrl[S.G_LDB], scalars[1], new Float32Array(buf, ctrl[S.G_C]), ctrl[S.G_LDC]);
-  } catch (e) {
-    Atomics.store(ctrl, S.GFAIL, 1);
-    console.error('cifar-mlp: a product on the helper thread failed: ' + e.message);
-  }
-  Atomics.store(ctrl, S.GDONE, g);
-  Atomics.notify(ctrl, S.GDONE);
-};
-let wake = 0, received = 0, gen = -1, doneGen = 0, src = null, total = 0;
-for (;;) {
-  Atomics.wait(ctrl, S.WAKE, wake);
-  wake = Atomics.load(ctrl, S.WAKE);
-  if (Atomics.load(ctrl, S.SEQ) < 0) break;
-  for (;;) {
-    runGemm(); // a product's half comes first: the caller waits for it
-    while (Atomics.load(ctrl, S.PAUSE) === 1) Atomics.wait(ctrl, S.PAUSE, 1, 20);
-    if ((Atomics.load(ctrl, S.SEQ) & 0x7fff) === doneGen) break; // no gather opened since the last one ran out
-    // a claim names its job: a claim on a job opened since the last one (its fields all written) switches to it
-    const claim = Atomics.add(ctrl, S.NEXT, 1), chunk = claim & 0xffff;
-    if (claim >>> 16 !== gen) {
-      while (received < Atomics.load(ctrl, S.MESSAGES)) {
-        const m = receiveMessageOnPort(port);
-        if (!m) continue;
-        received++;
-        records.set(m.message.id, new Uint8Array(m.message.records, m.message.byteOffset, m.message.length));
-      }
-      gen = claim >>> 16;
-      src = records.get(ctrl[S.RECORDS]);
-      total = ctrl[S.TOTAL];
-    }
-    if (chunk >= total) {
-      doneGen = gen;
-      break;
-    }
-    try {
-      const n = ctrl[S.COUNT] * ctrl[S.D];
-      runChunk(ctrl, S, ex, bufferReaching(Math.max(ctrl[S.STAGING] + n, ctrl[S.OUT] + 4 * n)), src, chunk, ROWS_PER_CHUNK, copyRows);
-    } catch (e) {
-      Atomics.store(ctrl, S.FAIL, 1);
-    }
-    if (Atomics.add(ctrl, S.COMPLETED, 1) + 1 === total) Atomics.notify(ctrl, S.COMPLETED);
-  }
-}
-`;
-
-/** What the helper needs to run products' halves on the caller's BLAS. */
-export interface HelperBlas {
-  /** The koffi module's file (require.resolve), so that the worker loads the same FFI. */
-  koffi: string;
-  /** The library, as the caller loaded it (a path or a name the system loader resolves). */
-  path: string;
-  /** cblas_sgemm's C declaration. */
-  decl: string;
-}
 
 /** Addresses in the shared memory that a gather uses (reserved by the caller). */
 export interface GatherArea {
@@ -154,6 +31,8 @@ export interface GatherArea {
   staging: number;
   /** 2 · d floats: scale (invStd / 255), then shift (−mean · invStd), as the kernels module's `normalisers` makes them. */
   norm: number;
+  /** d bytes: the padding image of an augmented gather (filled by the caller). */
+  fill: number;
 }
 
 export class GatherWorker {
@@ -188,13 +67,17 @@ export class GatherWorker {
   /**
    * `ex`: the kernels module instantiated over `memory` on the calling thread. `blas`: the BLAS for products' halves
    * (gemmAsync): the koffi module's file, the library's path and cblas_sgemm's declaration; without it, gathers only.
+   * `spinMicros`: how long the idle thread watches for the next job before it sleeps. Resolves once the thread has
+   * loaded (so that its start-up is not paid by the first products of a run), or has failed to (the helper is then
+   * disposed, with its `failure`: the backend works without it).
    */
-  static create(module: WebAssembly.Module, memory: WebAssembly.Memory, ex: NormaliseExports, maxRows: number, blas: HelperBlas | null = null): GatherWorker {
+  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, ex: NormaliseExports, maxRows: number, blas: HelperBlas | null = null,
+    spinMicros = 0): Promise<GatherWorker> {
     if (Math.ceil(maxRows / ROWS_PER_CHUNK) > 0x8000) throw new RangeError(`gather worker: at most ${0x8000 * ROWS_PER_CHUNK} rows`);
-    const ctrl = new SharedArrayBuffer((SLOT.ROWS + maxRows) * 4);
+    const ctrl = new SharedArrayBuffer((SLOT.ROWS + 2 * maxRows) * 4); // the rows, then their transforms
     const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(SOURCE, { eval: true, workerData: { module, memory, ctrl, port: port2, blas }, transferList: [port2] });
-    worker.unref();
+    const workerData: GatherWorkerData = { module, memory, ctrl, port: port2, blas, spinMicros };
+    const worker = new Worker(workerFile('gather-thread'), { workerData, transferList: [port2] });
     port1.unref();
     const w = new GatherWorker(memory, ex, worker, port1, ctrl, maxRows, blas !== null);
     worker.on('error', (e) => {
@@ -202,6 +85,12 @@ export class GatherWorker {
       w.failure = e.message;
     });
     worker.on('exit', () => { w.exited = true; }); // no more products' halves (a gather still ends by its own checks)
+    await new Promise<void>((resolve) => {
+      worker.once('message', () => resolve());
+      worker.once('error', () => resolve());
+      worker.once('exit', () => resolve());
+    });
+    worker.unref(); // referenced until then: the process waits for it to load
     return w;
   }
 
@@ -213,23 +102,30 @@ export class GatherWorker {
 
   /**
    * Starts gathering rows[0 .. count) of `records` (d bytes each) into the float32 rows at address `out`, normalised
-   * with the scale and shift vectors at area.norm (filled by the caller).
+   * with the scale and shift vectors at area.norm (filled by the caller); with `codes`, each row transformed first
+   * (image-transform.ts; images of d = IMAGE_BYTES bytes, padded from the image at area.fill).
    */
-  start(records: Uint8Array, rows: ArrayLike<number>, count: number, d: number, out: number, area: GatherArea): void {
+  start(records: Uint8Array, rows: ArrayLike<number>, count: number, d: number, out: number, area: GatherArea, codes?: ArrayLike<number>): void {
     if (this.pending) throw new Error('gather worker: a gather is already under way');
-    const c = this.ctrl, total = Math.floor(records.length / d);
+    if (codes && d !== IMAGE_BYTES) throw new RangeError(`gatherNormalized: transforms need images of ${IMAGE_BYTES} bytes, got rows of ${d}`);
+    const c = this.ctrl, total = Math.floor(records.length / d), codesAt = SLOT.ROWS + this.maxRows;
     for (let r = 0; r < count; r++) {
       const i = rows[r];
       if (!(i >= 0 && i < total)) throw new RangeError(`gatherNormalized: record ${i} out of range (${total} records)`);
       c[SLOT.ROWS + r] = i;
     }
+    if (codes) for (let r = 0; r < count; r++) c[codesAt + r] = codes[r];
+    c[SLOT.AUGMENT] = codes ? 1 : 0;
+    c[SLOT.FILL] = area.fill;
+    c[SLOT.CODES] = codesAt;
     let byOffset = this.recordIds.get(records.buffer);
     if (!byOffset) this.recordIds.set(records.buffer, (byOffset = new Map()));
     let id = byOffset.get(records.byteOffset);
     if (id === undefined) {
       id = this.nextId++;
       byOffset.set(records.byteOffset, id);
-      this.port.postMessage({ id, records: records.buffer, byteOffset: records.byteOffset, length: records.length });
+      const message: RecordsMessage = { id, records: records.buffer as SharedArrayBuffer, byteOffset: records.byteOffset, length: records.length };
+      this.port.postMessage(message);
       Atomics.add(c, SLOT.MESSAGES, 1);
     }
     this.records = records;
@@ -323,7 +219,7 @@ export class GatherWorker {
     let mine = 0;
     try {
       for (let chunk = Atomics.add(c, SLOT.NEXT, 1) & 0xffff; chunk < total; chunk = Atomics.add(c, SLOT.NEXT, 1) & 0xffff) {
-        runChunk(c, SLOT, this.ex, this.memory.buffer, this.records!, chunk, ROWS_PER_CHUNK, copyRows);
+        runChunk(c, this.ex, this.memory.buffer, this.records!, chunk);
         mine++;
         Atomics.add(c, SLOT.COMPLETED, 1);
       }

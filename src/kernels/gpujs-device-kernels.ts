@@ -149,7 +149,7 @@ export function softmaxSpec(rows: number, cols: number, gradient: boolean): Kern
  * [block][1] = how many rows have argmax = y_i. From logits s + bias (the loss as log Σ exp − (s_y − max), which
  * keeps its precision where p_y is tiny) or, `fromProbabilities`, from p itself.
  */
-export function lossSpec(rows: number, cols: number, fromProbabilities: boolean): KernelSpec {
+export function lossKernelSpec(rows: number, cols: number, fromProbabilities: boolean): KernelSpec {
   const loss = fromProbabilities
     ? 'let p = s[i][y]; if (p < 1e-37) { p = 1e-37; } const loss = -Math.log(p);'
     : 'const loss = Math.log(sum) - (s[i][y] + bias[0][y] - mx);';
@@ -221,11 +221,6 @@ export function scaleAddSpec(rows: number, cols: number, beta: boolean): KernelS
   };
 }
 
-/** Plain SGD: w = decay · w − eta · g. */
-export function sgdSpec(rows: number, cols: number): KernelSpec {
-  return { key: `sgd:${rows}:${cols}`, source: kernel(['w', 'g', 'decay', 'eta'], 'return decay * w[i][j] - eta * g[i][j];'), output: [cols, rows], constants: {} };
-}
-
 /** Momentum, first half: v = mu · v + g + 2 lambda w. */
 export function velocitySpec(rows: number, cols: number): KernelSpec {
   return {
@@ -245,4 +240,48 @@ export function momentumStepSpec(rows: number, cols: number, nesterov: boolean):
     output: [cols, rows],
     constants: {},
   };
+}
+
+/** out[0][j] = a reduction over the rows of Σ_row `term` (which reads `row` and `j`), then `finish` on the sum s. */
+function columnReduceSpec(name: string, rows: number, cols: number, args: string[], term: string, finish: string): KernelSpec {
+  const body = `
+    let s = 0;
+    for (let q = 0; q < this.constants.blocks; q++) {
+      let part = 0;
+      for (let r = 0; r < ${SUM_BLOCK}; r++) {
+        const row = q * ${SUM_BLOCK} + r;
+        if (row < this.constants.rows) { part += ${term}; }
+      }
+      s += part;
+    }
+    ${finish}`;
+  return {
+    key: `${name}:${rows}:${cols}`,
+    source: `function (${args.join(', ')}) {\nconst j = this.thread.x;\n${body}\n}`,
+    output: [cols, 1],
+    constants: { rows, blocks: Math.ceil(rows / SUM_BLOCK) },
+  };
+}
+
+/** out[0][j] = Σ_i (a[i][j] − mean[0][j])² / rows: batch norm's (biased) variance. */
+export function columnVarianceSpec(rows: number, cols: number): KernelSpec {
+  return columnReduceSpec('columnVariance', rows, cols, ['a', 'mean'], '(a[row][j] - mean[0][j]) * (a[row][j] - mean[0][j])', 'return s / this.constants.rows;');
+}
+
+/** out[0][j] = alpha · Σ_i a[i][j] b[i][j]. */
+export function columnDotsSpec(rows: number, cols: number): KernelSpec {
+  return columnReduceSpec('columnDots', rows, cols, ['a', 'b', 'alpha'], 'a[row][j] * b[row][j]', 'return alpha * s;');
+}
+
+/** The element-wise ops of batch normalisation, by name: their arguments and the value of entry [i][j]. */
+const BATCH_NORM_ELEMENTWISE = {
+  batchNormalize: [['s', 'mean', 'variance', 'eps'], 'return (s[i][j] - mean[0][j]) / Math.sqrt(variance[0][j] + eps);'],
+  affineRelu: [['x', 'gamma', 'beta'], 'let v = gamma[0][j] * x[i][j] + beta[0][j]; if (v < 0) { v = 0; } return v;'],
+  scaleColumns: [['g', 'gamma'], 'return g[i][j] * gamma[0][j];'],
+  batchNormBackward: [['g', 'shat', 'variance', 'meanG', 'meanGS', 'eps'], 'return (g[i][j] - meanG[0][j] - shat[i][j] * meanGS[0][j]) / Math.sqrt(variance[0][j] + eps);'],
+} as const;
+
+export function batchNormSpec(op: keyof typeof BATCH_NORM_ELEMENTWISE, rows: number, cols: number): KernelSpec {
+  const [args, body] = BATCH_NORM_ELEMENTWISE[op];
+  return { key: `${op}:${rows}:${cols}`, source: kernel([...args], body), output: [cols, rows], constants: {} };
 }

@@ -14,11 +14,12 @@
  */
 import { createRequire } from 'node:module';
 import type { GPU as GpuJs, IKernelRunShortcut } from 'gpu.js';
-import { gemmShape, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { gemmShape, type AdamState, type HostMatrix, type KernelBackend, type Labels, type LossSums, type Matrix, type MomentumState } from './backend.js';
+import { ReferenceBackend } from './reference.js';
 import { keepThreshold, maskHash } from './dropout-mask.js';
 import {
-  columnSumsSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
-  scaleAddSpec, sgdSpec, softmaxSpec, uploadSpec, velocitySpec, zeroSpec, type Epilogue, type KernelSpec,
+  batchNormSpec, columnDotsSpec, columnSumsSpec, columnVarianceSpec, elementwiseSpec, epilogueArgs, gemmSpec, LOSS_BLOCK, lossKernelSpec, maskWords, MASK_BITS, momentumStepSpec, rowSquaresSpec,
+  scaleAddSpec, softmaxSpec, uploadSpec, velocitySpec, zeroSpec, type Epilogue, type KernelSpec,
 } from './gpujs-device-kernels.js';
 import { claimGlContext } from './gl-context.js';
 import { headlessGlDevice } from './headless-gl-setup.js';
@@ -64,7 +65,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
   /** gpu.js shares one WebGPU device between its GPU instances: the last backend to go destroys it. */
   private static webGpuBackends = 0;
   readonly dtype = 'float32' as const;
-  readonly threads = 0;
+  readonly threads = 1;
   readonly name: string;
   private readonly kernels = new Map<string, IKernelRunShortcut>();
   private readonly checked = new WeakSet<object>();
@@ -95,7 +96,7 @@ export class GpuJsDeviceBackend implements KernelBackend {
       await backend.gemm(a, false, a, false, s);
       const got = await backend.read(s);
       if (got.join() !== '7,10,15,22') throw new Error(`a 2×2 product gave ${got.join(', ')}`);
-      const { correct } = await backend.softmax(s, bias, Uint8Array.of(1, 0));
+      const { correct } = await backend.softmaxLoss(s, bias, Uint8Array.of(1, 0));
       if (correct !== 1) throw new Error(`a 2-row softmax counted ${correct} correct rows, not 1`);
       backend.releaseAll();
     } catch (e) {
@@ -249,24 +250,33 @@ export class GpuJsDeviceBackend implements KernelBackend {
     return { lossSum, correct: Math.round(correct) };
   }
 
-  async softmax(s: Matrix, bias: Matrix, labels: Labels | null, rows = s.rows, gradient = false): Promise<LossSums> {
-    const S = this.own(s, 'softmax s'), b = this.own(bias, 'softmax bias');
-    if (b.rows !== 1 || b.cols !== S.cols) throw new Error(`softmax: bias ${b.rows}×${b.cols} for ${S.rows}×${S.cols}`);
+  /** s's device value and its bias, checked, with any deferred product run. */
+  private async logits(s: Matrix, bias: Matrix, what: string): Promise<[DeviceMatrix, DeviceMatrix]> {
+    const S = this.own(s, `${what} s`), b = this.own(bias, `${what} bias`);
+    if (b.rows !== 1 || b.cols !== S.cols) throw new Error(`${what}: bias ${b.rows}×${b.cols} for ${S.rows}×${S.cols}`);
     await this.flush();
-    if (!labels) {
-      await this.produce(S, softmaxSpec(S.rows, S.cols, false), [S, b], true);
-      return { lossSum: 0, correct: 0 };
-    }
-    const y = this.labels(labels, S.rows);
-    const partials = await this.run(lossSpec(S.rows, S.cols, false), [S, b, y, Math.min(rows, S.rows)]);
-    await this.produce(S, softmaxSpec(S.rows, S.cols, gradient), gradient ? [S, b, y] : [S, b], true);
-    return this.lossSums(partials, S.rows);
+    return [S, b];
+  }
+
+  async softmax(s: Matrix, bias: Matrix): Promise<void> {
+    const [S, b] = await this.logits(s, bias, 'softmax');
+    await this.produce(S, softmaxSpec(S.rows, S.cols, false), [S, b], true);
+  }
+
+  async softmaxLoss(s: Matrix, bias: Matrix, labels: Labels, rows = s.rows): Promise<LossSums> {
+    const [S, b] = await this.logits(s, bias, 'softmaxLoss');
+    return this.lossSums(await this.run(lossKernelSpec(S.rows, S.cols, false), [S, b, this.labels(labels, S.rows), Math.min(rows, S.rows)]), S.rows);
+  }
+
+  async softmaxGradient(s: Matrix, bias: Matrix, labels: Labels): Promise<void> {
+    const [S, b] = await this.logits(s, bias, 'softmaxGradient');
+    await this.produce(S, softmaxSpec(S.rows, S.cols, true), [S, b, this.labels(labels, S.rows)], true);
   }
 
   async crossEntropy(p: Matrix, labels: Labels, rows = p.rows): Promise<LossSums> {
     const P = this.own(p, 'crossEntropy p');
     await this.flush();
-    return this.lossSums(await this.run(lossSpec(P.rows, P.cols, true), [P, this.labels(labels, P.rows), Math.min(rows, P.rows)]), P.rows);
+    return this.lossSums(await this.run(lossKernelSpec(P.rows, P.cols, true), [P, this.labels(labels, P.rows), Math.min(rows, P.rows)]), P.rows);
   }
 
   async columnSums(a: Matrix, out: Matrix, alpha: number, beta = 0): Promise<void> {
@@ -294,17 +304,92 @@ export class GpuJsDeviceBackend implements KernelBackend {
     return s;
   }
 
-  async sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): Promise<void> {
-    const W = this.own(w, 'sgdUpdate w'), G = this.own(g, 'sgdUpdate g');
+  async sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum: MomentumState): Promise<void> {
+    const W = this.own(w, 'sgdUpdate w'), G = this.own(g, 'sgdUpdate g'), V = this.own(momentum.v, 'sgdUpdate v'), { mu, nesterov } = momentum;
     if (G.rows * G.cols !== W.rows * W.cols) throw new Error(`sgdUpdate: ${W.rows}×${W.cols} weights, ${G.rows}×${G.cols} gradient`);
     await this.flush();
-    if (!momentum) {
-      await this.produce(W, sgdSpec(W.rows, W.cols), [W, G, 1 - 2 * eta * lambda, eta], true);
-      return;
-    }
-    const V = this.own(momentum.v, 'sgdUpdate v'), { mu, nesterov } = momentum;
     await this.produce(V, velocitySpec(W.rows, W.cols), [V, G, W, mu, 2 * lambda], true);
     await this.produce(W, momentumStepSpec(W.rows, W.cols, nesterov), [W, G, V, eta, mu, 2 * lambda], true);
+  }
+
+  /** Adam's update has no device kernel yet: it runs on the host (hostOps). */
+  readonly hostOps = ['adamUpdate'] as const;
+  private readonly host = new ReferenceBackend();
+
+  /**
+   * Runs `op` on float64 host copies of the matrices `args` (read from the device), then writes the host values of
+   * the ones in `written` back: a round trip per call.
+   */
+  private async onHost(args: Matrix[], written: Matrix[], op: (host: HostMatrix[]) => void): Promise<void> {
+    const copies: HostMatrix[] = [];
+    for (const a of args) {
+      const m = this.host.matrix(a.rows, a.cols);
+      m.data.set(await this.read(a));
+      copies.push(m);
+    }
+    op(copies);
+    for (const w of written) await this.write(w, copies[args.indexOf(w)].data);
+  }
+
+  adamUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, state: AdamState): Promise<void> {
+    return this.onHost([w, g, state.m, state.v], [w, state.m, state.v], ([a, b, m, v]) => this.host.adamUpdate(a, b, eta, lambda, { ...state, m, v }));
+  }
+
+  /** Two 1 × cols device rows for batchNormBackward's column means (released with everything by releaseAll). */
+  private columnRows(cols: number): [DeviceMatrix, DeviceMatrix] {
+    let rows = this.scratchRows.get(cols);
+    if (!rows || rows[0].released) this.scratchRows.set(cols, (rows = [this.own(this.matrix(1, cols), 'scratch'), this.own(this.matrix(1, cols), 'scratch')]));
+    return rows;
+  }
+  private readonly scratchRows = new Map<number, [DeviceMatrix, DeviceMatrix]>();
+
+  /** Checks that each row vector is 1 × cols. */
+  private rowVectors(cols: number, what: string, ...vectors: Matrix[]): DeviceMatrix[] {
+    return vectors.map((v) => {
+      const V = this.own(v, what);
+      if (V.rows !== 1 || V.cols !== cols) throw new Error(`${what}: a ${V.rows}×${V.cols} row vector for ${cols} columns`);
+      return V;
+    });
+  }
+
+  async batchStatistics(s: Matrix, mean: Matrix, variance: Matrix): Promise<void> {
+    const S = this.own(s, 'batchStatistics s'), [M, V] = this.rowVectors(S.cols, 'batchStatistics', mean, variance);
+    await this.flush();
+    await this.produce(M, columnSumsSpec(S.rows, S.cols, false), [S, 1 / S.rows], false);
+    await this.produce(V, columnVarianceSpec(S.rows, S.cols), [S, M], false);
+  }
+
+  async batchNormalize(s: Matrix, mean: Matrix, variance: Matrix, eps: number, out: Matrix): Promise<void> {
+    const S = this.own(s, 'batchNormalize s'), O = this.own(out, 'batchNormalize out'), [M, V] = this.rowVectors(S.cols, 'batchNormalize', mean, variance);
+    await this.flush();
+    await this.produce(O, batchNormSpec('batchNormalize', S.rows, S.cols), [S, M, V, eps], false);
+  }
+
+  async affineRelu(x: Matrix, gamma: Matrix, beta: Matrix, out: Matrix): Promise<void> {
+    const X = this.own(x, 'affineRelu x'), O = this.own(out, 'affineRelu out'), [G, B] = this.rowVectors(X.cols, 'affineRelu', gamma, beta);
+    await this.flush();
+    await this.produce(O, batchNormSpec('affineRelu', X.rows, X.cols), [X, G, B], false);
+  }
+
+  async columnDots(a: Matrix, b: Matrix, out: Matrix, alpha: number): Promise<void> {
+    const A = this.own(a, 'columnDots a'), B = this.own(b, 'columnDots b'), [O] = this.rowVectors(A.cols, 'columnDots', out);
+    await this.flush();
+    await this.produce(O, columnDotsSpec(A.rows, A.cols), [A, B, alpha], false);
+  }
+
+  async scaleColumns(g: Matrix, gamma: Matrix): Promise<void> {
+    const G = this.own(g, 'scaleColumns g'), [C] = this.rowVectors(G.cols, 'scaleColumns', gamma);
+    await this.flush();
+    await this.produce(G, batchNormSpec('scaleColumns', G.rows, G.cols), [G, C], true);
+  }
+
+  async batchNormBackward(g: Matrix, shat: Matrix, variance: Matrix, eps: number): Promise<void> {
+    const G = this.own(g, 'batchNormBackward g'), H = this.own(shat, 'batchNormBackward shat'), [V] = this.rowVectors(G.cols, 'batchNormBackward', variance);
+    const [meanG, meanGS] = this.columnRows(G.cols);
+    await this.flush();
+    await this.produce(meanG, columnSumsSpec(G.rows, G.cols, false), [G, 1 / G.rows], false);
+    await this.produce(meanGS, columnDotsSpec(G.rows, G.cols), [G, H, 1 / G.rows], false);
+    await this.produce(G, batchNormSpec('batchNormBackward', G.rows, G.cols), [G, H, V, meanG, meanGS, eps], true);
   }
 
   async gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): Promise<void> {

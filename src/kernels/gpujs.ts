@@ -70,7 +70,7 @@ export class GpuJsBackend extends HostBackend {
     if (!(await supported().catch(() => false))) throw new Error(`gpu.js ${mode} is not supported on this machine`);
     const threaded = mode === 'webasm' && (opts.threads ?? 1) > 1;
     const gpu = new GPU({ mode: mode as any, ...(threaded ? { poolSize: opts.threads } : {}) } as any);
-    const backend = new GpuJsBackend(gpu, mode, threaded ? opts.threads! : 0, threaded || mode === 'webgpu');
+    const backend = new GpuJsBackend(gpu, mode, threaded ? opts.threads! : 1, threaded || mode === 'webgpu');
     // Prove the mode really runs (gpu.js may silently degrade to cpu).
     const probe = backend.matrix(2, 2);
     backend.write(probe, [1, 2, 3, 4]);

@@ -1,13 +1,15 @@
 /**
- * Can gpu.js's headlessgl mode run here, and on what? It needs the optional `gl` package (built from source by
- * `npm ci` where Debian's build-essential python3 pkg-config libx11-dev libxext-dev libxi-dev are installed) and an
- * X display (Xvfb on a machine without one: xvfb-run). Each missing piece gets its own one-line reason.
+ * Can gpu.js's headlessgl mode run here, and on what? It needs the optional `gl` package, built on request (`npm ci`
+ * leaves it unbuilt: docs/gpu.md) where Debian's build-essential python3 pkg-config libx11-dev libxext-dev libxi-dev
+ * are installed, and an X display (Xvfb on a machine without one: xvfb-run). Each missing piece gets its own one-line reason.
  */
 import { createRequire } from 'node:module';
 import { checkGlContext, claimGlContext } from './gl-context.js';
 import { softwareRendererIn, type GpuDevice } from './software-renderer.js';
 
 const XVFB = 'xvfb-run -a -s "-screen 0 1024x768x24 -nolisten tcp"';
+/** Builds `gl` from source (package.json's allowScripts denies its install script to `npm ci`: docs/gpu.md). */
+export const GL_BUILD = 'npm_config_build_from_source=true JOBS=max npm rebuild gl --dangerously-allow-all-scripts';
 
 type CreateContext = (width: number, height: number, options?: object) => WebGlLike | null;
 interface WebGlLike {
@@ -30,8 +32,8 @@ function probe(): GpuDevice | Error {
   try {
     create = createRequire(import.meta.url)('gl') as CreateContext;
   } catch (e) {
-    return new Error('the optional `gl` package is not installed (its native build needs Debian\'s build-essential python3 pkg-config ' +
-      `libx11-dev libxext-dev libxi-dev; then npm_config_build_from_source=true npm ci): ${(e as Error).message.split('\n')[0]}`);
+    return new Error('the optional `gl` package is not built (npm ci leaves it out; build it with Debian\'s build-essential python3 pkg-config ' +
+      `libx11-dev libxext-dev libxi-dev installed: ${GL_BUILD}): ${(e as Error).message.split('\n')[0]}`);
   }
   const glx = process.platform === 'linux';
   try {

@@ -30,6 +30,8 @@ export interface StepShape {
   d: number;
   m: number;
   k: number;
+  /** Ops the run needs beyond the two-layer step's (batch norm's): a backend that runs any of them on the host is passed over. */
+  needs?: readonly (keyof KernelBackend)[];
 }
 export const DEFAULT_SHAPE: StepShape = { n: 100, d: 3072, m: 50, k: 10 };
 
@@ -47,6 +49,8 @@ export interface BackendChoice {
   backend: string;
   device?: GpuDevice;
   passedOver: { name: string; reason: string }[];
+  /** A resumed run that was let switch backends (`--switch-backend`): the backends it trained on before, in order. */
+  earlier?: { backend: string; untilStep: number }[];
 }
 
 export function backendChoice(requested: BackendName, s: Selection): BackendChoice {
@@ -172,6 +176,12 @@ async function selectAuto(threads: number, shape: StepShape, env: AutoEnvironmen
       gpu = await env.loadGpu(mode);
     } catch (e) {
       skipped.push({ name: mode, reason: (e as Error).message });
+      continue;
+    }
+    const onHost = gpu.hostOps?.filter((op) => shape.needs?.includes(op)) ?? [];
+    if (onHost.length) {
+      skipped.push({ name: mode, reason: `runs ${onHost.join(', ')} on the host (a device round trip per call), which this network needs` });
+      await gpu.dispose();
       continue;
     }
     try {

@@ -13,17 +13,18 @@
  *   op's output range is cut into chunks aligned to the micro-kernel blocks (so results do not depend on the
  *   thread count); the caller posts the job in a control SharedArrayBuffer, claims chunks like the workers
  *   (dynamically: a descheduled worker just takes fewer) and joins with Atomics (a short spin, then
- *   Atomics.wait), so every op stays synchronous. See wasm-simd-worker.ts for the protocol.
- * - The small element-wise ops are HostBackend's loops on the views; sgdUpdate, sumSquares and gatherNormalized run in wasm.
+ *   Atomics.wait), so every op stays synchronous. See wasm-simd-protocol.ts for the protocol.
+ * - The small element-wise ops are HostBackend's loops on the views; sumSquares and gatherNormalized run in wasm.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { HostMatrix, Matrix, MomentumState } from './backend.js';
+import type { HostMatrix, Matrix } from './backend.js';
 import { copyRows } from './copy-rows.js';
 import { HostBackend } from './host-backend.js';
-import { ARGS_AT, CLOSED, CTRL, CTRL_BYTES, MAX_ARGS, MAX_THREADS, OPS, SCRATCH_AT, WORKER_SOURCE, runChunks } from './wasm-simd-worker.js';
+import { workerFile } from '../util/worker-file.js';
+import { ARGS_AT, CLOSED, CTRL, CTRL_BYTES, MAX_ARGS, MAX_THREADS, OPS, SCRATCH_AT, runChunks, type KernelFn, type WasmSimdWorkerData } from './wasm-simd-protocol.js';
 
 export interface WasmSimdOptions {
   /** Threads in all, the caller included (default: os.availableParallelism()). 1 = no workers. */
@@ -51,7 +52,6 @@ interface Exports {
   gemmNT(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, K: number, alpha: number, beta: number, i0: number, i1: number, j0: number, j1: number): void;
   gemmBcast(a: number, sar: number, sap: number, b: number, ldb: number, c: number, ldc: number, M: number, K: number, alpha: number, beta: number, j0: number, j1: number, pack: number): void;
   gemmGeneric(a: number, sar: number, sap: number, b: number, sbp: number, sbj: number, c: number, ldc: number, N: number, K: number, alpha: number, beta: number, i0: number, i1: number): void;
-  sgdUpdate(w: number, g: number, decay: number, eta: number, i0: number, i1: number): void;
   normalisers(mean: number, invStd: number, scale: number, shift: number, d: number): void;
   normaliseRows(src: number, d: number, scale: number, shift: number, out: number, r0: number, r1: number): void;
   sumSquares(a: number, n: number): number;
@@ -137,7 +137,7 @@ export class WasmSimdBackend extends HostBackend {
   readonly simd: SimdVariant;
 
   private readonly ex: Exports;
-  private readonly fns: ((...a: number[]) => void)[];
+  private readonly fns: KernelFn[];
   private readonly args: number[] = [];
   private readonly ctrl: Int32Array;
   private readonly ctrlF64: Float64Array;
@@ -167,10 +167,10 @@ export class WasmSimdBackend extends HostBackend {
   ) {
     super();
     this.ex = instance.exports as unknown as Exports;
-    this.fns = OPS.map((name) => (instance.exports as Record<string, (...a: number[]) => void>)[name]);
+    this.fns = OPS.map((name) => (instance.exports as Record<string, KernelFn>)[name]);
     this.ctrl = new Int32Array(ctrl);
     this.ctrlF64 = new Float64Array(ctrl);
-    this.threads = workers.length;
+    this.threads = workers.length + 1;
     this.parts = workers.length + 1;
     this.maxBytes = maxBytes;
     this.spinMicros = opts.spinMicros ?? DEFAULT_SPIN_MICROS;
@@ -192,10 +192,12 @@ export class WasmSimdBackend extends HostBackend {
     new Int32Array(ctrl)[CTRL.NEXT] = CLOSED;
     const spinMicros = opts.spinMicros ?? DEFAULT_SPIN_MICROS;
     const workers: Worker[] = [];
+    const file = threads > 1 ? workerFile('wasm-simd-thread') : '';
     try {
       await Promise.all(
         Array.from({ length: threads - 1 }, (_, i) => new Promise<void>((resolve, reject) => {
-          const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, ctrl, index: i + 1, spinMicros } });
+          const workerData: WasmSimdWorkerData = { module, memory, ctrl, index: i + 1, spinMicros };
+          const w = new Worker(file, { workerData });
           workers.push(w);
           w.once('message', () => resolve());
           w.once('error', reject);
@@ -312,7 +314,7 @@ export class WasmSimdBackend extends HostBackend {
     Atomics.add(c, CTRL.SEQ, 1);
     Atomics.notify(c, CTRL.SEQ);
     const errors: unknown[] = [];
-    const ran = runChunks(c, f, this.fns, 0, this.args, CTRL, ARGS_AT, SCRATCH_AT, errors);
+    const ran = runChunks(c, f, this.fns, 0, this.args, errors);
     this.stats.jobs++;
     this.stats.chunks += total;
     this.stats.callerChunks += ran;
@@ -355,13 +357,6 @@ export class WasmSimdBackend extends HostBackend {
 
   override sumSquares(a: Matrix): number {
     return this.ex.sumSquares(this.ptr(a, 'sumSquares a'), a.rows * a.cols);
-  }
-
-  override sgdUpdate(w: Matrix, g: Matrix, eta: number, lambda: number, momentum?: MomentumState): void {
-    if (momentum) return super.sgdUpdate(w, g, eta, lambda, momentum);
-    const n = w.rows * w.cols;
-    if (g.rows * g.cols !== n) throw new Error(`sgdUpdate: ${w.rows}×${w.cols} weights, ${g.rows}×${g.cols} gradient`);
-    this.ex.sgdUpdate(this.ptr(w, 'sgdUpdate w'), this.ptr(g, 'sgdUpdate g'), 1 - 2 * eta * lambda, eta, 0, n);
   }
 
   override gatherNormalized(records: Uint8Array, rows: ArrayLike<number>, count: number, mean: Float32Array, invStd: Float32Array, out: Matrix): void {

@@ -12,7 +12,7 @@ import type { Normalization } from '../data/normalization.js';
 import type { KernelBackend, Matrix } from '../kernels/backend.js';
 import { ChunkedInput } from './chunked-input.js';
 import type { SplitMetrics } from './split-metrics.js';
-import { Network, PARAM_NAMES, type NetworkShape, type ParamValues, type ProbabilityModel } from './network.js';
+import { Network, type NetworkShape, type ParamValues, type ProbabilityModel } from './network.js';
 
 export type EnsembleAverage = 'softmax' | 'weights';
 
@@ -26,7 +26,7 @@ export interface Member {
 /** The parameter-wise mean of the members' weights. */
 export function meanWeights(members: readonly Pick<Member, 'params'>[]): ParamValues {
   const out = {} as ParamValues;
-  for (const p of PARAM_NAMES) {
+  for (const p of Object.keys(members[0].params)) {
     const sum = new Float64Array(members[0].params[p].length);
     for (const m of members) {
       const v = m.params[p];
@@ -101,7 +101,6 @@ export async function evaluateEnsemble(
   if (count === 0) return { ensemble: none, members: members.map(() => none) };
   const b = ensemble.backend, size = Math.min(chunk, count), k = ensemble.shape.k;
   const input = new ChunkedInput(b, norm, size, ensemble.shape.d);
-  const { X, labels } = input;
   // When the members are the ensemble's own networks (softmax averaging), their outputs are averaged as they come.
   const own = members.length === ensemble.networks.length && members.every((m, i) => m === ensemble.networks[i]);
   const mean = own && members.length > 1 ? b.matrix(size, k) : null;
@@ -112,6 +111,7 @@ export async function evaluateEnsemble(
     to.correct += r.correct;
   };
   await input.forEach(data, count, async (n) => {
+    const { X, labels } = input; // this chunk's (the next one may be gathered into the other matrix meanwhile)
     for (let i = 0; i < members.length; i++) {
       const P = await members[i].probabilities(X);
       const r = await b.crossEntropy(P, labels, n);

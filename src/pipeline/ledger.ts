@@ -25,6 +25,10 @@ export class RunLedger {
   memberRuns: MemberRun[] | undefined;
   /** Seconds spent in update steps (evaluation excluded), for samplesPerSecond. */
   trainSeconds = 0;
+  /** Records of each split. */
+  dataCounts: Summary['data'];
+  /** Where a run that ends away from a cycle end stops (pipeline/plan.ts cycleEndNote). */
+  cycleEndNote: string | null = null;
   private readonly started = Date.now();
   private readonly unhook: () => void;
 
@@ -35,6 +39,8 @@ export class RunLedger {
     private readonly backend: { name: string; threads: number },
     private readonly firstStep: number,
     private readonly backendChoice?: BackendChoice,
+    /** Seconds the run had taken before this session (a resumed run). */
+    private readonly secondsBefore = 0,
   ) {
     this.stepsDone = firstStep;
     this.unhook = onForcedExit(() => {
@@ -57,15 +63,18 @@ export class RunLedger {
       status: this.status,
       name: this.config.name,
       backend: this.backend.name,
-      threads: this.backend.threads + 1,
+      threads: this.backend.threads,
       ...(this.backendChoice ? { backendChoice: this.backendChoice } : {}),
       seed: this.config.seed,
       steps: this.stepsDone,
       totalSteps: this.plan.totalSteps,
       epochs: this.stepsDone / this.plan.stepsPerEpoch,
       ...(this.checkpointStep !== undefined ? { checkpointStep: this.checkpointStep } : {}),
-      seconds: (Date.now() - this.started) / 1000,
+      seconds: this.secondsBefore + (Date.now() - this.started) / 1000,
+      ...(this.firstStep > 0 ? { secondsSinceResume: (Date.now() - this.started) / 1000 } : {}),
       samplesPerSecond: this.trainSeconds > 0 ? (trained * this.config.train.batchSize) / this.trainSeconds : 0,
+      ...(this.dataCounts ? { data: this.dataCounts } : {}),
+      ...(this.cycleEndNote !== null ? { cycleEndNote: this.cycleEndNote } : {}),
       ...(this.divergedAtStep !== undefined ? { divergedAtStep: this.divergedAtStep } : {}),
       ...(this.pruned ? { pruned: this.pruned } : {}),
       ...(this.error !== undefined ? { error: this.error } : {}),

@@ -37,11 +37,13 @@ export interface NetworkJob {
   model: 'checkpoints' | 'final' | 'none';
   resume?: ResumeState;
   progress?: StepProgress;
-  /** Called after every update step with the steps done and the run's total. */
-  onStep?: (stepsDone: number, totalSteps: number) => void;
+  /** Called after every update step with the steps done, the run's total and the latest validation accuracy (none before the first evaluation). */
+  onStep?: (stepsDone: number, totalSteps: number, valAccuracy?: number) => void;
   rungs?: RungPlan;
   /** Evaluate the finished run on the test split (default true; search trials: false). */
   testFinal?: boolean;
+  /** Comment lines at the top of config.yaml. */
+  configComment?: string[];
 }
 
 /** What model.json records besides the network, for a run of `config` on these splits. */
@@ -58,17 +60,19 @@ export async function trainNetwork(job: NetworkJob): Promise<TrainingResult> {
   const modelPath = join(job.dir, MODEL_FILE);
   const saveOptions = modelFileOptions(job, planRun(job.config, job.splits.train.count).totalSteps);
   const { progress, onStep } = job;
+  let valAccuracy: number | undefined;
   try {
     const result = await runTraining({
       config: job.config, splits: job.splits, normalization: job.normalization, backend: job.backend, backendChoice: job.backendChoice,
-      outDir: job.dir, signal: job.signal, testFinal: job.testFinal, rungs: job.rungs, resume: job.resume,
+      outDir: job.dir, signal: job.signal, testFinal: job.testFinal, rungs: job.rungs, resume: job.resume, configComment: job.configComment,
       ...(job.model === 'checkpoints' ? {
         onCheckpoint: (net, step, _norm, members) => saveCheckpoint(modelPath, net, { ...saveOptions, step, members }),
       } : {}),
       ...(progress || onStep ? {
         onStep: (s: EvaluatedStep, plan: RunPlan) => {
           progress?.update(s, plan);
-          onStep?.(s.step, plan.totalSteps);
+          if (s.metrics) valAccuracy = s.metrics.val.accuracy;
+          onStep?.(s.step, plan.totalSteps, valAccuracy);
         },
       } : {}),
     });

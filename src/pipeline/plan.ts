@@ -4,6 +4,8 @@ import { ConfigError } from '../util/errors.js';
 import type { TrainConfig } from '../config/schema.js';
 import type { Splits } from '../data/splits.js';
 import { MAX_MODEL_BYTES, modelFileBytes } from '../formats/model-file.js';
+import { configuredOptimizer, configuredShape, configuredWidths } from '../model/shape.js';
+import { cyclicalEta } from '../model/schedule.js';
 
 export interface RunPlan {
   stepsPerEpoch: number;
@@ -36,10 +38,12 @@ export function planRun(config: TrainConfig, trainRecords: number, source = 'con
     throw new ConfigError([`${source}: ensemble.snapshots: ${snapshots} snapshots asked, but the run of ${totalSteps} steps has ${cycleEnds} cycle end${cycleEnds === 1 ? '' : 's'} (every 2 × ${ns} steps)`]);
   }
   // model.json holds the trained network (and its velocities) and the snapshots; an ensemble run's holds every member's.
-  const networks = Math.max(members * Math.max(1, snapshots), 1 + (config.train.momentum > 0 ? 1 : 0) + snapshots);
-  if (modelFileBytes(config.model.hidden, networks) > MAX_MODEL_BYTES) {
-    throw new ConfigError([`${source}: ensemble: model.json would hold ${networks} networks of ${config.model.hidden} hidden units, ` +
-      `about ${Math.round(modelFileBytes(config.model.hidden, networks) / 2 ** 20)} MiB, more than the ${MAX_MODEL_BYTES / 2 ** 20} MiB a model file may take`]);
+  const optimizer = configuredOptimizer(config.train), states = optimizer ? ('beta1' in optimizer ? 2 : 1) : 0;
+  const networks = Math.max(members * Math.max(1, snapshots), 1 + states + snapshots);
+  const bytes = modelFileBytes(configuredShape(config.model), networks);
+  if (bytes > MAX_MODEL_BYTES) {
+    throw new ConfigError([`${source}: ensemble: model.json would hold ${networks} networks of ${configuredWidths(config.model).join('+')} hidden units, ` +
+      `about ${Math.round(bytes / 2 ** 20)} MiB, more than the ${MAX_MODEL_BYTES / 2 ** 20} MiB a model file may take`]);
   }
   const snapshotSteps = Array.from({ length: snapshots }, (_, i) => (cycleEnds - snapshots + 1 + i) * 2 * ns);
   return { stepsPerEpoch, totalSteps, evalEvery, snapshotSteps };
@@ -71,4 +75,22 @@ export function checkSplitsFit(config: TrainConfig, splits: Splits, source = 'co
  */
 export function kernelThreads(requested: number, sharing = 1, cores = availableParallelism()): number {
   return requested > 0 ? requested : Math.max(1, Math.floor(Math.max(1, cores) / Math.max(1, sharing)));
+}
+
+/**
+ * Null when the run ends on a cycle end (eta back at etaMin, where the cyclical schedule is meant to stop); else where
+ * it ends and the setting that would end it on one.
+ */
+export function cycleEndNote(config: TrainConfig, plan: RunPlan): string | null {
+  const { ns, epochs } = config.schedule;
+  const cycle = 2 * ns, total = plan.totalSteps;
+  if (total % cycle === 0) return null;
+  const cycles = Math.max(1, Math.round(total / cycle));
+  const nsFitting = total % (2 * cycles) === 0 ? total / (2 * cycles) : null;
+  const settings = [
+    `schedule.cycles: ${cycles}${epochs !== undefined ? ` in place of schedule.epochs: ${epochs}` : ''} (${cycles * cycle} steps)`,
+    ...(epochs !== undefined && nsFitting !== null ? [`schedule.ns: ${nsFitting} (${cycles} cycles in the same ${total} steps)`] : []),
+  ];
+  return `the run ends at step ${total}, ${(total / cycle).toFixed(2)} cycles of 2 × ${ns} steps: away from a cycle end ` +
+    `(eta ${cyclicalEta(config.schedule, total).toPrecision(2)} there, not etaMin); ${settings.join(' or ')} ends on one`;
 }

@@ -6,6 +6,7 @@ import type { TrainConfig } from '../config/schema.js';
 import { PIXELS } from '../data/cifar.js';
 import type { Normalization } from '../data/normalization.js';
 import { CheckpointError, type Checkpoint, type DataCounts } from '../formats/model-file.js';
+import { configuredOptimizer } from '../model/shape.js';
 import { ConfigError } from '../util/errors.js';
 import type { ResumeState } from './train.js';
 
@@ -47,10 +48,12 @@ export function checkResumable(cp: Checkpoint, config: TrainConfig, counts: Data
   if (!cp.params) throw new CheckpointError(`${cp.path}: cannot resume: an ensemble file (members only) holds no training state`);
   checkSameRun(cp, config, counts, norm);
   if (cp.step >= cp.totalSteps) throw new CheckpointError(`${cp.path}: nothing to resume: the run already did all ${cp.totalSteps} steps`);
-  if (config.train.momentum > 0 && !cp.velocity) throw new CheckpointError(`${cp.path}: cannot resume: no momentum velocities in the model file`);
+  const optimizer = configuredOptimizer(config.train);
+  if (optimizer && !cp.velocity) throw new CheckpointError(`${cp.path}: cannot resume: no momentum velocities in the model file`);
+  if (optimizer && 'beta1' in optimizer && !cp.secondMoment) throw new CheckpointError(`${cp.path}: cannot resume: no Adam second moments in the model file`);
 }
 
 /** What a resumed run continues from a verified checkpoint: its network, velocities and snapshots. */
 export function resumeStateOf(cp: Checkpoint): ResumeState {
-  return { step: cp.step, params: cp.params!, velocity: cp.velocity, members: cp.members };
+  return { step: cp.step, params: cp.params!, velocity: cp.velocity, secondMoment: cp.secondMoment, members: cp.members };
 }

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { concat, defer, EMPTY, identity, lastValueFrom, pipe, tap } from 'rxjs';
 import type { TrainConfig } from '../config/schema.js';
 import { toYaml } from '../config/load.js';
-import { PIXELS, CLASSES } from '../data/cifar.js';
+import { PIXELS } from '../data/cifar.js';
 import { computeNormalization, type Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
 import type { KernelBackend } from '../kernels/backend.js';
@@ -24,6 +24,7 @@ import { Ensemble, evaluateEnsemble, type Member } from '../model/ensemble.js';
 import type { BackendChoice } from '../kernels/select.js';
 import { Evaluator } from '../model/evaluator.js';
 import { Network, type ParamValues } from '../model/network.js';
+import { configuredInit, configuredOptimizer, configuredShape } from '../model/shape.js';
 import { cyclicalEta } from '../model/schedule.js';
 import { deriveSeed, Rng } from '../util/rng.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -42,7 +43,7 @@ import { DivergedError, trainStep } from '../stages/train-step.js';
 import type { EvaluatedStep } from '../stages/types.js';
 import type { EnsembleResult, FinalMetrics, RunStatus, Summary } from '../formats/run-summary.js';
 import { RunLedger } from './ledger.js';
-import { planRun, type RunPlan } from './plan.js';
+import { cycleEndNote, planRun, type RunPlan } from './plan.js';
 import { stepSource } from './step-source.js';
 
 export type { RunStatus, Summary };
@@ -51,10 +52,14 @@ export type { RunStatus, Summary };
 export interface ResumeState {
   step: number;
   params: ParamValues;
-  /** Momentum velocities (runs with train.momentum > 0). */
+  /** Momentum velocities (runs with train.momentum > 0), Adam's first moments. */
   velocity?: ParamValues | null;
+  /** Adam's second moments (train.optimizer adamw). */
+  secondMoment?: ParamValues | null;
   /** The snapshots the run had kept (snapshot ensembles). */
   members?: readonly Member[];
+  /** Seconds the run had taken up to `step` (metrics.csv elapsed_s and summary.json seconds go on from there). */
+  secondsBefore?: number;
 }
 
 export interface TrainingOptions {
@@ -83,7 +88,12 @@ export interface TrainingOptions {
   evaluate?: boolean;
   /** Evaluate the finished run on the test split (default true; search trials: false, final.test is then null). */
   testFinal?: boolean;
+  /** Comment lines at the top of config.yaml. */
+  configComment?: string[];
 }
+
+/** A config as YAML, after `comment` lines (each prefixed "# "). */
+export const commentedYaml = (config: TrainConfig, comment: string[] = []) => comment.map((l) => `# ${l}\n`).join('') + toYaml(config);
 
 export interface TrainingResult {
   summary: Summary;
@@ -103,18 +113,23 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   if (config.ensemble.members > 1) throw new Error('runTraining trains one network: an ensemble run (ensemble.members > 1) runs its members one by one');
   const plan = planRun(config, splits.train.count);
   makeDirs(outDir);
-  writeFileAtomic(join(outDir, 'config.yaml'), toYaml(config));
+  writeFileAtomic(join(outDir, 'config.yaml'), commentedYaml(config, opts.configComment));
 
   const norm = opts.normalization ?? computeNormalization(splits.train);
-  const { momentum, nesterov, dropout } = config.train;
-  const net = new Network(backend, { d: PIXELS, m: config.model.hidden, k: CLASSES }, momentum > 0 ? { mu: momentum, nesterov } : null);
-  await net.initialise(new Rng(deriveSeed(config.seed, 'init')));
+  const { dropout } = config.train;
+  const net = new Network(backend, configuredShape(config.model), configuredOptimizer(config.train));
+  if (config.model.bnMomentum !== undefined) net.bnMomentum = config.model.bnMomentum;
+  await net.initialise(new Rng(deriveSeed(config.seed, 'init')), configuredInit(config.model));
   const firstStep = opts.resume?.step ?? 0;
   if (opts.resume) {
     await net.restore(opts.resume.params);
     if (net.velocity) {
       if (!opts.resume.velocity) throw new Error('resume: a run with momentum needs the velocities of its checkpoint');
       await net.restore(opts.resume.velocity, net.velocity);
+    }
+    if (net.secondMoment) {
+      if (!opts.resume.secondMoment) throw new Error('resume: a run with adamw needs the second moments of its checkpoint');
+      await net.restore(opts.resume.secondMoment, net.secondMoment);
     }
   }
   const members: Member[] = [...(opts.resume?.members ?? [])];
@@ -124,7 +139,9 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
   const lambda = config.train.lambda;
   const evaluator = new Evaluator(net, norm, Math.min(1000, Math.max(splits.train.count, splits.val.count, splits.test.count)));
   const X = backend.matrix(config.train.batchSize, PIXELS);
-  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice);
+  const ledger = new RunLedger(outDir, config, plan, backend, firstStep, opts.backendChoice, opts.resume?.secondsBefore);
+  ledger.cycleEndNote = opts.etaAt ? null : cycleEndNote(config, plan);
+  ledger.dataCounts = { train: splits.train.count, val: splits.val.count, test: splits.test.count };
   let writeError: FileWriteError | null = null;
   const failedOn = (e: unknown) => {
     if (e instanceof FileWriteError) writeError ??= e;
@@ -139,13 +156,17 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
     ledger.error = (e as Error).message;
     return { summary: ledger.close(), network: net, normalization: norm, members: [], writeError: e instanceof FileWriteError ? e : null };
   }
+  let savingSeconds = 0; // writing model.json during the run: not training, like evaluation
   const save = async (step: number) => {
     if (!opts.onCheckpoint) return;
+    const t0 = performance.now();
     await opts.onCheckpoint(net, step, norm, members);
+    savingSeconds += (performance.now() - t0) / 1000;
     ledger.checkpointStep = step;
   };
   ledger.write();
   const started = performance.now();
+  const secondsBefore = opts.resume?.secondsBefore ?? 0;
 
   // The stages are built once: they keep state across steps (the epoch's permutation, buffers).
   const record = measuring
@@ -153,7 +174,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       evaluate({
         evaluator, train: splits.train, val: splits.val, lambda, trainLimit: config.eval.trainSubset,
         isEvaluationPoint: (s) => s % plan.evalEvery === 0 || s === plan.totalSteps,
-        elapsedSeconds: () => (performance.now() - started) / 1000,
+        elapsedSeconds: () => secondsBefore + (performance.now() - started) / 1000,
       }),
       metricsSink(log),
     )
@@ -207,7 +228,7 @@ export async function runTraining(opts: TrainingOptions): Promise<TrainingResult
       if (ledger.status !== 'failed') failedOn(e);
     });
   }
-  ledger.trainSeconds = (performance.now() - started) / 1000 - evaluator.seconds;
+  ledger.trainSeconds = (performance.now() - started) / 1000 - evaluator.seconds - savingSeconds;
 
   try {
     if (ledger.status === 'completed' && measuring) {

@@ -29,7 +29,8 @@ export function lrFindSpec(points: readonly LrFindPoint[], suggestion: LrSuggest
     layer: [
       {
         data: { values },
-        mark: { type: 'line', strokeWidth: 2 },
+        // Batch losses below the range would be drawn under the x axis: clipped to the plot.
+        mark: { type: 'line', strokeWidth: 2, clip: true },
         encoding: {
           x,
           y: { field: 'loss', type: 'quantitative', title: 'training batch loss', scale: { zero: false, domain: [bottom, top] } },

@@ -2,15 +2,17 @@
  * `<out>/report.html`: a self-contained page (no scripts, no network; the figures are embedded as
  * data URIs) with the run's summary, its resolved config and its plots.
  */
+import { redactSecrets } from '../util/redact.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { learningRateCurve } from './lr-curve.js';
 import type { MetricsRow } from '../formats/metrics-csv.js';
 import { readRunArtifacts, type RunArtifacts } from './run-folder.js';
+import { confusionFigure } from './confusion-plot.js';
 import { RUN_FIGURES, renderMetricsPlots, runInfoFromConfig, runPlotTitle, runTitle } from './plots.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { fixed, isFiniteNumber, percent } from '../util/format.js';
+import { fixed, isFiniteNumber, noiseHalfWidth, percent } from '../util/format.js';
 
 /** A figure to embed: its SVG text (preferred) or PNG bytes. */
 export interface PageFigure {
@@ -57,6 +59,22 @@ function lastWith(rows: MetricsRow[], key: keyof MetricsRow): MetricsRow | undef
   return undefined;
 }
 
+/** A split's records from summary.json's `data` (read tolerantly: absent in files of earlier versions). */
+function recordsOf(data: unknown, split: 'train' | 'val' | 'test'): number | undefined {
+  const n = data !== null && typeof data === 'object' ? (data as Record<string, unknown>)[split] : undefined;
+  return isFiniteNumber(n) && n > 0 ? n : undefined;
+}
+
+function dataText(data: unknown): string {
+  const [train, val, test] = (['train', 'val', 'test'] as const).map((k) => recordsOf(data, k));
+  return train === undefined ? '—' : `${int(train)} training, ${val === undefined ? '—' : int(val)} validation, ${test === undefined ? '—' : int(test)} test records`;
+}
+
+/** " ± 1.38" (points) for an accuracy measured on n records; nothing when either is unknown. */
+function noiseText(accuracy: unknown, n: number | undefined): string {
+  return isFiniteNumber(accuracy) && n ? ` <span class="noise">± ${(100 * noiseHalfWidth(accuracy, n)).toFixed(2)}</span>` : '';
+}
+
 function summarySection(run: RunArtifacts): string {
   const s = run.summary;
   const rows = run.metrics?.rows ?? [];
@@ -70,6 +88,7 @@ function summarySection(run: RunArtifacts): string {
       ['seed', isFiniteNumber(s.seed) ? String(s.seed) : '—'],
       ['update steps', int(s.steps)],
       ['epochs', isFiniteNumber(s.epochs) ? String(Number(s.epochs.toFixed(3))) : '—'],
+      ['data', dataText(s.data)],
       ['training time', formatDuration(s.seconds)],
       ['throughput', isFiniteNumber(s.samplesPerSecond) ? `${int(s.samplesPerSecond)} samples/s` : '—'],
     );
@@ -98,10 +117,11 @@ function summarySection(run: RunArtifacts): string {
     const body = splits
       .map(([label, k]) => {
         const m = f[k];
-        return `<tr><th scope="row">${label}</th><td class="acc">${percent(m?.accuracy, '—')}</td><td>${fixed(m?.loss)}</td><td>${fixed(m?.cost)}</td></tr>`;
+        return `<tr><th scope="row">${label}</th><td class="acc">${percent(m?.accuracy, '—')}${noiseText(m?.accuracy, k === 'train' ? undefined : recordsOf(s?.data, k))}</td><td>${fixed(m?.loss)}</td><td>${fixed(m?.cost)}</td></tr>`;
       })
       .join('\n');
-    finalHtml = `<table class="final"><caption>Final metrics</caption><thead><tr><th></th><th>accuracy</th><th>loss</th><th>cost</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
+    const noiseNote = recordsOf(s?.data, 'val') ? '<p class="note">± : the noise of an accuracy p on n records, 1.96·sqrt(p(1 − p)/n) (95%), in points.</p>' : '';
+    finalHtml = `${noiseNote}<table class="final"><caption>Final metrics</caption><thead><tr><th></th><th>accuracy</th><th>loss</th><th>cost</th></tr></thead><tbody>\n${body}\n</tbody></table>`;
   } else {
     const lt = lastWith(rows, 'train_acc');
     const lv = lastWith(rows, 'val_acc');
@@ -131,7 +151,7 @@ function figuresSection(figures: PageFigure[], note?: string): string {
 function configSection(run: RunArtifacts): string {
   const text = run.configYaml ?? (run.config ? toYaml(run.config) : null);
   return `<section id="config"><h2>Resolved configuration</h2>${
-    text === null ? '<p class="note">No config.yaml and no config in summary.json.</p>' : `<pre>${escapeHtml(text)}</pre>`
+    text === null ? '<p class="note">No config.yaml and no config in summary.json.</p>' : `<pre>${escapeHtml(redactSecrets(text))}</pre>`
   }</section>`;
 }
 
@@ -148,7 +168,7 @@ table.kv th { font-weight: normal; color: #555; }
 table.final caption { text-align: left; font-weight: bold; padding-bottom: .3rem; }
 table.final td, table.final thead th { text-align: right; }
 table.final tbody tr:nth-child(odd) { background: #f6f6f6; }
-td.acc { font-weight: bold; }
+td.acc { font-weight: bold; } .noise { color: #777; font-weight: normal; font-size: .85em; }
 .status { padding: .1rem .5rem; border-radius: .3rem; font-weight: bold; }
 .status.ok { background: #d8f0d8; color: #1a5e1a; }
 .status.warn { background: #fdebc8; color: #7a4b00; }
@@ -223,6 +243,12 @@ export async function writeReportPage(outDir: string, options: WriteReportOption
         // not rendered: leave it out
       }
     }
+  }
+  try {
+    const split = 'test';
+    figures.push({ name: confusionFigure(split), caption: `Confusion matrix on the ${split} split (cifar-mlp evaluate)`, svg: await readFile(join(outDir, `${confusionFigure(split)}.svg`), 'utf8') });
+  } catch {
+    // not evaluated yet
   }
   const path = join(outDir, 'report.html');
   writeFileAtomic(path, renderReportHtml(run, figures));

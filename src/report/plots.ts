@@ -26,13 +26,46 @@ const FONT_CANDIDATES: Array<[family: string, files: string[]]> = [
   ['Arial', ['/Library/Fonts/Arial.ttf', '/System/Library/Fonts/Supplemental/Arial.ttf', 'C:\\Windows\\Fonts\\arial.ttf']],
 ];
 
-let sansFamily: string | null | undefined;
-/** A sans-serif family known to be installed, so resvg does not silently drop text; null when none is found. */
-function installedSansFamily(): string | null {
-  if (sansFamily === undefined) {
-    sansFamily = FONT_CANDIDATES.find(([, files]) => files.some((f) => existsSync(f)))?.[0] ?? null;
+let sansFont: { family: string; file: string } | null | undefined;
+/**
+ * A sans-serif font known to be installed, so resvg does not silently drop text; null when none is found. resvg is
+ * given that one file rather than every system font: a figure's renderer then parses one font, not hundreds.
+ */
+function installedSansFont(): { family: string; file: string } | null {
+  if (sansFont === undefined) {
+    sansFont = null;
+    for (const [family, files] of FONT_CANDIDATES) {
+      const file = files.find((f) => existsSync(f));
+      if (file) {
+        sansFont = { family, file };
+        break;
+      }
+    }
   }
-  return sansFamily;
+  return sansFont;
+}
+
+/** The most characters a text of a figure shows (titles, legends, labels from data): a longer one ends in "…". */
+export const MAX_FIGURE_TEXT = 120;
+/** The most pixels a PNG figure has: a larger SVG is rasterised at a smaller zoom (memory bounded by design). */
+export const MAX_PNG_PIXELS = 16_000_000;
+
+const cut = (s: string) => (s.length > MAX_FIGURE_TEXT ? `${s.slice(0, MAX_FIGURE_TEXT - 1)}…` : s);
+
+/**
+ * The spec with every text it shows cut to MAX_FIGURE_TEXT: titles and subtitles, and the string values of its inline
+ * data (names and labels of trials). Names reach figures from configs and folders: a 10,000-character name once took
+ * plotting past 3 GB. Expressions and formats are not shown, so they are left alone.
+ */
+export function boundedTexts<T>(spec: T): T {
+  const walk = (v: unknown, key: string | null): unknown => {
+    if (typeof v === 'string') return key === 'title' || key === 'subtitle' || key === 'text' || key === 'value' ? cut(v) : v;
+    if (Array.isArray(v)) return v.map((x) => walk(x, key === 'values' ? 'row' : key));
+    if (v === null || typeof v !== 'object') return v;
+    if (key === 'row') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, typeof x === 'string' ? cut(x) : x]));
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
+  };
+  return walk(spec, null) as T;
 }
 
 /** Font stack used in the specs: the browser picks the first it has, resvg is told which one exists. */
@@ -49,9 +82,15 @@ export const BASE_CONFIG = {
 };
 
 /** Compiles a Vega-Lite spec and renders it to an SVG string with a headless vega View. */
+/**
+ * Vega's and Vega-Lite's messages are for developers: shown with CIFAR_MLP_DEBUG=1, never on a user's terminal (an
+ * empty layer's "Infinite extent" warning says nothing a user could act on). Errors still throw.
+ */
+const figureLogLevel = () => (process.env.CIFAR_MLP_DEBUG ? vega.Warn : vega.None);
+
 export async function renderSvg(spec: TopLevelSpec): Promise<string> {
-  const { spec: vgSpec } = compile(spec);
-  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', logLevel: vega.Warn });
+  const { spec: vgSpec } = compile(boundedTexts(spec), { logger: vega.logger(figureLogLevel()) });
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none', logLevel: figureLogLevel() });
   try {
     return await view.toSVG();
   } finally {
@@ -59,16 +98,23 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   }
 }
 
-/** Rasterises an SVG string to PNG bytes (`scale` × its size), with system fonts loaded. */
+/** The zoom at which an SVG of `width` × `height` makes at most MAX_PNG_PIXELS pixels (at most `scale`). */
+export function pngZoom(width: number, height: number, scale: number): number {
+  const pixels = width * height * scale * scale;
+  return pixels > MAX_PNG_PIXELS ? 0.995 * scale * Math.sqrt(MAX_PNG_PIXELS / pixels) : scale; // 0.995: resvg rounds sizes up
+}
+
+/** Rasterises an SVG string to PNG bytes (`scale` × its size, less for a figure above MAX_PNG_PIXELS). */
 export function svgToPng(svg: string, scale = 2): Buffer {
-  const family = installedSansFamily();
+  const font = installedSansFont();
+  const size = /<svg[^>]*?\swidth="([\d.]+)"[^>]*?\sheight="([\d.]+)"/.exec(svg.slice(0, 2000));
+  const zoom = size ? pngZoom(Number(size[1]), Number(size[2]), scale) : scale;
   const resvg = new Resvg(svg, {
     background: 'white',
-    fitTo: { mode: 'zoom', value: scale },
-    font: {
-      loadSystemFonts: true,
-      ...(family ? { defaultFontFamily: family, sansSerifFamily: family } : {}),
-    },
+    fitTo: { mode: 'zoom', value: zoom },
+    font: font
+      ? { loadSystemFonts: false, fontFiles: [font.file], defaultFontFamily: font.family, sansSerifFamily: font.family }
+      : { loadSystemFonts: true },
     logLevel: 'off',
   });
   return resvg.render().asPng();
@@ -104,6 +150,9 @@ export interface RunInfo {
   ns?: number;
   batchSize?: number;
   hidden?: number;
+  /** Hidden widths of a deeper network (model.layers). */
+  layers?: number[];
+  batchNorm?: boolean;
   cycles?: number;
   epochs?: number;
   etaMin?: number;
@@ -131,6 +180,8 @@ export function runInfoFromConfig(config: Record<string, unknown> | null | undef
     ns: num(schedule.ns),
     batchSize: num(train.batchSize) ?? num(train.nBatch) ?? num(c.batchSize),
     hidden: num(model.hidden) ?? num(model.m),
+    layers: Array.isArray(model.layers) && model.layers.every((w) => num(w) !== undefined) ? (model.layers as number[]) : undefined,
+    batchNorm: model.batchNorm === true ? true : undefined,
     cycles: num(schedule.cycles),
     epochs: num(schedule.epochs) ?? num(train.epochs),
     etaMin: num(schedule.etaMin),
@@ -151,7 +202,9 @@ export function runTitle(info: RunInfo): string {
   if (info.lambda !== undefined) parts.push(`λ=${formatNumber(info.lambda)}`);
   if (info.ns !== undefined) parts.push(`ns=${formatNumber(info.ns)}`);
   if (info.batchSize !== undefined) parts.push(`n_batch=${formatNumber(info.batchSize)}`);
-  if (info.hidden !== undefined) parts.push(`m=${formatNumber(info.hidden)}`);
+  const bn = info.batchNorm ? ' BN' : '';
+  if (info.layers !== undefined) parts.push(`hidden ${info.layers.join('-')}${bn}`);
+  else if (info.hidden !== undefined) parts.push(`m=${formatNumber(info.hidden)}${bn}`);
   if (info.cycles !== undefined) parts.push(`${formatNumber(info.cycles)} cycle${info.cycles === 1 ? '' : 's'}`);
   else if (info.epochs !== undefined) parts.push(`${formatNumber(info.epochs)} epoch${info.epochs === 1 ? '' : 's'}`);
   return parts.length > 0 ? parts.join(' · ') : 'training run';

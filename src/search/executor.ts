@@ -10,18 +10,20 @@ import type { RungReport, TrialResult, TrialTask } from './types.js';
 /** What a running trial tells the search while it runs (each optional; an executor forwards what it can). */
 export interface TrialHooks {
   /**
-   * Update steps done so far, of the trial's total (progress display; called often, keep it cheap). `attemptSeconds`:
-   * how long the trial's current attempt has run, where it started again (its worker died) or waited in a queue.
+   * Update steps done so far, of the trial's total, its latest validation accuracy where known, and, where the trial
+   * started again (its worker died) or waited in a queue, how long its current attempt has run (progress display and
+   * time estimates; called often, keep it cheap).
    */
-  onProgress?: (stepsDone: number, totalSteps: number, attemptSeconds?: number) => void;
+  onProgress?: (p: TrialProgress) => void;
   /** The trial reached one of its task's rungs: the pruner's decision (the trial waits for it). */
   onRung?: (report: RungReport) => Promise<RungDecision> | RungDecision;
 }
 
-/** How far a running trial is: update steps done of its total. */
+/** How far a running trial is: update steps done of its total, and its latest validation accuracy (once evaluated). */
 export interface TrialProgress {
   steps: number;
   totalSteps: number;
+  valAccuracy?: number;
   /** Seconds the current attempt has run (when the executor knows it): time estimates project from it. */
   attemptSeconds?: number;
 }
@@ -53,9 +55,9 @@ export function withTrialProgress(executor: TrialExecutor, onProgress: (trial: n
     get threadsPerTrial() { return executor.threadsPerTrial; },
     run: (task, signal, hooks) => executor.run(task, signal, {
       ...hooks,
-      onProgress: (steps, totalSteps, attemptSeconds) => {
-        onProgress(task.trial, { steps, totalSteps, ...(attemptSeconds !== undefined ? { attemptSeconds } : {}) });
-        hooks?.onProgress?.(steps, totalSteps, attemptSeconds);
+      onProgress: (p) => {
+        onProgress(task.trial, p);
+        hooks?.onProgress?.(p);
       },
     }),
     close: () => executor.close(),

@@ -7,8 +7,6 @@
  * step and returns 'interrupted'; should it not return within `graceMs`, the Piscina abort signal
  * terminates its worker.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
@@ -17,18 +15,11 @@ import type { TrialExecutor, TrialHooks } from './executor.js';
 import type { TrialData } from './run-trial.js';
 import type { WorkerTask } from './trial-worker.js';
 import type { TrialResult, TrialTask } from './types.js';
+import { workerFile } from '../util/worker-file.js';
 
-/**
- * The worker file: dist/trial-worker.js beside the running bundle (dist/cli.js; one level up should this
- * module land in a shared chunk under dist/chunks/), or, when it runs from src/search/ (tests), the built one.
- */
+/** The worker file: dist/trial-worker.js (see workerFile). */
 export function defaultWorkerFile(): string {
-  const candidates = ['./trial-worker.js', '../trial-worker.js', '../../dist/trial-worker.js'].map((c) => new URL(c, import.meta.url));
-  for (const url of candidates) {
-    const path = fileURLToPath(url);
-    if (existsSync(path)) return path;
-  }
-  throw new Error(`search: trial worker not found (run \`node build.mjs\`); looked at ${candidates.map((u) => fileURLToPath(u)).join(', ')}`);
+  return workerFile('trial-worker');
 }
 
 /** The normalisation in shared memory, so every task shares one copy. */
@@ -88,13 +79,14 @@ export class LocalPoolExecutor implements TrialExecutor {
 
   async run(task: TrialTask, signal: AbortSignal, hooks: TrialHooks = {}): Promise<TrialResult> {
     const stop = new Int32Array(new SharedArrayBuffer(4));
-    // The worker writes [steps done, total steps] after every step; read here a few times a second.
+    // The worker writes [steps done, total steps, val accuracy × 1e6] after every step; read here a few times a second.
     const onProgress = hooks.onProgress;
-    const progress = onProgress ? new Int32Array(new SharedArrayBuffer(8)) : undefined;
+    const progress = onProgress ? new Int32Array(new SharedArrayBuffer(12)) : undefined;
     let reported = 0;
     const report = () => {
       const steps = Atomics.load(progress!, 0);
-      if (steps !== reported) onProgress!((reported = steps), Atomics.load(progress!, 1));
+      const val = Atomics.load(progress!, 2);
+      if (steps !== reported) onProgress!({ steps: (reported = steps), totalSteps: Atomics.load(progress!, 1), ...(val >= 0 ? { valAccuracy: val / 1e6 } : {}) });
     };
     const reader = progress ? setInterval(report, this.progressMs) : undefined;
     reader?.unref();

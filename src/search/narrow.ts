@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { SUMMARY_FILE } from '../formats/run-summary.js';
 import { readSummaryJson } from '../formats/search-summary.js';
 import { UsageError } from '../util/errors.js';
-import { LAMBDA_PATH, type ParamSpec, type SearchSpace } from '../config/search-schema.js';
+import { choiceIndex, LAMBDA_PATH, type ParamSpec, type SearchSpace } from '../config/search-schema.js';
 import { pow10 } from '../util/pow10.js';
 import { isLogScale, round6, scaleOf, shortName } from './space.js';
 import type { TrialParams } from '../config/search-schema.js';
@@ -43,7 +43,7 @@ function readRanking(dir: string): { ranking: RankedEntry[]; status: string } {
 
 function narrowOne(path: string, p: ParamSpec, values: TrialParams[string][], margin: number, linearMargin: number, dir: string): ParamSpec {
   if (p.dist === 'choice') {
-    const kept = p.values.filter((v) => values.includes(v));
+    const kept = p.values.filter((v) => values.some((x) => choiceIndex([v], x) === 0));
     return kept.length ? { ...p, values: kept } : p;
   }
   const nums = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && (!isLogScale(p) || v > 0));

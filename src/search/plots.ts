@@ -15,6 +15,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { ParamSpec } from '../config/search-schema.js';
 import { BASE_CONFIG } from '../report/plots.js';
+import { noiseHalfWidth } from '../util/format.js';
 import type { RungRecord } from '../formats/rungs-csv.js';
 import type { SearchSummary } from '../formats/search-summary.js';
 import { coordOf, formatValue, isLogScale, shortName } from './space.js';
@@ -24,7 +25,7 @@ const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 export const MIN_Y_SPAN = 0.05;
 
 /** Half-width of the 95% interval of an accuracy p measured on n records (normal approximation). */
-export const noiseHalfWidth = (p: number, n: number) => 1.96 * Math.sqrt(Math.max(0, p * (1 - p)) / n);
+export { noiseHalfWidth };
 
 /** [lo, hi] covering `values`, widened to MIN_Y_SPAN around their middle when narrower, within [0, 1]. */
 export function accuracyDomain(values: number[]): [number, number] {
@@ -184,7 +185,7 @@ export function overviewData(s: SearchSummary): OverviewData {
 }
 
 export function overviewSpec(s: SearchSummary, d: OverviewData): TopLevelSpec {
-  const x = { field: 'axis', type: 'ordinal', sort: d.axes, scale: { domain: d.axes, padding: 0.3 }, axis: { title: null, orient: 'top', labelAngle: 0, domain: false, ticks: false, labelFontSize: 13 } };
+  const x = { field: 'axis', type: 'ordinal', sort: d.axes, scale: { domain: d.axes, padding: 0.3 }, axis: { title: null, orient: 'top', labelAngle: 0, domain: false, ticks: false, labelFontSize: 13, labelPadding: 10 } };
   const y = { field: 'pos', type: 'quantitative', scale: { domain: [0, 1] }, axis: null };
   return {
     $schema: SCHEMA,
@@ -205,7 +206,9 @@ export function overviewSpec(s: SearchSummary, d: OverviewData): TopLevelSpec {
           color: { field: 'acc', type: 'quantitative', title: 'val acc', scale: { scheme: 'viridis' }, legend: { format: '.1%' } },
         },
       },
-      { data: { values: d.ticks }, mark: { type: 'text', align: 'left', dx: 5, fontSize: 11, color: '#333' }, encoding: { x, y, text: { field: 'text' } } },
+      // An axis's end labels lie inside its span (top one below its end, bottom one above), clear of the axis names.
+      { data: { values: d.ticks.filter((t) => t.pos >= 0.5) }, mark: { type: 'text', align: 'left', baseline: 'top', dx: 5, dy: 2, fontSize: 11, color: '#333' }, encoding: { x, y, text: { field: 'text' } } },
+      { data: { values: d.ticks.filter((t) => t.pos < 0.5) }, mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 5, dy: -2, fontSize: 11, color: '#333' }, encoding: { x, y, text: { field: 'text' } } },
     ],
   } as TopLevelSpec;
 }
@@ -288,19 +291,31 @@ export interface CurvePoint {
 }
 
 export function curvesSpec(s: SearchSummary, points: CurvePoint[]): TopLevelSpec {
-  const groups = ['other', 'pruned', 'completed', 'best three', 'chosen'];
-  const colors = ['#d0d0d0', '#b8b8b8', '#9ecae1', '#ff7f0e', '#d62728'];
+  const allGroups = ['other', 'pruned', 'completed', 'best three', 'chosen'];
+  const allColors = ['#d0d0d0', '#b8b8b8', '#9ecae1', '#ff7f0e', '#d62728'];
+  // The legend lists the groups there are.
+  const present = allGroups.filter((g) => points.some((p) => p.group === g));
+  const groups = present, colors = present.map((g) => allColors[allGroups.indexOf(g)]);
   const values = [...points].sort((a, b) => groups.indexOf(a.group) - groups.indexOf(b.group));
+  // The accuracy range of the second half of the steps, where the trials differ, and of every trial's last point (a
+  // pruned trial's too): the early climb from chance is cut off, no trial's line is wholly outside.
+  const lastStep = Math.max(0, ...values.map((v) => v.step));
+  const lastOf = new Map<string, CurvePoint>();
+  for (const v of values) if ((lastOf.get(v.trial)?.step ?? -1) < v.step) lastOf.set(v.trial, v);
+  const late = [...values.filter((v) => v.step >= lastStep / 2), ...lastOf.values()].map((v) => v.acc);
+  const domain = accuracyDomain(late.length ? late : values.map((v) => v.acc));
+  // Points below the range are drawn on its bottom edge (resvg cannot draw a line the plot clips away entirely).
+  const drawn = values.map((v) => (v.acc < domain[0] ? { ...v, acc: domain[0] } : v));
   const x = { field: 'step', type: 'quantitative', title: 'update step', axis: { format: ',~r' } };
-  const y = { field: 'acc', type: 'quantitative', title: 'validation accuracy', scale: { domain: accuracyDomain(values.map((v) => v.acc)), zero: false, nice: false }, axis: { format: '.1%' } };
+  const y = { field: 'acc', type: 'quantitative', title: 'validation accuracy', scale: { domain, zero: false, nice: false }, axis: { format: '.1%' } };
   const color = { field: 'group', type: 'nominal', title: null, scale: { domain: groups, range: colors }, legend: { orient: 'bottom', direction: 'horizontal' } };
   const line = (filter: (p: CurvePoint) => boolean, strokeWidth: number) => ({
-    data: { values: values.filter(filter) }, mark: { type: 'line', strokeWidth, opacity: 0.9 },
+    data: { values: drawn.filter(filter) }, mark: { type: 'line', strokeWidth, opacity: 0.9 },
     encoding: { x, y, color, detail: { field: 'trial', type: 'nominal' }, order: { field: 'step', type: 'quantitative' } },
   });
   return {
     $schema: SCHEMA,
-    title: { text: `${s.name}: validation accuracy of every trial`, subtitle: 'pruned trials end at the rung they stopped at' },
+    title: { text: `${s.name}: validation accuracy of every trial`, subtitle: `accuracy range of the second half of the run (the climb from chance drawn on the bottom edge)${present.includes('pruned') ? '; pruned trials end at the rung they stopped at' : ''}` },
     width: 560, height: 320, config: BASE_CONFIG,
     layer: [line((p) => p.group !== 'best three' && p.group !== 'chosen', 1.2), line((p) => p.group === 'best three', 2), line((p) => p.group === 'chosen', 3)],
   } as TopLevelSpec;

@@ -1,17 +1,21 @@
 /**
- * Search progress on stderr: trials done / total, running, best so far with its parameter values, and the time
- * left. A cli-progress bar on a terminal (every line fitted to its width), plain lines (one per trial started or
- * finished) otherwise.
+ * Search progress on stderr: trials done / total, running (trials that have begun their steps) and waiting (handed
+ * to the executor, not begun: on a queue, waiting for a worker), best so far with its parameter values, the time
+ * left; on a terminal also one line per running trial with its steps and latest validation accuracy. A cli-progress
+ * multi-bar on a terminal (every line fitted to its width), plain lines (one per trial started or finished) otherwise.
  *
- * Time left: each running trial's own projection (its elapsed time over the fraction of its steps done, as
- * the executor reports them), and for the trials not started the mean trial time, from finished trials and those
- * projections: so there is an estimate as soon as a trial has done some steps.
+ * Time left: shown once a trial has finished (before, a trial's early steps say little of its length: evaluation and
+ * warm-up weigh on them): each running trial's own projection (its elapsed time over the fraction of its steps done,
+ * as the executor reports them), and for the trials not started the mean trial time.
  */
 import cliProgress from 'cli-progress';
-import { drawBar, fitLine, formatSeconds, type LinePart } from '../util/fit-line.js';
+import { drawBar, fitLine, formatSeconds, wrapText, type LinePart } from '../util/fit-line.js';
+import { takeNotices } from '../util/notice.js';
 import type { TrialProgress } from './executor.js';
+import type { SingleBar } from 'cli-progress';
 import type { RowStatus } from '../formats/trials-csv.js';
 import { percent } from '../util/format.js';
+import { terminalLine } from '../util/terminal-text.js';
 
 export interface ProgressState {
   total: number;
@@ -46,23 +50,31 @@ export function estimateSecondsLeft(o: { durations: number[]; notStarted: number
   return work / Math.max(1, Math.min(o.slots, o.notStarted + o.runningElapsed.length || 1));
 }
 
+/** A trial handed to the executor: when, its values, how far it is (once it reported), its line on a terminal. */
+interface InFlight {
+  startedAt: number;
+  params: string;
+  progress: TrialProgress | null;
+  bar: SingleBar | null;
+}
+
 export class SearchProgress {
   private readonly tty: boolean;
-  private readonly startedAt = new Map<number, number>();
-  private readonly fractions = new Map<number, number>();
-  /** When a trial's current attempt started, where the executor says (a trial run again after its worker died). */
-  private readonly attemptStartedAt = new Map<number, number>();
+  private readonly inFlight = new Map<number, InFlight>();
   private readonly durations: number[] = [];
   private state: ProgressState = { total: 0, done: 0, running: 0, best: null };
   private multi: cliProgress.MultiBar | null = null;
   private bar: cliProgress.SingleBar | null = null;
   private ticker: NodeJS.Timeout | null = null;
+  private releaseNotices: (() => void) | null = null;
 
   constructor(
     private readonly label: string,
     private readonly slots: number,
     private readonly stream: NodeJS.WriteStream = process.stderr,
     tty?: boolean,
+    /** Trials may wait to start after the executor took them (a queue's, waiting for a worker); the local pool starts them at once. */
+    private readonly queued = false,
   ) {
     this.tty = tty ?? Boolean(stream.isTTY);
   }
@@ -75,17 +87,31 @@ export class SearchProgress {
     return (this.stream.columns || 80) - 1;
   }
 
+  /** Time left; null until a trial of this session has finished. */
   secondsLeft(): number | null {
+    if (this.durations.length === 0) return null;
     const now = Date.now();
     const notStarted = this.state.total - this.state.done - this.state.running;
-    const running = [...this.startedAt.entries()];
+    const running = [...this.inFlight.values()];
     return estimateSecondsLeft({
       durations: this.durations,
       notStarted: Math.max(0, notStarted),
-      runningElapsed: running.map(([trial, t]) => (now - (this.attemptStartedAt.get(trial) ?? t)) / 1000),
-      runningFraction: running.map(([trial]) => this.fractions.get(trial) ?? 0),
+      runningElapsed: running.map((t) => (now - t.startedAt) / 1000),
+      runningFraction: running.map((t) => fractionOf(t.progress)),
       slots: this.slots,
     });
+  }
+
+  /** Trials handed to the executor that have begun their steps, and (on a queue) those that have not yet. */
+  private counts(): { running: number; waiting: number } {
+    if (!this.queued) return { running: this.state.running, waiting: 0 };
+    const running = [...this.inFlight.values()].filter((t) => t.progress !== null && t.progress.steps > 0).length;
+    return { running, waiting: Math.max(0, this.state.running - running) };
+  }
+
+  private etaText(): string {
+    const left = this.secondsLeft();
+    return left === null ? '' : `~${formatEta(left)} left`;
   }
 
   private bestText(): string {
@@ -94,19 +120,41 @@ export class SearchProgress {
   }
 
   private statusText(): string {
-    return `${this.state.done}/${this.state.total} done, ${this.state.running} running, ${this.bestText()}, ~${formatEta(this.secondsLeft())} left`;
+    const { running, waiting } = this.counts();
+    const eta = this.etaText();
+    return `${this.state.done}/${this.state.total} done, ${running} running${waiting ? `, ${waiting} waiting` : ''}, ${this.bestText()}${eta ? `, ${eta}` : ''}`;
   }
 
-  /** The bar line for `width` columns (dropped first: the label, the running count, the best trial). */
+  /**
+   * The bar line for `width` columns (dropped first: the label, the waiting and running counts, the best trial). The
+   * bar counts the running trials' steps too.
+   */
   barLine(width: number): string {
     const s = this.state;
+    const { running, waiting } = this.counts();
+    const partial = [...this.inFlight.values()].reduce((sum, t) => sum + fractionOf(t.progress), 0);
     const parts: LinePart[] = [
       { text: this.label, keep: 1 },
-      { text: '', keep: 3, sep: ' ', grow: { min: 12, max: 32, draw: (w) => drawBar(s.total ? s.done / s.total : 0, w) } },
+      { text: '', keep: 3, sep: ' ', grow: { min: 12, max: 32, draw: (w) => drawBar(s.total ? (s.done + partial) / s.total : 0, w) } },
       { text: `${s.done}/${s.total} trials`, keep: Infinity, sep: ' ' },
-      { text: `${s.running} running`, keep: 2 },
+      { text: `${running} running`, keep: 2.5 },
+      { text: waiting ? `${waiting} waiting` : '', keep: 2 },
       { text: this.bestText(), keep: 4 },
-      { text: `~${formatEta(this.secondsLeft())} left`, keep: Infinity },
+      { text: this.etaText(), keep: Infinity },
+    ];
+    return fitLine(parts, width);
+  }
+
+  /** A running trial's line under the bar: its values, steps and latest validation accuracy. */
+  trialLine(trial: number, width: number): string {
+    const t = this.inFlight.get(trial);
+    const p = t?.progress ?? null;
+    const parts: LinePart[] = [
+      { text: `  trial ${trial}`, keep: Infinity },
+      { text: `(${t?.params ?? ''})`, keep: 3, sep: ' ', shrink: 16 },
+      { text: '', keep: 1, sep: ' ', grow: { min: 10, max: 20, draw: (w) => drawBar(fractionOf(p), w) } },
+      { text: p && p.steps > 0 ? `step ${p.steps}/${p.totalSteps}` : this.queued ? 'waiting for a worker' : 'starting', keep: Infinity, sep: ' ' },
+      { text: p?.valAccuracy !== undefined ? `val ${percent(p.valAccuracy)}` : '', keep: 4 },
     ];
     return fitLine(parts, width);
   }
@@ -118,7 +166,7 @@ export class SearchProgress {
       return;
     }
     const text = parts.map((p, i) => (i > 0 ? p.sep ?? ' ' : '') + p.text).join('');
-    this.stream.write(`${text}${plainStatus ? ` | ${this.statusText()}` : ''}\n`);
+    this.stream.write(`${terminalLine(`${text}${plainStatus ? ` | ${this.statusText()}` : ''}`)}\n`);
   }
 
   /** The state before any trial of this session runs (trials already done on resume count as done). */
@@ -126,10 +174,14 @@ export class SearchProgress {
     this.state = { ...state };
     if (this.tty) {
       this.multi = new cliProgress.MultiBar(
-        { stream: this.stream, hideCursor: true, fps: 2, clearOnComplete: false, format: () => this.barLine(this.columns) },
+        {
+          stream: this.stream, hideCursor: true, fps: 2, clearOnComplete: false,
+          format: (_o: unknown, _p: unknown, payload: { trial?: number }) => (payload?.trial !== undefined ? this.trialLine(payload.trial, this.columns) : this.barLine(this.columns)),
+        },
         cliProgress.Presets.shades_classic,
       );
       this.bar = this.multi.create(state.total, state.done);
+      this.releaseNotices = takeNotices({ notice: (l) => this.writeAbove(l) });
       this.ticker = setInterval(() => this.redraw(), 1000);
       this.ticker.unref();
     } else {
@@ -137,8 +189,16 @@ export class SearchProgress {
     }
   }
 
+  /** A notice above the bars, at once: broken into lines that fit (line wrapping is off while they draw). */
+  private writeAbove(line: string): void {
+    if (!this.multi) return void this.stream.write(`${line}\n`);
+    this.multi.log(`${wrapText(line, this.columns).join('\n')}\n`);
+    this.multi.update();
+  }
+
   private redraw(): void {
     this.bar?.update(this.state.done);
+    for (const t of this.inFlight.values()) t.bar?.update(t.progress?.steps ?? 0);
   }
 
   private trialParts(trial: number, params: string): LinePart[] {
@@ -149,25 +209,27 @@ export class SearchProgress {
   }
 
   started(trial: number, params: string, state: ProgressState): void {
-    this.startedAt.set(trial, Date.now());
-    this.fractions.set(trial, 0);
+    this.inFlight.set(trial, { startedAt: Date.now(), params, progress: null, bar: this.multi?.create(1, 0, { trial }) ?? null });
     this.state = { ...state };
     if (this.tty) this.redraw();
     else this.line([{ text: `${this.label}: trial ${trial} started (${params})`, keep: Infinity }]);
   }
 
-  /** A running trial's steps (from the executor): the time estimate follows them. */
+  /** A running trial's steps and validation accuracy (from the executor): its line and the time estimate follow them. */
   trialProgress(trial: number, p: TrialProgress): void {
-    if (!this.startedAt.has(trial) || !(p.totalSteps > 0)) return;
-    this.fractions.set(trial, Math.max(0, Math.min(1, p.steps / p.totalSteps)));
-    if (p.attemptSeconds !== undefined && Number.isFinite(p.attemptSeconds)) this.attemptStartedAt.set(trial, Date.now() - p.attemptSeconds * 1000);
+    const t = this.inFlight.get(trial);
+    if (!t || !(p.totalSteps > 0)) return;
+    t.progress = { ...p, valAccuracy: p.valAccuracy ?? t.progress?.valAccuracy };
+    // A trial run again (its worker died) or kept waiting in a queue: time estimates count its current attempt only.
+    if (p.attemptSeconds !== undefined && Number.isFinite(p.attemptSeconds)) t.startedAt = Date.now() - p.attemptSeconds * 1000;
+    t.bar?.setTotal(p.totalSteps);
   }
 
   finished(trial: number, params: string, outcome: TrialOutcome, state: ProgressState): void {
-    const t0 = this.attemptStartedAt.get(trial) ?? this.startedAt.get(trial);
-    this.startedAt.delete(trial);
-    this.fractions.delete(trial);
-    this.attemptStartedAt.delete(trial);
+    const t = this.inFlight.get(trial);
+    const t0 = t?.startedAt;
+    this.inFlight.delete(trial);
+    if (t?.bar) this.multi?.remove(t.bar);
     if (outcome.status !== 'interrupted') this.durations.push(t0 !== undefined ? (Date.now() - t0) / 1000 : outcome.seconds);
     this.state = { ...state };
     const parts = this.trialParts(trial, params);
@@ -195,6 +257,8 @@ export class SearchProgress {
   }
 
   stop(): void {
+    this.releaseNotices?.();
+    this.releaseNotices = null;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
     if (this.multi) {
@@ -207,3 +271,5 @@ export class SearchProgress {
     this.bar = null;
   }
 }
+
+const fractionOf = (p: TrialProgress | null) => (p && p.totalSteps > 0 ? Math.max(0, Math.min(1, p.steps / p.totalSteps)) : 0);

@@ -357,7 +357,7 @@ export class QueueExecutor implements TrialExecutor {
       // A new attempt (another worker, or back in the queue): time estimates start it afresh, not from its first start.
       entry.runningSince = next === 'running' ? Date.now() : null;
       entry.lastProgress = '';
-      if (entry.totalSteps !== undefined) entry.hooks.onProgress?.(0, entry.totalSteps, 0);
+      if (entry.totalSteps !== undefined) entry.hooks.onProgress?.({ steps: 0, totalSteps: entry.totalSteps, attemptSeconds: 0 });
       this.note(`trial ${trial} ${next === 'running' ? `running on ${worker}` : 'queued'} | ${this.status()}`);
     }
     if (state === 'active') this.onJobProgress(entry, job.progress);
@@ -382,7 +382,10 @@ export class QueueExecutor implements TrialExecutor {
       entry.lastProgress = key;
       entry.totalSteps = p.totalSteps;
       entry.runningSince ??= Date.now();
-      entry.hooks.onProgress?.(p.stepsDone, p.totalSteps, (Date.now() - entry.runningSince) / 1000);
+      entry.hooks.onProgress?.({
+        steps: p.stepsDone, totalSteps: p.totalSteps, attemptSeconds: (Date.now() - entry.runningSince) / 1000,
+        ...(p.valAccuracy !== undefined ? { valAccuracy: p.valAccuracy } : {}),
+      });
     }
     if (p.rung && !entry.decisions.has(p.rung.step) && !entry.deciding.has(p.rung.step)) void this.decide(entry, p.rung);
   }

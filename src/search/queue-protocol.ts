@@ -8,7 +8,7 @@
  *     data        TrialJobData   the trial (its searched values, its config validated by trainSchema, its rungs, whether
  *                                to keep its model), the data fingerprint, the thread count,
  *                                and `control`: the coordinator's stop request (job.updateData)
- *     progress    TrialProgress  the worker's name, steps done, and a rung report waiting for its decision (a hint for
+ *     progress    JobProgress  the worker's name, steps done, and a rung report waiting for its decision (a hint for
  *                                the coordinator's event listener: a later progress update replaces it)
  *   rung reports   hash  cifar-mlp:rungs-<id>        <trial>:<step> → RungReport, written by the worker, removed when decided
  *   rung decisions hash  cifar-mlp:decisions-<id>    <trial>:<step> → continue | prune, written by the coordinator once
@@ -169,9 +169,10 @@ export const progressSchema = z.object({
   worker: z.string().max(200),
   stepsDone: z.number().optional(),
   totalSteps: z.number().optional(),
+  valAccuracy: z.number().min(0).max(1).optional(),
   rung: z.object({ step: z.int().positive(), valAccuracy: z.number() }).optional(),
 });
-export type TrialProgress = z.infer<typeof progressSchema>;
+export type JobProgress = z.infer<typeof progressSchema>;
 
 /** Non-finite numbers as strings: JSON (what BullMQ stores) has no NaN or Infinity. */
 export function encodeNumbers<T>(value: T): T {

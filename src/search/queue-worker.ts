@@ -39,7 +39,7 @@ import { openArtifactStore, putTrialFiles, type ArtifactStore } from './queue-ar
 import { describeFiles, INLINE_BYTES, sendFiles } from './queue-transfer.js';
 import {
   coordinatorKey, rungDecisionSchema, rungDecisionsKey, rungField, rungReportsKey, controlSchema, encodeNumbers, handshakeProblem, identityFields, identityText, jobDataSchema, localIdentity, MAX_STALLED, QUEUE_PREFIX, zodProblems,
-  type Identity, type SearchDescriptor, type TrialControl, type TrialJobResult, type TrialProgress,
+  type Identity, type SearchDescriptor, type TrialControl, type TrialJobResult, type JobProgress,
 } from './queue-protocol.js';
 import type { TrialData } from './run-trial.js';
 import { formatValue, shortName } from './space.js';
@@ -139,7 +139,12 @@ export class QueueWorker {
   async start(signal?: AbortSignal): Promise<void> {
     this.cleanStaleWorkDirs();
     mkdirSync(this.workDir, { recursive: true });
-    this.redis = await connectRedis(this.opts.url, `cifar-mlp-worker-${this.name}`, this.reporter, signal);
+    try {
+      this.redis = await connectRedis(this.opts.url, `cifar-mlp-worker-${this.name}`, this.reporter, signal);
+    } catch (e) {
+      rmSync(this.workDir, { recursive: true, force: true }); // stopped (or refused) while waiting for Redis: nothing left behind
+      throw e;
+    }
     this.log(`worker ${this.name}: ${identityText(this.identity)}; data ${this.opts.dataDir}; ${this.concurrency} trial(s) at once; ` +
       `work folder ${this.workDir}; waiting for trials on ${this.display}`);
     this.loopDone = this.loop();
@@ -429,20 +434,20 @@ export class QueueWorker {
     const poll = setInterval(() => void readControl().catch((e) => this.reporter.error(e)), 1000);
 
     // Progress and rung reports, in order, as job progress.
-    let progress: TrialProgress = { worker: this.name };
+    let progress: JobProgress = { worker: this.name };
     let posting = Promise.resolve();
-    const post = (p: TrialProgress) => {
+    const post = (p: JobProgress) => {
       progress = p;
       posting = posting.then(() => job.updateProgress(p)).catch((e) => this.reporter.error(e));
       return posting;
     };
     let lastPost = 0, lastLine = Date.now();
     const hooks: TrialHooks = {
-      onProgress: (stepsDone, totalSteps) => {
+      onProgress: ({ steps: stepsDone, totalSteps, valAccuracy }) => {
         const now = Date.now();
         if (now - lastPost >= 1000 || stepsDone === totalSteps) {
           lastPost = now;
-          void post({ worker: this.name, stepsDone, totalSteps });
+          void post({ worker: this.name, stepsDone, totalSteps, ...(valAccuracy !== undefined ? { valAccuracy } : {}) });
         }
         if (now - lastLine >= 10_000) {
           lastLine = now;
@@ -505,7 +510,7 @@ export class QueueWorker {
    */
   private async awaitDecision(
     search: SearchDescriptor, trial: number, r: { step: number; valAccuracy: number }, label: string,
-    signal: AbortSignal, post: (p: TrialProgress) => Promise<void>, last: TrialProgress,
+    signal: AbortSignal, post: (p: JobProgress) => Promise<void>, last: JobProgress,
   ): Promise<RungDecision> {
     const field = rungField(trial, r.step);
     let decision = await this.decisionFor(search, field);

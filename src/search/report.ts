@@ -174,7 +174,8 @@ export async function writeSearchReport(outDir: string, s: SearchSummary, opts: 
     for (const path of s.params) {
       await add(paramFigureName(path), paramSpec(s, paramPlotData(s, path)), `Validation accuracy against ${path}, over the searched range`);
     }
-    await add(OVERVIEW_FIGURE, overviewSpec(s, overviewData(s)), 'Every trial across every parameter (parallel coordinates)');
+    // With one searched parameter the accuracy-against-parameter figure says it all.
+    if (s.params.length >= 2) await add(OVERVIEW_FIGURE, overviewSpec(s, overviewData(s)), 'Every trial across every parameter (parallel coordinates)');
   }
   if (s.pruning.rule !== 'none' && s.rungs.length > 0) await add(RUNGS_FIGURE, rungsSpec(s, rungHistory(s.rungs, s.results)), 'Rung history: validation accuracy at each rung, where trials were pruned');
   const curves = await curvePoints(outDir, s);

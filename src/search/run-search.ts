@@ -11,13 +11,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SearchConfig } from '../config/search-schema.js';
 import { MODEL_FILE } from '../formats/model-file.js';
-import type { ChosenTrial, RankedTrial, SearchStatus, SearchSummary } from '../formats/search-summary.js';
+import { readSearchSummary, readSummaryJson, type ChosenTrial, type RankedTrial, type SearchStatus, type SearchSummary } from '../formats/search-summary.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 import type { TrialExecutor } from './executor.js';
 import { runTrials, type SchedulerProgress } from './scheduler.js';
 import { SearchStorage } from './storage.js';
 import { Study } from './study.js';
-import { buildSummary } from './summary.js';
+import { buildSummary, peakRssMiB } from './summary.js';
 
 export interface RunSearchOptions {
   config: SearchConfig;
@@ -42,20 +42,46 @@ export interface RunSearchOptions {
 
 const errorMessage = (e: unknown) => (e instanceof Error ? e.message : String(e)) || 'unknown error';
 
-async function chooseTrial(storage: SearchStorage, ranking: RankedTrial[], study: Study, testChosen: RunSearchOptions['testChosen']): Promise<ChosenTrial | null> {
+async function chooseTrial(storage: SearchStorage, ranking: RankedTrial[], study: Study, testChosen: RunSearchOptions['testChosen'], earlier: ChosenTrial | null): Promise<ChosenTrial | null> {
   const best = ranking[0];
   if (!best) return null;
   const id = study.id(best.trial);
   const base = { trial: best.trial, id, params: best.params, valAccuracy: best.val_acc! };
   if (study.config.keepModels === 0) return { ...base, test: null, note: 'keepModels: 0 keeps no model: no test accuracy' };
-  if (!testChosen) return { ...base, test: null, note: 'not measured here' };
+  // What an earlier session measured of this same trial stands when it cannot be measured again (never erased).
+  const unmeasured = (why: string): ChosenTrial => (earlier?.test
+    ? { ...base, test: earlier.test, note: `measured by an earlier session of the search (${why})` }
+    : { ...base, test: null, note: why });
+  if (!testChosen) return unmeasured('not measured here');
   const dir = storage.trialDir(best.trial, study.total);
-  if (!existsSync(join(dir, MODEL_FILE))) return { ...base, test: null, note: `${join(dir, MODEL_FILE)} is missing: no test accuracy` };
+  if (!existsSync(join(dir, MODEL_FILE))) return unmeasured(`${join(dir, MODEL_FILE)} is missing: no test accuracy`);
   try {
     return { ...base, test: await testChosen(dir) };
   } catch (e) {
-    return { ...base, test: null, note: `test evaluation failed: ${errorMessage(e)}` };
+    return unmeasured(`test evaluation failed: ${errorMessage(e)}`);
   }
+}
+
+/** The wall time an interrupted search's summary.json records (0 when it cannot be read). */
+function secondsOfEarlierSessions(dir: string): number {
+  try {
+    const seconds = (readSummaryJson(dir, '') as { seconds?: unknown } | null)?.seconds;
+    return typeof seconds === 'number' && Number.isFinite(seconds) && seconds >= 0 ? seconds : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The chosen trial of the summary an earlier session left, when that trial's result was kept as it was. */
+function earlierChosen(outDir: string, kept: readonly { trial: number; val_acc: number | null }[]): ChosenTrial | null {
+  let chosen: ChosenTrial | null | undefined;
+  try {
+    chosen = readSearchSummary(outDir).chosen;
+  } catch {
+    return null;
+  }
+  const row = chosen ? [...kept].reverse().find((r) => r.trial === chosen!.trial) : undefined;
+  return chosen && row && row.val_acc === chosen.valAccuracy && chosen.test && Number.isFinite(chosen.test.accuracy) ? chosen : null;
 }
 
 export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> {
@@ -67,6 +93,8 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> 
   const { plan, resumed } = storage.openPlan(config, opts.resume ?? false);
   const valRecords = opts.valRecords ?? (config.base.data.holdout > 0 ? config.base.data.holdout : null);
   const stored = resumed ? await storage.readResults(plan, config) : { rows: [], rungs: [] };
+  const secondsBefore = resumed ? secondsOfEarlierSessions(outDir) : undefined;
+  const earlier = resumed ? earlierChosen(outDir, stored.rows) : null;
   storage.saveConfig(config);
   const study = new Study({ config, plan, rows: stored.rows, rungs: stored.rungs, valRecords, trainRecords: opts.trainRecords });
   if (study.pruner && config.pruning.tolerance > 0 && !valRecords) log('cifar-mlp: warning: pruning.tolerance: the number of validation records is unknown here: plain ASHA');
@@ -75,7 +103,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> 
 
   let workers = 0, threadsPerTrial = 0, trialSeconds = 0;
   const summarise = (status: SearchStatus, note?: string, chosen?: ChosenTrial | null) => buildSummary({
-    config, plan, rows: study.results(), status, note, workers, threadsPerTrial, startedAt, trialSeconds, rungs: study.pruner?.records() ?? [], chosen, valRecords,
+    config, plan, rows: study.results(), status, note, workers, threadsPerTrial, startedAt, trialSeconds, rungs: study.pruner?.records() ?? [], chosen, valRecords, secondsBefore,
   });
 
   storage.openLogs(study.paths, study.pruner !== null, resumed);
@@ -115,7 +143,7 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> 
     status = 'failed';
     note = 'no trial completed (every trial failed, diverged or was pruned)';
   } else status = 'completed';
-  const chosen = status === 'completed' ? await chooseTrial(storage, ranking, study, opts.testChosen) : null;
+  const chosen = status === 'completed' ? await chooseTrial(storage, ranking, study, opts.testChosen, earlier?.trial === ranking[0]?.trial ? earlier : null) : null;
   const summary = summarise(status, note, chosen);
   try {
     storage.writeSummary(summary);
@@ -129,6 +157,14 @@ export async function runSearch(opts: RunSearchOptions): Promise<SearchSummary> 
       await writeSearchReport(outDir, summary);
     } catch (e) {
       log(`cifar-mlp: warning: could not render the search plots or report for ${outDir}: ${errorMessage(e)}`);
+    }
+    // The peak memory as it stands after plotting, which may be the search's largest moment.
+    const measured = { ...summary, peakRssMiB: peakRssMiB() };
+    try {
+      storage.writeSummary(measured);
+      return measured;
+    } catch (e) {
+      log(`cifar-mlp: warning: ${errorMessage(e)}`);
     }
   }
   return summary;

@@ -5,7 +5,7 @@
  */
 import type { Normalization } from '../data/normalization.js';
 import type { Splits } from '../data/splits.js';
-import { CLASSES, PIXELS } from '../data/cifar.js';
+import { stepShapeOf } from '../model/shape.js';
 import { selectTrainingBackend } from '../model/speed-probe.js';
 import type { KernelBackend } from '../kernels/backend.js';
 import { trainNetwork } from '../pipeline/network-run.js';
@@ -28,8 +28,8 @@ export interface RunTrialOptions {
   backend?: KernelBackend;
   /** Stops the training after the current step (the trial then reports 'interrupted'). */
   signal?: AbortSignal;
-  /** Called after every update step with the steps done and the run's total (e.g. to poll a stop flag). */
-  onStep?: (stepsDone: number, totalSteps: number) => void;
+  /** Called after every update step with the steps done, the run's total and the latest validation accuracy (e.g. to poll a stop flag). */
+  onStep?: (stepsDone: number, totalSteps: number, valAccuracy?: number) => void;
   /** The pruner's decision at each of the task's rungs (without it the trial runs to its end). */
   onRung?: (step: number, valAccuracy: number) => Promise<RungDecision> | RungDecision;
 }
@@ -43,12 +43,12 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
   });
   let backend: KernelBackend;
   try {
-    backend = opts.backend ?? (await selectTrainingBackend(task.config.kernels.backend, opts.threads, { n: task.config.train.batchSize, d: PIXELS, m: task.config.model.hidden, k: CLASSES })).backend;
+    backend = opts.backend ?? (await selectTrainingBackend(task.config.kernels.backend, opts.threads, stepShapeOf(task.config.train, task.config.model))).backend;
   } catch (e) {
     return failed(message(e));
   }
   try {
-    if (opts.signal?.aborted) return { ...failed('stopped before it started', backend.name, backend.threads + 1), status: 'interrupted' };
+    if (opts.signal?.aborted) return { ...failed('stopped before it started', backend.name, backend.threads), status: 'interrupted' };
     const { summary, writeError } = await trainNetwork({
       config: task.config, splits: data.splits, normalization: data.normalization, dataDir: task.dataDir, backend, dir: task.outDir,
       signal: opts.signal, testFinal: false, model: task.saveModel ? 'final' : 'none',
@@ -69,7 +69,7 @@ export async function runTrial(task: TrialTask, data: TrialData, opts: RunTrialO
       ...(writeError ? { writeError: writeError.message } : {}),
     };
   } catch (e) {
-    return { ...failed(message(e), backend.name, backend.threads + 1), ...(e instanceof FileWriteError ? { writeError: e.message } : {}) };
+    return { ...failed(message(e), backend.name, backend.threads), ...(e instanceof FileWriteError ? { writeError: e.message } : {}) };
   } finally {
     if (opts.backend) backend.releaseAll();
     else await Promise.resolve(backend.dispose()).catch(() => {});

@@ -7,7 +7,7 @@
  * 6 decimals (the lambda-only searches of earlier versions drew l = log10 lambda exactly so), a uniform value has
  * 6 significant digits, an int is an integer within its bounds.
  */
-import type { ParamSpec, ParamValue, TrialParams } from '../config/search-schema.js';
+import { choiceIndex, type ParamSpec, type ParamValue, type TrialParams } from '../config/search-schema.js';
 
 export const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
 const sig6 = (v: number) => Number(v.toPrecision(6));
@@ -60,7 +60,7 @@ export function scaleOf(p: NumericSpec, v: number): number {
 /** The coordinate in [0, 1] of a value (choices: the centre of its share), the inverse of valueAt. */
 export function coordOf(p: ParamSpec, v: ParamValue): number {
   if (p.dist === 'choice') {
-    const i = p.values.findIndex((x) => x === v);
+    const i = choiceIndex(p.values, v);
     return (Math.max(0, i) + 0.5) / p.values.length;
   }
   const { lo, hi } = scaleBounds(p);

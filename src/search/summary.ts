@@ -6,10 +6,15 @@ import { SEARCH_SUMMARY_VERSION, type ChosenTrial, type SearchStatus, type Searc
 import type { TrialRow } from '../formats/trials-csv.js';
 import { budgetOf, rankTrials } from './ranking.js';
 
+/** Peak resident memory of this process so far, its worker threads included (getrusage maxRSS), MiB. */
+export const peakRssMiB = () => process.resourceUsage().maxRSS / 1024;
+
 export function buildSummary(o: {
   config: SearchConfig; plan: SearchPlan; rows: ReadonlyMap<number, TrialRow>; status: SearchStatus; note?: string;
   workers: number; threadsPerTrial: number; startedAt: number; trialSeconds: number; rungs: RungRecord[];
   chosen?: ChosenTrial | null; valRecords: number | null;
+  /** Seconds of the sessions before this one (a resumed search). */
+  secondsBefore?: number;
 }): SearchSummary {
   const { plan, rows } = o;
   const total = plan.total;
@@ -43,9 +48,10 @@ export function buildSummary(o: {
     backend: backends.length ? backends.join(', ') : null,
     startedAt: new Date(o.startedAt).toISOString(),
     finishedAt: new Date().toISOString(),
-    seconds: (Date.now() - o.startedAt) / 1000,
+    seconds: (o.secondsBefore ?? 0) + (Date.now() - o.startedAt) / 1000,
+    ...(o.secondsBefore !== undefined ? { secondsSinceResume: (Date.now() - o.startedAt) / 1000 } : {}),
     trialSeconds: o.trialSeconds,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    peakRssMiB: peakRssMiB(),
     best: ranking.slice(0, 3),
     chosen: o.chosen ?? null,
     ranking,

@@ -10,7 +10,7 @@
  *   3. draw `candidates` points from the good model and run the one with the largest l(x)/g(x), the densities of
  *      the good and the bad model (summed in log over the parameters).
  */
-import type { ParamSpec } from '../config/search-schema.js';
+import { choiceIndex, type ParamSpec } from '../config/search-schema.js';
 import type { Rng } from '../util/rng.js';
 import { coordOf, valueAt } from './space.js';
 import type { TrialParams } from '../config/search-schema.js';
@@ -141,7 +141,7 @@ export class CategoricalEstimator {
 // ---------------------------------------------------------------------------------------------------------
 // Proposals
 
-const choiceIndex = (p: Extract<ParamSpec, { dist: 'choice' }>, v: unknown) => Math.max(0, p.values.findIndex((x) => x === v));
+const indexOfChoice = (p: Extract<ParamSpec, { dist: 'choice' }>, v: unknown) => Math.max(0, choiceIndex(p.values, v));
 
 /** The next trial's values: random while fewer than two trials have finished, else the TPE proposal. */
 export function tpeSuggest(params: Record<string, ParamSpec>, history: Observation[], opts: Pick<TpeOptions, 'candidates' | 'gamma'>, rng: Rng): TrialParams {
@@ -155,8 +155,8 @@ export function tpeSuggest(params: Record<string, ParamSpec>, history: Observati
   const models = paths.map((path) => {
     const p = params[path];
     if (p.dist === 'choice') {
-      const l = new CategoricalEstimator(good.map((o) => choiceIndex(p, o.values[path])), p.values.length);
-      const g = new CategoricalEstimator(bad.map((o) => choiceIndex(p, o.values[path])), p.values.length);
+      const l = new CategoricalEstimator(good.map((o) => indexOfChoice(p, o.values[path])), p.values.length);
+      const g = new CategoricalEstimator(bad.map((o) => indexOfChoice(p, o.values[path])), p.values.length);
       return {
         draw: () => { const i = l.sample(rng); return { coord: (i + 0.5) / p.values.length, score: l.logPmf(i) - g.logPmf(i) }; },
       };

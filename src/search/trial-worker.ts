@@ -24,7 +24,10 @@ export interface WorkerTask {
   stop: Int32Array;
   /** For a task with rungs: posts { step, valAccuracy } at each rung and receives the decision ('continue' | 'prune'). */
   rungPort?: MessagePort;
-  /** Shared Int32Array(2), when given: [update steps done, total steps], set after every step. */
+  /**
+   * Shared Int32Array(3), when given: [update steps done, total steps, latest validation accuracy in millionths
+   * (−1 before the first evaluation)], set after every step.
+   */
   progress?: Int32Array;
 }
 
@@ -62,8 +65,9 @@ export default async function trialWorker({ task, data, threads, stop, rungPort,
   const poll = () => {
     if (!controller.signal.aborted && Atomics.load(stop, 0) !== 0) controller.abort();
   };
-  const onStep = (steps: number, totalSteps: number) => {
+  const onStep = (steps: number, totalSteps: number, valAccuracy?: number) => {
     if (progress) {
+      Atomics.store(progress, 2, valAccuracy === undefined ? -1 : Math.round(valAccuracy * 1e6));
       Atomics.store(progress, 1, totalSteps);
       Atomics.store(progress, 0, steps);
     }

@@ -1,4 +1,5 @@
 /** What flows between the search logic and a trial executor. Plain data: it crosses threads (and, later, machines). */
+import type { TrialParams } from '../config/search-schema.js';
 import type { TrainConfig } from '../config/schema.js';
 import type { SplitMetrics } from '../model/split-metrics.js';
 
@@ -7,7 +8,7 @@ export interface TrialTask {
   /** 1-based trial number. */
   trial: number;
   /** The searched fields' values by config path (e.g. "base.train.lambda"): already set in `config`; for logs only. */
-  params: Record<string, number | string | boolean>;
+  params: TrialParams;
   /** The complete training config of this trial (the searched fields set, name and threads set). */
   config: TrainConfig;
   /** Where runTraining writes the trial's metrics.csv, summary.json and config.yaml. */

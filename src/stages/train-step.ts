@@ -25,7 +25,7 @@ export function trainStep(net: Network, plan: TrainStepPlan): OperatorFunction<B
   return concatMap(async (batch) => {
     const eta = plan.etaAt(batch.step);
     const dropout = plan.dropout ? { keep: plan.dropout.keep, seed: plan.dropout.seedAt(batch.step) } : undefined;
-    const { lossSum } = await net.trainStep(batch.X, batch.labels, { eta, lambda: plan.lambda, dropout, labelSmoothing: plan.labelSmoothing });
+    const { lossSum } = await net.trainStep(batch.X, batch.labels, { eta, lambda: plan.lambda, dropout, labelSmoothing: plan.labelSmoothing, t: batch.step + 1 });
     const batchLoss = lossSum / batch.X.rows;
     if (!Number.isFinite(batchLoss)) throw new DivergedError(batch.step + 1, batchLoss);
     return { step: batch.step + 1, epoch: (batch.step + 1) / plan.stepsPerEpoch, eta, batchLoss };

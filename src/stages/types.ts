@@ -7,9 +7,21 @@ export interface BatchPlan {
   step: number; // 0-based index of this update
   epoch: number; // 0-based
   rows: Int32Array; // record indices into the training split
-  /** The batch's images when augmented (uint8, record r at r · 3072): normalize reads these instead of the records `rows` name. */
-  images?: Uint8Array;
+  /** The batch's augmentation (the augment stage): normalize gathers the transformed records instead of the records `rows` name. */
+  augment?: AugmentedRows;
   next?: Int32Array; // those of the step after this one (the normalize stage may gather it ahead)
+}
+
+/** The transforms of an augmented batch and of the next one, and the transformed images, made when asked for. */
+export interface AugmentedRows {
+  /** One packed transform (image-transform.ts packTransform) per row of the batch. */
+  codes: Int32Array;
+  /** Those of the next step's rows (BatchPlan.next). */
+  next?: Int32Array;
+  /** The padding image. */
+  fill: Uint8Array;
+  /** The batch's transformed images (uint8, row r at r · 3072), made on this thread on the first call. */
+  images(): Uint8Array;
 }
 
 export interface Batch extends BatchPlan {

@@ -21,6 +21,6 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
 }
 
-export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+export function writeJsonAtomic(path: string, value: unknown, replacer?: (key: string, value: unknown) => unknown): void {
+  writeFileAtomic(path, `${JSON.stringify(value, replacer, 2)}\n`);
 }

@@ -3,6 +3,7 @@
  * shrinks; the least important parts go first, a bar takes the room left, and a line that still does not fit
  * is cut at a space (never inside a number) and ends with "…".
  */
+import { terminalLine } from './terminal-text.js';
 
 export interface LinePart {
   text: string;
@@ -32,7 +33,7 @@ export function cutAtSpace(line: string, width: number): string {
 
 /** The parts that fit `width`, in their order, joined; see the module comment. */
 export function fitLine(parts: LinePart[], width: number): string {
-  let shown = parts.filter((p) => p.grow || p.text.length > 0);
+  let shown = parts.map((p) => ({ ...p, text: terminalLine(p.text) })).filter((p) => p.grow || p.text.length > 0);
   while (minLength(shown) > width) {
     const droppable = shown.filter((p) => p.keep !== Infinity);
     if (droppable.length === 0) break;
@@ -70,4 +71,32 @@ export function drawBar(fraction: number, width: number): string {
   const inner = Math.max(0, width - 2);
   const full = Math.round(Math.max(0, Math.min(1, Number.isFinite(fraction) ? fraction : 0)) * inner);
   return `[${'█'.repeat(full)}${'░'.repeat(inner - full)}]`;
+}
+
+/**
+ * `text` broken at spaces into lines of at most `width` characters (a word longer than that is split): for a
+ * terminal whose line wrapping is turned off while a progress display draws, where a longer line would be cut.
+ */
+export function wrapText(text: string, width: number): string[] {
+  const w = Math.max(1, width);
+  const lines: string[] = [];
+  for (const paragraph of text.split('\n')) {
+    let line = '';
+    for (let word of paragraph.split(' ')) {
+      while (word.length > w) {
+        if (line) lines.push(line);
+        lines.push(word.slice(0, w));
+        word = word.slice(w);
+        line = '';
+      }
+      if (!line) line = word;
+      else if (line.length + 1 + word.length <= w) line += ` ${word}`;
+      else {
+        lines.push(line);
+        line = word;
+      }
+    }
+    lines.push(line);
+  }
+  return lines;
 }

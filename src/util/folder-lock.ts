@@ -1,6 +1,6 @@
 /**
  * One process per output folder: `<dir>/.cifar-mlp.lock`, created with O_EXCL, holds the holder's pid, host, start
- * time and command. A second process gets a one-line FolderLockedError (exit 2) naming the holder's pid. The lock
+ * time and command (its secrets redacted, src/util/redact.ts; the file is private, mode 0600). A second process gets a one-line FolderLockedError (exit 2) naming the holder's pid. The lock
  * is removed on release, at process exit (process.exit included) and, for commands that do not handle SIGINT and
  * SIGTERM themselves, on those signals. A lock whose holder is dead (same host, pid not alive or reused, or the
  * machine rebooted since) is taken over with a warning line; kill -9 leaves such a lock.
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { UsageError } from './errors.js';
 import { errnoText } from './errno.js';
 import { readRegularText } from './read-file.js';
+import { redactSecrets } from './redact.js';
 
 export const LOCK_FILE = '.cifar-mlp.lock';
 
@@ -20,7 +21,7 @@ export interface LockHolder {
   hostname: string;
   /** ISO time the lock was taken. */
   startedAt: string;
-  /** The command line of the holder. */
+  /** The command line of the holder, its secrets redacted (src/util/redact.ts). */
   command: string;
   /** Linux: the kernel boot id and the process's start time in clock ticks since boot (tell a reused pid apart). */
   bootId?: string;
@@ -112,7 +113,9 @@ function holderState(h: LockHolder): boolean | 'elsewhere' {
 }
 
 function describe(h: LockHolder): string {
-  return `process ${h.pid} on ${h.hostname} (since ${h.startedAt}${h.command ? `: ${h.command}` : ''})`;
+  // Redacted again: a lock written by an older version holds the command line as it was given.
+  const command = typeof h.command === 'string' && h.command ? `: ${redactSecrets(h.command)}` : '';
+  return `process ${h.pid} on ${h.hostname} (since ${h.startedAt}${command})`;
 }
 
 /** A lock file left unreadable for this long (its writer died between creating and filling it) is stale. */
@@ -130,7 +133,7 @@ export function lockFolder(dir: string, opts: { log?: (line: string) => void; co
     pid: process.pid,
     hostname: hostname(),
     startedAt: new Date().toISOString(),
-    command: opts.command ?? process.argv.slice(2).join(' '),
+    command: redactSecrets(opts.command ?? process.argv.slice(2).join(' ')),
     bootId: bootId(),
     procStart: procStart(process.pid),
   };
@@ -140,7 +143,7 @@ export function lockFolder(dir: string, opts: { log?: (line: string) => void; co
   for (let attempt = 0; attempt < 8; attempt++) {
     let fd: number;
     try {
-      fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+      fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UsageError(`${dir}: cannot write into the folder (${errnoText(e)})`);
       const found = readText(file);
@@ -182,6 +185,18 @@ export function lockFolder(dir: string, opts: { log?: (line: string) => void; co
   }
   throw new FolderLockedError(`${dir}: in use by another process (the lock ${file} keeps changing); try again`, null);
 }
+
+/**
+ * The live process holding `dir`, if any (a holder on another host counts as live: it cannot be told); null when the
+ * folder is not locked or its lock is stale. For readers that need no lock (drawing plots) and say what they read.
+ */
+export function folderHolder(dir: string): LockHolder | null {
+  const holder = parseHolder(readText(join(dir, LOCK_FILE)));
+  return holder && holderState(holder) !== false ? holder : null;
+}
+
+/** A lock holder as messages show it: "process <pid> on <host> (since <time>: <command>)". */
+export const describeHolder = (h: LockHolder): string => describe(h);
 
 /**
  * Removes a stale lock whose text is `stale`: renamed aside first (atomic), so that a lock another process has just

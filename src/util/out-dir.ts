@@ -1,6 +1,6 @@
 /** Output folders: a non-empty folder is never silently reused. */
-import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { UsageError } from './errors.js';
 import { FolderLockedError, LOCK_FILE, lockFolder, type FolderLock } from './folder-lock.js';
 import { makeDirs } from './make-dirs.js';
@@ -26,7 +26,7 @@ export const RUN_FILES = [
 function clearRunFiles(dir: string): void {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    const known = RUN_FILES.includes(name) || /^confusion-[a-z]+\.csv$/.test(name) || /^\..+\.tmp$/.test(name);
+    const known = RUN_FILES.includes(name) || /^confusion-[a-z]+\.(csv|svg|png)$/.test(name) || /^\..+\.tmp$/.test(name);
     if (known && lstatSync(p).isFile()) rmSync(p, { force: true });
     if (/^member-\d+$/.test(name) && lstatSync(p).isDirectory()) clearRunFiles(p);
   }
@@ -42,6 +42,29 @@ export interface OutDir {
 export function claimDir(dir: string, label: string, log?: (line: string) => void): FolderLock {
   makeDirs(dir, label);
   return lockFolder(dir, { log });
+}
+
+/**
+ * Whether `--out` can be used, checked before a run does anything long (a download, loading data): what prepareOutDir
+ * refuses (not a folder, a non-empty one without --force or --resume), and a missing one whose nearest existing
+ * parent is not a writable folder. A UsageError naming --out; nothing is created.
+ */
+export function checkOutDir(out: string, opts: { force?: boolean; resume?: boolean } = {}): void {
+  if (existsSync(out)) {
+    if (!statSync(out).isDirectory()) throw new UsageError(`--out ${out}: exists and is not a directory`);
+    if (!opts.force && !opts.resume && isNonEmptyDir(out, LOCK_FILE)) {
+      throw new UsageError(`--out ${out}: folder is not empty; pass --force to overwrite it, --resume to continue the run in it, or choose another --out`);
+    }
+    return;
+  }
+  let parent = dirname(resolve(out));
+  while (!existsSync(parent) && dirname(parent) !== parent) parent = dirname(parent);
+  if (!statSync(parent).isDirectory()) throw new UsageError(`--out ${out}: cannot create the folder: ${parent} is not a directory`);
+  try {
+    accessSync(parent, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new UsageError(`--out ${out}: cannot create the folder: ${parent} is not writable`);
+  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostMatrix, KernelBackend, Matrix } from '../../src/kernels/backend.js';
 import { keepUnit } from '../../src/kernels/dropout-mask.js';
 import { ReferenceBackend } from '../../src/kernels/reference.js';
-import { Network, PARAM_NAMES, type StepOptions } from '../../src/model/network.js';
+import { Network, networkShape, type NetworkShape, type StepOptions } from '../../src/model/network.js';
 import { Rng } from '../../src/util/rng.js';
 
 const ref = new ReferenceBackend();
@@ -105,22 +105,34 @@ export function describeConformance(label: string, create: () => Promise<KernelB
       for (let i = 0; i < dropped.length; i++) if (!keepUnit(seed, i, 0.7)) expect(dropped[i]).toBe(0);
     });
 
-    it.each(SHAPES.filter(([, c]) => c > 1))('softmax with its loss and gradient, crossEntropy, columnSums, scaleAdd on %i × %i', async (rows, cols) => {
+    it.each(SHAPES.filter(([, c]) => c > 1))('softmax, softmaxLoss, softmaxGradient, crossEntropy, columnSums, scaleAdd on %i × %i', async (rows, cols) => {
       const rng = new Rng(rows * 11 + cols);
       const labels = Uint8Array.from({ length: rows }, () => rng.int(0, cols - 1));
       const sv = randomValues(rng, rows * cols, 4), bv = randomValues(rng, cols);
       const [bias, biasr] = await pair(b, 1, cols, bv);
-      for (const [withLabels, gradient, count] of [[false, false, rows], [true, false, rows], [true, false, Math.ceil(rows / 2)], [true, true, rows]] as const) {
+      for (const count of [rows, Math.ceil(rows / 2)]) {
         const [s, sr] = await pair(b, rows, cols, sv);
-        const got = await b.softmax(s, bias, withLabels ? labels : null, count, gradient);
-        const want = ref.softmax(sr, biasr, withLabels ? labels : null, count, gradient);
-        await expectClose(b, s, sr, 1e-5, `softmax labels=${withLabels} gradient=${gradient}`);
+        const got = await b.softmaxLoss(s, bias, labels, count), want = ref.softmaxLoss(sr, biasr, labels, count);
+        await expectClose(b, s, sr, 1e-12, 'softmaxLoss leaves s as it is');
         expect(got.correct).toBe(want.correct);
         expect(Math.abs(got.lossSum - want.lossSum)).toBeLessThan(1e-5 * (1 + want.lossSum));
-        if (!withLabels) {
+      }
+      for (const gradient of [false, true]) {
+        const [s, sr] = await pair(b, rows, cols, sv);
+        if (gradient) {
+          await b.softmaxGradient(s, bias, labels);
+          ref.softmaxGradient(sr, biasr, labels);
+        } else {
+          await b.softmax(s, bias);
+          ref.softmax(sr, biasr);
+        }
+        await expectClose(b, s, sr, 1e-5, `softmax gradient=${gradient}`);
+        if (!gradient) {
           const ce = await b.crossEntropy(s, labels), cer = ref.crossEntropy(sr, labels);
           expect(ce.correct).toBe(cer.correct);
           expect(Math.abs(ce.lossSum - cer.lossSum)).toBeLessThan(1e-5 * (1 + cer.lossSum));
+          const loss = ref.softmaxLoss({ rows, cols, data: Float64Array.from(sv, Math.fround) } as HostMatrix, biasr, labels);
+          expect(Math.abs(cer.lossSum - loss.lossSum)).toBeLessThan(1e-9 * (1 + loss.lossSum)); // the same loss two ways
         }
         if (gradient) {
           const [sums, sumsr] = await pair(b, 1, cols, randomValues(rng, cols));
@@ -141,15 +153,12 @@ export function describeConformance(label: string, create: () => Promise<KernelB
       }
     });
 
-    it.each([[1, 1], [17, 50], [50, 3072], [3, 1001]] as [number, number][])('sumSquares and sgdUpdate (plain, momentum, Nesterov) on %i × %i', async (rows, cols) => {
+    it.each([[1, 1], [17, 50], [50, 3072], [3, 1001]] as [number, number][])('sumSquares, sgdUpdate (momentum, Nesterov) and adamUpdate (L2, decoupled) on %i × %i', async (rows, cols) => {
       const rng = new Rng(rows + cols);
       const [w, wr] = await pair(b, rows, cols, randomValues(rng, rows * cols));
       const sq = await b.sumSquares(w), sqr = ref.sumSquares(wr);
       expect(Math.abs(sq - sqr)).toBeLessThan(1e-6 * sqr);
       const [g, gr] = await pair(b, rows, cols, randomValues(rng, rows * cols));
-      await b.sgdUpdate(w, g, 0.05, 0.01);
-      ref.sgdUpdate(wr, gr, 0.05, 0.01);
-      await expectClose(b, w, wr, 1e-6, 'sgdUpdate');
       for (const nesterov of [false, true]) {
         const [v, vr] = await pair(b, rows, cols, randomValues(rng, rows * cols, 0.1));
         for (let t = 0; t < 2; t++) {
@@ -158,6 +167,59 @@ export function describeConformance(label: string, create: () => Promise<KernelB
         }
         await expectClose(b, v, vr, 1e-6, `velocity nesterov=${nesterov}`);
         await expectClose(b, w, wr, 1e-6, `momentum nesterov=${nesterov}`);
+      }
+      for (const decoupled of [false, true]) {
+        const [m, mr] = await pair(b, rows, cols, new Float64Array(rows * cols));
+        const [v, vr] = await pair(b, rows, cols, new Float64Array(rows * cols));
+        for (let t = 1; t <= 3; t++) {
+          const state = { beta1: 0.9, beta2: 0.999, eps: 1e-8, t, decoupled };
+          await b.adamUpdate(w, g, 0.01, 0.05, { ...state, m, v });
+          ref.adamUpdate(wr, gr, 0.01, 0.05, { ...state, m: mr, v: vr });
+        }
+        await expectClose(b, m, mr, 1e-6, `adam m decoupled=${decoupled}`);
+        await expectClose(b, v, vr, 1e-6, `adam v decoupled=${decoupled}`);
+        await expectClose(b, w, wr, 1e-5, `adam w decoupled=${decoupled}`);
+      }
+    });
+
+    it.each([[1, 3], [7, 3], [100, 50], [33, 129]] as [number, number][])('batch normalisation ops (statistics, normalise, affine ReLU, column dots, scale columns, backward) on %i × %i', async (rows, cols) => {
+      const rng = new Rng(rows * 13 + cols), eps = 1e-5;
+      const [s, sr] = await pair(b, rows, cols, Float64Array.from(randomValues(rng, rows * cols, 3), (v) => v + 1.5));
+      const [mean, meanr] = await pair(b, 1, cols, new Float64Array(cols).fill(9));
+      const [variance, variancer] = await pair(b, 1, cols, new Float64Array(cols).fill(9));
+      await b.batchStatistics(s, mean, variance);
+      ref.batchStatistics(sr, meanr, variancer);
+      await expectClose(b, mean, meanr, 1e-6, 'batch mean');
+      await expectClose(b, variance, variancer, 1e-5, 'batch variance');
+      const [shat, shatr] = await pair(b, rows, cols, new Float64Array(rows * cols).fill(7));
+      await b.batchNormalize(s, mean, variance, eps, shat);
+      ref.batchNormalize(sr, meanr, variancer, eps, shatr);
+      await expectClose(b, shat, shatr, rows === 1 ? 1e-2 : 1e-5, 'batchNormalize');
+      const [gamma, gammar] = await pair(b, 1, cols, randomValues(rng, cols, 2));
+      const [beta, betar] = await pair(b, 1, cols, randomValues(rng, cols));
+      const [h, hr] = await pair(b, rows, cols, new Float64Array(rows * cols).fill(5));
+      await b.affineRelu(shat, gamma, beta, h);
+      ref.affineRelu(shatr, gammar, betar, hr);
+      await expectClose(b, h, hr, 1e-5, 'affineRelu');
+      if (rows * cols > 6) expect((await b.read(h)).some((v) => v === 0)).toBe(true);
+      const [g, gr] = await pair(b, rows, cols, randomValues(rng, rows * cols));
+      const [dots, dotsr] = await pair(b, 1, cols, new Float64Array(cols).fill(3));
+      await b.columnDots(g, shat, dots, 1 / rows);
+      ref.columnDots(gr, shatr, dotsr, 1 / rows);
+      await expectClose(b, dots, dotsr, 1e-5, 'columnDots');
+      await b.scaleColumns(g, gamma);
+      ref.scaleColumns(gr, gammar);
+      await expectClose(b, g, gr, 1e-6, 'scaleColumns');
+      // the backward pass from the reference's own Ŝ, so that both start from the same numbers
+      const [shat2] = await pair(b, rows, cols, ref.read(shatr));
+      await b.batchNormBackward(g, shat2, variance, eps);
+      ref.batchNormBackward(gr, shatr, variancer, eps);
+      await expectClose(b, g, gr, 1e-4, 'batchNormBackward');
+      const back = ref.read(gr);
+      for (let j = 0; j < cols && rows > 1; j++) { // its output sums to zero over the batch, column by column
+        let sum = 0;
+        for (let i = 0; i < rows; i++) sum += back[i * cols + j];
+        expect(Math.abs(sum)).toBeLessThan(1e-9 * rows * (1 + Math.abs(back[j])) + 1e-9);
       }
     });
 
@@ -215,21 +277,24 @@ export function describeConformance(label: string, create: () => Promise<KernelB
       await expect(Promise.resolve().then(() => b.write(m, [1, 2]))).rejects.toThrow();
     });
 
-    const shape = { d: 3072, m: 50, k: 10 }, n = 100;
-    const variants: [string, StepOptions, { mu: number; nesterov: boolean } | null][] = [
+    const n = 100;
+    const twoLayer = { d: 3072, m: 50, k: 10 }, deep = networkShape(3072, [40, 30, 20], 10, true);
+    const variants: [string, StepOptions, { mu: number; nesterov: boolean } | null, NetworkShape?][] = [
       ['plain SGD', { eta: 0.05, lambda: 0.01 }, null],
       ['dropout', { eta: 0.05, lambda: 0.01, dropout: { keep: 0.6, seed: 99 } }, null],
       ['momentum', { eta: 0.02, lambda: 0.01 }, { mu: 0.9, nesterov: false }],
       ['Nesterov with dropout', { eta: 0.02, lambda: 0.001, dropout: { keep: 0.8, seed: 7 } }, { mu: 0.9, nesterov: true }],
+      ['4 layers, batch norm, plain SGD, dropout', { eta: 0.05, lambda: 0.01, dropout: { keep: 0.8, seed: 5 } }, null, deep],
+      ['4 layers, batch norm, momentum, label smoothing', { eta: 0.02, lambda: 0.005, labelSmoothing: 0.1 }, { mu: 0.9, nesterov: false }, deep],
     ];
-    it.each(variants)('three training steps (%s) match the reference', async (label, step, momentum) => {
+    it.each(variants)('three training steps (%s) match the reference', async (label, step, momentum, shape = twoLayer) => {
       const rng = new Rng(7);
       const xv = Float64Array.from(randomValues(rng, n * shape.d, 2), Math.fround);
       const labels = Uint8Array.from({ length: n }, () => rng.int(0, 9));
       const init = new Network(ref, shape);
       await init.initialise(new Rng(1));
       const weights = await init.snapshot();
-      for (const p of PARAM_NAMES) weights[p] = Float64Array.from(weights[p], Math.fround);
+      for (const p of Object.keys(weights)) weights[p] = Float64Array.from(weights[p], Math.fround);
       const run = async (backend: KernelBackend) => {
         const net = new Network(backend, shape, momentum);
         await net.restore(weights);
@@ -243,7 +308,8 @@ export function describeConformance(label: string, create: () => Promise<KernelB
       const want = referenceSteps.get(label) ?? (await run(ref));
       referenceSteps.set(label, want);
       expect(Math.abs(got.loss - want.loss)).toBeLessThan(1e-4 * want.loss);
-      for (const p of PARAM_NAMES) {
+      expect(Object.keys(got.params)).toEqual(Object.keys(want.params));
+      for (const p of Object.keys(want.params)) {
         const g = got.params[p], w = want.params[p];
         let scale = 0, err = 0, moved = 0;
         for (let i = 0; i < w.length; i++) {
@@ -251,7 +317,7 @@ export function describeConformance(label: string, create: () => Promise<KernelB
           err = Math.max(err, Math.abs(g[i] - w[i]));
           moved = Math.max(moved, Math.abs(w[i] - weights[p][i]));
         }
-        expect(err, p).toBeLessThan(1e-5 * scale + 1e-7);
+        expect(err, p).toBeLessThan((shape.batchNorm ? 1e-4 : 1e-5) * scale + 1e-7);
         expect(moved, `${p} changed`).toBeGreaterThan(0);
       }
     });

@@ -14,12 +14,14 @@ import {
   CheckpointError, deliveredMembers, loadCheckpoint, MAX_MEMBERS, MAX_MODEL_BYTES, modelFileBytes, serializeModel, type Checkpoint,
 } from '../../formats/model-file.js';
 import type { Member } from '../../model/ensemble.js';
+import { hiddenWidths } from '../../model/network.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 
 /** Throws unless `b` can join `a` in one ensemble. */
 function checkCompatible(a: Checkpoint, b: Checkpoint): void {
   const problem = (what: string) => new CheckpointError(`${b.path}: cannot join an ensemble with ${a.path}: ${what}`);
-  if (b.shape.m !== a.shape.m) throw problem(`hidden units ${b.shape.m}, not ${a.shape.m}`);
+  const layers = (cp: Checkpoint) => `${hiddenWidths(cp.shape).join('+')}${cp.shape.batchNorm ? ' with batch norm' : ''}`;
+  if (layers(b) !== layers(a)) throw problem(`hidden units ${layers(b)}, not ${layers(a)}`);
   if (b.data.train !== a.data.train || b.data.val !== a.data.val || b.data.test !== a.data.test) {
     throw problem(`train/val/test records ${b.data.train}/${b.data.val}/${b.data.test}, not ${a.data.train}/${a.data.val}/${a.data.test}`);
   }
@@ -41,7 +43,7 @@ export async function ensembleCommand(sources: string[], o: { out: string; name?
   const label = (cp: Checkpoint) => relative(dirname(o.out), cp.path) || cp.path;
   const members: Member[] = cps.flatMap((cp) => deliveredMembers(cp).map((m) => ({ ...m, name: `${label(cp)}:${m.name}` })));
   const first = cps[0];
-  if (members.length > MAX_MEMBERS || modelFileBytes(first.shape.m, members.length) > MAX_MODEL_BYTES) {
+  if (members.length > MAX_MEMBERS || modelFileBytes(first.shape, members.length) > MAX_MODEL_BYTES) {
     throw new UsageError(`ensemble: ${members.length} networks of ${first.shape.m} hidden units are more than a model file may hold ` +
       `(${MAX_MEMBERS} networks, ${MAX_MODEL_BYTES / 2 ** 20} MiB)`);
   }

@@ -6,30 +6,23 @@
  * evaluate: accuracy on every split the model's config defines (train/val/test), per class, and a confusion
  *   matrix per split: printed, and written (atomically) to `<out>/evaluation.json` and `<out>/confusion-<split>.csv`
  *   (default out: the model file's folder).
- * predict: the predicted class and the class probabilities of 32×32 RGB(A) PNG images and of CIFAR-10 records
- *   (.bin files: one line per record).
+ * predict: the predicted class and the class probabilities of images of any size (src/data/image-input.ts) and of
+ *   CIFAR-10 records (.bin files: one line per record), through loadModel (src/experiment/predict-model.ts, the library's too).
  */
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { readImageInput } from '../../data/image-input.js';
+import { loadModel } from '../../experiment/predict-model.js';
 import { evaluateIntoFolder } from '../../experiment/evaluate-model.js';
 import { confusionFile, EVALUATION_FILE } from '../../formats/evaluation.js';
-import { loadCheckpoint, modelFromCheckpoint } from '../../formats/model-file.js';
 import { BACKEND_NAMES, type BackendName } from '../../kernels/names.js';
-import { argmax, Predictor } from '../../model/predictor.js';
-import { selectBackendOrExplain } from '../../model/speed-probe.js';
-import { kernelThreads } from '../../pipeline/plan.js';
 import { percent } from '../../util/format.js';
 import { log } from '../log.js';
+import { terminalLines } from '../../util/terminal-text.js';
 
 
 /** ", ensemble of N networks (softmax average)" for an ensemble, else "". */
 function describeModel(networks: number, average: string): string {
   return networks > 1 ? `, ensemble of ${networks} networks (${average} average)` : '';
-}
-
-function backendOf(o: { backend?: BackendName }, cp: { config: { kernels: { backend: BackendName } } }): BackendName {
-  return o.backend ?? cp.config.kernels.backend;
 }
 
 /**
@@ -71,32 +64,24 @@ async function evaluateCommand(target: string, o: { data?: string; out?: string;
 // predict
 
 async function predictCommand(modelPath: string, inputs: string[], o: { backend?: BackendName; json?: boolean }): Promise<number> {
-  const cp = loadCheckpoint(modelPath);
-  const parsed = inputs.map(readImageInput); // every input is checked before any output
-  const classes = cp.classes;
-  const { backend } = await selectBackendOrExplain(backendOf(o, cp), kernelThreads(cp.config.kernels.threads));
+  const model = await loadModel(modelPath, o.backend ? { backend: o.backend } : {});
   try {
-    const predictor = new Predictor(await modelFromCheckpoint(cp, backend), cp.normalization);
-    for (const input of parsed) {
-      const out: string[] = [];
-      await predictor.forEach(input.data, (i, p) => {
-        const c = argmax(p);
-        const name = input.records ? `${input.name}#${i}` : input.name;
-        if (o.json) {
-          out.push(JSON.stringify({
-            input: input.name, ...(input.records ? { record: i, label: classes[input.data.labels[i]] } : {}),
-            predicted: classes[c], probability: p[c],
-            probabilities: Object.fromEntries(classes.map((n, j) => [n, Number(p[j].toPrecision(6))])),
-          }));
-        } else {
-          out.push(`${name}: ${classes[c]} ${p[c].toFixed(4)}` + (input.records ? ` (label ${classes[input.data.labels[i]]})` : '') +
-            ` | ${classes.map((n, j) => `${n} ${p[j].toFixed(4)}`).join(' ')}`);
-        }
-      });
-      process.stdout.write(`${out.join('\n')}\n`);
-    }
+    const predictions = await model.predict(inputs); // every input is checked before any output
+    const lines = predictions.map((p) => {
+      const probabilities = Object.entries(p.probabilities);
+      if (o.json) {
+        return JSON.stringify({
+          input: p.source, ...(p.record !== undefined ? { record: p.record } : {}),
+          label: p.label, ...(p.trueLabel !== undefined ? { trueLabel: p.trueLabel } : {}), probability: p.probability,
+          probabilities: Object.fromEntries(probabilities.map(([n, q]) => [n, Number(q.toPrecision(6))])),
+        });
+      }
+      return `${p.record !== undefined ? `${p.source}#${p.record}` : p.source}: ${p.label} ${p.probability.toFixed(4)}` +
+        (p.trueLabel !== undefined ? ` (true label ${p.trueLabel})` : '') + ` | ${probabilities.map(([n, q]) => `${n} ${q.toFixed(4)}`).join(' ')}`;
+    });
+    process.stdout.write(`${terminalLines(lines.join('\n')).join('\n')}\n`);
   } finally {
-    await backend.dispose();
+    await model.dispose();
   }
   return 0;
 }
@@ -113,10 +98,11 @@ export function registerModelCommands(program: Command, setExitCode: (code: numb
 
   program
     .command('predict')
-    .description('Predicted class and class probabilities of 32×32 RGB/RGBA PNG images or CIFAR-10 .bin record files (one line per record).')
+    .description('Predicted class (`label`) and class probabilities of images or of CIFAR-10 .bin record files (one line per record; ' +
+      'a record\'s own label as `trueLabel`). Images: PNG, JPEG, WebP or GIF of any size up to 50 megapixels, centre-cropped to a square and resized to 32×32.')
     .argument('<model>', 'model.json, or a run folder holding one')
-    .argument('<inputs...>', 'image.png or records.bin files')
-    .option('--json', 'one JSON object per line')
+    .argument('<inputs...>', 'image files (.png, .jpg, .webp, .gif) or records.bin files')
+    .option('--json', 'one JSON object per line: input, record, label (the predicted class), trueLabel, probability, probabilities')
     .addOption(new Option('--backend <name>', 'kernel backend (default: the model config\'s)').choices([...BACKEND_NAMES]))
     .action(async (model: string, inputs: string[], o) => setExitCode(await predictCommand(model, inputs, o)));
 }

@@ -10,13 +10,14 @@ import { log } from '../log.js';
 import { trainingProgress } from '../progress.js';
 import type { RunOptions } from '../run-options.js';
 import { percent } from '../../util/format.js';
+import { cifarMlpCommand } from '../../util/shell-word.js';
 
 export const exitCodeOf = (s: Summary['status']) => ({ completed: 0, interrupted: 130, diverged: 3, pruned: 0, failed: 1, running: 1 })[s];
 
 /** The closing line of a run: status, speed, accuracies (of the ensemble and each network, where it builds one). */
 function closingLine(summary: Summary, outDir: string): string {
   const f = summary.final, e = summary.ensemble;
-  const resumeHint = summary.status === 'interrupted' ? `; continue with --out ${outDir} --resume` : '';
+  const resumeHint = summary.status === 'interrupted' ? `; continue with: ${cifarMlpCommand('run', '--out', outDir, '--resume')}` : '';
   if (summary.memberRuns) {
     const n = summary.config.ensemble.members;
     return `cifar-mlp: ${summary.status}: ${summary.memberRuns.filter((r) => r.status === 'completed').length} of ${n} members in ${summary.seconds.toFixed(1)}s` +
