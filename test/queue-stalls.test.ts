@@ -5,6 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
+import type { TrialExecutor } from '../src/search/executor.js';
+import { QueueWorker } from '../src/search/queue-worker.js';
+import { loadSplits } from '../src/data/splits.js';
+import { dataFingerprint } from '../src/search/data-fingerprint.js';
+import { writeSyntheticCifar } from './helpers/synthetic.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { searchSchema } from '../src/config/search-schema.js';
 import { QueueExecutor } from '../src/search/queue-executor.js';
@@ -15,7 +20,11 @@ import { describeWithRedis, RedisServer } from './helpers/redis.js';
 
 let root: string;
 const servers: RedisServer[] = [];
-beforeAll(() => { root = mkdtempSync(join(tmpdir(), 'queue-stalls-')); });
+let dataDir: string;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'queue-stalls-'));
+  dataDir = writeSyntheticCifar(join(root, 'data'), 200, 400);
+});
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   rmSync(root, { recursive: true, force: true });
@@ -54,6 +63,40 @@ describeWithRedis('stalled-out trials (redis-server)', () => {
       await dying.close(true).catch(() => {});
       await good?.close();
       await ex.close();
+    }
+  }, 90_000);
+
+  it('a worker that is only slow (a trial 8 times its lock) is not declared dead: the trial runs once', async () => {
+    const server = await RedisServer.start();
+    servers.push(server);
+    const config = searchSchema.parse({ kind: 'search', name: 'slow', trials: 1, space: { lMin: -3, lMax: -2 }, base: BASE });
+    const fp = dataFingerprint(loadSplits(config.base.data, dataDir));
+    const params = { 'base.train.lambda': 1e-3 };
+    let runs = 0;
+    const slow: TrialExecutor = {
+      slots: 1, threadsPerTrial: 1,
+      async run(t, _signal, hooks) {
+        runs++;
+        for (let s = 0; s <= 8; s++) {
+          hooks?.onProgress?.({ steps: s, totalSteps: 8 });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        return { trial: t.trial, status: 'completed', final: null, steps: 8, seconds: 8, backend: 'slow', threads: 1 };
+      },
+      async close() {},
+    };
+    const worker = new QueueWorker({ url: server.url, dataDir, name: 'slowpoke', workRoot: join(root, 'work-slow'), pollMs: 200, lockMs: 1000, makeExecutor: () => slow, log: () => {} });
+    await worker.start();
+    const notes: string[] = [];
+    const ex = await QueueExecutor.open({ url: server.url, searchId: 'slow-0001', searchName: 'slow', slots: 1, threadsPerTrial: 1, fingerprint: () => fp, stalledIntervalMs: 300, note: (l) => notes.push(l) });
+    try {
+      const r = await ex.run({ trial: 1, params, config: trialConfig(config, { trial: 1, params }, 1, 1), outDir: join(root, 'slow-out'), dataDir }, new AbortController().signal);
+      expect(r.status, notes.join('\n')).toBe('completed');
+      expect(runs).toBe(1);
+      expect(notes.join('\n')).not.toMatch(/stopped answering|attempt \d of/);
+    } finally {
+      await ex.close();
+      await worker.stop();
     }
   }, 90_000);
 });
