@@ -205,6 +205,7 @@ async function main(): Promise<void> {
   // The end: every row written and the search gone from Redis (its coordinator closed the queue). The search's own
   // report (each trial's plots and page) comes after that and is not the queue's work: the coordinator is stopped there.
   const r = new Redis(redis.url, { maxRetriesPerRequest: null });
+  r.on('error', () => {}); // Redis away (--restart-redis): this client waits for it like the others
   let code: number | null = null, resumed = false, rendering = false;
   let keysLeft = NaN;
   try {
