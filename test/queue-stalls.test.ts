@@ -16,6 +16,8 @@ import { QueueExecutor } from '../src/search/queue-executor.js';
 import { localIdentity, QUEUE_PREFIX, trialQueueName } from '../src/search/queue-protocol.js';
 import { trialConfig } from '../src/search/trial-config.js';
 import { BASE } from './helpers/queue-fixtures.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { startWorker } from './helpers/queue-fixtures.js';
 import { describeWithRedis, RedisServer } from './helpers/redis.js';
 
 let root: string;
@@ -99,4 +101,24 @@ describeWithRedis('stalled-out trials (redis-server)', () => {
       await worker.stop();
     }
   }, 90_000);
+
+  it('a worker stopped while Redis is away exits 130 within seconds and leaves no work folder', async () => {
+    const server = await RedisServer.start();
+    servers.push(server);
+    const work = join(root, 'work-away');
+    const w = startWorker(server.url, dataDir, 'away', work);
+    try {
+      await w.waitFor(/waiting for trials/);
+      await server.kill9();
+      await w.waitFor(/is unreachable/, 30_000);
+      const t0 = Date.now();
+      w.child.kill('SIGTERM');
+      expect(await w.exited, w.out).toBe(130);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      expect(w.out).toMatch(/worker away: stopped after 0 trial\(s\) \(redis away/);
+      expect(existsSync(work) ? readdirSync(work) : []).toEqual([]);
+    } finally {
+      await w.stop(1000);
+    }
+  }, 60_000);
 });
