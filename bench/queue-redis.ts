@@ -13,10 +13,11 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<{ url: string; child: ChildProcess }> {
+/** Starts redis-server, on `port` when given (a restart of an earlier one, without its data). */
+export async function startRedis(port?: number): Promise<{ url: string; port: number; child: ChildProcess }> {
   const bin = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
   if (!bin) throw new Error('queue-bench: redis-server not found (apt-get install redis-server), or give --queue URL');
-  const port = await freePort();
+  port ??= await freePort();
   const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let out = '';
@@ -28,6 +29,6 @@ export async function startRedis(): Promise<{ url: string; child: ChildProcess }
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`queue-bench: redis-server exited (${code}):\n${out}`)); });
   });
   child.removeAllListeners('exit');
-  return { url: `redis://127.0.0.1:${port}`, child };
+  return { url: `redis://127.0.0.1:${port}`, port, child };
 }
 

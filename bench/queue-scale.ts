@@ -4,9 +4,13 @@
  * records), so that the queue, not the math, is what is measured. With --chaos, a random worker is killed with
  * SIGKILL every --kill-every seconds on average (default 5: uniformly 2.5–7.5 s) and a new one started in its place,
  * throughout; with --kill-coordinator the coordinator is
- * also killed with SIGKILL once half the trials are recorded and resumed with `--resume`.
+ * also killed with SIGKILL once half the trials are recorded and resumed with `--resume`; with --restart-redis Redis is
+ * killed with SIGKILL once a third are recorded and started again 2 s later on the same port, without its data.
+ * --hidden M, --keep-models (keepModels: all) and --artifacts (a store folder given to the coordinator and every
+ * worker) measure large models: `--workers 4 --trials 20 --hidden 1000 --keep-models --artifacts`.
  *
- *   npm run bench:queue-scale -- --workers 8 --trials 100 [--chaos] [--kill-every S] [--kill-coordinator] [--data DIR] [--lock-seconds S] [--keep]
+ *   npm run bench:queue-scale -- --workers 8 --trials 100 [--chaos] [--kill-every S] [--kill-coordinator] [--restart-redis]
+ *     [--hidden M] [--keep-models] [--artifacts] [--data DIR] [--lock-seconds S] [--keep]
  *
  * One line of figures: trials completed, lost (no row in trials.csv), recorded twice (more than one row), trials per
  * second end to end (the coordinator's start until every row is written and the search is gone from Redis; the
@@ -27,12 +31,12 @@ import { parseFlags } from './flags.js';
 import { startRedis } from './queue-redis.js';
 import { median } from './stats.js';
 
-interface Args { workers: number; trials: number; chaos: boolean; killEvery: number; killCoordinator: boolean; data: string | null; lockSeconds: number; keep: boolean }
+interface Args { workers: number; trials: number; chaos: boolean; killEvery: number; killCoordinator: boolean; restartRedis: boolean; hidden: number; keepModels: boolean; artifacts: boolean; data: string | null; lockSeconds: number; keep: boolean }
 
-const USAGE = 'usage: node dist/queue-scale.js --workers N --trials T [--chaos] [--kill-every S] [--kill-coordinator] [--data DIR] [--lock-seconds S] [--keep]';
+const USAGE = 'usage: node dist/queue-scale.js --workers N --trials T [--chaos] [--kill-every S] [--kill-coordinator] [--restart-redis] [--hidden M] [--keep-models] [--artifacts] [--data DIR] [--lock-seconds S] [--keep]';
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { workers: 8, trials: 100, chaos: false, killEvery: 5, killCoordinator: false, data: null, lockSeconds: 5, keep: false };
+  const a: Args = { workers: 8, trials: 100, chaos: false, killEvery: 5, killCoordinator: false, restartRedis: false, hidden: 8, keepModels: false, artifacts: false, data: null, lockSeconds: 5, keep: false };
   const count = (flag: string, v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`queue-scale: ${flag}: expected a whole number above 0 (got ${JSON.stringify(v)})`);
@@ -44,7 +48,9 @@ function parseArgs(argv: string[]): Args {
     '--data': (v) => { a.data = v; },
     '--lock-seconds': (v) => { a.lockSeconds = count('--lock-seconds', v); },
     '--kill-every': (v) => { a.killEvery = count('--kill-every', v); },
-  }, { '--chaos': () => { a.chaos = true; }, '--kill-coordinator': () => { a.killCoordinator = true; }, '--keep': () => { a.keep = true; } });
+    '--hidden': (v) => { a.hidden = count('--hidden', v); },
+  }, { '--chaos': () => { a.chaos = true; }, '--kill-coordinator': () => { a.killCoordinator = true; }, '--restart-redis': () => { a.restartRedis = true; },
+    '--keep-models': () => { a.keepModels = true; }, '--artifacts': () => { a.artifacts = true; }, '--keep': () => { a.keep = true; } });
   return a;
 }
 
@@ -90,23 +96,25 @@ async function main(): Promise<void> {
   const out = join(root, 'search');
   const cfg = join(root, 'scale.yaml');
   writeFileSync(cfg, JSON.stringify({
-    kind: 'search', name: 'scale', seed: 1, trials: a.trials, workers: 0, keepModels: 0,
+    kind: 'search', name: 'scale', seed: 1, trials: a.trials, workers: 0, keepModels: a.keepModels ? 'all' : 0,
     space: { sampling: 'random', lMin: -5, lMax: -1 },
     base: {
-      seed: 1, data: { train: ['data_batch_1'], trainLimit: 500, holdout: 200, test: ['test_batch'] }, model: { hidden: 8 },
+      seed: 1, data: { train: ['data_batch_1'], trainLimit: 500, holdout: 200, test: ['test_batch'] }, model: { hidden: a.hidden },
       train: { batchSize: 50 }, schedule: { etaMin: 0.01, etaMax: 0.1, ns: 5, cycles: 1 }, eval: { pointsPerCycle: 1 }, kernels: { backend: 'wasm-simd', threads: 1 },
     },
   }));
-  const redis = await startRedis();
+  let redis = await startRedis();
   const env = { ...process.env, NO_COLOR: '1' };
   const work = join(root, 'work');
+  const store = a.artifacts ? ['--artifacts', join(root, 'artifacts')] : [];
+  if (a.artifacts) mkdirSync(join(root, 'artifacts'));
   mkdirSync(work, { recursive: true });
 
   const workers = new Map<string, ChildProcess>();
   let nextWorker = 1;
   const startWorker = () => {
     const name = `w${nextWorker++}`;
-    const child = spawn(process.execPath, [cli, 'worker', '--queue', redis.url, '--data', data, '--name', name, '--work', work, '--lock-seconds', String(a.lockSeconds)],
+    const child = spawn(process.execPath, [cli, 'worker', '--queue', redis.url, '--data', data, '--name', name, '--work', work, '--lock-seconds', String(a.lockSeconds), ...store],
       { env, stdio: 'ignore' });
     workers.set(name, child);
     child.on('exit', () => workers.delete(name));
@@ -137,7 +145,7 @@ async function main(): Promise<void> {
     }
   };
   const coordinator = (resume: boolean) => {
-    const child = spawn(process.execPath, [cli, 'search', cfg, '--data', data, '--out', out, '--queue', redis.url, ...(resume ? ['--resume'] : [])],
+    const child = spawn(process.execPath, [cli, 'search', cfg, '--data', data, '--out', out, '--queue', redis.url, ...store, ...(resume ? ['--resume'] : [])],
       { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let partial = '';
     const onData = (d: Buffer) => {
@@ -157,7 +165,7 @@ async function main(): Promise<void> {
   let cpuMs = 0, rssAt100: number | null = null, rssEnd = NaN;
   const t0 = Date.now();
   let current = coordinator(false);
-  let killedCoordinator = false;
+  let killedCoordinator = false, restartedRedis = false;
   let cpuBefore = 0; // CPU of coordinators that were killed
   const sampler = setInterval(() => {
     const s = current.child.pid ? sample(current.child.pid) : null;
@@ -166,6 +174,12 @@ async function main(): Promise<void> {
     if (Number.isFinite(s.rssMiB)) rssEnd = s.rssMiB; // an exiting process has none
     const rows = rowsWritten(trialsCsv);
     if (rssAt100 === null && rows >= Math.min(100, a.trials)) rssAt100 = s.rssMiB;
+    if (a.restartRedis && !restartedRedis && rows >= a.trials / 3) {
+      restartedRedis = true;
+      const old = redis;
+      old.child.kill('SIGKILL');
+      old.child.once('exit', () => void sleep(2000).then(() => startRedis(old.port)).then((r) => { redis = r; }));
+    }
     if (a.killCoordinator && !killedCoordinator && rows >= a.trials / 2) {
       killedCoordinator = true;
       cpuBefore = cpuMs;
@@ -191,6 +205,7 @@ async function main(): Promise<void> {
   // The end: every row written and the search gone from Redis (its coordinator closed the queue). The search's own
   // report (each trial's plots and page) comes after that and is not the queue's work: the coordinator is stopped there.
   const r = new Redis(redis.url, { maxRetriesPerRequest: null });
+  r.on('error', () => {}); // Redis away (--restart-redis): this client waits for it like the others
   let code: number | null = null, resumed = false, rendering = false;
   let keysLeft = NaN;
   try {
@@ -242,7 +257,7 @@ async function main(): Promise<void> {
   const lost = a.trials - perTrial.size;
   const twice = [...perTrial.values()].filter((n) => n > 1).length;
   const requeue = requeueS.length ? `${median(requeueS).toFixed(1)}/${Math.max(...requeueS).toFixed(1)}` : 'n/a';
-  console.log(`workers=${a.workers} trials=${a.trials} chaos=${a.chaos ? `every ~${a.killEvery}s` : 'no'}${a.killCoordinator ? ' coordinator_killed=yes' : ''} ` +
+  console.log(`workers=${a.workers} trials=${a.trials} chaos=${a.chaos ? `every ~${a.killEvery}s` : 'no'}${a.killCoordinator ? ' coordinator_killed=yes' : ''}${a.restartRedis ? ' redis_restarted=yes' : ''}${a.hidden !== 8 ? ` hidden=${a.hidden}` : ''}${a.keepModels ? ' models=all' : ''}${a.artifacts ? ' artifacts=yes' : ''} ` +
     `completed=${completed} lost=${lost} twice=${twice} trials_per_s=${(a.trials / wallS).toFixed(2)} ` +
     `coordinator_cpu_ms_per_trial=${(cpuMs / a.trials).toFixed(1)} redis_peak_mb=${peakMiB.toFixed(1)} requeue_s=${requeue}`);
   console.log(`coordinator_rss_mb_after_100=${rssAt100 === null ? 'n/a' : (rssAt100 as number).toFixed(1)} coordinator_rss_mb_after_all=${rssEnd.toFixed(1)} ` +

@@ -36,17 +36,16 @@ describe('time left while a trial starts again', () => {
     vi.useFakeTimers({ now: 0 });
     try {
       const sink = new Writable({ write: (_c, _e, cb) => cb() });
-      // Trial 2 has finished (at once: an estimate needs one finished trial), trial 1 is the one that starts again.
-      const state = { total: 2, done: 1, running: 1, best: null };
       const progress = (attemptSeconds?: number) => {
         vi.setSystemTime(0);
         const p = new SearchProgress('s', 1, sink as unknown as NodeJS.WriteStream, false);
-        p.begin({ ...state, done: 0, running: 0 });
-        p.started(2, 'l=2', { ...state, done: 0 });
-        p.finished(2, 'l=2', { status: 'completed', valAcc: 0.5, steps: 100, seconds: 0 }, { ...state, running: 0 });
-        p.started(1, 'l=1', state);
-        vi.setSystemTime(600_000); // 10 minutes later: the first worker died, the trial waited and started again
-        p.trialProgress(1, { steps: 10, totalSteps: 100, ...(attemptSeconds !== undefined ? { attemptSeconds } : {}) });
+        p.begin({ total: 2, done: 0, running: 0, best: null });
+        p.started(1, 'l=1', { total: 2, done: 0, running: 1, best: null });
+        p.started(2, 'l=2', { total: 2, done: 0, running: 2, best: null });
+        vi.setSystemTime(100_000);
+        p.finished(1, 'l=1', { status: 'completed', valAcc: 0.5, steps: 100, seconds: 100 }, { total: 2, done: 1, running: 1, best: null });
+        vi.setSystemTime(600_000); // 10 minutes after its start: trial 2's first worker died, it waited and started again
+        p.trialProgress(2, { steps: 10, totalSteps: 100, ...(attemptSeconds !== undefined ? { attemptSeconds } : {}) });
         return p.secondsLeft()!;
       };
       expect(progress()).toBeCloseTo(5400, -1); // without the attempt's time: 600 s for 10%, 90 minutes to go

@@ -139,16 +139,18 @@ export class FileReceiver {
     };
     try {
       open();
-      let idleSince = Date.now();
+      let idleSince = Date.now(), wait = 2;
       while (index < parts.length) {
         if (this.abandoned) throw new Error('transfer abandoned');
         const chunk = await this.redis.lpopBuffer(key);
         if (!chunk) {
           if (Date.now() - idleSince > idleMs) throw new Error(`no part of the trial's files came for ${idleMs / 1000}s`);
-          await sleep(10);
+          await sleep(wait);
+          wait = Math.min(wait * 2, 50);
           continue;
         }
         idleSince = Date.now();
+        wait = 2;
         let at = 0;
         while (at < chunk.length) {
           if (index >= parts.length || fd === null) throw new Error('result files: more bytes than announced');

@@ -118,6 +118,9 @@ export class QueueWorker {
   private lastServed = '';
   private loopDone: Promise<void> | null = null;
   private trialsRun = 0;
+  private abandon: () => void = () => {};
+  /** Resolves when stop() gave up waiting for Redis. */
+  private readonly abandoned = new Promise<void>((r) => { this.abandon = r; });
   private store: ArtifactStore | null = null;
 
   constructor(private readonly opts: QueueWorkerOptions) {
@@ -152,7 +155,7 @@ export class QueueWorker {
 
   /** Resolves when the worker has stopped (after stop()). */
   async finished(): Promise<void> {
-    await this.loopDone;
+    await Promise.race([this.loopDone, this.abandoned]);
   }
 
   /** Stops taking trials; running ones stop and go back to the queue for another worker. */
@@ -160,6 +163,16 @@ export class QueueWorker {
     if (!this.stopping.signal.aborted) {
       this.stopping.abort();
       for (const r of this.running.values()) r.stop('shutdown');
+      // With Redis away nothing can be handed back, and commands waiting for it never end: the worker ends now.
+      if (this.reporter.down) {
+        this.redis?.disconnect();
+        void this.current?.close(true).catch(() => {});
+        void Promise.allSettled([...this.executors.values()].map((e) => e.close()));
+        rmSync(this.workDir, { recursive: true, force: true });
+        this.log(`worker ${this.name}: stopped after ${this.trialsRun} trial(s) (redis away: its running trials run again elsewhere once their locks expire)`);
+        this.abandon();
+        return;
+      }
     }
     await this.loopDone?.catch(() => {});
   }
@@ -260,7 +273,7 @@ export class QueueWorker {
   }
 
   private async shutdown(): Promise<void> {
-    await this.current?.close().catch(() => {});
+    await this.current?.close(this.reporter.down).catch(() => {});
     await Promise.allSettled([...this.executors.values()].map((e) => e.close()));
     this.executors.clear();
     await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
