@@ -161,7 +161,8 @@ describeWithRedis('search --queue --artifacts (redis-server)', () => {
       expect(readFileSync(join(out, 'model.json')).equals(big)).toBe(true);
       expect(readFileSync(join(out, 'sub', 'b.csv'), 'utf8')).toBe('a,b\n1,2\n');
       expect(readFileSync(join(out, 'empty.txt'), 'utf8')).toBe('');
-      expect(most).toBeGreaterThan(0);
+      // Sampled every 5 ms: a fast receiver can empty every list between two samples (seen once in CI), so only the
+      // bound is asserted, not that a sample caught a chunk waiting.
       expect(most).toBeLessThanOrEqual(WINDOW);
 
       // A digest that does not match what arrives: refused, naming the file; no temporary file is left.
